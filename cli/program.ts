@@ -1,0 +1,133 @@
+/**
+ * The command line: the only module that reads argv and the environment, wires components,
+ * handles signals and exits. Exit codes: 0 success, 1 input error or violation, 2 usage.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { NAMESPACE_MODES, OPS_PORT, PRODUCT, WEBHOOK_PORT } from "../config/names.js";
+import { runCertsGenerate, runCertsInspect } from "./certs.js";
+import { CliError, EXIT_INPUT, EXIT_OK, EXIT_USAGE } from "./errors.js";
+import { runExplain } from "./explain.js";
+import { runInject, type CommandIO } from "./inject.js";
+import { runServe } from "./serve.js";
+import { VERSION } from "./version.js";
+
+function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError("a port number from 0 to 65535");
+  return Number(value);
+}
+
+function parsePositiveInt(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError("a positive integer");
+  return Number(value);
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: Promise<void>) => void): Command {
+  const program = new Command(PRODUCT)
+    .description("Pins every pod's DNS to the live cluster DNS Service: admission webhook, offline injection and explanations.")
+    .version(VERSION, "--version")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    .exitOverride();
+
+  const settingsOptions = (cmd: Command) =>
+    cmd
+      .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
+      .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
+      .option("--nameserver <ip>", "DNS Service IP to inject (default: the configured fixed IP, 10.96.0.10)");
+
+  settingsOptions(
+    program
+      .command("serve")
+      .description("run the admission webhook (HTTPS) and the probes/metrics port; standalone on embedded defaults when no cluster is configured")
+      .option("--kubeconfig <file>", "kubeconfig of the cluster (env KUBECONFIG); in a pod the in-cluster config is used")
+      .option("--standalone", "ignore any cluster configuration and run on embedded defaults")
+      .option("--host <address>", "address of the HTTPS listener (default 0.0.0.0)")
+      .option("--port <port>", `HTTPS port (default ${WEBHOOK_PORT}; 0 picks a free one)`, parsePort)
+      .option("--ops-port <port>", `plain-HTTP port for /healthz, /readyz, /metrics (default ${OPS_PORT})`, parsePort)
+      .option("--tls-cert-file <file>", "serving certificate (PEM); default: an in-memory self-signed CA issues one")
+      .option("--tls-key-file <file>", "serving key (PEM)")
+      .option("--ca-out <file>", "where to write the in-memory CA certificate (default: a file in the temp dir)")
+      .addOption(new Option("--log-level <level>", "log level").choices(["fatal", "error", "warn", "info", "debug", "trace"])),
+  ).action(async (opts) => {
+    const server = await runServe(opts, io.env);
+    // SIGTERM (kubelet) and SIGINT (Ctrl-C) drain in-flight requests, then exit 0.
+    const onSignal = (signal: string) => void server.stop(signal);
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+    setExit(EXIT_OK, server.stopped);
+  });
+
+  settingsOptions(
+    program
+      .command("inject")
+      .description("inject the DNS configuration into Pods and the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs")
+      .requiredOption("-f, --filename <file>", "manifest file, or - for standard input (multi-document YAML or JSON)")
+      .option("-n, --namespace <ns>", "namespace for objects without metadata.namespace (default: default)")
+      .option("--profile <name>", "DNS profile (default: the configured default profile)")
+      .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml")),
+  ).action(async (opts) => setExit(await runInject(opts, io)));
+
+  settingsOptions(
+    program
+      .command("explain")
+      .description("explain why a pod (or a workload's pod template) would or would not be injected")
+      .requiredOption("-f, --filename <file>", "manifest file, or - for standard input")
+      .option("-n, --namespace <ns>", "namespace for objects without metadata.namespace (default: default)")
+      .option("--namespace-file <file>", "the Namespace object (YAML) whose labels and annotations apply")
+      .addOption(new Option("--mode <mode>", "the namespace's mode, when no --namespace-file is given (default enabled)").choices([...NAMESPACE_MODES]))
+      .option("--profile <name>", "the namespace's profile annotation, when no --namespace-file is given")
+      .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text")),
+  ).action(async (opts) => setExit(await runExplain(opts, io)));
+
+  const certs = program.command("certs").description("generate or inspect the webhook's CA and serving certificate");
+  certs
+    .command("generate")
+    .description("write ca.crt, ca.key, tls.crt and tls.key (PEM) for the webhook Service")
+    .requiredOption("--out <dir>", "output directory")
+    .requiredOption("--service <name>", "webhook Service name")
+    .requiredOption("--namespace <ns>", "webhook Service namespace")
+    .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
+    .option("--ip <ip>", "extra IP SAN (repeatable)", collect)
+    .option("--ca-validity-days <days>", "CA validity (default 3650)", parsePositiveInt)
+    .option("--validity-days <days>", "serving certificate validity (default 365)", parsePositiveInt)
+    .option("--force", "replace existing files")
+    .action(async (opts) => setExit(await runCertsGenerate(opts, io)));
+  certs
+    .command("inspect")
+    .description("print subject, SANs, issuer, validity and fingerprints of a PEM file or a Secret")
+    .argument("[file]", "PEM file (one or more certificates)")
+    .option("--secret <namespace/name>", "read tls.crt and ca.crt from this Secret instead")
+    .option("--kubeconfig <file>", "kubeconfig for --secret (env KUBECONFIG)")
+    .action(async (file: string | undefined, opts) => setExit(await runCertsInspect(file, opts, io)));
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code once the command has finished. */
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  let code = EXIT_OK;
+  let keepAlive: Promise<void> | undefined;
+  const program = buildProgram(io, (c, k) => {
+    code = c;
+    keepAlive = k;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    if (keepAlive) await keepAlive;
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT_OK;
+      // Commander has already printed the message.
+      return EXIT_USAGE;
+    }
+    if (err instanceof CliError) {
+      io.stderr(`${PRODUCT}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.stderr(`${PRODUCT}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return EXIT_INPUT;
+  }
+}

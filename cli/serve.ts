@@ -1,0 +1,197 @@
+/**
+ * `pod-dns-injector serve`: wires the webhook's parts and runs them. Start order: settings →
+ * TLS ready → ops port (probes answer, not ready) → HTTPS listening → informers synced →
+ * ready. Stop in reverse: not ready → drain HTTPS → informers → ops port.
+ */
+import { existsSync, unwatchFile, watchFile } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { issueCertificateAuthority, issueServingCertificate, serviceDNSNames } from "../certs/authority.js";
+import { MUTATE_PATH, WEBHOOK_SERVICE } from "../config/names.js";
+import { loadSettings } from "../config/load.js";
+import type { Settings } from "../config/settings.js";
+import { standaloneFacts, type AdmissionFacts } from "../webhook/admission-facts.js";
+import { buildWebhookApp } from "../webhook/app.js";
+import { clusterFacts } from "../webhook/cluster-facts.js";
+import { createWebhookMetrics } from "../webhook/metrics.js";
+import { buildOpsApp, type ReadinessCheck } from "../webhook/ops-app.js";
+import { inputError } from "./errors.js";
+import { createLogger } from "./logger.js";
+import { readConfigFile, resolveSettings, type SettingsFlags } from "./settings-source.js";
+import { VERSION } from "./version.js";
+
+export interface ServeFlags extends SettingsFlags {
+  kubeconfig?: string | undefined;
+  standalone?: boolean | undefined;
+  port?: number | undefined;
+  host?: string | undefined;
+  opsPort?: number | undefined;
+  tlsCertFile?: string | undefined;
+  tlsKeyFile?: string | undefined;
+  caOut?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+export interface RunningServer {
+  webhookPort: number;
+  opsPort: number;
+  caFile: string | undefined;
+  /** Resolves when the server has stopped (after `stop()` or a signal). */
+  stopped: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+  const flagDoc: Record<string, unknown> = {};
+  const webhook: Record<string, unknown> = {};
+  if (flags.port !== undefined) webhook.port = flags.port;
+  if (flags.host !== undefined) webhook.host = flags.host;
+  if (flags.tlsCertFile !== undefined) webhook.tlsCertFile = flags.tlsCertFile;
+  if (flags.tlsKeyFile !== undefined) webhook.tlsKeyFile = flags.tlsKeyFile;
+  if (Object.keys(webhook).length) flagDoc.webhook = webhook;
+  if (flags.opsPort !== undefined) flagDoc.ops = { port: flags.opsPort };
+  if (flags.logLevel !== undefined) flagDoc.logLevel = flags.logLevel;
+  const { settings: initial, configPath } = await resolveSettings(flags, env, flagDoc);
+  let settings: Settings = initial;
+  const currentSettings = () => settings;
+  const log = createLogger(settings.logLevel);
+
+  // Cluster mode only when a cluster is explicitly configured: a flaky or missing API server
+  // must never silently turn a deployed injector into "every namespace is enabled".
+  const kubeconfigPath = flags.kubeconfig ?? env.KUBECONFIG;
+  const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST) && existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token");
+  const clusterMode = !flags.standalone && (Boolean(kubeconfigPath) || inCluster);
+
+  // 1. TLS.
+  const tls = await loadOrIssueTLS(settings, flags, log);
+
+  // 2. Facts.
+  const metrics = createWebhookMetrics({ version: VERSION });
+  let facts: AdmissionFacts;
+  let cluster: ReturnType<typeof clusterFacts> | undefined;
+  if (clusterMode) {
+    const kc = new KubeConfig();
+    try {
+      if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+      else kc.loadFromCluster();
+    } catch (err) {
+      throw inputError(`cannot load kubeconfig ${kubeconfigPath ?? "(in-cluster)"}: ${(err as Error).message}`);
+    }
+    cluster = clusterFacts(kc, currentSettings, log);
+    facts = cluster;
+    log.info({ server: kc.getCurrentCluster()?.server, dnsService: `${settings.dnsService.namespace}/${settings.dnsService.name}` }, "cluster mode: namespaces and the DNS Service IP come from the API server");
+  } else {
+    facts = standaloneFacts(currentSettings);
+    log.info(
+      { nameserver: settings.dnsService.clusterIP, clusterDomain: settings.clusterDomain },
+      "standalone mode (no kubeconfig, not in a cluster): every calling namespace counts as enabled, the nameserver is the configured DNS Service IP",
+    );
+  }
+
+  // 3. Servers.
+  let shuttingDown = false;
+  const readiness: ReadinessCheck[] = [
+    { name: "tls", check: () => (tls ? null : "no serving certificate") },
+    { name: "webhook", check: () => (webhookListening ? null : "HTTPS server not listening") },
+    { name: "shutdown", check: () => (shuttingDown ? "shutting down" : null) },
+  ];
+  if (cluster) readiness.push({ name: "informers", check: () => cluster!.readiness() });
+  const defaultHost = clusterMode ? "0.0.0.0" : "127.0.0.1";
+  const webhookHost = settings.webhook.host ?? defaultHost;
+  const opsHost = settings.ops.host ?? defaultHost;
+  const ops = buildOpsApp({ log, registry: metrics.registry, readiness, live: () => true });
+  await ops.listen({ host: opsHost, port: settings.ops.port });
+  const opsPort = portOf(ops);
+
+  const app: FastifyInstance = buildWebhookApp({ settings: currentSettings, facts, log, metrics, https: { key: tls.keyPem, cert: tls.certPem } });
+  let webhookListening = false;
+  await app.listen({ host: webhookHost, port: settings.webhook.port });
+  webhookListening = true;
+  const webhookPort = portOf(app);
+  log.info({ webhookPort, opsPort, path: MUTATE_PATH, caFile: tls.caFile ?? null }, `webhook listening on https://${webhookHost}:${webhookPort}${MUTATE_PATH}`);
+
+  // 4. Informers (the webhook answers meanwhile: a cache miss reads the namespace live).
+  if (cluster) {
+    await cluster.start();
+    log.info({ synced: cluster.readiness() === null }, "informers started");
+  }
+
+  // Configuration reloads: a ConfigMap update swaps a symlink, which fs.watch misses, so
+  // poll. A bad new file keeps the last good settings.
+  if (configPath) {
+    watchFile(configPath, { interval: 2000, persistent: false }, () => {
+      void readConfigFile(configPath)
+        .then((text) => {
+          const r = loadSettings({ file: { path: configPath, text }, env, flags: flagDoc });
+          if (!r.ok) {
+            log.error({ errors: r.errors }, "configuration reload rejected; keeping the previous settings");
+            return;
+          }
+          settings = r.settings;
+          log.level = settings.logLevel;
+          log.info({ configPath }, "configuration reloaded");
+        })
+        .catch((err: unknown) => log.error({ err }, "configuration reload failed"));
+    });
+  }
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ reason }, "shutting down: draining in-flight admission requests");
+      shuttingDown = true;
+      if (configPath) unwatchFile(configPath);
+      // fastify.close waits for in-flight requests and answers new ones with 503.
+      await app.close();
+      if (cluster) await cluster.stop();
+      await ops.close();
+      log.info("stopped");
+      resolveStopped();
+    })();
+    return stopping;
+  };
+  return { webhookPort, opsPort, caFile: tls.caFile, stopped, stop };
+}
+
+function portOf(app: FastifyInstance): number {
+  const address = app.server.address();
+  return typeof address === "object" && address ? address.port : 0;
+}
+
+async function loadOrIssueTLS(settings: Settings, flags: ServeFlags, log: Logger): Promise<{ certPem: string; keyPem: string; caFile: string | undefined }> {
+  const { tlsCertFile, tlsKeyFile } = settings.webhook;
+  if (tlsCertFile && tlsKeyFile) {
+    const read = async (p: string) => {
+      try {
+        return await readFile(p, "utf8");
+      } catch (err) {
+        throw inputError(`cannot read TLS file ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    };
+    const [certPem, keyPem] = await Promise.all([read(tlsCertFile), read(tlsKeyFile)]);
+    log.info({ tlsCertFile, tlsKeyFile }, "serving certificate loaded from files");
+    return { certPem, keyPem, caFile: undefined };
+  }
+  // Standalone TLS: a fresh in-memory CA and serving certificate; only the CA certificate is
+  // written out, so a client (or a caBundle) can trust it.
+  const now = new Date();
+  const ca = issueCertificateAuthority({ commonName: "pod-dns-injector standalone CA", now });
+  const ns = settings.injectorNamespace;
+  const serving = issueServingCertificate({
+    ca,
+    dnsNames: ["localhost", ...serviceDNSNames(WEBHOOK_SERVICE, ns, settings.clusterDomain)],
+    ipAddresses: ["127.0.0.1", "::1"],
+    commonName: `${WEBHOOK_SERVICE}.${ns}.svc`,
+    now,
+  });
+  const caFile = flags.caOut ?? join(tmpdir(), `pod-dns-injector-ca-${process.pid}.crt`);
+  await writeFile(caFile, ca.certPem, { mode: 0o644 });
+  log.info({ caFile }, `generated an in-memory CA and serving certificate; CA certificate written to ${caFile}`);
+  return { certPem: serving.certPem, keyPem: serving.keyPem, caFile };
+}

@@ -1,0 +1,48 @@
+/**
+ * The user-facing contract: every label, annotation, port, path and resource name the
+ * product reads or writes. Code, manifests and docs take names from here so they cannot
+ * drift apart (PRODUCT.md "Names").
+ */
+
+export const PRODUCT = "pod-dns-injector";
+export const DOMAIN = "pod-dns-injector.io";
+
+/** Namespace label selecting the mode; also the pod opt-out label (value "false"). */
+export const INJECT_LABEL = `${DOMAIN}/inject`;
+export const PROFILE_ANNOTATION = `${DOMAIN}/profile`;
+export const NDOTS_ANNOTATION = `${DOMAIN}/ndots`;
+export const SEARCHES_ANNOTATION = `${DOMAIN}/searches`;
+/** Written on every pod we inject: `<profile>@<short hash of the applied dnsConfig>`. */
+export const INJECTED_ANNOTATION = `${DOMAIN}/injected`;
+
+/** Kubelet marks static (mirror) pods with this annotation; they cannot be changed by us. */
+export const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
+/** Set by the API server on every namespace since 1.21; used by our namespaceSelector. */
+export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+
+export const NAMESPACE_MODES = ["enabled", "audit", "disabled"] as const;
+export type NamespaceMode = (typeof NAMESPACE_MODES)[number];
+export const POD_OPT_OUT_VALUE = "false";
+
+export const DEFAULT_INJECTOR_NAMESPACE = PRODUCT;
+export const MUTATING_WEBHOOK_CONFIGURATION = PRODUCT;
+export const VALIDATING_WEBHOOK_CONFIGURATION = PRODUCT;
+/** Fully qualified webhook name; the API server prefixes audit annotation keys with it. */
+export const MUTATING_WEBHOOK_NAME = `pods.${DOMAIN}`;
+export const WEBHOOK_SERVICE = PRODUCT;
+
+export const WEBHOOK_PORT = 8443;
+export const OPS_PORT = 8080;
+export const MUTATE_PATH = "/mutate";
+export const VALIDATE_PATH = "/validate";
+export const HEALTHZ_PATH = "/healthz";
+export const READYZ_PATH = "/readyz";
+export const METRICS_PATH = "/metrics";
+
+/** kubeadm's defaults: the DNS Service and the 10th address of the default service range. */
+export const DEFAULT_DNS_SERVICE = { namespace: "kube-system", name: "kube-dns" } as const;
+export const DEFAULT_DNS_SERVICE_IP = "10.96.0.10";
+export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
+export const DEFAULT_PROFILE = "default";
+/** Never mutated, whatever their labels say (the injector's own namespace is added at runtime). */
+export const ALWAYS_EXCLUDED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"] as const;

@@ -1,0 +1,275 @@
+/**
+ * The settings schema: every knob with its documented default, and a validator that turns
+ * a parsed YAML/JSON document into Settings or a list of precise errors. Pure: no fs, no env.
+ */
+import {
+  ALWAYS_EXCLUDED_NAMESPACES,
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_DNS_SERVICE,
+  DEFAULT_DNS_SERVICE_IP,
+  DEFAULT_INJECTOR_NAMESPACE,
+  DEFAULT_PROFILE,
+  OPS_PORT,
+  WEBHOOK_PORT,
+} from "./names.js";
+import { canonicalIP, isDNSLabel, isDNSSubdomain, isNamespaceName } from "../webhook/dns-limits.js";
+
+export interface DNSOption {
+  name: string;
+  value?: string;
+}
+
+/** A named DNS profile: what a namespace opts into with `pod-dns-injector.io/profile`. */
+export interface Profile {
+  /** Nameservers to use; empty means "the DNS Service's live clusterIP". */
+  nameservers: string[];
+  /** Search domains appended after the cluster's own three. */
+  searches: string[];
+  /** Resolver options; `ndots` here is shorthand for an `ndots` option. */
+  options: DNSOption[];
+}
+
+export interface Settings {
+  /** Kubelet's --cluster-domain. Default `cluster.local`. */
+  clusterDomain: string;
+  dnsService: {
+    namespace: string;
+    name: string;
+    /** The fixed clusterIP the DNS Service must keep; null = learn it from the Service. */
+    clusterIP: string | null;
+  };
+  /** Profile used when a namespace names none (or an unknown one). Default `default`. */
+  defaultProfile: string;
+  profiles: Record<string, Profile>;
+  /** Namespaces never mutated; kube-system, kube-public, kube-node-lease and our own always are. */
+  excludedNamespaces: string[];
+  /** The injector's own namespace (POD_NAMESPACE, else this, else `pod-dns-injector`). */
+  injectorNamespace: string;
+  webhook: {
+    /** null: 0.0.0.0 in cluster mode, 127.0.0.1 standalone (a standalone server is for local use). */
+    host: string | null;
+    port: number;
+    /** PEM files; when unset the server issues itself an in-memory certificate. */
+    tlsCertFile: string | null;
+    tlsKeyFile: string | null;
+  };
+  /** host null: as webhook.host. */
+  ops: { host: string | null; port: number };
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+}
+
+export function defaultSettings(): Settings {
+  return {
+    clusterDomain: DEFAULT_CLUSTER_DOMAIN,
+    dnsService: { ...DEFAULT_DNS_SERVICE, clusterIP: DEFAULT_DNS_SERVICE_IP },
+    defaultProfile: DEFAULT_PROFILE,
+    profiles: {
+      [DEFAULT_PROFILE]: { nameservers: [], searches: [], options: [{ name: "ndots", value: "5" }] },
+    },
+    excludedNamespaces: [...ALWAYS_EXCLUDED_NAMESPACES],
+    injectorNamespace: DEFAULT_INJECTOR_NAMESPACE,
+    webhook: { host: null, port: WEBHOOK_PORT, tlsCertFile: null, tlsKeyFile: null },
+    ops: { host: null, port: OPS_PORT },
+    logLevel: "info",
+  };
+}
+
+export type SettingsResult = { ok: true; settings: Settings } | { ok: false; errors: string[] };
+
+const TOP_LEVEL_KEYS = [
+  "clusterDomain",
+  "dnsService",
+  "defaultProfile",
+  "profiles",
+  "excludedNamespaces",
+  "injectorNamespace",
+  "webhook",
+  "ops",
+  "logLevel",
+] as const;
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Validates a parsed configuration document on top of `base` (defaults, usually). Unknown
+ * keys are errors, not ignored: a typo in a ConfigMap must not silently fall back to a default.
+ * Errors name the field by its path, e.g. `profiles.team-a.options[1].name`.
+ */
+export function parseSettings(doc: unknown, base: Settings = defaultSettings()): SettingsResult {
+  const errors: string[] = [];
+  if (doc === null || doc === undefined) return { ok: true, settings: base };
+  if (!isObject(doc)) return { ok: false, errors: ["configuration: must be a mapping (YAML object)"] };
+  const s: Settings = structuredClone(base);
+
+  for (const key of Object.keys(doc)) {
+    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
+      errors.push(`${key}: unknown setting (known: ${TOP_LEVEL_KEYS.join(", ")})`);
+    }
+  }
+  if (doc.clusterDomain !== undefined) {
+    const d = doc.clusterDomain;
+    if (typeof d !== "string" || !isDNSSubdomain(d)) errors.push(`clusterDomain: must be a lowercase DNS subdomain, got ${JSON.stringify(d)}`);
+    else s.clusterDomain = d;
+  }
+  if (doc.dnsService !== undefined) {
+    const ds = doc.dnsService;
+    if (!isObject(ds)) errors.push("dnsService: must be a mapping with namespace, name, clusterIP");
+    else {
+      checkKeys(ds, ["namespace", "name", "clusterIP"], "dnsService", errors);
+      if (ds.namespace !== undefined) {
+        if (typeof ds.namespace !== "string" || !isNamespaceName(ds.namespace)) errors.push(`dnsService.namespace: not a valid namespace name: ${JSON.stringify(ds.namespace)}`);
+        else s.dnsService.namespace = ds.namespace;
+      }
+      if (ds.name !== undefined) {
+        if (typeof ds.name !== "string" || !isDNSLabel(ds.name)) errors.push(`dnsService.name: not a valid Service name: ${JSON.stringify(ds.name)}`);
+        else s.dnsService.name = ds.name;
+      }
+      if (ds.clusterIP !== undefined) {
+        if (ds.clusterIP === null || ds.clusterIP === "") s.dnsService.clusterIP = null;
+        else {
+          const ip = typeof ds.clusterIP === "string" ? canonicalIP(ds.clusterIP) : null;
+          if (!ip) errors.push(`dnsService.clusterIP: not an IP address: ${JSON.stringify(ds.clusterIP)}`);
+          else s.dnsService.clusterIP = ip;
+        }
+      }
+    }
+  }
+  if (doc.profiles !== undefined) {
+    if (!isObject(doc.profiles)) errors.push("profiles: must be a mapping of profile name to profile");
+    else {
+      for (const [name, raw] of Object.entries(doc.profiles)) {
+        if (!isDNSLabel(name)) errors.push(`profiles.${name}: profile names must be DNS labels (lowercase, digits, '-')`);
+        const p = parseProfile(raw, `profiles.${name}`, errors);
+        if (p) s.profiles[name] = p;
+      }
+    }
+  }
+  if (doc.defaultProfile !== undefined) {
+    if (typeof doc.defaultProfile !== "string") errors.push("defaultProfile: must be a string");
+    else s.defaultProfile = doc.defaultProfile;
+  }
+  if (!s.profiles[s.defaultProfile]) errors.push(`defaultProfile: no profile named ${JSON.stringify(s.defaultProfile)} (have: ${Object.keys(s.profiles).join(", ")})`);
+  if (doc.excludedNamespaces !== undefined) {
+    const ex = doc.excludedNamespaces;
+    if (!Array.isArray(ex) || ex.some((n) => typeof n !== "string" || !isNamespaceName(n))) {
+      errors.push("excludedNamespaces: must be a list of namespace names");
+    } else {
+      // The built-in exclusions cannot be removed: mutating kube-system pods risks the
+      // cluster's own DNS and control plane (see the "deadlock avoidance" docs).
+      s.excludedNamespaces = [...new Set([...ALWAYS_EXCLUDED_NAMESPACES, ...(ex as string[])])];
+    }
+  }
+  if (doc.injectorNamespace !== undefined) {
+    if (typeof doc.injectorNamespace !== "string" || !isNamespaceName(doc.injectorNamespace)) errors.push(`injectorNamespace: not a valid namespace name: ${JSON.stringify(doc.injectorNamespace)}`);
+    else s.injectorNamespace = doc.injectorNamespace;
+  }
+  if (doc.webhook !== undefined) {
+    const w = doc.webhook;
+    if (!isObject(w)) errors.push("webhook: must be a mapping");
+    else {
+      checkKeys(w, ["host", "port", "tlsCertFile", "tlsKeyFile"], "webhook", errors);
+      if (w.host !== undefined) s.webhook.host = stringField(w.host, "webhook.host", errors) ?? s.webhook.host;
+      if (w.port !== undefined) s.webhook.port = portField(w.port, "webhook.port", errors) ?? s.webhook.port;
+      if (w.tlsCertFile !== undefined) s.webhook.tlsCertFile = w.tlsCertFile === null ? null : stringField(w.tlsCertFile, "webhook.tlsCertFile", errors);
+      if (w.tlsKeyFile !== undefined) s.webhook.tlsKeyFile = w.tlsKeyFile === null ? null : stringField(w.tlsKeyFile, "webhook.tlsKeyFile", errors);
+    }
+  }
+  if ((s.webhook.tlsCertFile === null) !== (s.webhook.tlsKeyFile === null)) {
+    errors.push("webhook.tlsCertFile and webhook.tlsKeyFile: set both or neither");
+  }
+  if (doc.ops !== undefined) {
+    const o = doc.ops;
+    if (!isObject(o)) errors.push("ops: must be a mapping");
+    else {
+      checkKeys(o, ["host", "port"], "ops", errors);
+      if (o.host !== undefined) s.ops.host = stringField(o.host, "ops.host", errors) ?? s.ops.host;
+      if (o.port !== undefined) s.ops.port = portField(o.port, "ops.port", errors) ?? s.ops.port;
+    }
+  }
+  if (doc.logLevel !== undefined) {
+    if (typeof doc.logLevel !== "string" || !(LOG_LEVELS as readonly string[]).includes(doc.logLevel)) errors.push(`logLevel: one of ${LOG_LEVELS.join(", ")}`);
+    else s.logLevel = doc.logLevel as Settings["logLevel"];
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, settings: s };
+}
+
+function parseProfile(raw: unknown, path: string, errors: string[]): Profile | null {
+  if (!isObject(raw)) {
+    errors.push(`${path}: must be a mapping with nameservers, searches, options, ndots`);
+    return null;
+  }
+  checkKeys(raw, ["nameservers", "searches", "options", "ndots"], path, errors);
+  const before = errors.length;
+  const profile: Profile = { nameservers: [], searches: [], options: [] };
+  if (raw.nameservers !== undefined) {
+    if (!Array.isArray(raw.nameservers)) errors.push(`${path}.nameservers: must be a list of IP addresses`);
+    else
+      raw.nameservers.forEach((ns, i) => {
+        const ip = typeof ns === "string" ? canonicalIP(ns) : null;
+        if (!ip) errors.push(`${path}.nameservers[${i}]: not an IP address: ${JSON.stringify(ns)}`);
+        else profile.nameservers.push(ip);
+      });
+    if (profile.nameservers.length > 3) errors.push(`${path}.nameservers: at most 3 (the resolver's limit)`);
+  }
+  if (raw.searches !== undefined) {
+    if (!Array.isArray(raw.searches)) errors.push(`${path}.searches: must be a list of DNS subdomains`);
+    else
+      raw.searches.forEach((d, i) => {
+        if (typeof d !== "string" || !isDNSSubdomain(d)) errors.push(`${path}.searches[${i}]: not a lowercase DNS subdomain: ${JSON.stringify(d)}`);
+        else profile.searches.push(d);
+      });
+  }
+  if (raw.options !== undefined) {
+    if (!Array.isArray(raw.options)) errors.push(`${path}.options: must be a list of {name, value}`);
+    else
+      raw.options.forEach((o, i) => {
+        if (!isObject(o) || typeof o.name !== "string" || o.name === "") {
+          errors.push(`${path}.options[${i}].name: required, a non-empty string`);
+          return;
+        }
+        checkKeys(o, ["name", "value"], `${path}.options[${i}]`, errors);
+        if (o.value !== undefined && o.value !== null && typeof o.value !== "string" && typeof o.value !== "number") {
+          errors.push(`${path}.options[${i}].value: must be a string`);
+          return;
+        }
+        profile.options.push(o.value === undefined || o.value === null ? { name: o.name } : { name: o.name, value: String(o.value) });
+      });
+  }
+  if (raw.ndots !== undefined) {
+    const n = raw.ndots;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 15) errors.push(`${path}.ndots: an integer from 0 to 15 (glibc caps ndots at 15)`);
+    else {
+      profile.options = profile.options.filter((o) => o.name !== "ndots");
+      profile.options.unshift({ name: "ndots", value: String(n) });
+    }
+  }
+  return errors.length === before ? profile : null;
+}
+
+function checkKeys(o: Obj, known: string[], path: string, errors: string[]): void {
+  for (const k of Object.keys(o)) if (!known.includes(k)) errors.push(`${path}.${k}: unknown setting (known: ${known.join(", ")})`);
+}
+
+function stringField(v: unknown, path: string, errors: string[]): string | null {
+  if (typeof v !== "string" || v === "") {
+    errors.push(`${path}: must be a non-empty string`);
+    return null;
+  }
+  return v;
+}
+
+function portField(v: unknown, path: string, errors: string[]): number | null {
+  const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535) {
+    errors.push(`${path}: a port number from 0 to 65535, got ${JSON.stringify(v)}`);
+    return null;
+  }
+  return n;
+}
+
+/** All namespaces the webhook must never mutate, including the injector's own. */
+export function excludedNamespaces(settings: Settings): Set<string> {
+  return new Set([...settings.excludedNamespaces, settings.injectorNamespace]);
+}

@@ -1,0 +1,106 @@
+/**
+ * An informer that does not silently die. client-node's ListWatch stops for good on any
+ * error other than 410 Gone (e.g. the API server restarting, a 500, a dropped connection
+ * during list): this wrapper restarts it with capped exponential backoff and exposes
+ * whether the cache has completed a list since the last (re)start, for /readyz.
+ */
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+
+export interface ResilientInformerOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig;
+  /** Watch path, e.g. /api/v1/namespaces. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  fieldSelector?: string;
+  log: Logger;
+  /** For logs and readiness messages. */
+  name: string;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class ResilientInformer<T extends KubernetesObject> {
+  private readonly listWatch: ListWatch<T>;
+  private synced = false;
+  private stopped = true;
+  private backoffMs: number;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private lastError: string | undefined;
+
+  constructor(private readonly options: ResilientInformerOptions<T>) {
+    this.backoffMs = options.initialBackoffMs ?? 500;
+    this.listWatch = new ListWatch<T>(options.path, new Watch(options.kubeConfig), options.list, false, undefined, options.fieldSelector);
+    this.listWatch.on("error", (err?: unknown) => this.onError(err));
+  }
+
+  /** The cache; valid (possibly stale) even while restarting. */
+  get cache(): Pick<ListWatch<T>, "get" | "list"> {
+    return this.listWatch;
+  }
+
+  on(event: "add" | "update" | "delete", cb: (obj: T) => void): void {
+    this.listWatch.on(event, cb);
+  }
+
+  /** Starts listing and watching; resolves after the first attempt (synced or not). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.attempt();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.listWatch.stop();
+  }
+
+  /** null when the initial list completed and no error is pending; else why not. */
+  readiness(): string | null {
+    if (this.synced) return null;
+    return this.lastError ? `${this.options.name} informer not synced: ${this.lastError}` : `${this.options.name} informer not synced yet`;
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  private async attempt(): Promise<void> {
+    const errorBefore = this.errorCount;
+    await this.listWatch.start();
+    // ListWatch.start resolves after the list and the watch request; an error in between has
+    // already gone to onError.
+    if (this.errorCount === errorBefore && !this.stopped) {
+      this.synced = true;
+      this.lastError = undefined;
+      this.backoffMs = this.options.initialBackoffMs ?? 500;
+    }
+  }
+
+  private errorCount = 0;
+
+  private onError(err: unknown): void {
+    this.errorCount++;
+    this.synced = false;
+    this.lastError = describeError(err);
+    if (this.stopped) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
+    this.options.log.warn({ informer: this.options.name, error: this.lastError, retryInMs: delay }, "informer failed; restarting");
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.stopped) void this.attempt();
+    }, delay);
+    this.restartTimer.unref();
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === "object") {
+    const e = err as { code?: unknown; message?: unknown; statusCode?: unknown };
+    return String(e.message ?? e.statusCode ?? e.code ?? JSON.stringify(err));
+  }
+  return String(err);
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// The one test entry point (`npm test`): unit tests with coverage, then the end-to-end suites
+// against a real kube-apiserver + etcd (+ kube-controller-manager) built from Go modules.
+// `node scripts/run-tests.mjs unit|e2e` runs one half. Runs under the project's own Node
+// (npm puts node_modules/.bin first on PATH), after scripts/bootstrap.mjs compiled dist/.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const which = process.argv[2] ?? "all";
+if (!["all", "unit", "e2e"].includes(which)) {
+  console.error(`usage: run-tests.mjs [all|unit|e2e] (got ${which})`);
+  process.exit(2);
+}
+
+function testFiles(dir) {
+  const abs = join(root, "dist", "test", dir);
+  if (!existsSync(abs)) return [];
+  const out = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".test.js")) out.push(relative(root, p));
+    }
+  };
+  walk(abs);
+  return out.sort();
+}
+
+function runNodeTests(files, extraArgs, env = {}) {
+  const r = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...extraArgs, ...files], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, ...env },
+  });
+  return r.status ?? 1;
+}
+
+let failed = false;
+if (which === "all" || which === "unit") {
+  const files = testFiles("unit");
+  if (files.length === 0) {
+    console.error("no unit tests found under dist/test/unit (did the build run?)");
+    process.exit(1);
+  }
+  const status = runNodeTests(files, [
+    "--experimental-test-coverage",
+    "--test-coverage-exclude=dist/test/**",
+    "--test-coverage-exclude=node_modules/**",
+    "--test-concurrency=2",
+  ]);
+  failed ||= status !== 0;
+}
+if (which === "all" || which === "e2e") {
+  const files = testFiles("e2e");
+  if (files.length === 0) {
+    console.error("no end-to-end tests found under dist/test/e2e");
+    process.exit(1);
+  }
+  // The control-plane binaries are built (or found) once, before any suite starts.
+  const build = spawnSync("bash", [join(root, "test", "control-plane", "build-binaries.sh")], {
+    cwd: root,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (build.status !== 0) {
+    console.error("could not build or find the control-plane binaries (see above). Install Go >= 1.26 or set KUBEBUILDER_ASSETS / TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBE_CONTROLLER_MANAGER.");
+    process.exit(1);
+  }
+  const env = {};
+  for (const line of build.stdout.split("\n")) {
+    const m = /^([A-Z_]+)=(.+)$/.exec(line.trim());
+    if (m) env[`POD_DNS_INJECTOR_TEST_${m[1]}`] = m[2];
+  }
+  // One control plane per file; files run one after another to stay within 2 cores.
+  failed ||= runNodeTests(files, ["--test-concurrency=1", "--test-timeout=600000"], env) !== 0;
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,106 @@
+/**
+ * The AdmissionReview wire format (admission.k8s.io/v1): decoding with precise errors, and
+ * response builders that always echo the request uid. Nothing else in the webhook touches
+ * the envelope. https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request
+ */
+import type { Operation } from "./patch.js";
+
+export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
+const OPERATIONS = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
+
+export interface AdmissionRequest {
+  uid: string;
+  kind: { group: string; version: string; kind: string };
+  resource?: { group: string; version: string; resource: string };
+  subResource?: string;
+  name?: string;
+  namespace?: string;
+  operation: string;
+  userInfo?: { username?: string };
+  object?: unknown;
+  oldObject?: unknown;
+  dryRun?: boolean;
+}
+
+export interface AdmissionReview {
+  apiVersion: typeof ADMISSION_API_VERSION;
+  kind: "AdmissionReview";
+  request: AdmissionRequest;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; message: string };
+  patchType?: "JSONPatch";
+  patch?: string;
+  warnings?: string[];
+  auditAnnotations?: Record<string, string>;
+}
+
+export type DecodeResult = { ok: true; review: AdmissionReview } | { ok: false; error: string };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Checks the envelope field by field; the message names the first offending field. */
+export function decodeAdmissionReview(body: unknown): DecodeResult {
+  const fail = (error: string): DecodeResult => ({ ok: false, error });
+  if (!isObject(body)) return fail("body: expected a JSON object (an AdmissionReview)");
+  if (body.kind !== "AdmissionReview") return fail(`kind: expected "AdmissionReview", got ${JSON.stringify(body.kind)}`);
+  if (body.apiVersion !== ADMISSION_API_VERSION) {
+    return fail(`apiVersion: expected "${ADMISSION_API_VERSION}", got ${JSON.stringify(body.apiVersion)} (register the webhook with admissionReviewVersions: ["v1"])`);
+  }
+  const r = body.request;
+  if (!isObject(r)) return fail("request: expected an object");
+  if (typeof r.uid !== "string" || r.uid === "") return fail("request.uid: expected a non-empty string");
+  if (!isObject(r.kind) || typeof r.kind.kind !== "string" || typeof r.kind.version !== "string" || typeof (r.kind.group ?? "") !== "string") {
+    return fail("request.kind: expected {group, version, kind} strings");
+  }
+  if (typeof r.operation !== "string" || !OPERATIONS.includes(r.operation)) {
+    return fail(`request.operation: expected one of ${OPERATIONS.join(", ")}, got ${JSON.stringify(r.operation)}`);
+  }
+  for (const field of ["namespace", "name", "subResource"] as const) {
+    if (r[field] !== undefined && typeof r[field] !== "string") return fail(`request.${field}: expected a string`);
+  }
+  if (r.dryRun !== undefined && typeof r.dryRun !== "boolean") return fail("request.dryRun: expected a boolean");
+  if (r.object !== undefined && r.object !== null && !isObject(r.object)) return fail("request.object: expected an object");
+  const isPodCreate = r.kind.kind === "Pod" && (r.kind.group ?? "") === "" && r.operation === "CREATE" && !r.subResource;
+  if (isPodCreate && !isObject(r.object)) return fail("request.object: a Pod CREATE review must carry the pod");
+  const kind = { group: (r.kind.group as string | undefined) ?? "", version: r.kind.version, kind: r.kind.kind };
+  return { ok: true, review: { apiVersion: ADMISSION_API_VERSION, kind: "AdmissionReview", request: { ...(r as unknown as AdmissionRequest), kind } } };
+}
+
+/**
+ * The API server shows warnings to the client; it truncates long or many ones, so we keep
+ * each under its 256-character guidance and cap the count, saying how many were left out.
+ */
+export const MAX_WARNING_LENGTH = 256;
+export const MAX_WARNINGS = 12;
+
+export function limitWarnings(warnings: readonly string[]): string[] {
+  const clipped = warnings.map((w) => (w.length > MAX_WARNING_LENGTH ? `${w.slice(0, MAX_WARNING_LENGTH - 3)}...` : w));
+  if (clipped.length <= MAX_WARNINGS) return clipped;
+  return [...clipped.slice(0, MAX_WARNINGS - 1), `pod-dns-injector: and ${clipped.length - MAX_WARNINGS + 1} more warnings`];
+}
+
+export function allowedResponse(
+  uid: string,
+  extra: { patch?: readonly Operation[]; warnings?: readonly string[]; auditAnnotations?: Record<string, string> } = {},
+): AdmissionResponse {
+  const response: AdmissionResponse = { uid, allowed: true };
+  if (extra.patch && extra.patch.length > 0) {
+    response.patchType = "JSONPatch";
+    response.patch = Buffer.from(JSON.stringify(extra.patch)).toString("base64");
+  }
+  if (extra.warnings && extra.warnings.length > 0) response.warnings = limitWarnings(extra.warnings);
+  if (extra.auditAnnotations && Object.keys(extra.auditAnnotations).length > 0) response.auditAnnotations = extra.auditAnnotations;
+  return response;
+}
+
+export function deniedResponse(uid: string, code: number, message: string): AdmissionResponse {
+  return { uid, allowed: false, status: { code, message } };
+}
+
+export function reviewResponse(response: AdmissionResponse): { apiVersion: string; kind: string; response: AdmissionResponse } {
+  return { apiVersion: ADMISSION_API_VERSION, kind: "AdmissionReview", response };
+}

@@ -1,0 +1,192 @@
+/**
+ * The injection decision of PRODUCT.md, as data: (request, pod, namespace, settings) →
+ * decision row, reason code, resulting dnsConfig. `explain`, logs, metrics, warnings and
+ * audit annotations all read the same Decision, so they cannot disagree. Pure.
+ */
+import { createHash } from "node:crypto";
+import {
+  INJECTED_ANNOTATION,
+  INJECT_LABEL,
+  MIRROR_POD_ANNOTATION,
+  POD_OPT_OUT_VALUE,
+  type NamespaceMode,
+} from "../config/names.js";
+import { excludedNamespaces, type Settings } from "../config/settings.js";
+import { buildDNSConfig, type PodDNSConfig } from "./dns-config.js";
+import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
+
+/** Reason codes, one per outcome; stable, kebab-case, used as metric label values. */
+export const REASONS = {
+  "not-a-pod": { row: 1, text: "the object is not a Pod" },
+  "not-create": { row: 1, text: "only CREATE is mutated: pod DNS fields are immutable after creation" },
+  subresource: { row: 1, text: "subresource requests are never mutated" },
+  "namespace-excluded": { row: 2, text: "the namespace is excluded (system namespaces and the injector's own)" },
+  "namespace-not-opted-in": { row: 3, text: "the namespace has no inject label, or it is not enabled/audit" },
+  "namespace-disabled": { row: 3, text: "the namespace's inject label is 'disabled'" },
+  "pod-opted-out": { row: 4, text: "the pod carries the opt-out label" },
+  "mirror-pod": { row: 4, text: "mirror (static) pods are managed by kubelet" },
+  "dns-policy-default": { row: 5, text: "dnsPolicy Default: the pod asked for the node's DNS" },
+  "host-network-cluster-first": { row: 6, text: "hostNetwork with ClusterFirst: kubelet treats it as Default" },
+  "pod-manages-own-dns": { row: 7, text: "dnsPolicy None set by the pod: it manages its own DNS" },
+  "already-injected": { row: 8, text: "already injected and up to date" },
+  "dns-service-ip-unknown": { row: 9, text: "the DNS Service IP is unknown: admitted unchanged" },
+  "cluster-first": { row: 9, text: "ClusterFirst pod: injected" },
+  "cluster-first-with-host-net": { row: 9, text: "ClusterFirstWithHostNet pod: injected" },
+  "reinject-outdated": { row: 9, text: "injected before, but the dnsConfig is out of date: re-injected" },
+  "would-inject": { row: 9, text: "audit mode: would be injected, left unchanged" },
+} as const;
+export type ReasonCode = keyof typeof REASONS;
+export type DecisionRow = (typeof REASONS)[ReasonCode]["row"];
+
+/**
+ * allow: not ours to look at; skip: ours, deliberately unchanged; noop: already right;
+ * inject: patch it; report: audit mode, would patch.
+ */
+export type Action = "allow" | "skip" | "noop" | "inject" | "report";
+
+export interface RequestFacts {
+  kind: { group: string; version: string; kind: string };
+  operation: string;
+  subResource?: string | undefined;
+  /** The request's namespace (request.namespace): pods from controllers may carry none. */
+  namespace: string;
+}
+
+/** A Pod, or a pod template: just the fields the decision reads. Untrusted shape. */
+export interface PodLike {
+  metadata?: { name?: string; generateName?: string; labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
+  spec?: { dnsPolicy?: string; hostNetwork?: boolean; dnsConfig?: unknown } | undefined;
+}
+
+export interface DecisionInputs {
+  request: RequestFacts;
+  pod: PodLike;
+  /** undefined: the namespace is unknown (not in the cache and not readable). */
+  namespace: NamespaceFacts | undefined;
+  /** The DNS Service's live clusterIP, else the configured fixed IP, else undefined. */
+  dnsServiceIP: string | undefined;
+  settings: Settings;
+}
+
+export interface Decision {
+  row: DecisionRow;
+  action: Action;
+  reason: ReasonCode;
+  /** One line for humans: the reason's text plus specifics. */
+  message: string;
+  mode?: NamespaceMode | undefined;
+  profile?: string | undefined;
+  /** For inject, report and noop: the dnsConfig the pod gets (or would get). */
+  dnsConfig?: Required<PodDNSConfig> | undefined;
+  /** For inject, report and noop: the value of the injected annotation. */
+  injectedAnnotation?: string | undefined;
+  /** Admission warnings: ignored namespace annotations, cut entries, unknown DNS IP. */
+  warnings: string[];
+}
+
+export function decide(inputs: DecisionInputs): Decision {
+  const { request, pod, settings } = inputs;
+  const d = (reason: ReasonCode, action: Action, extra: Partial<Decision> = {}, detail = ""): Decision => ({
+    row: REASONS[reason].row,
+    action,
+    reason,
+    message: REASONS[reason].text + (detail ? ` (${detail})` : ""),
+    warnings: [],
+    ...extra,
+  });
+
+  // Row 1: only Pod CREATE, never a subresource.
+  if (request.kind.group !== "" || request.kind.kind !== "Pod") return d("not-a-pod", "allow", {}, `${request.kind.kind || "unknown kind"}`);
+  if (request.subResource) return d("subresource", "allow", {}, request.subResource);
+  if (request.operation !== "CREATE") return d("not-create", "allow", {}, request.operation);
+
+  // Row 2.
+  if (excludedNamespaces(settings).has(request.namespace)) return d("namespace-excluded", "skip", {}, request.namespace);
+
+  // Row 3.
+  const ns = inputs.namespace ?? { name: request.namespace, labels: {}, annotations: {} };
+  const policy = resolveNamespacePolicy(ns, settings);
+  if (policy.mode === null) {
+    return d("namespace-not-opted-in", "skip", {}, policy.invalidMode !== undefined ? `unknown mode ${JSON.stringify(policy.invalidMode)}` : inputs.namespace ? "" : "namespace not found");
+  }
+  if (policy.mode === "disabled") return d("namespace-disabled", "skip", { mode: policy.mode });
+  const base = { mode: policy.mode, profile: policy.profileName };
+
+  // Row 4.
+  const labels = pod.metadata?.labels ?? {};
+  const annotations = pod.metadata?.annotations ?? {};
+  if (labels[INJECT_LABEL] === POD_OPT_OUT_VALUE) return d("pod-opted-out", "skip", base);
+  if (annotations[MIRROR_POD_ANNOTATION] !== undefined) return d("mirror-pod", "skip", base);
+
+  // Rows 5-7: respect what the pod asked for. Unset dnsPolicy defaults to ClusterFirst.
+  const spec = pod.spec ?? {};
+  const dnsPolicy = spec.dnsPolicy ?? "ClusterFirst";
+  const injectedBefore = annotations[INJECTED_ANNOTATION] !== undefined;
+  if (dnsPolicy === "Default") return d("dns-policy-default", "skip", base);
+  if (spec.hostNetwork === true && dnsPolicy === "ClusterFirst") return d("host-network-cluster-first", "skip", base);
+  if (dnsPolicy === "None" && !injectedBefore) return d("pod-manages-own-dns", "skip", base);
+  if (dnsPolicy !== "None" && dnsPolicy !== "ClusterFirst" && dnsPolicy !== "ClusterFirstWithHostNet") {
+    // An unknown policy is the API server's to reject, not ours to rewrite.
+    return d("pod-manages-own-dns", "skip", base, `unknown dnsPolicy ${JSON.stringify(dnsPolicy)}`);
+  }
+
+  if (inputs.dnsServiceIP === undefined && policy.profile.nameservers.length === 0) {
+    const svc = `${settings.dnsService.namespace}/${settings.dnsService.name}`;
+    return d("dns-service-ip-unknown", "skip", { ...base, warnings: [...policy.warnings, `pod-dns-injector: DNS Service ${svc} IP unknown; pod admitted without DNS injection`] });
+  }
+
+  const built = buildDNSConfig({
+    namespace: request.namespace,
+    clusterDomain: settings.clusterDomain,
+    dnsServiceIP: inputs.dnsServiceIP ?? "",
+    profile: policy.profile,
+    podDNSConfig: spec.dnsConfig,
+  });
+  const annotation = `${policy.profileName}@${hashDNSConfig(built.dnsConfig)}`;
+  const warnings = [...policy.warnings, ...built.cuts.map((c) => `pod-dns-injector: ${c}`)];
+  const result = { ...base, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings };
+
+  // Row 8: re-invocation (reinvocationPolicy: IfNeeded) or a pod that was injected offline.
+  if (dnsPolicy === "None" && annotations[INJECTED_ANNOTATION] === annotation && sameDNSConfig(spec.dnsConfig, built.dnsConfig)) {
+    return d("already-injected", "noop", { ...result, warnings: policy.warnings });
+  }
+  // Row 9.
+  if (policy.mode === "audit") return d("would-inject", "report", result);
+  const reason: ReasonCode = dnsPolicy === "None" ? "reinject-outdated" : dnsPolicy === "ClusterFirstWithHostNet" ? "cluster-first-with-host-net" : "cluster-first";
+  return d(reason, "inject", result);
+}
+
+/**
+ * Short, stable hash of a dnsConfig: the injected annotation records which configuration
+ * was applied, so audits can tell a stale pod from a current one without re-deriving it.
+ */
+export function hashDNSConfig(cfg: Required<PodDNSConfig>): string {
+  const canonical = JSON.stringify([cfg.nameservers, cfg.searches, cfg.options.map((o) => [o.name, o.value ?? null])]);
+  return createHash("sha256").update(canonical).digest("hex").slice(0, 10);
+}
+
+function sameDNSConfig(actual: unknown, desired: Required<PodDNSConfig>): boolean {
+  if (typeof actual !== "object" || actual === null) return false;
+  const a = actual as PodDNSConfig;
+  const opts = (o: PodDNSConfig["options"]) => JSON.stringify((o ?? []).map((x) => [x.name, x.value ?? null]));
+  return (
+    JSON.stringify(a.nameservers ?? []) === JSON.stringify(desired.nameservers) &&
+    JSON.stringify(a.searches ?? []) === JSON.stringify(desired.searches) &&
+    opts(a.options) === opts(desired.options)
+  );
+}
+
+/**
+ * The pod as it should be stored: a deep copy with dnsPolicy None, the dnsConfig and the
+ * injected annotation. Used by the webhook (diffed into a JSON Patch) and by offline inject.
+ */
+export function applyDecision<T extends PodLike>(pod: T, decision: Decision): T {
+  if (decision.action !== "inject" || !decision.dnsConfig || !decision.injectedAnnotation) return pod;
+  const out = structuredClone(pod) as T & { metadata: Record<string, unknown>; spec: Record<string, unknown> };
+  out.metadata = out.metadata ?? {};
+  out.metadata.annotations = { ...((out.metadata.annotations as Record<string, string> | undefined) ?? {}), [INJECTED_ANNOTATION]: decision.injectedAnnotation };
+  out.spec = out.spec ?? {};
+  out.spec.dnsPolicy = "None";
+  out.spec.dnsConfig = structuredClone(decision.dnsConfig);
+  return out;
+}

@@ -1,0 +1,53 @@
+/**
+ * Prometheus metrics of the webhook, on a registry owned by the caller (no global default
+ * registry: tests and several app instances in one process must not collide).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface WebhookMetrics {
+  registry: Registry;
+  reviews: Counter<"action" | "reason" | "mode">;
+  reviewDuration: Histogram<"action">;
+  malformedReviews: Counter<"path">;
+  handlerErrors: Counter<"path">;
+}
+
+export function createWebhookMetrics(options: { version: string; collectProcessMetrics?: boolean }): WebhookMetrics {
+  const registry = new Registry();
+  if (options.collectProcessMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "pod_dns_injector_" });
+  new Gauge({
+    name: "pod_dns_injector_build_info",
+    help: "Build information; always 1.",
+    labelNames: ["version", "node_version"],
+    registers: [registry],
+  }).set({ version: options.version, node_version: process.version }, 1);
+  return {
+    registry,
+    reviews: new Counter({
+      name: "pod_dns_injector_admission_reviews_total",
+      help: "Pod admission reviews answered, by action (allow, skip, noop, inject, report), reason code and namespace mode.",
+      labelNames: ["action", "reason", "mode"],
+      registers: [registry],
+    }),
+    reviewDuration: new Histogram({
+      name: "pod_dns_injector_admission_review_duration_seconds",
+      help: "Time from a decoded AdmissionReview to its response, by action.",
+      labelNames: ["action"],
+      // Reviews take tens to hundreds of microseconds; the API server gives us timeoutSeconds (5 s).
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    malformedReviews: new Counter({
+      name: "pod_dns_injector_admission_malformed_total",
+      help: "Requests rejected with HTTP 400 because the body was not a valid AdmissionReview.",
+      labelNames: ["path"],
+      registers: [registry],
+    }),
+    handlerErrors: new Counter({
+      name: "pod_dns_injector_admission_errors_total",
+      help: "Unexpected handler failures (bugs or I/O errors), answered with an error that keeps the uid.",
+      labelNames: ["path"],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The admission decision applied to manifests instead of AdmissionReviews, as
+ * `istioctl kube-inject` does: the same `decide` and `applyDecision`, with the request
+ * facts synthesised (a Pod CREATE in the object's namespace). Pure.
+ */
+import { INJECT_LABEL, PROFILE_ANNOTATION } from "../config/names.js";
+import type { Settings } from "../config/settings.js";
+import { applyDecision, decide, type Decision } from "./decision.js";
+import type { NamespaceFacts } from "./namespace-policy.js";
+import { describeObject, findPodTemplate, replacePodTemplate, type ManifestObject } from "./workloads.js";
+
+export interface OfflineOptions {
+  settings: Settings;
+  /** --namespace; the object's own metadata.namespace wins; else `default`. */
+  namespace?: string | undefined;
+  /**
+   * The namespace's facts. Default: the namespace counts as `enabled` (asking for offline
+   * injection is the opt-in), with `profile` when given.
+   */
+  namespaceFacts?: ((name: string) => NamespaceFacts | undefined) | undefined;
+  profile?: string | undefined;
+  /** Overrides the DNS Service IP (--nameserver); default: the configured fixed IP. */
+  dnsServiceIP?: string | undefined;
+}
+
+export type OfflineResult =
+  | { kind: "passed-through"; object: ManifestObject; what: string }
+  | { kind: "decided"; object: ManifestObject; decision: Decision; namespace: string; what: string; templatePath: string[] }
+  | { kind: "invalid"; error: string; what: string };
+
+export function injectManifest(obj: ManifestObject, options: OfflineOptions): OfflineResult {
+  const what = describeObject(obj);
+  const found = findPodTemplate(obj);
+  if (found.kind === "not-a-workload") return { kind: "passed-through", object: obj, what };
+  if (found.kind === "invalid") return { kind: "invalid", error: found.error, what };
+  const ownNamespace = obj.metadata?.namespace;
+  if (ownNamespace !== undefined && typeof ownNamespace !== "string") return { kind: "invalid", error: "metadata.namespace: expected a string", what };
+  const namespace = ownNamespace || options.namespace || "default";
+  const facts = options.namespaceFacts
+    ? options.namespaceFacts(namespace)
+    : {
+        name: namespace,
+        labels: { [INJECT_LABEL]: "enabled" },
+        annotations: options.profile ? { [PROFILE_ANNOTATION]: options.profile } : {},
+      };
+  const decision = decide({
+    request: { kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace },
+    pod: found.template,
+    namespace: facts,
+    dnsServiceIP: options.dnsServiceIP ?? options.settings.dnsService.clusterIP ?? undefined,
+    settings: options.settings,
+  });
+  const object = decision.action === "inject" ? replacePodTemplate(obj, found.path, applyDecision(found.template, decision)) : obj;
+  return { kind: "decided", object, decision, namespace, what, templatePath: found.path };
+}
