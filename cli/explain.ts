@@ -86,7 +86,7 @@ function formatExplanation(what: string, index: number, namespace: string, path:
     `${what} (document ${index}${path.length ? `, pod template at ${path.join(".")}` : ""})`,
     `  decision:   ${d.action} (row ${d.row}, reason ${d.reason})`,
     `  why:        ${d.message}`,
-    `  namespace:  ${namespace}, mode ${d.mode ?? "not opted in"} (${modeSource})`,
+    d.row <= 2 ? `  namespace:  ${namespace} (mode not evaluated: row ${d.row} matched first)` : `  namespace:  ${namespace}, mode ${d.mode ?? "not opted in"} (${modeSource})`,
   ];
   if (d.profile) lines.push(`  profile:    ${d.profile}`);
   if (d.dnsConfig) {

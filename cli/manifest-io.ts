@@ -17,7 +17,7 @@ export interface ManifestDocument {
 export async function readInput(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
   if (file === "-") {
     const chunks: Buffer[] = [];
-    for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+    for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
     return Buffer.concat(chunks).toString("utf8");
   }
   try {
@@ -60,11 +60,11 @@ export function parseManifests(text: string, source: string): ManifestDocument[]
         if (!isObject(item) || typeof item.kind !== "string" || typeof item.apiVersion !== "string") {
           throw inputError(`${where}: items[${j}]: expected a Kubernetes object with apiVersion and kind`);
         }
-        out.push({ index: i + 1, object: item as ManifestObject });
+        out.push({ index: i + 1, object: item });
       });
       return;
     }
-    out.push({ index: i + 1, object: value as ManifestObject });
+    out.push({ index: i + 1, object: value });
   });
   return out;
 }

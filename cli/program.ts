@@ -4,11 +4,11 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { NAMESPACE_MODES, OPS_PORT, PRODUCT, WEBHOOK_PORT } from "../config/names.js";
-import { runCertsGenerate, runCertsInspect } from "./certs.js";
+import { runCertsGenerate, runCertsInspect, type CertsGenerateFlags } from "./certs.js";
 import { CliError, EXIT_INPUT, EXIT_OK, EXIT_USAGE } from "./errors.js";
-import { runExplain } from "./explain.js";
-import { runInject, type CommandIO } from "./inject.js";
-import { runServe } from "./serve.js";
+import { runExplain, type ExplainFlags } from "./explain.js";
+import { runInject, type CommandIO, type InjectFlags } from "./inject.js";
+import { runServe, type ServeFlags } from "./serve.js";
 import { VERSION } from "./version.js";
 
 function parsePort(value: string): number {
@@ -50,7 +50,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
       .option("--tls-key-file <file>", "serving key (PEM)")
       .option("--ca-out <file>", "where to write the in-memory CA certificate (default: a file in the temp dir)")
       .addOption(new Option("--log-level <level>", "log level").choices(["fatal", "error", "warn", "info", "debug", "trace"])),
-  ).action(async (opts) => {
+  ).action(async (opts: ServeFlags) => {
     const server = await runServe(opts, io.env);
     // SIGTERM (kubelet) and SIGINT (Ctrl-C) drain in-flight requests, then exit 0.
     const onSignal = (signal: string) => void server.stop(signal);
@@ -67,7 +67,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
       .option("-n, --namespace <ns>", "namespace for objects without metadata.namespace (default: default)")
       .option("--profile <name>", "DNS profile (default: the configured default profile)")
       .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml")),
-  ).action(async (opts) => setExit(await runInject(opts, io)));
+  ).action(async (opts: InjectFlags) => setExit(await runInject(opts, io)));
 
   settingsOptions(
     program
@@ -79,7 +79,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
       .addOption(new Option("--mode <mode>", "the namespace's mode, when no --namespace-file is given (default enabled)").choices([...NAMESPACE_MODES]))
       .option("--profile <name>", "the namespace's profile annotation, when no --namespace-file is given")
       .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text")),
-  ).action(async (opts) => setExit(await runExplain(opts, io)));
+  ).action(async (opts: ExplainFlags) => setExit(await runExplain(opts, io)));
 
   const certs = program.command("certs").description("generate or inspect the webhook's CA and serving certificate");
   certs
@@ -93,14 +93,14 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
     .option("--ca-validity-days <days>", "CA validity (default 3650)", parsePositiveInt)
     .option("--validity-days <days>", "serving certificate validity (default 365)", parsePositiveInt)
     .option("--force", "replace existing files")
-    .action(async (opts) => setExit(await runCertsGenerate(opts, io)));
+    .action(async (opts: CertsGenerateFlags) => setExit(await runCertsGenerate(opts, io)));
   certs
     .command("inspect")
     .description("print subject, SANs, issuer, validity and fingerprints of a PEM file or a Secret")
     .argument("[file]", "PEM file (one or more certificates)")
     .option("--secret <namespace/name>", "read tls.crt and ca.crt from this Secret instead")
     .option("--kubeconfig <file>", "kubeconfig for --secret (env KUBECONFIG)")
-    .action(async (file: string | undefined, opts) => setExit(await runCertsInspect(file, opts, io)));
+    .action(async (file: string | undefined, opts: { secret?: string; kubeconfig?: string }) => setExit(await runCertsInspect(file, opts, io)));
 
   return program;
 }

@@ -99,7 +99,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
     { name: "webhook", check: () => (webhookListening ? null : "HTTPS server not listening") },
     { name: "shutdown", check: () => (shuttingDown ? "shutting down" : null) },
   ];
-  if (cluster) readiness.push({ name: "informers", check: () => cluster!.readiness() });
+  if (cluster) readiness.push({ name: "informers", check: () => cluster.readiness() });
   const defaultHost = clusterMode ? "0.0.0.0" : "127.0.0.1";
   const webhookHost = settings.webhook.host ?? defaultHost;
   const opsHost = settings.ops.host ?? defaultHost;

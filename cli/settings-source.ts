@@ -28,7 +28,7 @@ export async function resolveSettings(
   const file = configPath ? { path: configPath, text: await readConfigFile(configPath) } : undefined;
   const doc: Record<string, unknown> = { ...flagDoc };
   if (flags.clusterDomain !== undefined) doc.clusterDomain = flags.clusterDomain;
-  if (flags.nameserver !== undefined) doc.dnsService = { ...((doc.dnsService as object | undefined) ?? {}), clusterIP: flags.nameserver };
+  if (flags.nameserver !== undefined) doc.dnsService = { ...((doc.dnsService) ?? {}), clusterIP: flags.nameserver };
   const result = loadSettings({ file, env, flags: doc });
   if (!result.ok) {
     // Errors in flags are usage errors; errors in files and the environment are input errors.

@@ -102,98 +102,105 @@ export function parseSettings(doc: unknown, base: Settings = defaultSettings()):
   if (doc === null || doc === undefined) return { ok: true, settings: base };
   if (!isObject(doc)) return { ok: false, errors: ["configuration: must be a mapping (YAML object)"] };
   const s: Settings = structuredClone(base);
-
-  for (const key of Object.keys(doc)) {
-    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
-      errors.push(`${key}: unknown setting (known: ${TOP_LEVEL_KEYS.join(", ")})`);
-    }
-  }
-  if (doc.clusterDomain !== undefined) {
-    const d = doc.clusterDomain;
-    if (typeof d !== "string" || !isDNSSubdomain(d)) errors.push(`clusterDomain: must be a lowercase DNS subdomain, got ${JSON.stringify(d)}`);
-    else s.clusterDomain = d;
-  }
-  if (doc.dnsService !== undefined) {
-    const ds = doc.dnsService;
-    if (!isObject(ds)) errors.push("dnsService: must be a mapping with namespace, name, clusterIP");
-    else {
-      checkKeys(ds, ["namespace", "name", "clusterIP"], "dnsService", errors);
-      if (ds.namespace !== undefined) {
-        if (typeof ds.namespace !== "string" || !isNamespaceName(ds.namespace)) errors.push(`dnsService.namespace: not a valid namespace name: ${JSON.stringify(ds.namespace)}`);
-        else s.dnsService.namespace = ds.namespace;
-      }
-      if (ds.name !== undefined) {
-        if (typeof ds.name !== "string" || !isDNSLabel(ds.name)) errors.push(`dnsService.name: not a valid Service name: ${JSON.stringify(ds.name)}`);
-        else s.dnsService.name = ds.name;
-      }
-      if (ds.clusterIP !== undefined) {
-        if (ds.clusterIP === null || ds.clusterIP === "") s.dnsService.clusterIP = null;
-        else {
-          const ip = typeof ds.clusterIP === "string" ? canonicalIP(ds.clusterIP) : null;
-          if (!ip) errors.push(`dnsService.clusterIP: not an IP address: ${JSON.stringify(ds.clusterIP)}`);
-          else s.dnsService.clusterIP = ip;
-        }
-      }
-    }
-  }
-  if (doc.profiles !== undefined) {
-    if (!isObject(doc.profiles)) errors.push("profiles: must be a mapping of profile name to profile");
-    else {
-      for (const [name, raw] of Object.entries(doc.profiles)) {
-        if (!isDNSLabel(name)) errors.push(`profiles.${name}: profile names must be DNS labels (lowercase, digits, '-')`);
-        const p = parseProfile(raw, `profiles.${name}`, errors);
-        if (p) s.profiles[name] = p;
-      }
-    }
-  }
-  if (doc.defaultProfile !== undefined) {
-    if (typeof doc.defaultProfile !== "string") errors.push("defaultProfile: must be a string");
-    else s.defaultProfile = doc.defaultProfile;
-  }
+  checkKeys(doc, [...TOP_LEVEL_KEYS], "", errors);
+  for (const section of SECTIONS) section(doc, s, errors);
   if (!s.profiles[s.defaultProfile]) errors.push(`defaultProfile: no profile named ${JSON.stringify(s.defaultProfile)} (have: ${Object.keys(s.profiles).join(", ")})`);
-  if (doc.excludedNamespaces !== undefined) {
-    const ex = doc.excludedNamespaces;
-    if (!Array.isArray(ex) || ex.some((n) => typeof n !== "string" || !isNamespaceName(n))) {
-      errors.push("excludedNamespaces: must be a list of namespace names");
-    } else {
-      // The built-in exclusions cannot be removed: mutating kube-system pods risks the
-      // cluster's own DNS and control plane (see the "deadlock avoidance" docs).
-      s.excludedNamespaces = [...new Set([...ALWAYS_EXCLUDED_NAMESPACES, ...(ex as string[])])];
-    }
-  }
-  if (doc.injectorNamespace !== undefined) {
-    if (typeof doc.injectorNamespace !== "string" || !isNamespaceName(doc.injectorNamespace)) errors.push(`injectorNamespace: not a valid namespace name: ${JSON.stringify(doc.injectorNamespace)}`);
-    else s.injectorNamespace = doc.injectorNamespace;
-  }
-  if (doc.webhook !== undefined) {
-    const w = doc.webhook;
-    if (!isObject(w)) errors.push("webhook: must be a mapping");
-    else {
-      checkKeys(w, ["host", "port", "tlsCertFile", "tlsKeyFile"], "webhook", errors);
-      if (w.host !== undefined) s.webhook.host = stringField(w.host, "webhook.host", errors) ?? s.webhook.host;
-      if (w.port !== undefined) s.webhook.port = portField(w.port, "webhook.port", errors) ?? s.webhook.port;
-      if (w.tlsCertFile !== undefined) s.webhook.tlsCertFile = w.tlsCertFile === null ? null : stringField(w.tlsCertFile, "webhook.tlsCertFile", errors);
-      if (w.tlsKeyFile !== undefined) s.webhook.tlsKeyFile = w.tlsKeyFile === null ? null : stringField(w.tlsKeyFile, "webhook.tlsKeyFile", errors);
-    }
-  }
   if ((s.webhook.tlsCertFile === null) !== (s.webhook.tlsKeyFile === null)) {
     errors.push("webhook.tlsCertFile and webhook.tlsKeyFile: set both or neither");
   }
-  if (doc.ops !== undefined) {
-    const o = doc.ops;
-    if (!isObject(o)) errors.push("ops: must be a mapping");
-    else {
-      checkKeys(o, ["host", "port"], "ops", errors);
-      if (o.host !== undefined) s.ops.host = stringField(o.host, "ops.host", errors) ?? s.ops.host;
-      if (o.port !== undefined) s.ops.port = portField(o.port, "ops.port", errors) ?? s.ops.port;
-    }
-  }
-  if (doc.logLevel !== undefined) {
-    if (typeof doc.logLevel !== "string" || !(LOG_LEVELS as readonly string[]).includes(doc.logLevel)) errors.push(`logLevel: one of ${LOG_LEVELS.join(", ")}`);
-    else s.logLevel = doc.logLevel as Settings["logLevel"];
-  }
   return errors.length ? { ok: false, errors } : { ok: true, settings: s };
 }
+
+type Section = (doc: Obj, s: Settings, errors: string[]) => void;
+
+const SECTIONS: Section[] = [
+  function clusterDomain(doc, s, errors) {
+    const d = doc.clusterDomain;
+    if (d === undefined) return;
+    if (typeof d !== "string" || !isDNSSubdomain(d)) errors.push(`clusterDomain: must be a lowercase DNS subdomain, got ${JSON.stringify(d)}`);
+    else s.clusterDomain = d;
+  },
+  function dnsService(doc, s, errors) {
+    const ds = doc.dnsService;
+    if (ds === undefined) return;
+    if (!isObject(ds)) {
+      errors.push("dnsService: must be a mapping with namespace, name, clusterIP");
+      return;
+    }
+    checkKeys(ds, ["namespace", "name", "clusterIP"], "dnsService", errors);
+    if (ds.namespace !== undefined) {
+      if (typeof ds.namespace !== "string" || !isNamespaceName(ds.namespace)) errors.push(`dnsService.namespace: not a valid namespace name: ${JSON.stringify(ds.namespace)}`);
+      else s.dnsService.namespace = ds.namespace;
+    }
+    if (ds.name !== undefined) {
+      if (typeof ds.name !== "string" || !isDNSLabel(ds.name)) errors.push(`dnsService.name: not a valid Service name: ${JSON.stringify(ds.name)}`);
+      else s.dnsService.name = ds.name;
+    }
+    if (ds.clusterIP === null || ds.clusterIP === "") s.dnsService.clusterIP = null;
+    else if (ds.clusterIP !== undefined) {
+      const ip = typeof ds.clusterIP === "string" ? canonicalIP(ds.clusterIP) : null;
+      if (!ip) errors.push(`dnsService.clusterIP: not an IP address: ${JSON.stringify(ds.clusterIP)}`);
+      else s.dnsService.clusterIP = ip;
+    }
+  },
+  function profiles(doc, s, errors) {
+    if (doc.profiles !== undefined) {
+      if (!isObject(doc.profiles)) errors.push("profiles: must be a mapping of profile name to profile");
+      else
+        for (const [name, raw] of Object.entries(doc.profiles)) {
+          if (!isDNSLabel(name)) errors.push(`profiles.${name}: profile names must be DNS labels (lowercase, digits, '-')`);
+          const p = parseProfile(raw, `profiles.${name}`, errors);
+          if (p) s.profiles[name] = p;
+        }
+    }
+    if (doc.defaultProfile !== undefined) {
+      if (typeof doc.defaultProfile !== "string") errors.push("defaultProfile: must be a string");
+      else s.defaultProfile = doc.defaultProfile;
+    }
+  },
+  function namespaces(doc, s, errors) {
+    const ex = doc.excludedNamespaces;
+    if (ex !== undefined) {
+      if (!Array.isArray(ex) || ex.some((n) => typeof n !== "string" || !isNamespaceName(n))) errors.push("excludedNamespaces: must be a list of namespace names");
+      // The built-in exclusions cannot be removed: mutating kube-system pods risks the
+      // cluster's own DNS and control plane (see the "deadlock avoidance" docs).
+      else s.excludedNamespaces = [...new Set([...ALWAYS_EXCLUDED_NAMESPACES, ...(ex as string[])])];
+    }
+    if (doc.injectorNamespace !== undefined) {
+      if (typeof doc.injectorNamespace !== "string" || !isNamespaceName(doc.injectorNamespace)) errors.push(`injectorNamespace: not a valid namespace name: ${JSON.stringify(doc.injectorNamespace)}`);
+      else s.injectorNamespace = doc.injectorNamespace;
+    }
+  },
+  function webhook(doc, s, errors) {
+    const w = doc.webhook;
+    if (w === undefined) return;
+    if (!isObject(w)) {
+      errors.push("webhook: must be a mapping");
+      return;
+    }
+    checkKeys(w, ["host", "port", "tlsCertFile", "tlsKeyFile"], "webhook", errors);
+    if (w.host !== undefined) s.webhook.host = w.host === null ? null : (stringField(w.host, "webhook.host", errors) ?? s.webhook.host);
+    if (w.port !== undefined) s.webhook.port = portField(w.port, "webhook.port", errors) ?? s.webhook.port;
+    if (w.tlsCertFile !== undefined) s.webhook.tlsCertFile = w.tlsCertFile === null ? null : stringField(w.tlsCertFile, "webhook.tlsCertFile", errors);
+    if (w.tlsKeyFile !== undefined) s.webhook.tlsKeyFile = w.tlsKeyFile === null ? null : stringField(w.tlsKeyFile, "webhook.tlsKeyFile", errors);
+  },
+  function ops(doc, s, errors) {
+    const o = doc.ops;
+    if (o === undefined) return;
+    if (!isObject(o)) {
+      errors.push("ops: must be a mapping");
+      return;
+    }
+    checkKeys(o, ["host", "port"], "ops", errors);
+    if (o.host !== undefined) s.ops.host = o.host === null ? null : (stringField(o.host, "ops.host", errors) ?? s.ops.host);
+    if (o.port !== undefined) s.ops.port = portField(o.port, "ops.port", errors) ?? s.ops.port;
+  },
+  function logLevel(doc, s, errors) {
+    if (doc.logLevel === undefined) return;
+    if (typeof doc.logLevel !== "string" || !(LOG_LEVELS as readonly string[]).includes(doc.logLevel)) errors.push(`logLevel: one of ${LOG_LEVELS.join(", ")}`);
+    else s.logLevel = doc.logLevel as Settings["logLevel"];
+  },
+];
 
 function parseProfile(raw: unknown, path: string, errors: string[]): Profile | null {
   if (!isObject(raw)) {
@@ -249,7 +256,7 @@ function parseProfile(raw: unknown, path: string, errors: string[]): Profile | n
 }
 
 function checkKeys(o: Obj, known: string[], path: string, errors: string[]): void {
-  for (const k of Object.keys(o)) if (!known.includes(k)) errors.push(`${path}.${k}: unknown setting (known: ${known.join(", ")})`);
+  for (const k of Object.keys(o)) if (!known.includes(k)) errors.push(`${path ? `${path}.` : ""}${k}: unknown setting (known: ${known.join(", ")})`);
 }
 
 function stringField(v: unknown, path: string, errors: string[]): string | null {

@@ -100,7 +100,8 @@ function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (err && typeof err === "object") {
     const e = err as { code?: unknown; message?: unknown; statusCode?: unknown };
-    return String(e.message ?? e.statusCode ?? e.code ?? JSON.stringify(err));
+    for (const v of [e.message, e.statusCode, e.code]) if (typeof v === "string" || typeof v === "number") return String(v);
+    return JSON.stringify(err);
   }
   return String(err);
 }

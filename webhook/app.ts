@@ -42,7 +42,8 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
   const app = Fastify(options) as unknown as FastifyInstance;
 
   // Our own JSON parser so a broken body gets a 400 that says where it broke.
-  app.removeContentTypeParser("application/json");
+  // The API server only ever sends JSON; anything else is answered with 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     try {
       done(null, JSON.parse(body as string));

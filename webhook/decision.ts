@@ -184,7 +184,7 @@ export function applyDecision<T extends PodLike>(pod: T, decision: Decision): T 
   if (decision.action !== "inject" || !decision.dnsConfig || !decision.injectedAnnotation) return pod;
   const out = structuredClone(pod) as T & { metadata: Record<string, unknown>; spec: Record<string, unknown> };
   out.metadata = out.metadata ?? {};
-  out.metadata.annotations = { ...((out.metadata.annotations as Record<string, string> | undefined) ?? {}), [INJECTED_ANNOTATION]: decision.injectedAnnotation };
+  out.metadata.annotations = { ...((out.metadata.annotations) ?? {}), [INJECTED_ANNOTATION]: decision.injectedAnnotation };
   out.spec = out.spec ?? {};
   out.spec.dnsPolicy = "None";
   out.spec.dnsConfig = structuredClone(decision.dnsConfig);

@@ -26,9 +26,13 @@ export function isDNSLabel(value: string): boolean {
 /** A namespace name is a DNS-1123 label. */
 export const isNamespaceName = isDNSLabel;
 
-/** A lowercase DNS-1123 subdomain of at most 253 characters. */
+/**
+ * A lowercase DNS-1123 subdomain of at most 253 characters whose labels have at most 63.
+ * The API server does not check label length, but a resolver cannot look such a name up
+ * (RFC 1035 2.3.4), so a longer label is never useful in a search list.
+ */
 export function isDNSSubdomain(value: string): boolean {
-  return value.length <= MAX_SUBDOMAIN_LENGTH && SUBDOMAIN_RE.test(value);
+  return value.length <= MAX_SUBDOMAIN_LENGTH && SUBDOMAIN_RE.test(value) && value.split(".").every((l) => l.length <= 63);
 }
 
 /**

@@ -47,7 +47,7 @@ export function findPodTemplate(obj: ManifestObject): TemplateLookup {
   const template = node as Record<string, unknown>;
   if (template.spec !== undefined && !isObject(template.spec)) return { kind: "invalid", error: `${[...entry.path, "spec"].join(".")}: expected an object` };
   if (template.metadata !== undefined && !isObject(template.metadata)) return { kind: "invalid", error: `${[...entry.path, "metadata"].join(".")}: expected an object` };
-  return { kind: "pod-template", path: entry.path, template: template as PodLike };
+  return { kind: "pod-template", path: entry.path, template: template };
 }
 
 /** A copy of `obj` with the pod template at `path` replaced. */
