@@ -1,0 +1,108 @@
+/** `serve` standalone: lifecycle, readiness, TLS, config reload and SIGTERM draining. */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { runServe } from "../../../cli/serve.js";
+import { pod, review } from "../fixtures.js";
+import { repoRoot } from "../repo-root.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "pdi-serve-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function mutate(port: number, ca: string, body: unknown): Promise<{ status: number; json: { response: { patch?: string; uid: string } } }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: "127.0.0.1", port, servername: "localhost", ca, path: "/mutate", method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (c) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as { response: { patch?: string; uid: string } } }));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+const injectedNameserver = (patch: string | undefined) =>
+  (JSON.parse(Buffer.from(patch ?? "", "base64").toString()) as { path: string; value: { nameservers: string[] } }[]).find((o) => o.path === "/spec/dnsConfig")?.value.nameservers;
+
+describe("serve (standalone, in process)", () => {
+  it("starts on loopback, is ready, injects with the configured IP, reloads its config, stops", async () => {
+    const config = join(tmp, "config.yaml");
+    writeFileSync(config, "dnsService: {clusterIP: 10.96.0.10}\nlogLevel: error\n");
+    const caOut = join(tmp, "ca.crt");
+    const server = await runServe({ config, port: 0, opsPort: 0, caOut }, {});
+    try {
+      const ready = await fetch(`http://127.0.0.1:${server.opsPort}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.match(await ready.text(), /\[\+\] tls ok\n\[\+\] webhook ok/);
+      assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/healthz`)).status, 200);
+      const ca = readFileSync(caOut, "utf8");
+      const first = await mutate(server.webhookPort, ca, review(pod()));
+      assert.equal(first.status, 200);
+      assert.deepEqual(injectedNameserver(first.json.response.patch), ["10.96.0.10"]);
+
+      // A new config file is picked up (polling, as ConfigMap symlink swaps need).
+      writeFileSync(config, "dnsService: {clusterIP: 10.96.0.53}\nlogLevel: error\n");
+      let nameservers: string[] | undefined;
+      for (let i = 0; i < 40 && nameservers?.[0] !== "10.96.0.53"; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        nameservers = injectedNameserver((await mutate(server.webhookPort, ca, review(pod()))).json.response.patch);
+      }
+      assert.deepEqual(nameservers, ["10.96.0.53"], "the reloaded configuration is used within 10 s");
+
+      // A broken file keeps the last good settings.
+      writeFileSync(config, "dnsService: {clusterIP: not-an-ip}\n");
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.deepEqual(injectedNameserver((await mutate(server.webhookPort, ca, review(pod()))).json.response.patch), ["10.96.0.53"]);
+      const metrics = await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text();
+      const injected = /pod_dns_injector_admission_reviews_total\{action="inject",reason="cluster-first",mode="enabled"\} (\d+)/.exec(metrics);
+      assert.ok(injected && Number(injected[1]) >= 3, "every review was counted");
+    } finally {
+      await server.stop("test");
+    }
+    await server.stopped;
+    await assert.rejects(fetch(`http://127.0.0.1:${server.opsPort}/healthz`), "the ops port is closed after stop");
+  });
+
+  it("a missing TLS file is a clear input error", async () => {
+    await assert.rejects(runServe({ tlsCertFile: join(tmp, "nope.crt"), tlsKeyFile: join(tmp, "nope.key"), port: 0, opsPort: 0 }, {}), /cannot read TLS file .*nope\.crt: ENOENT/);
+  });
+
+  it("a bad kubeconfig is a clear input error", async () => {
+    const kc = join(tmp, "kubeconfig");
+    writeFileSync(kc, "not: [a kubeconfig");
+    await assert.rejects(runServe({ kubeconfig: kc, port: 0, opsPort: 0, caOut: join(tmp, "ca2.crt") }, {}), /cannot load kubeconfig/);
+  });
+});
+
+describe("serve (the built binary)", () => {
+  it("SIGTERM drains and exits 0", async () => {
+    const caOut = join(tmp, "ca-bin.crt");
+    const child = spawn(process.execPath, [join(repoRoot(), "dist", "cli", "main.js"), "serve", "--port", "0", "--ops-port", "0", "--ca-out", caOut], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    try {
+      let port = 0;
+      for (let i = 0; i < 100 && !port; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const m = /"webhookPort":(\d+)/.exec(out);
+        if (m) port = Number(m[1]);
+      }
+      assert.ok(port > 0, `the server logged its port:\n${out}`);
+      assert.match(out, /standalone mode/, "the log says standalone in one line");
+      const r = await mutate(port, readFileSync(caOut, "utf8"), review(pod()));
+      assert.equal(r.status, 200);
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+      assert.match(out, /shutting down: draining in-flight admission requests/);
+      assert.match(out, /"msg":"stopped"/);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
