@@ -102,7 +102,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   if (cluster) readiness.push({ name: "informers", check: () => cluster.readiness() });
   const defaultHost = clusterMode ? "0.0.0.0" : "127.0.0.1";
   const webhookHost = settings.webhook.host ?? defaultHost;
-  const opsHost = settings.ops.host ?? defaultHost;
+  const opsHost = settings.ops.host ?? webhookHost;
   const ops = buildOpsApp({ log, registry: metrics.registry, readiness, live: () => true });
   await ops.listen({ host: opsHost, port: settings.ops.port });
   const opsPort = portOf(ops);

@@ -56,6 +56,23 @@ export interface Settings {
   /** host null: as webhook.host. */
   ops: { host: string | null; port: number };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  /** The DNS Service guardian (cluster mode only). */
+  guardian: GuardianSettings;
+}
+
+export interface GuardianSettings {
+  /** Watch the DNS Service and repair it (leader only). Default true. */
+  enabled: boolean;
+  /** When the Service exists with another clusterIP: `report` (default) or `recreate` it on the fixed IP. */
+  repair: "report" | "recreate";
+  /** Periodic full re-check, in case any events were missed. Default 30. */
+  resyncSeconds: number;
+  /** /validate denies other Services that request the reserved IP. Default false. */
+  reservationGuard: boolean;
+  /** Leader election on a coordination.k8s.io/v1 Lease (client-go's defaults: 15/10/2). */
+  leaseDurationSeconds: number;
+  renewDeadlineSeconds: number;
+  retryPeriodSeconds: number;
 }
 
 export function defaultSettings(): Settings {
@@ -71,6 +88,15 @@ export function defaultSettings(): Settings {
     webhook: { host: null, port: WEBHOOK_PORT, tlsCertFile: null, tlsKeyFile: null },
     ops: { host: null, port: OPS_PORT },
     logLevel: "info",
+    guardian: {
+      enabled: true,
+      repair: "report",
+      resyncSeconds: 30,
+      reservationGuard: false,
+      leaseDurationSeconds: 15,
+      renewDeadlineSeconds: 10,
+      retryPeriodSeconds: 2,
+    },
   };
 }
 
@@ -86,6 +112,7 @@ const TOP_LEVEL_KEYS = [
   "webhook",
   "ops",
   "logLevel",
+  "guardian",
 ] as const;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
@@ -194,6 +221,34 @@ const SECTIONS: Section[] = [
     checkKeys(o, ["host", "port"], "ops", errors);
     if (o.host !== undefined) s.ops.host = o.host === null ? null : (stringField(o.host, "ops.host", errors) ?? s.ops.host);
     if (o.port !== undefined) s.ops.port = portField(o.port, "ops.port", errors) ?? s.ops.port;
+  },
+  function guardian(doc, s, errors) {
+    const g = doc.guardian;
+    if (g === undefined) return;
+    if (!isObject(g)) {
+      errors.push("guardian: must be a mapping");
+      return;
+    }
+    const keys = ["enabled", "repair", "resyncSeconds", "reservationGuard", "leaseDurationSeconds", "renewDeadlineSeconds", "retryPeriodSeconds"] as const;
+    checkKeys(g, [...keys], "guardian", errors);
+    for (const k of ["enabled", "reservationGuard"] as const) {
+      if (g[k] === undefined) continue;
+      if (typeof g[k] !== "boolean") errors.push(`guardian.${k}: must be true or false`);
+      else s.guardian[k] = g[k];
+    }
+    if (g.repair !== undefined) {
+      if (g.repair !== "report" && g.repair !== "recreate") errors.push(`guardian.repair: one of report, recreate, got ${JSON.stringify(g.repair)}`);
+      else s.guardian.repair = g.repair;
+    }
+    for (const k of ["resyncSeconds", "leaseDurationSeconds", "renewDeadlineSeconds", "retryPeriodSeconds"] as const) {
+      if (g[k] === undefined) continue;
+      const v = g[k];
+      if (typeof v !== "number" || !(v > 0) || v > 86400) errors.push(`guardian.${k}: a number of seconds greater than 0`);
+      else s.guardian[k] = v;
+    }
+    const { leaseDurationSeconds: lease, renewDeadlineSeconds: renew, retryPeriodSeconds: retry } = s.guardian;
+    // client-go's rule: a leader must give up before others may take over, and retry within that.
+    if (!(lease > renew && renew > retry)) errors.push(`guardian: need leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds (got ${lease} > ${renew} > ${retry})`);
   },
   function logLevel(doc, s, errors) {
     if (doc.logLevel === undefined) return;

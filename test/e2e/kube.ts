@@ -1,0 +1,132 @@
+/**
+ * Small client-node helpers for the end-to-end suites: namespaces that are ready for pods,
+ * pod creation that also returns the API server's warnings, bounded waits, API errors.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import { ApiException, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+
+/** Options of {@link waitFor}; both bounds apply, whichever is hit first. */
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  maxAttempts?: number;
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined. A probe that throws counts as
+ * a failed attempt (its message becomes the last detail), so transient API errors are retried.
+ *
+ * @throws Error naming `what`, the attempts made, and the last detail or error.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<{ value?: T; detail?: string }>,
+  options: WaitOptions = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const intervalMs = options.intervalMs ?? 200;
+  const maxAttempts = options.maxAttempts ?? Math.ceil(timeoutMs / intervalMs) + 1;
+  const started = Date.now();
+  let detail = "no attempt made";
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    try {
+      const result = await probe();
+      if (result.value !== undefined) return result.value;
+      detail = result.detail ?? "not yet";
+    } catch (err) {
+      detail = `error: ${describeApiError(err)}`;
+    }
+    if (Date.now() - started >= timeoutMs) break;
+    await delay(intervalMs);
+  }
+  throw new Error(`timed out waiting for ${what} after ${Date.now() - started} ms (last: ${detail})`);
+}
+
+/** The API server's Status.message of an ApiException, else the error's message. */
+export function describeApiError(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body: unknown = err.body;
+    let parsed: unknown = body;
+    if (typeof body === "string") {
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        return `HTTP ${err.code}: ${body}`;
+      }
+    }
+    const message = (parsed as { message?: unknown } | null)?.message;
+    return `HTTP ${err.code}: ${typeof message === "string" ? message : JSON.stringify(parsed)}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The HTTP status of an ApiException, else undefined. */
+export function apiErrorCode(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+/**
+ * Creates a namespace with labels and annotations and, by default, waits for its `default`
+ * ServiceAccount (made by kube-controller-manager): the ServiceAccount admission plugin
+ * refuses pods in a namespace that does not have it yet.
+ */
+export async function createNamespace(
+  core: CoreV1Api,
+  name: string,
+  options: { labels?: Record<string, string>; annotations?: Record<string, string>; waitForServiceAccount?: boolean } = {},
+): Promise<void> {
+  await core.createNamespace({ body: { metadata: { name, labels: options.labels ?? {}, annotations: options.annotations ?? {} } } });
+  if (options.waitForServiceAccount === false) return;
+  await waitFor(`ServiceAccount ${name}/default`, async () => {
+    try {
+      await core.readNamespacedServiceAccount({ name: "default", namespace: name });
+      return { value: true };
+    } catch (err) {
+      if (apiErrorCode(err) === 404) return { detail: "not found" };
+      throw err;
+    }
+  });
+}
+
+/** A minimal Pod (one pause container) with the given metadata and spec fields merged in. */
+export function podManifest(name: string, extra: { metadata?: V1Pod["metadata"]; spec?: Partial<NonNullable<V1Pod["spec"]>> } = {}): V1Pod {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, ...extra.metadata },
+    spec: { containers: [{ name: "pause", image: "registry.k8s.io/pause:3.10" }], ...extra.spec },
+  };
+}
+
+/** A created (or dry-run) Pod as the API server returned it, with the warnings it sent. */
+export interface CreatedPod {
+  pod: V1Pod;
+  warnings: string[];
+}
+
+/** Creates a pod and returns the stored object and the `Warning` headers' texts. */
+export async function createPod(core: CoreV1Api, namespace: string, pod: V1Pod, options: { dryRun?: boolean } = {}): Promise<CreatedPod> {
+  const res = await core.createNamespacedPodWithHttpInfo({ namespace, body: pod, ...(options.dryRun ? { dryRun: "All" } : {}) });
+  return { pod: res.data, warnings: parseWarningHeader(res.headers.warning ?? res.headers.Warning) };
+}
+
+/** GET of a pod; undefined on 404. */
+export async function readPod(core: CoreV1Api, namespace: string, name: string): Promise<V1Pod | undefined> {
+  try {
+    return await core.readNamespacedPod({ namespace, name });
+  } catch (err) {
+    if (apiErrorCode(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The texts of an HTTP `Warning` header (RFC 7234 5.5: `299 - "text"`, several joined with
+ * ", " by fetch). Parsed by the quoted strings, since a text may itself contain ", ".
+ */
+export function parseWarningHeader(value: string | undefined): string[] {
+  if (!value) return [];
+  const out: string[] = [];
+  for (const m of value.matchAll(/\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"/g)) out.push((m[1] as string).replace(/\\(.)/g, "$1"));
+  return out;
+}
