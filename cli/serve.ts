@@ -4,14 +4,10 @@
  * ready. Stop in reverse: not ready → drain HTTPS → informers → ops port.
  */
 import { existsSync, unwatchFile, watchFile } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance } from "fastify";
-import type { Logger } from "pino";
-import { issueCertificateAuthority, issueServingCertificate, serviceDNSNames } from "../certs/authority.js";
-import { MUTATE_PATH, WEBHOOK_SERVICE } from "../config/names.js";
+import type { Server as TLSServer } from "node:tls";
+import { MUTATE_PATH } from "../config/names.js";
 import { loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import { standaloneFacts, type AdmissionFacts } from "../webhook/admission-facts.js";
@@ -22,6 +18,7 @@ import { buildOpsApp, type ReadinessCheck } from "../webhook/ops-app.js";
 import { inputError } from "./errors.js";
 import { createLogger } from "./logger.js";
 import { readConfigFile, resolveSettings, type SettingsFlags } from "./settings-source.js";
+import { startTLS } from "./serve-tls.js";
 import { VERSION } from "./version.js";
 
 export interface ServeFlags extends SettingsFlags {
@@ -66,24 +63,28 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST) && existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token");
   const clusterMode = !flags.standalone && (Boolean(kubeconfigPath) || inCluster);
 
-  // 1. TLS.
-  const tls = await loadOrIssueTLS(settings, flags, log);
-
-  // 2. Facts.
-  const metrics = createWebhookMetrics({ version: VERSION });
-  let facts: AdmissionFacts;
-  let cluster: ReturnType<typeof clusterFacts> | undefined;
+  let kubeConfig: KubeConfig | undefined;
   if (clusterMode) {
-    const kc = new KubeConfig();
+    kubeConfig = new KubeConfig();
     try {
-      if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
-      else kc.loadFromCluster();
+      if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
+      else kubeConfig.loadFromCluster();
     } catch (err) {
       throw inputError(`cannot load kubeconfig ${kubeconfigPath ?? "(in-cluster)"}: ${(err as Error).message}`);
     }
-    cluster = clusterFacts(kc, currentSettings, log);
+  }
+  const metrics = createWebhookMetrics({ version: VERSION });
+
+  // 1. TLS.
+  const tls = await startTLS({ settings, caOut: flags.caOut, log, kubeConfig, registry: metrics.registry });
+
+  // 2. Facts.
+  let facts: AdmissionFacts;
+  let cluster: ReturnType<typeof clusterFacts> | undefined;
+  if (kubeConfig) {
+    cluster = clusterFacts(kubeConfig, currentSettings, log);
     facts = cluster;
-    log.info({ server: kc.getCurrentCluster()?.server, dnsService: `${settings.dnsService.namespace}/${settings.dnsService.name}` }, "cluster mode: namespaces and the DNS Service IP come from the API server");
+    log.info({ server: kubeConfig.getCurrentCluster()?.server, dnsService: `${settings.dnsService.namespace}/${settings.dnsService.name}` }, "cluster mode: namespaces and the DNS Service IP come from the API server");
   } else {
     facts = standaloneFacts(currentSettings);
     log.info(
@@ -95,7 +96,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   // 3. Servers.
   let shuttingDown = false;
   const readiness: ReadinessCheck[] = [
-    { name: "tls", check: () => (tls ? null : "no serving certificate") },
+    { name: "tls", check: () => tls.readiness() },
     { name: "webhook", check: () => (webhookListening ? null : "HTTPS server not listening") },
     { name: "shutdown", check: () => (shuttingDown ? "shutting down" : null) },
   ];
@@ -111,6 +112,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   let webhookListening = false;
   await app.listen({ host: webhookHost, port: settings.webhook.port });
   webhookListening = true;
+  tls.attach(app.server as unknown as TLSServer);
   const webhookPort = portOf(app);
   log.info({ webhookPort, opsPort, path: MUTATE_PATH, caFile: tls.caFile ?? null }, `webhook listening on https://${webhookHost}:${webhookPort}${MUTATE_PATH}`);
 
@@ -150,6 +152,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       // fastify.close waits for in-flight requests and answers new ones with 503.
       await app.close();
       if (cluster) await cluster.stop();
+      await tls.stop();
       await ops.close();
       log.info("stopped");
       resolveStopped();
@@ -162,36 +165,4 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
 function portOf(app: FastifyInstance): number {
   const address = app.server.address();
   return typeof address === "object" && address ? address.port : 0;
-}
-
-async function loadOrIssueTLS(settings: Settings, flags: ServeFlags, log: Logger): Promise<{ certPem: string; keyPem: string; caFile: string | undefined }> {
-  const { tlsCertFile, tlsKeyFile } = settings.webhook;
-  if (tlsCertFile && tlsKeyFile) {
-    const read = async (p: string) => {
-      try {
-        return await readFile(p, "utf8");
-      } catch (err) {
-        throw inputError(`cannot read TLS file ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-    };
-    const [certPem, keyPem] = await Promise.all([read(tlsCertFile), read(tlsKeyFile)]);
-    log.info({ tlsCertFile, tlsKeyFile }, "serving certificate loaded from files");
-    return { certPem, keyPem, caFile: undefined };
-  }
-  // Standalone TLS: a fresh in-memory CA and serving certificate; only the CA certificate is
-  // written out, so a client (or a caBundle) can trust it.
-  const now = new Date();
-  const ca = issueCertificateAuthority({ commonName: "pod-dns-injector standalone CA", now });
-  const ns = settings.injectorNamespace;
-  const serving = issueServingCertificate({
-    ca,
-    dnsNames: ["localhost", ...serviceDNSNames(WEBHOOK_SERVICE, ns, settings.clusterDomain)],
-    ipAddresses: ["127.0.0.1", "::1"],
-    commonName: `${WEBHOOK_SERVICE}.${ns}.svc`,
-    now,
-  });
-  const caFile = flags.caOut ?? join(tmpdir(), `pod-dns-injector-ca-${process.pid}.crt`);
-  await writeFile(caFile, ca.certPem, { mode: 0o644 });
-  log.info({ caFile }, `generated an in-memory CA and serving certificate; CA certificate written to ${caFile}`);
-  return { certPem: serving.certPem, keyPem: serving.keyPem, caFile };
 }
