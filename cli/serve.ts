@@ -19,6 +19,10 @@ import { inputError } from "./errors.js";
 import { createLogger } from "./logger.js";
 import { readConfigFile, resolveSettings, type SettingsFlags } from "./settings-source.js";
 import { startTLS } from "./serve-tls.js";
+import { kubeEventRecorder } from "../controller/events.js";
+import { DNSServiceGuardian, GUARDIAN_LEASE } from "../controller/guardian.js";
+import { defaultIdentity } from "../controller/leader-election.js";
+import { SnapshotStore } from "../controller/snapshot-store.js";
 import { VERSION } from "./version.js";
 
 export interface ServeFlags extends SettingsFlags {
@@ -122,6 +126,24 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
     log.info({ synced: cluster.readiness() === null }, "informers started");
   }
 
+  // 5. Leader-only work: the DNS Service guardian (every replica campaigns; one repairs).
+  let guardian: DNSServiceGuardian | undefined;
+  if (cluster && kubeConfig && settings.guardian.enabled) {
+    const identity = defaultIdentity(env);
+    guardian = new DNSServiceGuardian({
+      kubeConfig,
+      settings: currentSettings,
+      log: log.child({ component: "guardian" }),
+      registry: metrics.registry,
+      serviceInformer: cluster.serviceInformer,
+      store: new SnapshotStore(kubeConfig, settings.injectorNamespace),
+      events: kubeEventRecorder(kubeConfig, log, identity),
+      identity,
+    });
+    guardian.start();
+    log.info({ identity, lease: `${settings.injectorNamespace}/${GUARDIAN_LEASE}` }, "DNS Service guardian started; campaigning for the lease");
+  }
+
   // Configuration reloads: a ConfigMap update swaps a symlink, which fs.watch misses, so
   // poll. A bad new file keeps the last good settings.
   if (configPath) {
@@ -150,6 +172,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       shuttingDown = true;
       if (configPath) unwatchFile(configPath);
       // fastify.close waits for in-flight requests and answers new ones with 503.
+      if (guardian) await guardian.stop();
       await app.close();
       if (cluster) await cluster.stop();
       await tls.stop();

@@ -4,7 +4,7 @@
  * during list): this wrapper restarts it with capped exponential backoff and exposes
  * whether the cache has completed a list since the last (re)start, for /readyz.
  */
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
+import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 
 export interface ResilientInformerOptions<T extends KubernetesObject> {
@@ -18,6 +18,30 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   name: string;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Server-side watch timeout (jittered up to 2x). Default 300. */
+  watchTimeoutSeconds?: number;
+}
+
+/**
+ * Watches that ask for bookmarks (so a quiet watch still advances its resourceVersion and
+ * a restart does not need a relist) and a server-side timeout (the API server ends the
+ * watch cleanly and ListWatch resumes from the last resourceVersion). client-node's Watch
+ * also aborts a watch that has been silent for 30 s; ListWatch then resumes it at once.
+ */
+export class BookmarkWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly timeoutSeconds: number,
+  ) {
+    super(config);
+  }
+
+  override watch(...args: Parameters<Watch["watch"]>): ReturnType<Watch["watch"]> {
+    const [path, params, callback, done] = args;
+    // Jitter spreads the reconnects of many replicas (client-go does the same).
+    const timeout = Math.round(this.timeoutSeconds * (1 + Math.random()));
+    return super.watch(path, { ...params, allowWatchBookmarks: true, timeoutSeconds: timeout }, callback, done);
+  }
 }
 
 export class ResilientInformer<T extends KubernetesObject> {
@@ -30,7 +54,7 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
     this.backoffMs = options.initialBackoffMs ?? 500;
-    this.listWatch = new ListWatch<T>(options.path, new Watch(options.kubeConfig), options.list, false, undefined, options.fieldSelector);
+    this.listWatch = new ListWatch<T>(options.path, new BookmarkWatch(options.kubeConfig, options.watchTimeoutSeconds ?? 300), options.list, false, undefined, options.fieldSelector);
     this.listWatch.on("error", (err?: unknown) => this.onError(err));
   }
 

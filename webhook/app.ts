@@ -6,10 +6,11 @@
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Logger } from "pino";
-import { MUTATE_PATH } from "../config/names.js";
+import { MUTATE_PATH, VALIDATE_PATH } from "../config/names.js";
 import { decodeAdmissionReview, deniedResponse, reviewResponse } from "./admission-review.js";
 import type { WebhookMetrics } from "./metrics.js";
 import { handleMutate, type MutateDeps } from "./mutate-handler.js";
+import { decideServiceReservation } from "./reservation-guard.js";
 
 /**
  * Mutating webhooks may receive object and oldObject, each up to the API server's 3 MiB
@@ -112,6 +113,16 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
       req.log.error({ err, uid: review.request.uid }, "admission handler failed");
       return reviewResponse(deniedResponse(review.request.uid, 500, "pod-dns-injector: internal error while deciding DNS injection"));
     }
+  });
+  app.post(VALIDATE_PATH, async (req, reply) => {
+    const decoded = decodeAdmissionReview(req.body);
+    if (!decoded.ok) {
+      deps.metrics.malformedReviews.inc({ path: VALIDATE_PATH });
+      return reply.code(400).send({ error: decoded.error, code: "MALFORMED_ADMISSION_REVIEW" });
+    }
+    const response = decideServiceReservation(decoded.review.request, deps.settings());
+    if (!response.allowed) req.log.warn({ uid: response.uid, namespace: decoded.review.request.namespace, name: decoded.review.request.name }, response.status?.message ?? "denied");
+    return reviewResponse(response);
   });
   return app;
 }

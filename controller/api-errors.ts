@@ -1,0 +1,31 @@
+/**
+ * What an API call failure means, from client-node's ApiException (whose body may be the
+ * Status object or its JSON text). Used to tell a conflict from a retryable allocation race
+ * from a configuration error.
+ */
+export interface ApiFailure {
+  /** HTTP status, 0 when the request never got an answer. */
+  code: number;
+  /** metav1.Status reason, e.g. AlreadyExists, Conflict, Invalid, NotFound, Forbidden. */
+  reason: string;
+  message: string;
+}
+
+export function apiFailure(err: unknown): ApiFailure {
+  const e = err as { code?: unknown; body?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === "number" ? e.code : 0;
+  let body: unknown = e?.body;
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // not JSON: keep the text as the message
+    }
+  }
+  const status = typeof body === "object" && body !== null ? (body as { reason?: unknown; message?: unknown }) : {};
+  const message = typeof status.message === "string" ? status.message : typeof body === "string" ? body : typeof e?.message === "string" ? e.message.split("\n")[0] ?? "" : String(err);
+  return { code, reason: typeof status.reason === "string" ? status.reason : "", message };
+}
+
+export const isNotFound = (err: unknown) => apiFailure(err).code === 404;
+export const isConflict = (err: unknown) => apiFailure(err).code === 409;

@@ -1,0 +1,298 @@
+/**
+ * The DNS Service guardian: keeps `dnsService` on its fixed clusterIP. Every replica watches
+ * (the webhook reads the nameserver from the same cache); only the Lease holder writes.
+ * Deletion is repaired at once from the last good copy; drift is reported or repaired per
+ * `guardian.repair`; a conflicting holder of the IP is reported by name and never touched;
+ * a Service owned by kube-addon-manager is reported, not written.
+ */
+import { CoreV1Api, type KubeConfig, type V1Service } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { Settings } from "../config/settings.js";
+import { apiFailure } from "./api-errors.js";
+import type { EventRecorder, EventTarget } from "./events.js";
+import type { ResilientInformer } from "./informer.js";
+import { findIPHolder, type IPHolder } from "./ip-holder.js";
+import { LeaderElector } from "./leader-election.js";
+import { createGuardianMetrics, type GuardianMetrics } from "./metrics.js";
+import { reconcileDNSService, type ReconcileAction } from "./reconcile.js";
+import type { SnapshotStore, StoredState } from "./snapshot-store.js";
+
+export const GUARDIAN_LEASE = "pod-dns-injector-guardian";
+
+export interface GuardianDeps {
+  kubeConfig: KubeConfig;
+  settings: () => Settings;
+  log: Logger;
+  registry: Registry;
+  serviceInformer: ResilientInformer<V1Service>;
+  store: SnapshotStore;
+  events: EventRecorder;
+  identity: string;
+}
+
+/** Why a create failed, as the API server words it (pkg/registry/core/service/ipallocator). */
+export function classifyCreateFailure(err: unknown): "already-allocated" | "out-of-range" | "exists" | "other" {
+  const f = apiFailure(err);
+  if (f.code === 409 && f.reason === "AlreadyExists") return "exists";
+  if (/already allocated/i.test(f.message)) return "already-allocated";
+  if (/not in the valid range|not in the range|outside.*range/i.test(f.message)) return "out-of-range";
+  return "other";
+}
+
+export class DNSServiceGuardian {
+  private readonly core: CoreV1Api;
+  private readonly metrics: GuardianMetrics;
+  private readonly elector: LeaderElector;
+  private state: StoredState = { snapshot: undefined, learnedIP: undefined };
+  private stateLoaded = false;
+  private dirty = false;
+  private running: Promise<void> | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private deletedAt: number | undefined;
+  /** The fixed IP that the API server refused as out of range: don't retry until it changes. */
+  private badIP: string | undefined;
+  /** Last reported condition, so a 30 s resync does not repeat the same Event. */
+  private lastReport = "";
+  private stopped = true;
+
+  constructor(private readonly d: GuardianDeps) {
+    this.core = d.kubeConfig.makeApiClient(CoreV1Api);
+    this.metrics = createGuardianMetrics(d.registry);
+    const g = d.settings().guardian;
+    this.elector = new LeaderElector({
+      kubeConfig: d.kubeConfig,
+      namespace: d.settings().injectorNamespace,
+      name: GUARDIAN_LEASE,
+      identity: d.identity,
+      leaseDurationSeconds: g.leaseDurationSeconds,
+      renewDeadlineSeconds: g.renewDeadlineSeconds,
+      retryPeriodSeconds: g.retryPeriodSeconds,
+      log: d.log.child({ component: "leader-election" }),
+      onStartedLeading: () => {
+        this.metrics.leader.set(1);
+        this.stateLoaded = false;
+        this.lastReport = "";
+        this.trigger("became leader");
+      },
+      onStoppedLeading: () => this.metrics.leader.set(0),
+    });
+    d.serviceInformer.on("add", () => this.trigger("service added"));
+    d.serviceInformer.on("update", () => this.trigger("service updated"));
+    d.serviceInformer.on("delete", () => {
+      this.deletedAt ??= Date.now();
+      this.trigger("service deleted");
+    });
+  }
+
+  isLeader(): boolean {
+    return this.elector.isLeader();
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.metrics.leader.set(0);
+    this.elector.start();
+    const resync = () => {
+      this.resyncTimer = setTimeout(() => {
+        this.trigger("periodic resync");
+        resync();
+      }, this.d.settings().guardian.resyncSeconds * 1000);
+      this.resyncTimer.unref();
+    };
+    resync();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    await this.running;
+    await this.elector.stop();
+    this.metrics.leader.set(0);
+  }
+
+  /** Coalesces triggers: one reconcile at a time, and one more if anything came in meanwhile. */
+  trigger(why: string): void {
+    if (this.stopped || !this.elector.isLeader()) return;
+    this.dirty = true;
+    if (this.running) return;
+    this.running = (async () => {
+      while (this.dirty && !this.stopped && this.elector.isLeader()) {
+        this.dirty = false;
+        try {
+          await this.reconcile(why);
+        } catch (err) {
+          this.d.log.error({ err }, "guardian reconcile failed; retrying on the next event or resync");
+        }
+      }
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private get ref() {
+    const { namespace, name } = this.d.settings().dnsService;
+    return { namespace, name, text: `${namespace}/${name}` };
+  }
+
+  private async reconcile(why: string): Promise<void> {
+    const settings = this.d.settings();
+    if (!this.stateLoaded) {
+      this.state = await this.d.store.read();
+      this.stateLoaded = true;
+    }
+    const { namespace, name } = this.ref;
+    const service = this.d.serviceInformer.cache.get(name, namespace);
+    const fixedIP = settings.dnsService.clusterIP ?? this.state.learnedIP ?? null;
+    if (this.badIP && this.badIP !== fixedIP) this.badIP = undefined;
+    const actions = reconcileDNSService({ service, fixedIP, snapshot: this.state.snapshot, repair: settings.guardian.repair });
+    this.d.log.debug({ why, actions: actions.map((a) => a.kind) }, "guardian reconcile");
+    if (service && !actions.some((a) => a.kind === "drift")) {
+      this.metrics.drift.set(0);
+      this.metrics.conflict.set(0);
+    }
+    for (const action of actions) await this.perform(action, service);
+  }
+
+  private async perform(action: ReconcileAction, service: V1Service | undefined): Promise<void> {
+    const ref = this.ref;
+    switch (action.kind) {
+      case "in-sync":
+        this.lastReport = "";
+        return;
+      case "learn-ip":
+        this.d.log.info({ service: ref.text, clusterIP: action.ip }, "no fixed clusterIP configured: learned it from the DNS Service");
+        this.state = { ...this.state, learnedIP: action.ip };
+        await this.d.store.write(this.state);
+        return;
+      case "save-snapshot":
+        this.state = { ...this.state, snapshot: action.snapshot };
+        await this.d.store.write(this.state);
+        this.d.log.info({ service: ref.text, clusterIP: action.snapshot.clusterIP, store: this.d.store.ref }, "saved the last good copy of the DNS Service");
+        return;
+      case "cannot-repair":
+        await this.reportOnce(`cannot:${action.reason}`, this.target(undefined), "Warning", "DNSServiceNotRepairable", `${ref.text}: ${action.reason}`);
+        return;
+      case "addon-managed":
+        await this.reportOnce(
+          `addon:${action.observedIP}`,
+          this.target(service),
+          action.observedIP === action.fixedIP ? "Normal" : "Warning",
+          "DNSServiceAddonManaged",
+          `${ref.text} carries addonmanager.kubernetes.io/mode=Reconcile: kube-addon-manager owns it, pod-dns-injector only reports (clusterIP ${action.observedIP ?? "none"}, fixed ${action.fixedIP ?? "unknown"})`,
+        );
+        return;
+      case "drift":
+        await this.onDrift(action, service);
+        return;
+      case "create":
+        await this.recreate(action.service, "recreate");
+        return;
+    }
+  }
+
+  private async onDrift(action: Extract<ReconcileAction, { kind: "drift" }>, service: V1Service | undefined): Promise<void> {
+    const ref = this.ref;
+    this.metrics.drift.set(1);
+    const key = `drift:${action.observedIP}:${action.action}`;
+    if (this.lastReport !== key) this.metrics.driftDetected.inc();
+    let holder: IPHolder | undefined;
+    if (action.fixedIP !== "unknown") holder = await findIPHolder(this.d.kubeConfig, action.fixedIP).catch(() => undefined);
+    const foreign = holder && !(holder.namespace === ref.namespace && holder.name === ref.name) ? holder : undefined;
+    this.metrics.conflict.set(foreign ? 1 : 0);
+    const holderText = foreign ? `; ${action.fixedIP} is held by Service ${foreign.namespace}/${foreign.name}` : "";
+    if (action.action === "report" || !action.service || foreign) {
+      await this.reportOnce(
+        key + (foreign ? `:${foreign.namespace}/${foreign.name}` : ""),
+        this.target(service),
+        "Warning",
+        "DNSServiceIPDrift",
+        `${ref.text} has clusterIP ${action.observedIP}, expected ${action.fixedIP}${holderText}; pods injected earlier and kubelet's --cluster-dns point at ${action.fixedIP}. ${foreign ? "Not repaired: another Service holds the IP." : "Set guardian.repair: recreate to repair it automatically."}`,
+      );
+      this.d.log.warn({ service: ref.text, observedIP: action.observedIP, fixedIP: action.fixedIP, holder: foreign ?? null }, "DNS Service clusterIP drift");
+      return;
+    }
+    // repair: recreate. clusterIP is immutable: delete (only this exact object) and create.
+    const uid = service?.metadata?.uid;
+    this.d.log.warn({ service: ref.text, observedIP: action.observedIP, fixedIP: action.fixedIP }, "DNS Service clusterIP drift: deleting it to recreate it on the fixed IP");
+    try {
+      await this.core.deleteNamespacedService({ namespace: ref.namespace, name: ref.name, body: { preconditions: uid ? { uid } : undefined } });
+    } catch (err) {
+      const f = apiFailure(err);
+      if (f.code !== 404 && f.code !== 409) throw new Error(`delete Service ${ref.text}: ${f.message}`, { cause: err });
+    }
+    this.deletedAt = Date.now();
+    await this.recreate(action.service, "drift-recreate", action.observedIP);
+  }
+
+  /** Creates the Service on its fixed IP, retrying while the allocator releases the IP. */
+  private async recreate(body: V1Service, kind: "recreate" | "drift-recreate", previousIP?: string): Promise<void> {
+    const ref = this.ref;
+    const ip = body.spec?.clusterIP ?? "";
+    if (this.badIP === ip) return;
+    const started = this.deletedAt ?? Date.now();
+    let delayMs = 10;
+    const deadline = Date.now() + 30_000;
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopped || !this.elector.isLeader()) return;
+      try {
+        const created = await this.core.createNamespacedService({ namespace: ref.namespace, body });
+        const seconds = (Date.now() - started) / 1000;
+        this.deletedAt = undefined;
+        this.metrics.repairs.inc({ kind });
+        this.metrics.restoreLatency.observe(seconds);
+        this.metrics.conflict.set(0);
+        this.metrics.drift.set(0);
+        this.lastReport = "";
+        this.d.log.info({ service: ref.text, clusterIP: ip, previousIP: previousIP ?? null, attempts: attempt, seconds }, "DNS Service recreated on its fixed clusterIP");
+        await this.d.events.record(this.target(created), "Normal", "DNSServiceRestored", `pod-dns-injector recreated ${ref.text} on ${ip}${previousIP ? ` (it had ${previousIP})` : ""} after ${seconds.toFixed(3)} s`);
+        return;
+      } catch (err) {
+        const why = classifyCreateFailure(err);
+        if (why === "exists") {
+          this.deletedAt = undefined;
+          return; // someone (or kube-addon-manager) put it back first; the next event reconciles it
+        }
+        if (why === "out-of-range") {
+          this.badIP = ip;
+          this.metrics.configError.set(1);
+          const message = `cannot recreate ${ref.text} on ${ip}: ${apiFailure(err).message} (a configuration error: dnsService.clusterIP must be inside the API server's --service-cluster-ip-range)`;
+          this.d.log.error({ service: ref.text, clusterIP: ip }, message);
+          await this.d.events.record(this.target(undefined), "Warning", "DNSServiceIPOutOfRange", message);
+          return;
+        }
+        if (why === "already-allocated") {
+          // The allocator may lag behind the delete for a moment; after a few tries, look for
+          // a real holder and report it by name instead of spinning.
+          if (attempt === 5 || Date.now() > deadline) {
+            const holder = await findIPHolder(this.d.kubeConfig, ip).catch(() => undefined);
+            if (holder && !(holder.namespace === ref.namespace && holder.name === ref.name)) {
+              this.metrics.conflict.set(1);
+              const message = `cannot recreate ${ref.text} on ${ip}: the IP is held by Service ${holder.namespace}/${holder.name} (found via ${holder.via}); not touching it`;
+              this.d.log.error({ service: ref.text, clusterIP: ip, holder }, message);
+              await this.reportOnce(`conflict:${holder.namespace}/${holder.name}`, this.target(undefined), "Warning", "DNSServiceIPConflict", message);
+              return;
+            }
+          }
+          if (Date.now() > deadline) throw new Error(`create Service ${ref.text} on ${ip}: still allocated after 30 s`, { cause: err });
+          await new Promise((r) => setTimeout(r, delayMs));
+          delayMs = Math.min(delayMs * 2, 1000);
+          continue;
+        }
+        throw new Error(`create Service ${ref.text}: ${apiFailure(err).message}`, { cause: err });
+      }
+    }
+  }
+
+  private target(service: V1Service | undefined): EventTarget {
+    const { namespace, name } = this.ref;
+    return { kind: "Service", apiVersion: "v1", namespace, name, uid: service?.metadata?.uid };
+  }
+
+  private async reportOnce(key: string, target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    if (this.lastReport === key) return;
+    this.lastReport = key;
+    this.d.log[type === "Warning" ? "warn" : "info"]({ reason, service: this.ref.text }, message);
+    await this.d.events.record(target, type, reason, message);
+  }
+}

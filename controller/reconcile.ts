@@ -1,0 +1,66 @@
+/**
+ * The guardian's reconcile step: (live DNS Service, fixed IP, last good copy, repair mode)
+ * → what to do. Pure; the runner performs the writes (leader only) and reports.
+ * clusterIP is immutable, so the only repair for a wrong IP is delete + create.
+ */
+import type { V1Service } from "@kubernetes/client-node";
+import { canonicalIP } from "../webhook/dns-limits.js";
+import { sameSnapshot, serviceFromSnapshot, snapshotFromService, type ServiceSnapshot } from "./service-snapshot.js";
+
+/** kube-addon-manager owns objects with this label and reconciles them every minute or so. */
+export const ADDON_MANAGER_LABEL = "addonmanager.kubernetes.io/mode";
+/** Written on Services we recreate, so an operator can tell who put it back. */
+export const RESTORED_BY_ANNOTATION = "pod-dns-injector.io/restored-by";
+
+export interface ReconcileInput {
+  service: V1Service | undefined;
+  /** The configured fixed IP, else the learned one, else null (not known yet). */
+  fixedIP: string | null;
+  snapshot: ServiceSnapshot | undefined;
+  repair: "report" | "recreate";
+}
+
+export type ReconcileAction =
+  | { kind: "in-sync" }
+  | { kind: "learn-ip"; ip: string }
+  | { kind: "save-snapshot"; snapshot: ServiceSnapshot }
+  | { kind: "create"; service: V1Service }
+  | { kind: "cannot-repair"; reason: string }
+  | { kind: "drift"; observedIP: string; fixedIP: string; action: "report" | "recreate"; service?: V1Service }
+  | { kind: "addon-managed"; observedIP: string | null; fixedIP: string | null };
+
+export function reconcileDNSService(input: ReconcileInput): ReconcileAction[] {
+  const { service, fixedIP, snapshot } = input;
+  if (!service) {
+    if (!fixedIP) return [{ kind: "cannot-repair", reason: "the DNS Service is missing and no fixed clusterIP is configured or was ever observed" }];
+    if (!snapshot) return [{ kind: "cannot-repair", reason: "the DNS Service is missing and there is no last good copy of it to recreate from" }];
+    return [{ kind: "create", service: serviceFromSnapshot(snapshot, fixedIP, { [RESTORED_BY_ANNOTATION]: "pod-dns-injector" }) }];
+  }
+  const observed = service.spec?.clusterIP ? canonicalIP(service.spec.clusterIP) : null;
+  const actions: ReconcileAction[] = [];
+  const effectiveIP = fixedIP ?? observed;
+  if (!fixedIP && observed) actions.push({ kind: "learn-ip", ip: observed });
+
+  if (service.metadata?.labels?.[ADDON_MANAGER_LABEL] === "Reconcile") {
+    // kube-addon-manager owns it: never write the Service, but keep a copy and say so.
+    if (observed && observed === effectiveIP) pushSnapshot(actions, service, snapshot);
+    actions.push({ kind: "addon-managed", observedIP: observed, fixedIP: effectiveIP });
+    return actions;
+  }
+  if (observed && observed === effectiveIP) {
+    pushSnapshot(actions, service, snapshot);
+    return actions.length ? actions : [{ kind: "in-sync" }];
+  }
+  // Drifted (another IP, or headless). The drifted copy is not "good": the snapshot stays.
+  const observedText = observed ?? service.spec?.clusterIP ?? "none";
+  if (input.repair === "recreate" && effectiveIP) {
+    const base = snapshot ?? snapshotFromService(service);
+    return [...actions, { kind: "drift", observedIP: observedText, fixedIP: effectiveIP, action: "recreate", service: serviceFromSnapshot(base, effectiveIP, { [RESTORED_BY_ANNOTATION]: "pod-dns-injector" }) }];
+  }
+  return [...actions, { kind: "drift", observedIP: observedText, fixedIP: effectiveIP ?? "unknown", action: "report" }];
+}
+
+function pushSnapshot(actions: ReconcileAction[], service: V1Service, stored: ServiceSnapshot | undefined): void {
+  const fresh = snapshotFromService(service);
+  if (!sameSnapshot(fresh, stored)) actions.push({ kind: "save-snapshot", snapshot: fresh });
+}

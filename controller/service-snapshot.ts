@@ -1,0 +1,73 @@
+/**
+ * The last good copy of the DNS Service: everything needed to recreate it on its fixed IP
+ * (ports, selector, labels, annotations, IP families) and nothing the API server owns
+ * (uid, resourceVersion, status, allocated node ports). Pure.
+ */
+import type { V1Service, V1ServicePort } from "@kubernetes/client-node";
+
+export interface ServiceSnapshot {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  clusterIP: string;
+  ports: V1ServicePort[];
+  selector: Record<string, string>;
+  ipFamilies?: string[] | undefined;
+  ipFamilyPolicy?: string | undefined;
+  sessionAffinity?: string | undefined;
+  publishNotReadyAddresses?: boolean | undefined;
+  internalTrafficPolicy?: string | undefined;
+}
+
+/** Annotations the API server or kubectl manage; copying them into a new object misleads. */
+const VOLATILE_ANNOTATIONS = ["kubectl.kubernetes.io/last-applied-configuration"];
+
+export function snapshotFromService(svc: V1Service): ServiceSnapshot {
+  const annotations = { ...(svc.metadata?.annotations ?? {}) };
+  for (const a of VOLATILE_ANNOTATIONS) delete annotations[a];
+  const spec = svc.spec ?? {};
+  return {
+    namespace: svc.metadata?.namespace ?? "",
+    name: svc.metadata?.name ?? "",
+    labels: { ...(svc.metadata?.labels ?? {}) },
+    annotations,
+    clusterIP: spec.clusterIP ?? "",
+    // nodePort is allocated by the API server; a ClusterIP Service has none, keep it out.
+    ports: (spec.ports ?? []).map(({ nodePort: _n, ...p }) => ({ ...p })),
+    selector: { ...(spec.selector ?? {}) },
+    ipFamilies: spec.ipFamilies ? [...spec.ipFamilies] : undefined,
+    ipFamilyPolicy: spec.ipFamilyPolicy,
+    sessionAffinity: spec.sessionAffinity,
+    publishNotReadyAddresses: spec.publishNotReadyAddresses,
+    internalTrafficPolicy: spec.internalTrafficPolicy,
+  };
+}
+
+/** The Service to create: the snapshot on `fixedIP` (clusterIP is immutable: set at creation). */
+export function serviceFromSnapshot(snapshot: ServiceSnapshot, fixedIP: string, extraAnnotations: Record<string, string> = {}): V1Service {
+  const spec: NonNullable<V1Service["spec"]> = {
+    type: "ClusterIP",
+    clusterIP: fixedIP,
+    clusterIPs: [fixedIP],
+    ports: snapshot.ports.map((p) => ({ ...p })),
+    selector: { ...snapshot.selector },
+  };
+  // Only single-stack families are carried over: a dual-stack Service needs a second IP we do
+  // not pin, so let the API server default the families from clusterIPs.
+  if (snapshot.ipFamilies?.length === 1) spec.ipFamilies = [...snapshot.ipFamilies];
+  if (snapshot.sessionAffinity) spec.sessionAffinity = snapshot.sessionAffinity;
+  if (snapshot.publishNotReadyAddresses !== undefined) spec.publishNotReadyAddresses = snapshot.publishNotReadyAddresses;
+  if (snapshot.internalTrafficPolicy) spec.internalTrafficPolicy = snapshot.internalTrafficPolicy;
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: snapshot.name, namespace: snapshot.namespace, labels: { ...snapshot.labels }, annotations: { ...snapshot.annotations, ...extraAnnotations } },
+    spec,
+  };
+}
+
+/** True when two snapshots describe the same Service (so an unchanged one is not rewritten). */
+export function sameSnapshot(a: ServiceSnapshot | undefined, b: ServiceSnapshot | undefined): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
