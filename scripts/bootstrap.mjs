@@ -6,7 +6,8 @@
 // Written for whatever Node ran npm (possibly an end-of-life one), so: plain ESM, no
 // dependencies, nothing newer than Node 18.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -34,16 +35,21 @@ function newestMtime(path) {
   return newest;
 }
 
-const installedMarker = join(root, "node_modules", ".package-lock.json");
+// Reinstall only when what is installed would change: the dependency lists or the lockfile
+// (not on every edit of package.json's scripts). The hash of both is kept in node_modules.
 const lockfile = join(root, "package-lock.json");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-const needInstall =
-  !existsSync(installedMarker) ||
-  statSync(join(root, "package.json")).mtimeMs > statSync(installedMarker).mtimeMs ||
-  (existsSync(lockfile) && statSync(lockfile).mtimeMs > statSync(installedMarker).mtimeMs);
-if (needInstall) {
-  console.error("[bootstrap] installing npm dependencies (first run)");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const installHash = createHash("sha256")
+  .update(JSON.stringify([pkg.dependencies, pkg.devDependencies, pkg.allowScripts]))
+  .update(existsSync(lockfile) ? readFileSync(lockfile) : "")
+  .digest("hex");
+const hashFile = join(root, "node_modules", ".pod-dns-injector-install");
+const installed = existsSync(hashFile) ? readFileSync(hashFile, "utf8").trim() : "";
+if (installed !== installHash) {
+  console.error("[bootstrap] installing npm dependencies");
   run(npm, existsSync(lockfile) ? ["ci", "--no-audit", "--no-fund"] : ["install", "--no-audit", "--no-fund"], "npm install");
+  writeFileSync(hashFile, `${installHash}\n`);
 }
 
 // The project's own runtime: node_modules/.bin/node from the `node` package.
