@@ -12,6 +12,7 @@ export const ENVIRONMENT_VARIABLES = {
   POD_DNS_INJECTOR_LOG_LEVEL: "logLevel",
   POD_DNS_INJECTOR_CLUSTER_DOMAIN: "clusterDomain",
   POD_DNS_INJECTOR_DNS_SERVICE_IP: "dnsService.clusterIP",
+  POD_DNS_INJECTOR_RESERVATION_GUARD: "guardian.reservationGuard (true or false)",
 } as const;
 
 export interface SettingsSources {
@@ -48,6 +49,8 @@ export function loadSettings(sources: SettingsSources): SettingsResult {
   if (env.POD_DNS_INJECTOR_LOG_LEVEL) envDoc.logLevel = env.POD_DNS_INJECTOR_LOG_LEVEL;
   if (env.POD_DNS_INJECTOR_CLUSTER_DOMAIN) envDoc.clusterDomain = env.POD_DNS_INJECTOR_CLUSTER_DOMAIN;
   if (env.POD_DNS_INJECTOR_DNS_SERVICE_IP) envDoc.dnsService = { clusterIP: env.POD_DNS_INJECTOR_DNS_SERVICE_IP };
+  const guard = env.POD_DNS_INJECTOR_RESERVATION_GUARD;
+  if (guard) envDoc.guardian = { reservationGuard: guard === "true" ? true : guard === "false" ? false : guard };
   const envErrs = layer("environment", envDoc);
   if (envErrs) return { ok: false, errors: envErrs };
   if (sources.flags) {

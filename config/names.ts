@@ -29,6 +29,7 @@ export const MUTATING_WEBHOOK_CONFIGURATION = PRODUCT;
 export const VALIDATING_WEBHOOK_CONFIGURATION = PRODUCT;
 /** Fully qualified webhook name; the API server prefixes audit annotation keys with it. */
 export const MUTATING_WEBHOOK_NAME = `pods.${DOMAIN}`;
+export const VALIDATING_WEBHOOK_NAME = `services.${DOMAIN}`;
 export const WEBHOOK_SERVICE = PRODUCT;
 
 export const WEBHOOK_PORT = 8443;

@@ -10,6 +10,9 @@ import {
   MUTATE_PATH,
   MUTATING_WEBHOOK_CONFIGURATION,
   MUTATING_WEBHOOK_NAME,
+  VALIDATE_PATH,
+  VALIDATING_WEBHOOK_CONFIGURATION,
+  VALIDATING_WEBHOOK_NAME,
   NAMESPACE_NAME_LABEL,
   POD_OPT_OUT_VALUE,
   PRODUCT,
@@ -17,7 +20,7 @@ import {
 } from "../config/names.js";
 
 export interface RegistrationOptions {
-  /** PEM of the CA(s) that sign the serving certificate. */
+  /** PEM of the CA(s) that sign the serving certificate; "" leaves caBundle out (the injector fills it in). */
   caBundlePem: string;
   /** Register by URL (e.g. https://127.0.0.1:8443/mutate) instead of by Service. */
   url?: string;
@@ -40,20 +43,51 @@ export const OPT_OUT_MATCH_CONDITION = {
   expression: `!has(object.metadata.labels) || !('${INJECT_LABEL}' in object.metadata.labels) || object.metadata.labels['${INJECT_LABEL}'] != '${POD_OPT_OUT_VALUE}'`,
 };
 
-export function buildMutatingWebhookConfiguration(options: RegistrationOptions): Record<string, unknown> {
-  const injectorNamespace = options.injectorNamespace ?? DEFAULT_INJECTOR_NAMESPACE;
-  const caBundle = Buffer.from(options.caBundlePem).toString("base64");
-  const clientConfig = options.url
-    ? { url: options.url, caBundle }
+function clientConfig(options: RegistrationOptions, path: string): Record<string, unknown> {
+  const caBundle = options.caBundlePem ? Buffer.from(options.caBundlePem).toString("base64") : undefined;
+  const where = options.url
+    ? { url: options.url }
     : {
         service: {
-          namespace: options.service?.namespace ?? injectorNamespace,
+          namespace: options.service?.namespace ?? options.injectorNamespace ?? DEFAULT_INJECTOR_NAMESPACE,
           name: options.service?.name ?? WEBHOOK_SERVICE,
-          path: MUTATE_PATH,
+          path,
           port: options.service?.port ?? 443,
         },
-        caBundle,
       };
+  return caBundle ? { ...where, caBundle } : where;
+}
+
+/** Services that request a specific clusterIP; only those can take the reserved one. */
+export const REQUESTS_CLUSTER_IP_CONDITION = {
+  name: "requests-a-cluster-ip",
+  expression: "has(object.spec.clusterIP) && object.spec.clusterIP != '' && object.spec.clusterIP != 'None'",
+};
+
+/** The reservation guard's registration (/validate); failurePolicy Ignore by default. */
+export function buildValidatingWebhookConfiguration(options: RegistrationOptions): Record<string, unknown> {
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingWebhookConfiguration",
+    metadata: { name: options.name ?? VALIDATING_WEBHOOK_CONFIGURATION, labels: { "app.kubernetes.io/name": PRODUCT } },
+    webhooks: [
+      {
+        name: VALIDATING_WEBHOOK_NAME,
+        admissionReviewVersions: ["v1"],
+        clientConfig: clientConfig(options, VALIDATE_PATH),
+        rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["services"], scope: "Namespaced" }],
+        matchConditions: [REQUESTS_CLUSTER_IP_CONDITION],
+        sideEffects: "None",
+        failurePolicy: options.failurePolicy ?? "Ignore",
+        timeoutSeconds: options.timeoutSeconds ?? 5,
+        matchPolicy: "Equivalent",
+      },
+    ],
+  };
+}
+
+export function buildMutatingWebhookConfiguration(options: RegistrationOptions): Record<string, unknown> {
+  const injectorNamespace = options.injectorNamespace ?? DEFAULT_INJECTOR_NAMESPACE;
   return {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "MutatingWebhookConfiguration",
@@ -62,7 +96,7 @@ export function buildMutatingWebhookConfiguration(options: RegistrationOptions):
       {
         name: MUTATING_WEBHOOK_NAME,
         admissionReviewVersions: ["v1"],
-        clientConfig,
+        clientConfig: clientConfig(options, MUTATE_PATH),
         rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"], scope: "Namespaced" }],
         namespaceSelector: {
           matchExpressions: [
