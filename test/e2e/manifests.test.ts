@@ -1,0 +1,110 @@
+/**
+ * The install manifests against the real API server: `kubectl kustomize` renders the base
+ * and every overlay, each rendering passes a server-side dry-run apply, and each carries the
+ * hardening settings (checked on the rendered objects, not the source files).
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
+import { repoRoot } from "../unit/repo-root.js";
+import { waitFor } from "./kube.js";
+
+const root = repoRoot();
+const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard" } as const;
+type Obj = Record<string, any>;
+
+describe("install manifests", () => {
+  let cp: ControlPlane;
+  const rendered = new Map<string, { text: string; objects: Obj[] }>();
+
+  before(async () => {
+    cp = await startControlPlane({ name: "manifests" });
+    for (const [variant, dir] of Object.entries(VARIANTS)) {
+      const r = await cp.kubectl(["kustomize", join(root, dir)]);
+      assert.equal(r.code, 0, `kubectl kustomize ${dir}: ${r.stderr}`);
+      rendered.set(variant, { text: r.stdout, objects: parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean) });
+    }
+    // A dry-run of namespaced objects needs their namespace to exist; cert-manager's kinds
+    // need their CRDs.
+    const ns = await cp.kubectl(["create", "namespace", "pod-dns-injector"]);
+    assert.equal(ns.code, 0, ns.stderr);
+    const crds = await cp.kubectl(["apply", "-f", join(root, "test", "e2e", "fixtures", "cert-manager-crds.yaml")]);
+    assert.equal(crds.code, 0, crds.stderr);
+    await waitFor("cert-manager CRDs established", async () => {
+      const r = await cp.kubectl(["get", "--raw", "/apis/cert-manager.io/v1"]);
+      return r.code === 0 ? { value: true } : { detail: r.stderr };
+    });
+  });
+  after(async () => {
+    await cp?.stop();
+  });
+
+  for (const variant of Object.keys(VARIANTS)) {
+    describe(variant, () => {
+      it("passes a server-side dry-run apply", async () => {
+        const r = await cp.kubectl(["apply", "--server-side", "--dry-run=server", "--field-manager=pod-dns-injector-test", "-f", "-"], { input: rendered.get(variant)!.text });
+        assert.equal(r.code, 0, `${r.stderr}\n${cp.logTail()}`);
+        for (const o of rendered.get(variant)!.objects) assert.match(r.stdout, new RegExp(`${o.metadata.name}`), `${o.kind} ${o.metadata.name} applied`);
+      });
+
+      it("is hardened", () => {
+        const objects = rendered.get(variant)!.objects;
+        const dep = objects.find((o) => o.kind === "Deployment");
+        assert.ok(dep, "a Deployment");
+        assert.equal(dep.spec.replicas, 2);
+        const pod = dep.spec.template.spec;
+        assert.equal(pod.securityContext.runAsNonRoot, true);
+        assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
+        assert.ok(Number.isInteger(pod.securityContext.runAsUser) && pod.securityContext.runAsUser > 0, "numeric non-root user");
+        for (const c of pod.containers as Obj[]) {
+          const sc = c.securityContext;
+          assert.equal(sc.readOnlyRootFilesystem, true, `${c.name}: read-only root filesystem`);
+          assert.equal(sc.allowPrivilegeEscalation, false, `${c.name}: no privilege escalation`);
+          assert.deepEqual(sc.capabilities.drop, ["ALL"], `${c.name}: drops ALL capabilities`);
+          assert.equal(sc.runAsNonRoot, true);
+          assert.equal(sc.seccompProfile.type, "RuntimeDefault");
+          for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) assert.ok(c[probe]?.httpGet, `${c.name}: ${probe}`);
+          assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, `${c.name}: requests and limits`);
+          assert.ok(c.lifecycle.preStop.sleep.seconds > 0, `${c.name}: preStop delay`);
+        }
+        assert.ok((pod.topologySpreadConstraints as Obj[]).some((t) => t.topologyKey === "kubernetes.io/hostname"), "spread across nodes");
+        assert.ok(objects.some((o) => o.kind === "PodDisruptionBudget" && o.spec.minAvailable === 1), "a PodDisruptionBudget");
+        assert.ok(objects.some((o) => o.kind === "NetworkPolicy"), "a NetworkPolicy");
+        const svc = objects.find((o) => o.kind === "Service")!;
+        assert.ok((svc.spec.ports as Obj[]).some((p) => p.port === 443 && p.targetPort === "https"), "Service 443 → https (8443)");
+        const mwc = objects.find((o) => o.kind === "MutatingWebhookConfiguration")!;
+        const wh = mwc.webhooks[0];
+        const excluded = (wh.namespaceSelector.matchExpressions as Obj[]).find((e) => e.key === "kubernetes.io/metadata.name")!;
+        assert.deepEqual([...excluded.values].sort(), ["kube-node-lease", "kube-public", "kube-system", "pod-dns-injector"]);
+        assert.equal(excluded.operator, "NotIn");
+        assert.equal(wh.failurePolicy, variant === "fail-closed" ? "Fail" : "Ignore");
+        assert.equal(wh.timeoutSeconds, 5);
+        assert.equal(wh.reinvocationPolicy, "IfNeeded");
+        assert.equal(wh.sideEffects, "None");
+        assert.ok(wh.matchConditions.length >= 1 && wh.objectSelector, "opted-out pods are filtered before the call");
+      });
+    });
+  }
+
+  it("the cert-manager overlay injects the CA from cert-manager and serves the mounted files", () => {
+    const objects = rendered.get("cert-manager")!.objects;
+    const mwc = objects.find((o) => o.kind === "MutatingWebhookConfiguration")!;
+    assert.equal(mwc.metadata.annotations["cert-manager.io/inject-ca-from"], "pod-dns-injector/pod-dns-injector-serving");
+    const cert = objects.find((o) => o.kind === "Certificate" && o.metadata.name === "pod-dns-injector-serving")!;
+    assert.ok(cert.spec.dnsNames.includes("pod-dns-injector.pod-dns-injector.svc"));
+    const args = objects.find((o) => o.kind === "Deployment").spec.template.spec.containers[0].args as string[];
+    assert.ok(args.includes("--tls-cert-file=/etc/pod-dns-injector-tls/tls.crt"));
+  });
+
+  it("the reservation-guard overlay registers /validate and turns the guard on", () => {
+    const objects = rendered.get("reservation-guard")!.objects;
+    const vwc = objects.find((o) => o.kind === "ValidatingWebhookConfiguration")!;
+    assert.equal(vwc.webhooks[0].clientConfig.service.path, "/validate");
+    const env = objects.find((o) => o.kind === "Deployment").spec.template.spec.containers[0].env as Obj[];
+    assert.deepEqual(env.find((e) => e.name === "POD_DNS_INJECTOR_RESERVATION_GUARD"), { name: "POD_DNS_INJECTOR_RESERVATION_GUARD", value: "true" });
+    assert.ok(readFileSync(join(root, "manifests", "overlays", "reservation-guard", "kustomization.yaml"), "utf8").includes("validatingwebhookconfiguration.yaml"));
+  });
+});
