@@ -95,7 +95,7 @@ describe("install manifests", () => {
     assert.equal(mwc.metadata.annotations["cert-manager.io/inject-ca-from"], "pod-dns-injector/pod-dns-injector-serving");
     const cert = objects.find((o) => o.kind === "Certificate" && o.metadata.name === "pod-dns-injector-serving")!;
     assert.ok(cert.spec.dnsNames.includes("pod-dns-injector.pod-dns-injector.svc"));
-    const args = objects.find((o) => o.kind === "Deployment").spec.template.spec.containers[0].args as string[];
+    const args = objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].args as string[];
     assert.ok(args.includes("--tls-cert-file=/etc/pod-dns-injector-tls/tls.crt"));
   });
 
@@ -103,7 +103,7 @@ describe("install manifests", () => {
     const objects = rendered.get("reservation-guard")!.objects;
     const vwc = objects.find((o) => o.kind === "ValidatingWebhookConfiguration")!;
     assert.equal(vwc.webhooks[0].clientConfig.service.path, "/validate");
-    const env = objects.find((o) => o.kind === "Deployment").spec.template.spec.containers[0].env as Obj[];
+    const env = objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env as Obj[];
     assert.deepEqual(env.find((e) => e.name === "POD_DNS_INJECTOR_RESERVATION_GUARD"), { name: "POD_DNS_INJECTOR_RESERVATION_GUARD", value: "true" });
     assert.ok(readFileSync(join(root, "manifests", "overlays", "reservation-guard", "kustomization.yaml"), "utf8").includes("validatingwebhookconfiguration.yaml"));
   });
