@@ -77,7 +77,12 @@ export class DNSServiceGuardian {
       },
       onStoppedLeading: () => this.metrics.leader.set(0),
     });
-    d.serviceInformer.on("add", () => this.trigger("service added"));
+    d.serviceInformer.on("add", () => {
+      // Back (whoever created it): the next deletion starts a new restore clock. Without
+      // this, a follower that saw an earlier deletion would, once leader, measure from it.
+      this.deletedAt = undefined;
+      this.trigger("service added");
+    });
     d.serviceInformer.on("update", () => this.trigger("service updated"));
     d.serviceInformer.on("delete", () => {
       this.deletedAt ??= Date.now();
@@ -147,9 +152,13 @@ export class DNSServiceGuardian {
     if (this.badIP && this.badIP !== fixedIP) this.badIP = undefined;
     const actions = reconcileDNSService({ service, fixedIP, snapshot: this.state.snapshot, repair: settings.guardian.repair });
     this.d.log.debug({ why, actions: actions.map((a) => a.kind) }, "guardian reconcile");
-    if (service && !actions.some((a) => a.kind === "drift")) {
-      this.metrics.drift.set(0);
-      this.metrics.conflict.set(0);
+    // The gauges describe the Service, whoever owns it: pods are as broken when an
+    // addon-managed kube-dns is on the wrong IP.
+    if (service) {
+      const observed = service.spec?.clusterIP ?? "";
+      const drifted = fixedIP !== null && observed !== fixedIP;
+      this.metrics.drift.set(drifted ? 1 : 0);
+      if (!drifted) this.metrics.conflict.set(0);
     }
     for (const action of actions) await this.perform(action, service);
   }

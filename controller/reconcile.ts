@@ -34,6 +34,11 @@ export function reconcileDNSService(input: ReconcileInput): ReconcileAction[] {
   if (!service) {
     if (!fixedIP) return [{ kind: "cannot-repair", reason: "the DNS Service is missing and no fixed clusterIP is configured or was ever observed" }];
     if (!snapshot) return [{ kind: "cannot-repair", reason: "the DNS Service is missing and there is no last good copy of it to recreate from" }];
+    // The label left with the object, but the last good copy remembers who owns it:
+    // kube-addon-manager recreates it from its own manifest (which may have moved on).
+    if (snapshot.labels[ADDON_MANAGER_LABEL] === "Reconcile") {
+      return [{ kind: "cannot-repair", reason: "the DNS Service is missing; it is managed by kube-addon-manager (addonmanager.kubernetes.io/mode=Reconcile), which recreates it, so pod-dns-injector does not" }];
+    }
     return [{ kind: "create", service: serviceFromSnapshot(snapshot, fixedIP, { [RESTORED_BY_ANNOTATION]: "pod-dns-injector" }) }];
   }
   const observed = service.spec?.clusterIP ? canonicalIP(service.spec.clusterIP) : null;

@@ -117,6 +117,14 @@ describe("reconcileDNSService", () => {
     assert.equal((a[0] as { observedIP: string }).observedIP, "None");
   });
 
+  it("deleted while owned by kube-addon-manager (per the last good copy): left to it", () => {
+    const owned = snapshotFromService(kubeDNS("10.96.0.10", { labels: { [ADDON_MANAGER_LABEL]: "Reconcile" } }));
+    const a = reconcileDNSService({ ...base, snapshot: owned, service: undefined });
+    assert.equal(a.length, 1);
+    assert.equal(a[0]?.kind, "cannot-repair");
+    assert.match((a[0] as { reason: string }).reason, /kube-addon-manager/);
+  });
+
   it("kube-addon-manager owns it: report only, never a Service write", () => {
     const owned = kubeDNS("10.96.0.53", { labels: { [ADDON_MANAGER_LABEL]: "Reconcile" } });
     const a = reconcileDNSService({ ...base, repair: "recreate", service: owned });
