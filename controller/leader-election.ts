@@ -42,7 +42,7 @@ export function leaseRecord(lease: V1Lease | undefined): LeaseRecord | undefined
   return {
     holder: lease.spec.holderIdentity ?? "",
     durationSeconds: lease.spec.leaseDurationSeconds ?? 15,
-    renewTime: renew instanceof Date ? renew.toISOString() : String(renew ?? ""),
+    renewTime: renew instanceof Date ? renew.toISOString() : typeof renew === "string" ? renew : "",
     transitions: lease.spec.leaseTransitions ?? 0,
   };
 }
@@ -141,7 +141,7 @@ export class LeaderElector {
         await this.api.createNamespacedLease({ namespace, body: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace }, spec } });
       } else {
         // resourceVersion makes this a compare-and-swap: two candidates cannot both win.
-        await this.api.replaceNamespacedLease({ namespace, name, body: { ...lease, spec } as V1Lease });
+        await this.api.replaceNamespacedLease({ namespace, name, body: { ...lease, spec } });
       }
       this.lastRenewOk = Date.now();
       if (!this.leading) this.setLeading(true);

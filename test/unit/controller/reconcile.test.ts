@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { V1Service, V1ServicePort } from "@kubernetes/client-node";
+import type { V1Service } from "@kubernetes/client-node";
 import { parseStored } from "../../../controller/snapshot-store.js";
 import { ADDON_MANAGER_LABEL, RESTORED_BY_ANNOTATION, reconcileDNSService } from "../../../controller/reconcile.js";
 import { sameSnapshot, serviceFromSnapshot, snapshotFromService } from "../../../controller/service-snapshot.js";
@@ -27,13 +27,13 @@ function kubeDNS(ip: string, extra: { labels?: Record<string, string> } = {}): V
       ipFamilyPolicy: "SingleStack",
       selector: { "k8s-app": "kube-dns" },
       ports: [
-        { name: "dns", port: 53, protocol: "UDP", targetPort: 53 as unknown as V1ServicePort["targetPort"] },
-        { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 as unknown as V1ServicePort["targetPort"] },
+        { name: "dns", port: 53, protocol: "UDP", targetPort: 53 },
+        { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 },
       ],
       sessionAffinity: "None",
     },
     status: { loadBalancer: {} },
-  } as V1Service;
+  };
 }
 
 describe("service snapshot", () => {
