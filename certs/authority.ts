@@ -48,12 +48,21 @@ const SERIAL_BYTES = 16;
  * `keyUsage` keyCertSign + cRLSign (critical), a subject key identifier, a random positive
  * 128-bit serial. Validity: `now` − 1 hour (clock skew) until `now` + `validityDays`
  * (default 3650, fractional days allowed), both truncated to whole seconds as X.509 stores
- * them. The default common name is `pod-dns-injector-ca@<unix seconds>` (the kubeadm /
+ * them. The default common name is `pod-dns-injector-ca-<unix seconds>` (the kubeadm /
  * client-go convention), so an old and a new CA are told apart during a rollover.
  *
  * @throws RangeError for invalid arguments (non-positive validity, `keyBits` < 2048,
  *   an invalid `now`): these are caller bugs, the CLI validates user input first.
  */
+/**
+ * The CN as a UTF8String. forge defaults to PrintableString, which cannot hold characters
+ * such as "@" or "_"; Go's x509 parser (the API server reading caBundle) then rejects the
+ * whole certificate with "invalid PrintableString". RFC 5280 prefers UTF8String anyway.
+ */
+function commonNameAttribute(value: string): { shortName: string; value: string; valueTagClass: number } {
+  return { shortName: "CN", value, valueTagClass: forge.asn1.Type.UTF8 };
+}
+
 export function issueCertificateAuthority(opts: {
   commonName?: string;
   validityDays?: number;
@@ -63,14 +72,14 @@ export function issueCertificateAuthority(opts: {
   const now = checkDate(opts.now, "now");
   const validityDays = checkValidityDays(opts.validityDays ?? DEFAULT_CA_VALIDITY_DAYS);
   const keys = generateRsaKeyPair(opts.keyBits ?? DEFAULT_KEY_BITS);
-  const commonName = opts.commonName ?? `pod-dns-injector-ca@${Math.floor(now.getTime() / 1000)}`;
+  const commonName = opts.commonName ?? `pod-dns-injector-ca-${Math.floor(now.getTime() / 1000)}`;
 
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerialHex();
   cert.validity.notBefore = truncateToSeconds(now.getTime() - CLOCK_SKEW_ALLOWANCE_MS);
   cert.validity.notAfter = truncateToSeconds(now.getTime() + validityDays * DAY_MS);
-  const name = [{ shortName: "CN", value: commonName }];
+  const name = [commonNameAttribute(commonName)];
   cert.setSubject(name);
   cert.setIssuer(name);
   cert.setExtensions([
@@ -135,7 +144,7 @@ export function issueServingCertificate(opts: {
   cert.serialNumber = randomSerialHex();
   cert.validity.notBefore = truncateToSeconds(Math.max(now.getTime() - CLOCK_SKEW_ALLOWANCE_MS, caNotBefore));
   cert.validity.notAfter = truncateToSeconds(Math.min(now.getTime() + validityDays * DAY_MS, caNotAfter));
-  cert.setSubject([{ shortName: "CN", value: commonName }]);
+  cert.setSubject([commonNameAttribute(commonName)]);
   cert.setIssuer(ca.cert.subject.attributes);
   cert.setExtensions([
     { name: "basicConstraints", cA: false },

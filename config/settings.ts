@@ -9,10 +9,16 @@ import {
   DEFAULT_DNS_SERVICE_IP,
   DEFAULT_INJECTOR_NAMESPACE,
   DEFAULT_PROFILE,
+  MUTATING_WEBHOOK_CONFIGURATION,
   OPS_PORT,
+  PRODUCT,
+  VALIDATING_WEBHOOK_CONFIGURATION,
   WEBHOOK_PORT,
+  WEBHOOK_SERVICE,
 } from "./names.js";
 import { canonicalIP, isDNSLabel, isDNSSubdomain, isNamespaceName } from "../webhook/dns-limits.js";
+import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_SERVING_VALIDITY_DAYS } from "../certs/authority.js";
+import { DEFAULT_RENEWAL_FRACTION, isValidRenewalFraction } from "../certs/renewal.js";
 
 export interface DNSOption {
   name: string;
@@ -58,6 +64,45 @@ export interface Settings {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   /** The DNS Service guardian (cluster mode only). */
   guardian: GuardianSettings;
+  /** The self-managed webhook certificates (cluster mode without webhook.tlsCertFile). */
+  certificates: CertificateSettings;
+}
+
+/**
+ * The certificate authority the injector runs for itself in cluster mode: the CA and serving
+ * certificate live in Secrets in the injector's namespace, the caBundles of the named webhook
+ * configurations are kept equal to the trusted CAs, and everything is renewed in place.
+ */
+export interface CertificateSettings {
+  /** `kubernetes.io/tls` Secret with `tls.crt`, `tls.key` and `ca.crt` (the trusted CAs). Default `pod-dns-injector-tls`. */
+  secretName: string;
+  /** Secret with the CA key (and, during a rollover, the next or previous CA). Default `pod-dns-injector-ca`. */
+  caSecretName: string;
+  /** The webhook Service; its DNS names go into the serving certificate. Default `pod-dns-injector`. */
+  serviceName: string;
+  /** More DNS names for the serving certificate (e.g. `localhost` for a webhook registered by URL). */
+  extraDNSNames: string[];
+  /** IP addresses for the serving certificate (e.g. `127.0.0.1`). */
+  extraIPs: string[];
+  /** CA lifetime in days (fractions allowed). Default 3650. */
+  caValidityDays: number;
+  /** Serving-certificate lifetime in days (fractions allowed; clamped into the CA's). Default 365. */
+  validityDays: number;
+  /** Renew (and roll the CA over) once this fraction of the lifetime has passed. Default 2/3. */
+  renewFraction: number;
+  /** Periodic re-read of the Secrets and webhook configurations, in case any events were missed. Default 60. */
+  checkIntervalSeconds: number;
+  /**
+   * How long each CA-rollover step waits for every replica and the API server to pick up the
+   * previous one (the new CA in every caBundle, the new serving certificate on every replica).
+   * Keep it above checkIntervalSeconds, so that a replica which missed a watch event has
+   * re-checked before the old CA is dropped. Default 120.
+   */
+  rolloverGraceSeconds: number;
+  /** Configuration whose caBundles are kept equal to the trusted CAs; null: none. Default `pod-dns-injector`. */
+  mutatingWebhookConfiguration: string | null;
+  /** As above, when that configuration exists; null: none. Default `pod-dns-injector`. */
+  validatingWebhookConfiguration: string | null;
 }
 
 export interface GuardianSettings {
@@ -97,6 +142,20 @@ export function defaultSettings(): Settings {
       renewDeadlineSeconds: 10,
       retryPeriodSeconds: 2,
     },
+    certificates: {
+      secretName: `${PRODUCT}-tls`,
+      caSecretName: `${PRODUCT}-ca`,
+      serviceName: WEBHOOK_SERVICE,
+      extraDNSNames: [],
+      extraIPs: [],
+      caValidityDays: DEFAULT_CA_VALIDITY_DAYS,
+      validityDays: DEFAULT_SERVING_VALIDITY_DAYS,
+      renewFraction: DEFAULT_RENEWAL_FRACTION,
+      checkIntervalSeconds: 60,
+      rolloverGraceSeconds: 120,
+      mutatingWebhookConfiguration: MUTATING_WEBHOOK_CONFIGURATION,
+      validatingWebhookConfiguration: VALIDATING_WEBHOOK_CONFIGURATION,
+    },
   };
 }
 
@@ -113,6 +172,7 @@ const TOP_LEVEL_KEYS = [
   "ops",
   "logLevel",
   "guardian",
+  "certificates",
 ] as const;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
@@ -249,6 +309,58 @@ const SECTIONS: Section[] = [
     const { leaseDurationSeconds: lease, renewDeadlineSeconds: renew, retryPeriodSeconds: retry } = s.guardian;
     // client-go's rule: a leader must give up before others may take over, and retry within that.
     if (!(lease > renew && renew > retry)) errors.push(`guardian: need leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds (got ${lease} > ${renew} > ${retry})`);
+  },
+  function certificates(doc, s, errors) {
+    const c = doc.certificates;
+    if (c === undefined) return;
+    if (!isObject(c)) {
+      errors.push("certificates: must be a mapping");
+      return;
+    }
+    type Check = (v: unknown) => { value: unknown } | { error: string; at?: string };
+    const secretName: Check = (v) => (typeof v === "string" && isDNSSubdomain(v) ? { value: v } : { error: `not a valid Secret name (a lowercase DNS subdomain): ${JSON.stringify(v)}` });
+    // Fractions of a day are allowed (tests use lifetimes of seconds); 100 years keeps dates sane.
+    const days: Check = (v) => (typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 36500 ? { value: v } : { error: `a number of days greater than 0 and at most 36500, got ${JSON.stringify(v)}` });
+    const seconds: Check = (v) => (typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 86400 ? { value: v } : { error: `a number of seconds greater than 0 and at most 86400, got ${JSON.stringify(v)}` });
+    const configuration: Check = (v) =>
+      v === null || v === "" ? { value: null } : typeof v === "string" && isDNSSubdomain(v) ? { value: v } : { error: `a configuration name (lowercase DNS subdomain) or null, got ${JSON.stringify(v)}` };
+    const list =
+      (what: string, item: (x: unknown) => string | null): Check =>
+      (v) => {
+        if (!Array.isArray(v)) return { error: `must be a list of ${what}s` };
+        const out: string[] = [];
+        for (const [i, x] of v.entries()) {
+          const ok = item(x);
+          if (ok === null) return { at: `[${i}]`, error: `not a valid ${what}: ${JSON.stringify(x)}` };
+          out.push(ok);
+        }
+        return { value: [...new Set(out)] };
+      };
+    // A leading "*." is allowed in a DNS name: a wildcard SAN, as some ingress setups need.
+    const dnsName = (x: unknown) => (typeof x === "string" && isDNSSubdomain(x.startsWith("*.") ? x.slice(2) : x) ? x : null);
+    const checks: Record<keyof CertificateSettings, Check> = {
+      secretName,
+      caSecretName: secretName,
+      serviceName: (v) => (typeof v === "string" && isDNSLabel(v) ? { value: v } : { error: `not a valid Service name (a DNS label): ${JSON.stringify(v)}` }),
+      extraDNSNames: list("lowercase DNS name", dnsName),
+      extraIPs: list("IP address", (x) => (typeof x === "string" ? canonicalIP(x) : null)),
+      caValidityDays: days,
+      validityDays: days,
+      renewFraction: (v) => (isValidRenewalFraction(v) ? { value: v } : { error: `a number strictly between 0 and 1 (e.g. 0.6667: renew with a third of the lifetime left), got ${JSON.stringify(v)}` }),
+      checkIntervalSeconds: seconds,
+      rolloverGraceSeconds: seconds,
+      mutatingWebhookConfiguration: configuration,
+      validatingWebhookConfiguration: configuration,
+    };
+    checkKeys(c, Object.keys(checks), "certificates", errors);
+    for (const [k, check] of Object.entries(checks)) {
+      if (c[k] === undefined) continue;
+      const r = check(c[k]);
+      if ("error" in r) errors.push(`certificates.${k}${r.at ?? ""}: ${r.error}`);
+      else (s.certificates as unknown as Record<string, unknown>)[k] = r.value;
+    }
+    const cs = s.certificates;
+    if (cs.secretName === cs.caSecretName) errors.push(`certificates.secretName and certificates.caSecretName: must differ (both ${JSON.stringify(cs.secretName)}): the CA key must not sit in the serving Secret`);
   },
   function logLevel(doc, s, errors) {
     if (doc.logLevel === undefined) return;

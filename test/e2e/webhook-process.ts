@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { stringify as toYaml } from "yaml";
 
 export interface WebhookProcessOptions {
@@ -29,7 +30,8 @@ export interface WebhookProcessOptions {
   logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   /**
    * Configuration file content (the `--config` YAML), merged over ours, which pins the ops
-   * listener to 127.0.0.1 (`--host` only moves the HTTPS listener).
+   * listener to 127.0.0.1 (`--host` only moves the HTTPS listener) and puts 127.0.0.1 and
+   * localhost into the serving certificate (`certificates.extraIPs`/`extraDNSNames`).
    */
   config?: Record<string, unknown>;
   /** Extra `serve` arguments, appended after ours. */
@@ -38,6 +40,12 @@ export interface WebhookProcessOptions {
   env?: Record<string, string>;
   /** Bound on the wait for /readyz. */
   readyTimeoutMs?: number;
+  /**
+   * Create the injector's namespace (config `injectorNamespace`, else `pod-dns-injector`)
+   * when absent, as the manifests do; default true. In cluster mode the webhook keeps its
+   * certificates in Secrets there and is not ready without it.
+   */
+  ensureInjectorNamespace?: boolean;
 }
 
 export interface ProcessExit {
@@ -210,6 +218,17 @@ function cleanEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/** Creates `namespace` unless it exists (another process of the same test may create it at the same time). */
+export async function ensureNamespace(kubeconfigPath: string, namespace: string): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  try {
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 409) throw new Error(`create namespace ${namespace}`, { cause: err });
+  }
+}
+
 // --- the process ----------------------------------------------------------------------------------
 
 /**
@@ -222,6 +241,10 @@ function cleanEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv 
 export async function startWebhookProcess(options: WebhookProcessOptions): Promise<WebhookProcess> {
   installExitHook();
   const name = options.name ?? "webhook";
+  if (options.ensureInjectorNamespace !== false) {
+    const namespace = typeof options.config?.injectorNamespace === "string" ? options.config.injectorNamespace : "pod-dns-injector";
+    await ensureNamespace(options.kubeconfigPath, namespace);
+  }
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "pod-dns-injector-webhook-")));
   const keepDir = !ownDir || process.env.KEEP_CONTROL_PLANE === "1";
@@ -240,7 +263,13 @@ export async function startWebhookProcess(options: WebhookProcessOptions): Promi
   const configPath = join(dir, `${name}-config.yaml`);
   // The ops port follows --host when ops.host is unset; the tests pin it anyway so that they
   // listen on loopback only even if that default ever changes.
-  const config = { ...options.config, ops: { host: "127.0.0.1", ...(options.config?.ops as object | undefined) } };
+  // The serving certificate must name 127.0.0.1 (and localhost): the tests register the
+  // webhook by URL on loopback, not behind a Service.
+  const config = {
+    ...options.config,
+    ops: { host: "127.0.0.1", ...(options.config?.ops as object | undefined) },
+    certificates: { extraIPs: ["127.0.0.1"], extraDNSNames: ["localhost"], ...(options.config?.certificates as object | undefined) },
+  };
   writeFileSync(configPath, toYaml(config), { mode: 0o600 });
   const args = [
     cliPath(),

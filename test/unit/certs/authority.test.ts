@@ -95,8 +95,17 @@ describe("issueCertificateAuthority", () => {
     assert.ok(x509.checkPrivateKey(createPrivateKey(ca.keyPem)));
   });
 
-  it("defaults the common name to pod-dns-injector-ca@<unix seconds>", () => {
-    assert.equal(x509.subject, `CN=pod-dns-injector-ca@${NOW_S / 1000}`);
+  it("defaults the common name to pod-dns-injector-ca-<unix seconds>, encoded as UTF8String", () => {
+    assert.equal(x509.subject, `CN=pod-dns-injector-ca-${NOW_S / 1000}`);
+    // PrintableString (forge's default) cannot hold e.g. "@"; Go's x509 parser, which reads
+    // caBundle in the API server, then rejects the certificate. Check the ASN.1 tag (12).
+    const withAt = issueCertificateAuthority({ now: NOW, commonName: "ca@example_1" });
+    const asn1 = forge.asn1.fromDer(forge.pem.decode(withAt.certPem)[0]!.body);
+    const tbs = (asn1.value as forge.asn1.Asn1[])[0]!;
+    const subject = (tbs.value as forge.asn1.Asn1[])[5]!;
+    const cn = (((subject.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[])[1]!;
+    assert.equal(cn.type, forge.asn1.Type.UTF8);
+    assert.equal(cn.value, "ca@example_1");
     assert.equal(x509.issuer, x509.subject);
     assert.equal(new X509Certificate(otherCA.certPem).subject, "CN=someone-else-ca");
   });
