@@ -19,8 +19,12 @@ export async function findIPHolder(kubeConfig: KubeConfig, ip: string): Promise<
     if (ref && ref.resource === "services" && ref.name) return { namespace: ref.namespace ?? "", name: ref.name, via: "ipaddress" };
     if (ref) return undefined;
   } catch (err) {
-    // 404: not allocated, or the API is not served (older clusters): fall back to Services.
-    if (apiFailure(err).code !== 404) throw new Error(`get IPAddress ${ip}`, { cause: err });
+    const f = apiFailure(err);
+    if (f.code !== 404) throw new Error(`get IPAddress ${ip}: ${f.message}`, { cause: err });
+    // A 404 for the object means the IP is not allocated: nobody holds it. Only when the API
+    // itself is not served (clusters before 1.33 without the feature) do we search Services,
+    // which needs cluster-wide `list services` (not granted by the default RBAC).
+    if (!/could not find the requested resource/i.test(f.message)) return undefined;
   }
   const core = kubeConfig.makeApiClient(CoreV1Api);
   let _continue: string | undefined;
