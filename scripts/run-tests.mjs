@@ -9,6 +9,9 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// The project's own Node (from the `node` npm package), whatever Node runs this script.
+const bundledNode = join(root, "node_modules", ".bin", "node");
+const nodeBin = existsSync(bundledNode) ? bundledNode : process.execPath;
 const which = process.argv[2] ?? "all";
 if (!["all", "unit", "e2e"].includes(which)) {
   console.error(`usage: run-tests.mjs [all|unit|e2e] (got ${which})`);
@@ -31,7 +34,7 @@ function testFiles(dir) {
 }
 
 function runNodeTests(files, extraArgs, env = {}) {
-  const r = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...extraArgs, ...files], {
+  const r = spawnSync(nodeBin, ["--test", "--test-reporter=spec", ...extraArgs, ...files], {
     cwd: root,
     stdio: "inherit",
     env: { ...process.env, ...env },
