@@ -33,6 +33,9 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
     // One line per review is logged by the handler with the decision; fastify's generic
     // request lines would double the log volume at admission rates.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger: the handler logs the uid itself, and creating a pino child
+    // for every review is measurable at admission rates.
+    childLoggerFactory: (logger) => logger,
     return503OnClosing: true,
     // The API server keeps connections alive and reuses them for every webhook call.
     keepAliveTimeout: 75_000,

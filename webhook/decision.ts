@@ -177,16 +177,18 @@ function sameDNSConfig(actual: unknown, desired: Required<PodDNSConfig>): boolea
 }
 
 /**
- * The pod as it should be stored: a deep copy with dnsPolicy None, the dnsConfig and the
- * injected annotation. Used by the webhook (diffed into a JSON Patch) and by offline inject.
+ * The pod as it should be stored: dnsPolicy None, the dnsConfig and the injected annotation.
+ * Returns a new object; the parts it changes (metadata, annotations, spec) are copied, the
+ * rest (containers, volumes, ...) is shared with the input, which is never modified. A deep
+ * copy of a whole pod per review cost more than everything else the webhook does.
+ * Used by the webhook (diffed into a JSON Patch) and by offline inject.
  */
 export function applyDecision<T extends PodLike>(pod: T, decision: Decision): T {
   if (decision.action !== "inject" || !decision.dnsConfig || !decision.injectedAnnotation) return pod;
-  const out = structuredClone(pod) as T & { metadata: Record<string, unknown>; spec: Record<string, unknown> };
-  out.metadata = out.metadata ?? {};
-  out.metadata.annotations = { ...((out.metadata.annotations) ?? {}), [INJECTED_ANNOTATION]: decision.injectedAnnotation };
-  out.spec = out.spec ?? {};
-  out.spec.dnsPolicy = "None";
-  out.spec.dnsConfig = structuredClone(decision.dnsConfig);
-  return out;
+  const metadata = pod.metadata ?? {};
+  return {
+    ...pod,
+    metadata: { ...metadata, annotations: { ...(metadata.annotations ?? {}), [INJECTED_ANNOTATION]: decision.injectedAnnotation } },
+    spec: { ...(pod.spec ?? {}), dnsPolicy: "None", dnsConfig: structuredClone(decision.dnsConfig) },
+  };
 }

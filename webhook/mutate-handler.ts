@@ -6,7 +6,7 @@ import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import { allowedResponse, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
 import { applyDecision, decide, type Decision, type PodLike } from "./decision.js";
-import { createPatch } from "./patch.js";
+import { createInjectionPatch } from "./patch.js";
 
 export interface MutateDeps {
   /** Current settings (they may be reloaded between requests). */
@@ -41,7 +41,7 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps): P
   const warnings = [...decision.warnings];
 
   if (decision.action === "inject") {
-    const patch = createPatch(pod, applyDecision(pod, decision));
+    const patch = createInjectionPatch(pod, applyDecision(pod, decision));
     return { decision, response: allowedResponse(req.uid, { patch, warnings, auditAnnotations }) };
   }
   if (decision.action === "report" && decision.dnsConfig) {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { INJECTED_ANNOTATION } from "../../../config/names.js";
 import { applyDecision, decide } from "../../../webhook/decision.js";
-import { applyPatchCopy, createPatch } from "../../../webhook/patch.js";
+import { applyPatchCopy, createInjectionPatch, createPatch } from "../../../webhook/patch.js";
 import { inputs, pod } from "../fixtures.js";
 
 function patchFor(original: ReturnType<typeof pod>) {
@@ -27,6 +27,24 @@ describe("createPatch", () => {
       assert.deepEqual(applyPatchCopy(original, patch), mutated);
     });
   }
+
+  for (const [name, original] of shapes) {
+    it(`the restricted diff equals the whole-object diff for a pod with ${name}`, () => {
+      const mutated = applyDecision(original, decide(inputs({ pod: original })));
+      assert.deepEqual(createInjectionPatch(original, mutated), createPatch(original, mutated));
+    });
+  }
+
+  it("applyDecision never modifies its input and shares only what it does not change", () => {
+    const original = pod({ dnsConfig: { nameservers: ["1.1.1.1"] } }, { annotations: { a: "1" } });
+    const before = structuredClone(original);
+    const mutated = applyDecision(original, decide(inputs({ pod: original })));
+    assert.deepEqual(original, before);
+    assert.notEqual(mutated.metadata, original.metadata);
+    assert.notEqual(mutated.metadata?.annotations, original.metadata?.annotations);
+    assert.notEqual(mutated.spec, original.spec);
+    assert.equal((mutated.spec as { containers: unknown }).containers, (original.spec as { containers: unknown }).containers);
+  });
 
   it("escapes the annotation key per RFC 6901 (/ → ~1)", () => {
     const { patch } = patchFor(pod({}, { annotations: { x: "y" } }));

@@ -1,0 +1,644 @@
+/**
+ * `npm run bench`: AdmissionReviews for a realistic ~5 KB pod over HTTPS keep-alive against
+ * the real /mutate, and against a baseline fastify HTTPS route that answers a canned allow,
+ * each server in its own child process (the machine has 2 cores: one for the server, one
+ * for the load generator here). Phases:
+ *
+ *  1. webhook, max throughput: autocannon, closed loop, warm-up then a fixed duration;
+ *  2. webhook, latency at a fixed 2,000 reviews/s: open-loop paced generator, latency from
+ *     each request's due time, nanosecond histograms (see load.ts for why not autocannon's
+ *     overallRate, which is still run once for reference);
+ *  3. baseline, max throughput, measured as in 1;
+ *  4. memory: a fresh webhook child gets 200,000 reviews; RSS after every 50,000, before
+ *     and after a forced GC, and the process's peak RSS.
+ *
+ * Every phase also records the CPU the rest of the machine used meanwhile: on a shared
+ * 2-core machine that is what makes a run trustworthy or not. See USAGE for the options.
+ * Exit code 1 when any request failed or was answered unexpectedly, 2 on a usage error.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { request } from "node:https";
+import { readFileSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { issueCertificateAuthority, issueServingCertificate } from "../certs/authority.js";
+import { MUTATE_PATH } from "../config/names.js";
+import { benchPod, benchReview } from "./fixtures.js";
+import { combineLoad, failures, runAutocannon, runPaced, type LatencySummary, type LoadResult, type Target } from "./load.js";
+import type { ChildMessage, ChildStats, ServerKind } from "./protocol.js";
+
+type PacedResult = Awaited<ReturnType<typeof runPaced>>;
+
+const TARGETS = { ratio: 0.85, p99Ms: 2, rssMb: 120, fixedRate: 2000 } as const;
+/** "No growth" between 100k and 200k reviews, after a forced GC (RSS moves by allocator noise). */
+const GROWTH_TOLERANCE = { rssMb: 5, heapMb: 1 } as const;
+/** Whatever happens, the benchmark ends by itself. */
+const WATCHDOG_MS = 8 * 60 * 1000;
+const IPC_TIMEOUT_MS = 30_000;
+
+interface Options {
+  json: boolean;
+  quick: boolean;
+  warmupSec: number;
+  durationSec: number;
+  memoryTotal: number;
+  memorySteps: number;
+  connections: number;
+  logLevel: string;
+  /** Extra Node.js flags for the server children (e.g. --max-semi-space-size=8). */
+  serverFlags: string[];
+}
+
+const USAGE = `usage: npm run bench -- [--json] [--duration SECONDS] [--quick] [--connections N]
+                          [--log-level LEVEL] [--server-flag FLAG]...
+
+  --json            print one JSON object on stdout (progress goes to stderr)
+  --duration S      seconds of each throughput and fixed-rate measurement (default 10)
+  --quick           smoke run: 1 s warm-up, 3 s measurements, 20,000 reviews for memory
+  --connections N   keep-alive connections (default 16)
+  --log-level L     the webhook's log level (default warn; info logs one line per injected
+                    pod, written to /dev/null here)
+  --server-flag F   a Node.js flag for the server processes, e.g. --server-flag=--max-semi-space-size=8`;
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: "boolean", default: false },
+      quick: { type: "boolean", default: false },
+      duration: { type: "string" },
+      connections: { type: "string", default: "16" },
+      "log-level": { type: "string", default: "warn" },
+      "server-flag": { type: "string", multiple: true, default: [] },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const positive = (name: string, raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name}: expected a positive number, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const levels = ["fatal", "error", "warn", "info", "debug", "trace"];
+  if (!levels.includes(values["log-level"])) throw new UsageError(`--log-level: expected one of ${levels.join(", ")}`);
+  const quick = values.quick;
+  const durationSec = values.duration !== undefined ? Math.ceil(positive("duration", values.duration)) : quick ? 3 : 10;
+  return {
+    json: values.json,
+    quick,
+    warmupSec: quick ? 1 : 2,
+    durationSec,
+    memoryTotal: quick ? 20_000 : 200_000,
+    memorySteps: 4,
+    connections: Math.round(positive("connections", values.connections)),
+    logLevel: values["log-level"],
+    serverFlags: values["server-flag"],
+  };
+}
+
+class UsageError extends Error {}
+
+/** Progress lines go to stderr so `--json` keeps stdout to the one object. */
+function progress(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+/** A server under test in its own process. */
+class ServerChild {
+  private constructor(
+    readonly kind: ServerKind,
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {}
+
+  static async start(kind: ServerKind, logLevel: string, flags: string[], tls: { keyPem: string; certPem: string }): Promise<ServerChild> {
+    const script = join(dirname(fileURLToPath(import.meta.url)), "server-child.js");
+    // Log lines: to /dev/null when every injected pod logs one (info and below), else to our
+    // stderr, where a warning or error stays visible without touching --json's stdout.
+    const verbose = ["info", "debug", "trace"].includes(logLevel);
+    const child = fork(script, [], { execArgv: ["--expose-gc", ...flags], stdio: ["ignore", verbose ? "ignore" : 2, 2, "ipc"] });
+    // IPC messages sent before the child listens are queued for it.
+    child.send({ type: "start", server: kind, logLevel, keyPem: tls.keyPem, certPem: tls.certPem });
+    const listening = await nextMessage(child, "listening").catch((err: unknown) => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      throw err;
+    });
+    if (listening.type !== "listening") throw new Error(`${kind} server: unexpected ${listening.type}`);
+    return new ServerChild(kind, child, listening.port);
+  }
+
+  get url(): string {
+    return `https://127.0.0.1:${this.port}${MUTATE_PATH}`;
+  }
+
+  async stats(opts: { gc?: boolean; resetLatency?: boolean } = {}): Promise<ChildStats> {
+    this.child.send({ type: "stats", gc: opts.gc ?? false, resetLatency: opts.resetLatency ?? false });
+    const message = await nextMessage(this.child, "stats");
+    if (message.type !== "stats") throw new Error(`${this.kind} server: unexpected ${message.type}`);
+    return message.stats;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.send({ type: "stop" });
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+}
+
+/** The child's next message of `type`; an `error` message, an exit or a timeout rejects. */
+function nextMessage(child: ChildProcess, type: ChildMessage["type"]): Promise<ChildMessage> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+    };
+    const onMessage = (m: ChildMessage) => {
+      if (m.type === "error") {
+        cleanup();
+        reject(new Error(`server child: ${m.message}`));
+      } else if (m.type === type) {
+        cleanup();
+        resolve(m);
+      }
+    };
+    const onExit = (code: number | null, signal: string | null) => {
+      cleanup();
+      reject(new Error(`server child exited (${code ?? signal}) while waiting for "${type}"`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`server child: no "${type}" within ${IPC_TIMEOUT_MS / 1000} s`));
+    }, IPC_TIMEOUT_MS);
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+  });
+}
+
+/** One request with the chain verified against our CA: the server answers what we expect. */
+function checkOnce(url: string, body: string, ca: string): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = request(
+      { host: u.hostname, port: u.port, path: u.pathname, method: "POST", ca, servername: "localhost", headers: { "content-type": "application/json" }, timeout: 5_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString()) });
+          } catch (err) {
+            reject(new Error(`${url}: response is not JSON`, { cause: err }));
+          }
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${url}: no answer within 5 s`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+interface ReviewAnswer {
+  response?: { uid?: string; allowed?: boolean; patchType?: string; patch?: string };
+}
+
+async function checkServer(kind: ServerKind, url: string, body: string, ca: string, uid: string): Promise<number> {
+  const { status, json } = await checkOnce(url, body, ca);
+  const r = (json as ReviewAnswer).response;
+  if (status !== 200 || r?.uid !== uid || r.allowed !== true) {
+    throw new Error(`${kind} server answered ${status} ${JSON.stringify(json).slice(0, 300)}; expected 200, allowed, uid ${uid}`);
+  }
+  if (kind === "baseline") return 0;
+  if (r.patchType !== "JSONPatch" || !r.patch) throw new Error(`webhook did not inject the bench pod: ${JSON.stringify(json).slice(0, 300)}`);
+  return (JSON.parse(Buffer.from(r.patch, "base64").toString()) as unknown[]).length;
+}
+
+const cpuSeconds = (s: ChildStats) => (s.cpuUserUs + s.cpuSystemUs) / 1e6;
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+/**
+ * Busy CPU time of the whole machine, in core-seconds (Linux /proc/stat; undefined
+ * elsewhere). Minus our own processes' CPU it shows whether something else shared the two
+ * cores during a phase, which would make the figures unreliable.
+ */
+function machineBusySeconds(): number | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    const busy = [user, nice, system, irq, softirq, steal].reduce<number>((a, b) => a + (b ?? 0), 0);
+    // USER_HZ: 100 on every Linux architecture Node runs on.
+    return Number.isFinite(busy) ? busy / 100 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface PhaseResult<L extends LoadResult = LoadResult> {
+  load: L;
+  /** Server CPU over the phase, fraction of one core. */
+  serverCpu: number;
+  serverLatency: LatencySummary;
+  /** CPU used by other processes on the machine during the phase, in cores (null: unknown). */
+  otherCores: number | null;
+}
+
+/** Runs `run` against `server`, with the server's CPU and latency and the machine's other load. */
+async function measure<L extends LoadResult>(server: ServerChild, run: () => Promise<L>): Promise<PhaseResult<L>> {
+  const before = await server.stats({ resetLatency: true });
+  const busy0 = machineBusySeconds();
+  const own0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const load = await run();
+  const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
+  const own = process.cpuUsage(own0);
+  const busy1 = machineBusySeconds();
+  const after = await server.stats({ resetLatency: true });
+  const serverSec = cpuSeconds(after) - cpuSeconds(before);
+  const l = after.latency;
+  const ms = (ns: number) => Math.round(ns / 1e3) / 1e3;
+  return {
+    load,
+    serverCpu: serverSec / wallSec,
+    serverLatency: { count: l.count, p50Ms: ms(l.p50Ns), p90Ms: 0, p99Ms: ms(l.p99Ns), p999Ms: ms(l.p999Ns), maxMs: ms(l.maxNs), meanMs: ms(l.meanNs) },
+    otherCores:
+      busy0 === undefined || busy1 === undefined
+        ? null
+        : Math.max(0, (busy1 - busy0 - serverSec - (own.user + own.system) / 1e6) / wallSec),
+  };
+}
+
+/** Several phases on one server as one: load combined, CPU and other load time-weighted. */
+function combinePhases(phases: readonly PhaseResult[]): PhaseResult {
+  const load = combineLoad(phases.map((p) => p.load));
+  const weighted = (f: (p: PhaseResult) => number) => phases.reduce((n, p) => n + f(p) * p.load.durationSec, 0) / load.durationSec;
+  const known = phases.every((p) => p.otherCores !== null);
+  const last = phases[phases.length - 1];
+  return {
+    load,
+    serverCpu: weighted((p) => p.serverCpu),
+    // Server-side latency is only reported for the paced phase; keep the last round's.
+    serverLatency: last ? last.serverLatency : { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0 },
+    otherCores: known ? weighted((p) => p.otherCores ?? 0) : null,
+  };
+}
+
+interface Throughput {
+  webhook: PhaseResult;
+  baseline: PhaseResult;
+  /** webhook/baseline of each round, to show how steady the ratio was. */
+  roundRatios: number[];
+}
+
+/**
+ * Max throughput of both servers in alternating rounds (webhook, baseline, webhook, ...),
+ * so that whatever else the machine is doing weighs on both about equally.
+ */
+async function maxThroughput(webhook: ServerChild, baseline: ServerChild, targets: { webhook: Target; baseline: Target }, o: Options): Promise<Throughput> {
+  const roundSec = o.quick ? 1 : 2;
+  const rounds = Math.max(1, Math.round(o.durationSec / roundSec));
+  progress(`max throughput: warm-up ${o.warmupSec} s each, then ${rounds} alternating rounds of ${roundSec} s each, ${o.connections} connections`);
+  for (const [server, target] of [[webhook, targets.webhook], [baseline, targets.baseline]] as const) {
+    const warm = await runAutocannon(target, { connections: o.connections, durationSec: o.warmupSec });
+    if (failures(warm) > 0) progress(`${server.kind}: warm-up had ${failures(warm)} failed requests`);
+  }
+  const w: PhaseResult[] = [];
+  const b: PhaseResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    w.push(await measure(webhook, () => runAutocannon(targets.webhook, { connections: o.connections, durationSec: roundSec })));
+    b.push(await measure(baseline, () => runAutocannon(targets.baseline, { connections: o.connections, durationSec: roundSec })));
+  }
+  return {
+    webhook: combinePhases(w),
+    baseline: combinePhases(b),
+    roundRatios: w.map((p, i) => round(p.load.perSec / (b[i]?.load.perSec ?? Number.NaN), 3)),
+  };
+}
+
+interface MemorySample {
+  reviews: number;
+  rssMb: number;
+  rssAfterGcMb: number;
+  heapTotalAfterGcMb: number;
+  heapUsedAfterGcMb: number;
+  externalAfterGcMb: number;
+}
+
+interface MemoryResult {
+  samples: MemorySample[];
+  peakRssMb: number;
+  rssGrowthMb: number;
+  heapGrowthMb: number;
+  steps: PhaseResult[];
+}
+
+/** `memoryTotal` reviews in `memorySteps` equal closed-loop batches, memory after each. */
+async function memoryPhase(server: ServerChild, webhookTarget: Target, o: Options): Promise<MemoryResult> {
+  const target: Target = { ...webhookTarget, url: server.url };
+  const step = o.memoryTotal / o.memorySteps;
+  progress(`memory: ${int(o.memoryTotal)} reviews to a fresh webhook, memory every ${int(step)}`);
+  const samples: MemorySample[] = [];
+  const steps: PhaseResult[] = [];
+  let reviews = 0;
+  for (let i = 1; i <= o.memorySteps; i++) {
+    const p = await measure(server, () => runAutocannon(target, { connections: o.connections, amount: step }));
+    steps.push(p);
+    reviews += p.load.ok;
+    const asIs = await server.stats();
+    const collected = await server.stats({ gc: true });
+    samples.push({
+      reviews,
+      rssMb: mb(asIs.rss),
+      rssAfterGcMb: mb(collected.rss),
+      heapTotalAfterGcMb: mb(collected.heapTotal),
+      heapUsedAfterGcMb: mb(collected.heapUsed),
+      externalAfterGcMb: mb(collected.external),
+    });
+    progress(`memory: ${int(reviews)} reviews, RSS ${mb(asIs.rss)} MB (${mb(collected.rss)} MB after GC)`);
+  }
+  const final = await server.stats();
+  const half = samples[Math.floor(o.memorySteps / 2) - 1];
+  const last = samples[samples.length - 1];
+  return {
+    samples,
+    peakRssMb: mb(final.maxRss),
+    rssGrowthMb: half && last ? round(last.rssAfterGcMb - half.rssAfterGcMb, 1) : 0,
+    heapGrowthMb: half && last ? round(last.heapUsedAfterGcMb - half.heapUsedAfterGcMb, 2) : 0,
+    steps,
+  };
+}
+
+function machine(): { nproc: number; cpuModel: string; node: string } {
+  return { nproc: availableParallelism(), cpuModel: cpus()[0]?.model.trim() ?? "unknown", node: process.version };
+}
+
+async function main(): Promise<number> {
+  let o: Options;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
+    console.error(`${err.message}\n${USAGE}`);
+    return 2;
+  }
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major < 22) progress(`warning: running on Node ${process.version}; the project supports >= 22 (use npm run bench)`);
+
+  const pod = benchPod();
+  const review = benchReview();
+  const body = JSON.stringify(review);
+  const uid = (review.request as { uid: string }).uid;
+  const now = new Date();
+  const ca = issueCertificateAuthority({ now, commonName: "pod-dns-injector-bench-ca" });
+  const serving = issueServingCertificate({ ca, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], now });
+  const tls = { keyPem: serving.keyPem, certPem: serving.certPem };
+  const run: RunInfo = {
+    o,
+    m: machine(),
+    podBytes: Buffer.byteLength(JSON.stringify(pod)),
+    bodyBytes: Buffer.byteLength(body),
+    patchOps: 0,
+  };
+  progress(`node ${run.m.node}, ${run.m.nproc} cores (${run.m.cpuModel}); pod ${int(run.podBytes)} bytes, review ${int(run.bodyBytes)} bytes; webhook log level ${o.logLevel}`);
+  const busy0 = machineBusySeconds();
+  await delay(1000);
+  const busy1 = machineBusySeconds();
+  if (busy0 !== undefined && busy1 !== undefined && busy1 - busy0 > 0.2) {
+    progress(`warning: other processes are using ${fmt(busy1 - busy0, 2)} cores right now; the figures will be low and noisy`);
+  }
+
+  const webhookTarget: Target = { url: "", body, verifyBody: (b) => b.includes('"patchType":"JSONPatch"') && b.includes(uid) };
+  const baselineTarget: Target = { url: "", body, verifyBody: (b) => b.includes('"allowed":true') && b.includes(uid) };
+  const children: ServerChild[] = [];
+  const started = async (kind: ServerKind) => {
+    const c = await ServerChild.start(kind, o.logLevel, o.serverFlags, tls);
+    children.push(c);
+    return c;
+  };
+  try {
+    // 1: both servers saturated, in alternating rounds.
+    const webhook = await started("webhook");
+    const baseline = await started("baseline");
+    webhookTarget.url = webhook.url;
+    baselineTarget.url = baseline.url;
+    run.patchOps = await checkServer("webhook", webhook.url, body, ca.certPem, uid);
+    await checkServer("baseline", baseline.url, body, ca.certPem, uid);
+    const tp = await maxThroughput(webhook, baseline, { webhook: webhookTarget, baseline: baselineTarget }, o);
+    await baseline.stop();
+    progress(`webhook ${int(tp.webhook.load.perSec)} reviews/s, baseline ${int(tp.baseline.load.perSec)}/s; now ${int(TARGETS.fixedRate)}/s for ${o.durationSec} s, open loop`);
+
+    // 2: the webhook at the fixed rate: paced, then autocannon's overallRate for reference.
+    const wFixed = await measure(webhook, () =>
+      runPaced(webhookTarget, { rate: TARGETS.fixedRate, durationSec: o.durationSec, connections: o.connections, ca: ca.certPem }),
+    );
+    progress(`webhook: p99 ${fmt(wFixed.load.latency.p99Ms)} ms; now autocannon overallRate ${int(TARGETS.fixedRate)} for ${o.durationSec} s`);
+    const wBurst = await measure(webhook, () =>
+      runAutocannon(webhookTarget, { connections: o.connections, durationSec: o.durationSec, overallRate: TARGETS.fixedRate }),
+    );
+    const webhookPeakRssMb = mb((await webhook.stats()).maxRss);
+    await webhook.stop();
+
+    // 4: memory, on a fresh webhook.
+    const fresh = await started("webhook");
+    const mem = await memoryPhase(fresh, webhookTarget, o);
+    await fresh.stop();
+
+    return report({ ...run, wMax: tp.webhook, bMax: tp.baseline, roundRatios: tp.roundRatios, wFixed, wBurst, mem, webhookPeakRssMb });
+  } finally {
+    for (const c of children) c.kill();
+  }
+}
+
+interface RunInfo {
+  o: Options;
+  m: ReturnType<typeof machine>;
+  podBytes: number;
+  bodyBytes: number;
+  patchOps: number;
+}
+
+interface Report extends RunInfo {
+  wMax: PhaseResult;
+  wFixed: PhaseResult<PacedResult>;
+  /** autocannon overallRate at the fixed rate: bursts, shown for reference only. */
+  wBurst: PhaseResult;
+  bMax: PhaseResult;
+  roundRatios: number[];
+  mem: MemoryResult;
+  webhookPeakRssMb: number;
+}
+
+/** Prints the table and the targets, or the JSON object; 1 when any request failed. */
+function report(r: Report): number {
+  const { o, wMax, wFixed, wBurst, bMax, mem } = r;
+  const ratio = wMax.load.perSec / bMax.load.perSec;
+  const memLast = mem.samples[mem.samples.length - 1];
+  const phases: Array<[string, PhaseResult]> = [
+    ["webhook, max throughput", wMax],
+    ["baseline, max throughput", bMax],
+    [`webhook, paced ${int(TARGETS.fixedRate)}/s`, wFixed],
+    [`webhook, autocannon rate`, wBurst],
+    ...mem.steps.map((p, i): [string, PhaseResult] => [`memory, batch ${i + 1}`, p]),
+  ];
+  const failed = phases.filter(([, p]) => failures(p.load) > 0);
+  const otherCores = Math.max(...phases.map(([, p]) => p.otherCores ?? 0));
+  // The pacer must actually have delivered the rate for its latency to count.
+  const rateHeld = wFixed.load.perSec >= TARGETS.fixedRate * 0.98;
+  const targets = {
+    ratio: { target: `>= ${TARGETS.ratio}`, measured: round(ratio, 3), met: ratio >= TARGETS.ratio },
+    p99Ms: { target: `<= ${TARGETS.p99Ms} ms at ${TARGETS.fixedRate}/s`, measured: wFixed.load.latency.p99Ms, met: rateHeld && wFixed.load.latency.p99Ms <= TARGETS.p99Ms },
+    rssMb: { target: `<= ${TARGETS.rssMb} MB (peak, ${o.memoryTotal} reviews)`, measured: mem.peakRssMb, met: mem.peakRssMb <= TARGETS.rssMb },
+    noGrowth: {
+      target: `after GC, ${o.memoryTotal / 2} -> ${o.memoryTotal} reviews: RSS <= +${GROWTH_TOLERANCE.rssMb} MB, heap <= +${GROWTH_TOLERANCE.heapMb} MB`,
+      measured: { rssMb: mem.rssGrowthMb, heapMb: mem.heapGrowthMb },
+      met: mem.rssGrowthMb <= GROWTH_TOLERANCE.rssMb && mem.heapGrowthMb <= GROWTH_TOLERANCE.heapMb,
+    },
+  };
+
+  if (o.json) {
+    const out = {
+      reviewsPerSec: Math.round(wMax.load.perSec),
+      baselinePerSec: Math.round(bMax.load.perSec),
+      ratio: round(ratio, 3),
+      p50Ms: wFixed.load.latency.p50Ms,
+      p99Ms: wFixed.load.latency.p99Ms,
+      rssMb: mem.peakRssMb,
+      latencySource: `client-side, open loop at ${TARGETS.fixedRate}/s, from issuing the request (waiting for a free connection included) to the answer's last byte, nanosecond histogram`,
+      fixedRatePerSec: round(wFixed.load.perSec, 1),
+      pacerLateStarts: wFixed.load.lateStarts,
+      roundRatios: r.roundRatios,
+      p999Ms: wFixed.load.latency.p999Ms,
+      dueP50Ms: wFixed.load.dueLatency.p50Ms,
+      dueP99Ms: wFixed.load.dueLatency.p99Ms,
+      maxMs: wFixed.load.latency.maxMs,
+      serverP50Ms: wFixed.serverLatency.p50Ms,
+      serverP99Ms: wFixed.serverLatency.p99Ms,
+      autocannonRateP50Ms: wBurst.load.latency.p50Ms,
+      autocannonRateP99Ms: wBurst.load.latency.p99Ms,
+      saturatedP50Ms: wMax.load.latency.p50Ms,
+      saturatedP99Ms: wMax.load.latency.p99Ms,
+      baselineP50Ms: bMax.load.latency.p50Ms,
+      baselineP99Ms: bMax.load.latency.p99Ms,
+      rssAfterMb: memLast?.rssMb ?? 0,
+      rssGrowthMb: mem.rssGrowthMb,
+      heapGrowthMb: mem.heapGrowthMb,
+      memorySamples: mem.samples,
+      webhookPeakRssMb: r.webhookPeakRssMb,
+      serverCpu: { webhook: round(wMax.serverCpu, 2), baseline: round(bMax.serverCpu, 2) },
+      generatorCpu: { webhook: round(wMax.load.generatorCpu, 2), baseline: round(bMax.load.generatorCpu, 2) },
+      otherCores: round(otherCores, 2),
+      otherCoresByPhase: Object.fromEntries(phases.map(([name, p]) => [name, p.otherCores === null ? null : round(p.otherCores, 2)])),
+      logLevel: o.logLevel,
+      serverFlags: o.serverFlags,
+      connections: o.connections,
+      durationSec: o.durationSec,
+      quick: o.quick,
+      podBytes: r.podBytes,
+      reviewBytes: r.bodyBytes,
+      patchOps: r.patchOps,
+      machine: r.m,
+      targets,
+      failed: failed.length > 0,
+      failures: Object.fromEntries(failed.map(([name, p]) => [name, failureCounts(p.load)])),
+    };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return failed.length > 0 ? 1 : 0;
+  }
+
+  const cols = (...c: Array<[string, number]>) => c.map(([v, n], i) => (i === 0 ? pad(v, n) : lpad(v, n))).join("  ");
+  const pct = (f: number | null) => (f === null ? "?" : `${Math.round(f * 100)}%`);
+  const out: string[] = [];
+  out.push(`pod-dns-injector admission benchmark${o.quick ? " (--quick smoke run: not comparable with the targets)" : ""}`);
+  out.push(`  machine  ${r.m.nproc} cores, ${r.m.cpuModel}, Node ${r.m.node}`);
+  out.push(`  request  AdmissionReview v1, Pod CREATE of a ${int(r.podBytes)}-byte pod (body ${int(r.bodyBytes)} bytes); answer: allowed + JSONPatch of ${r.patchOps} ops`);
+  const verbose = ["info", "debug", "trace"].includes(o.logLevel);
+  out.push(`  webhook  log level ${o.logLevel}${verbose ? " (a line per review, to /dev/null)" : " (no per-review log lines)"}${o.serverFlags.length ? `; node ${o.serverFlags.join(" ")}` : ""}; servers in child processes`);
+  out.push(`  load     HTTPS keep-alive, pipelining 1, ${o.connections} connections; max throughput: autocannon, ${o.warmupSec} s warm-up + ${o.durationSec} s`);
+  out.push("");
+  out.push(cols(["phase", 26], ["req/s", 7], ["p50 ms", 8], ["p99 ms", 8], ["p99.9 ms", 9], ["max ms", 8], ["server", 6], ["loadgen", 7], ["others", 6], ["failed", 6]));
+  for (const [name, p] of phases.slice(0, 4)) {
+    const l = p.load.latency;
+    out.push(cols([name, 26], [int(p.load.perSec), 7], [fmt(l.p50Ms), 8], [fmt(l.p99Ms), 8], [fmt(l.p999Ms), 9], [fmt(l.maxMs), 8], [pct(p.serverCpu), 6], [pct(p.load.generatorCpu), 7], [pct(p.otherCores), 6], [int(failures(p.load)), 6]));
+  }
+  const s = wFixed.serverLatency;
+  const d = wFixed.load.dueLatency;
+  out.push(cols(["  paced, from due time", 26], ["", 7], [fmt(d.p50Ms), 8], [fmt(d.p99Ms), 8], [fmt(d.p999Ms), 9], [fmt(d.maxMs), 8]));
+  out.push(cols(["  paced, server-side", 26], ["", 7], [fmt(s.p50Ms), 8], [fmt(s.p99Ms), 8], [fmt(s.p999Ms), 9], [fmt(s.maxMs), 8]));
+  out.push(`  ratio per round (webhook/baseline, alternating ${r.roundRatios.length} rounds): ${r.roundRatios.map((x) => fmt(x, 2)).join(" ")}`);
+  if (wFixed.load.lateStarts > 0) out.push(`  the pacer sent ${int(wFixed.load.lateStarts)} of ${int(wFixed.load.ok)} requests more than 2 ms late (this process stalled)`);
+  out.push("  latency: client-side, per response, nanosecond histograms (autocannon's own histogram counts whole milliseconds).");
+  out.push("  paced: open loop, request i due at i/rate; latency from issuing it (waiting for a free connection included) to the answer's last byte;");
+  out.push("    from due time: plus the pacer's own lateness (1 ms timer); server-side: fastify onRequest→onResponse in the child.");
+  out.push("  autocannon rate: overallRate sends each connection's quota back to back at each second, then idles (for reference).");
+  out.push("  CPU columns in % of one core; others: every other process on the machine during the phase.");
+  out.push("");
+  out.push(cols(["memory, fresh webhook", 22], ["RSS MB", 7], ["after GC", 9], ["heap total", 10], ["heap used", 9], ["external", 8], ["req/s", 6]));
+  mem.samples.forEach((m, i) => {
+    out.push(cols([`${int(m.reviews)} reviews`, 22], [fmt(m.rssMb, 1), 7], [fmt(m.rssAfterGcMb, 1), 9], [fmt(m.heapTotalAfterGcMb, 1), 10], [fmt(m.heapUsedAfterGcMb, 1), 9], [fmt(m.externalAfterGcMb, 1), 8], [int(mem.steps[i]?.load.perSec ?? 0), 6]));
+  });
+  out.push(`  peak RSS ${fmt(mem.peakRssMb, 1)} MB (the throughput/latency child peaked at ${fmt(r.webhookPeakRssMb, 1)} MB); "after GC" columns after gc() in the child`);
+  const half = mem.samples[Math.floor(mem.samples.length / 2) - 1];
+  const heapTotalGrowth = half && memLast ? memLast.heapTotalAfterGcMb - half.heapTotalAfterGcMb : 0;
+  if (mem.rssGrowthMb > GROWTH_TOLERANCE.rssMb && mem.heapGrowthMb <= GROWTH_TOLERANCE.heapMb && heapTotalGrowth >= mem.rssGrowthMb * 0.8) {
+    out.push(`  the RSS growth is V8 growing its heap (heap total ${signed(round(heapTotalGrowth, 1))} MB: the young generation) while the live heap stays flat;`);
+    out.push(`  try --server-flag=--max-semi-space-size=16 to see the RSS with a capped young generation`);
+  }
+  out.push("");
+  const verdict = (met: boolean) => (met ? "met" : "NOT MET");
+  out.push(cols(["target", 30], ["wanted", 9], ["measured", 30], ["", 7]));
+  out.push(cols(["reviews/s ÷ baseline/s", 30], ["≥ 0.85", 9], [`${fmt(ratio)} (${int(wMax.load.perSec)} / ${int(bMax.load.perSec)})`, 30], [verdict(targets.ratio.met), 7]));
+  out.push(cols([`p99 at ${int(TARGETS.fixedRate)} reviews/s`, 30], ["≤ 2 ms", 9], [`${fmt(wFixed.load.latency.p99Ms)} ms (p50 ${fmt(wFixed.load.latency.p50Ms)})`, 30], [verdict(targets.p99Ms.met), 7]));
+  out.push(cols([`peak RSS, ${int(o.memoryTotal)} reviews`, 30], ["≤ 120 MB", 9], [`${fmt(mem.peakRssMb, 1)} MB`, 30], [verdict(targets.rssMb.met), 7]));
+  out.push(cols([`growth ${int(o.memoryTotal / 2)} → ${int(o.memoryTotal)}`, 30], ["none", 9], [`RSS ${signed(mem.rssGrowthMb)} MB, heap ${signed(mem.heapGrowthMb)} MB`, 30], [verdict(targets.noGrowth.met), 7]));
+  out.push("");
+  if (!rateHeld) out.push(`WARNING: the pacer delivered only ${int(wFixed.load.perSec)} of ${int(TARGETS.fixedRate)} reviews/s`);
+  if (otherCores > 0.1) out.push(`WARNING: other processes used up to ${fmt(otherCores, 2)} cores during a phase: the figures are not clean; rerun on an idle machine`);
+  if (failed.length > 0) {
+    out.push(`FAILED: requests failed or were answered unexpectedly in: ${failed.map(([name, p]) => `${name} ${JSON.stringify(failureCounts(p.load))}`).join("; ")}`);
+  } else {
+    out.push(`all ${int(phases.reduce((n, [, p]) => n + p.load.ok, 0))} measured requests answered 200 with the expected body`);
+  }
+  console.log(out.join("\n"));
+  return failed.length > 0 ? 1 : 0;
+}
+
+function failureCounts(l: LoadResult) {
+  return { non2xx: l.non2xx, errors: l.errors, timeouts: l.timeouts, mismatches: l.mismatches };
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+const signed = (n: number) => (n >= 0 ? `+${n}` : `${n}`);
+const fmt = (n: number, digits = 3) => n.toFixed(digits);
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const pad = (s: string, w: number) => (s.length >= w ? s : s + " ".repeat(w - s.length));
+const lpad = (s: string, w: number) => (s.length >= w ? s : " ".repeat(w - s.length) + s);
+
+const watchdog = setTimeout(() => {
+  console.error(`[bench] still running after ${WATCHDOG_MS / 60000} minutes: giving up`);
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  },
+);
