@@ -18,7 +18,8 @@ export function decideServiceReservation(req: AdmissionRequest, settings: Settin
   const name = obj.metadata?.name ?? req.name ?? "";
   const { namespace: dnsNs, name: dnsName } = settings.dnsService;
   if (namespace === dnsNs && name === dnsName) return allowedResponse(req.uid, { auditAnnotations: { decision: "allow", reason: "dns-service" } });
-  const requested = [obj.spec?.clusterIP, ...(Array.isArray(obj.spec?.clusterIPs) ? obj.spec.clusterIPs : [])]
+  const listed: unknown[] = Array.isArray(obj.spec?.clusterIPs) ? (obj.spec.clusterIPs as unknown[]) : [];
+  const requested = [obj.spec?.clusterIP, ...listed]
     .filter((ip): ip is string => typeof ip === "string")
     .map((ip) => canonicalIP(ip) ?? ip);
   if (!requested.includes(reserved)) return allowedResponse(req.uid, { auditAnnotations: { decision: "allow", reason: "not-reserved-ip" } });
