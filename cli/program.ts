@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { NAMESPACE_MODES, OPS_PORT, PRODUCT, WEBHOOK_PORT } from "../config/names.js";
+import { registerAuditCommand } from "./audit.js";
 import { runCertsGenerate, runCertsInspect, type CertsGenerateFlags } from "./certs.js";
 import { CliError, EXIT_INPUT, EXIT_OK, EXIT_USAGE } from "./errors.js";
 import { runExplain, type ExplainFlags } from "./explain.js";
@@ -102,6 +103,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
     .option("--kubeconfig <file>", "kubeconfig for --secret (env KUBECONFIG)")
     .action(async (file: string | undefined, opts: { secret?: string; kubeconfig?: string }) => setExit(await runCertsInspect(file, opts, io)));
 
+  registerAuditCommand(program, io, setExit);
   return program;
 }
 

@@ -23,6 +23,7 @@ import { kubeEventRecorder } from "../controller/events.js";
 import { DNSServiceGuardian, GUARDIAN_LEASE } from "../controller/guardian.js";
 import { defaultIdentity } from "../controller/leader-election.js";
 import { SnapshotStore } from "../controller/snapshot-store.js";
+import { startBackgroundAudit, type BackgroundAudit } from "../audit/background.js";
 import { VERSION } from "./version.js";
 
 export interface ServeFlags extends SettingsFlags {
@@ -144,6 +145,35 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
     log.info({ identity, lease: `${settings.injectorNamespace}/${GUARDIAN_LEASE}` }, "DNS Service guardian started; campaigning for the lease");
   }
 
+  // 6. Background audit (leader only: the guardian's Lease decides; one replica alone leads).
+  let audit: BackgroundAudit | undefined;
+  if (cluster && kubeConfig && settings.audit.enabled) {
+    const facts = cluster;
+    const g = guardian;
+    audit = startBackgroundAudit({
+      kubeConfig,
+      settings: currentSettings,
+      log: log.child({ component: "audit" }),
+      registry: metrics.registry,
+      isLeader: () => (g ? g.isLeader() : true),
+      dnsServiceIP: () => facts.dnsServiceIP(),
+      intervalSeconds: settings.audit.intervalSeconds,
+    });
+    const a = audit;
+    // What changes a pod's verdict: its namespace's labels or annotations, the DNS IP.
+    facts.namespaceInformer.on("update", () => a.trigger("namespace changed"));
+    facts.namespaceInformer.on("add", () => a.trigger("namespace added"));
+    let lastIP = facts.dnsServiceIP();
+    const onService = () => {
+      const ip = facts.dnsServiceIP();
+      if (ip !== lastIP) a.trigger("DNS Service IP changed");
+      lastIP = ip;
+    };
+    facts.serviceInformer.on("add", onService);
+    facts.serviceInformer.on("update", onService);
+    facts.serviceInformer.on("delete", onService);
+  }
+
   // Configuration reloads: a ConfigMap update swaps a symlink, which fs.watch misses, so
   // poll. A bad new file keeps the last good settings.
   if (configPath) {
@@ -158,6 +188,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
           settings = r.settings;
           log.level = settings.logLevel;
           log.info({ configPath }, "configuration reloaded");
+          audit?.trigger("configuration reloaded");
         })
         .catch((err: unknown) => log.error({ err }, "configuration reload failed"));
     });
@@ -172,6 +203,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       shuttingDown = true;
       if (configPath) unwatchFile(configPath);
       // fastify.close waits for in-flight requests and answers new ones with 503.
+      if (audit) await audit.stop();
       if (guardian) await guardian.stop();
       await app.close();
       if (cluster) await cluster.stop();

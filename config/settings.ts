@@ -64,6 +64,8 @@ export interface Settings {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   /** The DNS Service guardian (cluster mode only). */
   guardian: GuardianSettings;
+  /** The background audit in `serve` (cluster mode, leader only). */
+  audit: { enabled: boolean; intervalSeconds: number };
   /** The self-managed webhook certificates (cluster mode without webhook.tlsCertFile). */
   certificates: CertificateSettings;
 }
@@ -133,6 +135,7 @@ export function defaultSettings(): Settings {
     webhook: { host: null, port: WEBHOOK_PORT, tlsCertFile: null, tlsKeyFile: null },
     ops: { host: null, port: OPS_PORT },
     logLevel: "info",
+    audit: { enabled: true, intervalSeconds: 300 },
     guardian: {
       enabled: true,
       repair: "report",
@@ -173,6 +176,7 @@ const TOP_LEVEL_KEYS = [
   "logLevel",
   "guardian",
   "certificates",
+  "audit",
 ] as const;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
@@ -361,6 +365,24 @@ const SECTIONS: Section[] = [
     }
     const cs = s.certificates;
     if (cs.secretName === cs.caSecretName) errors.push(`certificates.secretName and certificates.caSecretName: must differ (both ${JSON.stringify(cs.secretName)}): the CA key must not sit in the serving Secret`);
+  },
+  function audit(doc, s, errors) {
+    const a = doc.audit;
+    if (a === undefined) return;
+    if (!isObject(a)) {
+      errors.push("audit: must be a mapping");
+      return;
+    }
+    checkKeys(a, ["enabled", "intervalSeconds"], "audit", errors);
+    if (a.enabled !== undefined) {
+      if (typeof a.enabled !== "boolean") errors.push("audit.enabled: must be true or false");
+      else s.audit.enabled = a.enabled;
+    }
+    if (a.intervalSeconds !== undefined) {
+      const v = a.intervalSeconds;
+      if (typeof v !== "number" || !(v > 0) || v > 86400) errors.push("audit.intervalSeconds: a number of seconds greater than 0");
+      else s.audit.intervalSeconds = v;
+    }
   },
   function logLevel(doc, s, errors) {
     if (doc.logLevel === undefined) return;

@@ -28,11 +28,11 @@ describe("pod-dns-injector CLI", () => {
   it("--help lists every subcommand and exits 0", () => {
     const r = run(["--help"]);
     assert.equal(r.code, 0);
-    for (const cmd of ["serve", "inject", "explain", "certs"]) assert.match(r.stdout, new RegExp(`\\b${cmd}\\b`));
+    for (const cmd of ["serve", "inject", "explain", "audit", "certs"]) assert.match(r.stdout, new RegExp(`\\b${cmd}\\b`));
   });
 
   it("every subcommand has --help", () => {
-    for (const cmd of [["serve"], ["inject"], ["explain"], ["certs"], ["certs", "generate"], ["certs", "inspect"]]) {
+    for (const cmd of [["serve"], ["inject"], ["explain"], ["audit"], ["certs"], ["certs", "generate"], ["certs", "inspect"]]) {
       const r = run([...cmd, "--help"]);
       assert.equal(r.code, 0, cmd.join(" "));
       assert.match(r.stdout, /Usage: pod-dns-injector/);

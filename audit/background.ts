@@ -1,0 +1,182 @@
+/**
+ * The audit inside `serve`: on a schedule and whenever something that changes the verdict
+ * changes (a namespace's labels, the configuration, the DNS Service IP: the caller calls
+ * `trigger`), the leader audits the opted-in namespaces, refreshes the gauges and writes the
+ * PolicyReports. Triggers are debounced and coalesced: one audit at a time, and one more if
+ * anything came in meanwhile. Followers export no audit gauges, so sums across replicas
+ * count every pod once.
+ */
+import { performance } from "node:perf_hooks";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { Settings } from "../config/settings.js";
+import { auditCluster } from "./cluster-source.js";
+import { clearAudit, createAuditMetrics, recordAudit } from "./metrics.js";
+import { buildPolicyReports } from "./policy-report.js";
+import { summarize } from "./report.js";
+import { writePolicyReports } from "./report-writer.js";
+
+/** Default schedule: every 5 minutes, the usual background-scan period of policy engines. */
+export const DEFAULT_AUDIT_INTERVAL_SECONDS = 300;
+/** Namespace label changes arrive in bursts (e.g. a GitOps sync relabels many at once). */
+const DEBOUNCE_MS = 1000;
+/** How often the runner looks at isLeader(), to audit at once when it becomes the leader. */
+const LEADERSHIP_POLL_MS = 2000;
+/** After a failed audit, one retry this soon rather than a full interval later. */
+const RETRY_AFTER_ERROR_MS = 30_000;
+
+export interface BackgroundAuditDeps {
+  kubeConfig: KubeConfig;
+  /** Current settings (read at every run: they may be reloaded). */
+  settings: () => Settings;
+  log: Logger;
+  registry: Registry;
+  isLeader: () => boolean;
+  /** The DNS Service's live clusterIP (else the configured one), e.g. from serve's informer cache. */
+  dnsServiceIP: () => string | undefined;
+  /** Seconds between scheduled audits. Default {@link DEFAULT_AUDIT_INTERVAL_SECONDS}. */
+  intervalSeconds?: number;
+}
+
+export interface BackgroundAudit {
+  /** Asks for an audit soon (debounced); ignored after stop() and, at run time, on followers. */
+  trigger(reason: string): void;
+  /** Stops the schedule, aborts a running audit between pages and waits for it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the background audit. The first audit runs as soon as this replica is the leader
+ * (at once if it already is).
+ */
+export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit {
+  const log = deps.log;
+  const metrics = createAuditMetrics(deps.registry);
+  const intervalMs = (deps.intervalSeconds ?? DEFAULT_AUDIT_INTERVAL_SECONDS) * 1000;
+  if (!(intervalMs > 0)) throw new Error(`startBackgroundAudit: intervalSeconds must be positive, got ${deps.intervalSeconds}`);
+  const abort = new AbortController();
+  let stopped = false;
+  let pending = new Set<string>();
+  let running: Promise<void> | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let crdMissingLogged = false;
+  const loggedWarnings = new Set<string>();
+  let wasLeader = deps.isLeader();
+
+  const trigger = (reason: string): void => {
+    if (stopped) return;
+    pending.add(reason);
+    if (debounce) return;
+    debounce = setTimeout(() => {
+      debounce = undefined;
+      drain();
+    }, DEBOUNCE_MS);
+    debounce.unref();
+  };
+
+  const drain = (): void => {
+    if (running || stopped) return;
+    running = (async () => {
+      while (pending.size && !stopped) {
+        const reasons = [...pending];
+        pending = new Set();
+        await runOnce(reasons);
+      }
+    })().finally(() => {
+      running = undefined;
+    });
+  };
+
+  async function runOnce(reasons: string[]): Promise<void> {
+    if (!deps.isLeader()) {
+      clearAudit(metrics);
+      log.debug({ reasons }, "background audit skipped: not the leader");
+      return;
+    }
+    const started = performance.now();
+    try {
+      const ip = deps.dnsServiceIP();
+      const run = await auditCluster({
+        kubeConfig: deps.kubeConfig,
+        settings: deps.settings(),
+        scope: { kind: "opted-in" },
+        dnsServiceIP: { ip, source: ip ? "live" : "unknown" },
+        signal: abort.signal,
+      });
+      for (const w of run.warnings) {
+        if (loggedWarnings.has(w)) continue;
+        loggedWarnings.add(w);
+        log.warn({ component: "audit" }, w);
+      }
+      // Leadership may have moved during the lists: the new leader writes, we do not.
+      if (stopped || !deps.isLeader()) return;
+      recordAudit(metrics, run);
+      const outcome = await writePolicyReports({ kubeConfig: deps.kubeConfig, reports: buildPolicyReports(run), owns: { kind: "all" }, signal: abort.signal });
+      const seconds = (performance.now() - started) / 1000;
+      const summary = summarize(run);
+      if (outcome.kind === "crd-missing") {
+        metrics.crdMissing.set(1);
+        if (!crdMissingLogged) log.warn({ component: "audit" }, `${outcome.message}; the audit keeps updating its Prometheus metrics`);
+        crdMissingLogged = true;
+      } else {
+        metrics.crdMissing.set(0);
+        if (crdMissingLogged) log.info({ component: "audit" }, "the PolicyReport CRD is installed now: writing PolicyReports");
+        crdMissingLogged = false;
+      }
+      metrics.duration.set(seconds);
+      metrics.lastRun.set(Date.now() / 1000);
+      metrics.runs.inc({ outcome: "ok" });
+      log.info(
+        {
+          component: "audit",
+          reasons,
+          seconds: Number(seconds.toFixed(3)),
+          pods: summary.pods,
+          namespaces: summary.namespaces,
+          results: summary.byResult,
+          findings: summary.findings,
+          ...(outcome.kind === "written" ? { reports: { created: outcome.created.length, updated: outcome.updated.length, unchanged: outcome.unchanged.length, deleted: outcome.deleted.length } } : {}),
+        },
+        "background audit finished",
+      );
+    } catch (err) {
+      if (stopped && abort.signal.aborted) return;
+      metrics.runs.inc({ outcome: "error" });
+      log.error({ component: "audit", err, reasons }, `background audit failed; retrying in ${RETRY_AFTER_ERROR_MS / 1000} s`);
+      if (!retry) {
+        retry = setTimeout(() => {
+          retry = undefined;
+          trigger("retry after error");
+        }, RETRY_AFTER_ERROR_MS);
+        retry.unref();
+      }
+    }
+  }
+
+  const schedule = setInterval(() => trigger("schedule"), intervalMs);
+  schedule.unref();
+  const leadership = setInterval(() => {
+    const leader = deps.isLeader();
+    if (leader && !wasLeader) trigger("became leader");
+    if (!leader && wasLeader) clearAudit(metrics);
+    wasLeader = leader;
+  }, LEADERSHIP_POLL_MS);
+  leadership.unref();
+  if (wasLeader) trigger("start");
+
+  return {
+    trigger,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(schedule);
+      clearInterval(leadership);
+      if (debounce) clearTimeout(debounce);
+      if (retry) clearTimeout(retry);
+      abort.abort(new Error("background audit stopped"));
+      await running;
+    },
+  };
+}

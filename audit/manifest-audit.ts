@@ -1,0 +1,90 @@
+/**
+ * The offline audit: pod templates in manifests (Pods, Deployments, StatefulSets,
+ * DaemonSets, ReplicaSets, Jobs, CronJobs) judged by the same findings as running pods, as
+ * a gate for GitOps repositories that commit offline-injected manifests: a manifest injected
+ * before a DNS IP change or a profile change fails. Pure.
+ */
+import { INJECT_LABEL, PROFILE_ANNOTATION, type NamespaceMode } from "../config/names.js";
+import type { Settings } from "../config/settings.js";
+import type { NamespaceFacts } from "../webhook/namespace-policy.js";
+import { describeObject, findPodTemplate, type ManifestObject } from "../webhook/workloads.js";
+import { createPodAuditor, type AuditedPod, type PodAudit, type PodAuditor } from "./findings.js";
+import type { AuditRun, DNSServiceSource } from "./report.js";
+
+export interface ManifestAuditOptions {
+  settings: Settings;
+  /** The file name for messages and fix texts (`<stdin>` for -). */
+  source: string;
+  /** For objects without metadata.namespace (-n); default `default`. */
+  namespace?: string | undefined;
+  /** The namespaces' mode; offline, a namespace counts as `enabled` unless told otherwise. */
+  mode?: NamespaceMode | undefined;
+  /** The namespaces' profile annotation. */
+  profile?: string | undefined;
+  /** The nameserver to expect; default the configured fixed IP. */
+  dnsServiceIP?: { ip: string | undefined; source: DNSServiceSource } | undefined;
+  now?: () => Date;
+}
+
+export interface ManifestDocumentInput {
+  /** 1-based position in the stream, for messages. */
+  index: number;
+  object: ManifestObject | null;
+}
+
+export interface ManifestAudit {
+  run: AuditRun;
+  /** Documents whose pod template is malformed; the CLI turns them into input errors. */
+  invalid: { index: number; what: string; error: string }[];
+}
+
+export function auditManifests(documents: readonly ManifestDocumentInput[], options: ManifestAuditOptions): ManifestAudit {
+  const { settings } = options;
+  const dns = options.dnsServiceIP ?? (settings.dnsService.clusterIP ? { ip: settings.dnsService.clusterIP, source: "configured" as const } : { ip: undefined, source: "unknown" as const });
+  const facts = (name: string): NamespaceFacts => ({
+    name,
+    labels: { [INJECT_LABEL]: options.mode ?? "enabled" },
+    annotations: options.profile ? { [PROFILE_ANNOTATION]: options.profile } : {},
+  });
+  const pods: PodAudit[] = [];
+  const invalid: ManifestAudit["invalid"] = [];
+  const auditors = new Map<string, PodAuditor>();
+  const auditorFor = (namespace: string): PodAuditor => {
+    let a = auditors.get(namespace);
+    if (!a) auditors.set(namespace, (a = createPodAuditor({ namespace, namespaceFacts: facts(namespace), settings, dnsServiceIP: dns.ip, context: { source: "manifest", file: options.source } })));
+    return a;
+  };
+  for (const doc of documents) {
+    if (doc.object === null) continue;
+    const obj = doc.object;
+    const what = describeObject(obj);
+    const found = findPodTemplate(obj);
+    if (found.kind === "not-a-workload") continue;
+    if (found.kind === "invalid") {
+      invalid.push({ index: doc.index, what, error: found.error });
+      continue;
+    }
+    const ownNamespace = obj.metadata?.namespace;
+    if (ownNamespace !== undefined && typeof ownNamespace !== "string") {
+      invalid.push({ index: doc.index, what, error: "metadata.namespace: expected a string" });
+      continue;
+    }
+    const namespace = ownNamespace || options.namespace || "default";
+    const kind = String(obj.kind);
+    const name = typeof obj.metadata?.name === "string" ? obj.metadata.name : typeof obj.metadata?.generateName === "string" ? `${obj.metadata.generateName}*` : `(document ${doc.index})`;
+    const template = found.template;
+    const pod: AuditedPod = { metadata: { ...(template.metadata ?? {}), name }, spec: template.spec ?? {} };
+    // The manifest is both the pod and its template: deciding it is what applying it produces.
+    pods.push(auditorFor(namespace)(pod, { kind, name, namespace, chain: kind === "Pod" ? [] : [{ kind, name }] }));
+  }
+  return {
+    run: {
+      context: { source: "manifest", file: options.source },
+      pods,
+      namespaces: [...auditors.keys()].sort(),
+      dnsService: { namespace: settings.dnsService.namespace, name: settings.dnsService.name, ip: dns.ip, source: dns.source },
+      generatedAt: (options.now ?? (() => new Date()))(),
+    },
+    invalid,
+  };
+}

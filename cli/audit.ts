@@ -1,0 +1,159 @@
+/**
+ * `pod-dns-injector audit`: which pods have wrong DNS, why, and what to restart. Against a
+ * cluster (the opted-in namespaces, one namespace, or all) or offline on manifests (-f).
+ * Output: a table grouped by workload (default), JSON, YAML or PolicyReport objects;
+ * --write-reports stores the PolicyReports in the cluster. Exit code 1 when any pod fails
+ * (foreign-dns and would-inject only warn), for CI and cron use; 2 for usage errors.
+ */
+import { existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { Option, type Command } from "commander";
+import { stringify } from "yaml";
+import { NAMESPACE_MODES, PRODUCT, type NamespaceMode } from "../config/names.js";
+import { auditCluster, NamespaceNotFoundError, type AuditScope } from "../audit/cluster-source.js";
+import { auditManifests } from "../audit/manifest-audit.js";
+import { buildPolicyReports } from "../audit/policy-report.js";
+import { formatJSON, formatTable, formatYAML, hasViolations, type AuditRun } from "../audit/report.js";
+import { writePolicyReports, type WriteOutcome } from "../audit/report-writer.js";
+import { CliError, EXIT_INPUT, EXIT_OK, inputError, usageError } from "./errors.js";
+import type { CommandIO } from "./inject.js";
+import { parseManifests, readInput } from "./manifest-io.js";
+import { resolveSettings, type SettingsFlags } from "./settings-source.js";
+
+export const AUDIT_OUTPUTS = ["table", "json", "yaml", "policyreport"] as const;
+export type AuditOutput = (typeof AUDIT_OUTPUTS)[number];
+
+export interface AuditFlags extends SettingsFlags {
+  kubeconfig?: string | undefined;
+  namespace?: string | undefined;
+  allNamespaces?: boolean | undefined;
+  output: AuditOutput;
+  writeReports?: boolean | undefined;
+  filename?: string | undefined;
+  mode?: string | undefined;
+  profile?: string | undefined;
+}
+
+/** Adds `audit` to the program; `setExit` receives the command's exit code. */
+export function registerAuditCommand(program: Command, io: CommandIO, setExit: (code: number) => void): void {
+  program
+    .command("audit")
+    .description("report pods whose DNS does not conform (not injected, stale nameserver, drift, would-inject, foreign DNS), the workload that owns them and the fix; exit code 1 on violations")
+    .option("--kubeconfig <file>", "kubeconfig of the cluster (env KUBECONFIG, else ~/.kube/config; in a pod the in-cluster config)")
+    .option("-n, --namespace <ns>", "audit this namespace only, whatever its label (with -f: the namespace of objects without one)")
+    .option("-A, --all-namespaces", "audit every namespace, not only the opted-in ones (pods that are never injected count as skipped)")
+    .addOption(new Option("-o, --output <format>", "output format").choices([...AUDIT_OUTPUTS]).default("table"))
+    .option("--write-reports", "create or update one wgpolicyk8s.io/v1alpha2 PolicyReport per namespace and delete ours that are stale")
+    .option("-f, --filename <file>", "audit the pod templates of manifests offline instead of the cluster (a file, or - for standard input)")
+    .addOption(new Option("--mode <mode>", "with -f: the namespaces' mode (default enabled)").choices([...NAMESPACE_MODES]))
+    .option("--profile <name>", "with -f: the namespaces' DNS profile")
+    .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
+    .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
+    .option("--nameserver <ip>", "the DNS Service IP to expect (default: the DNS Service's live clusterIP, else the configured fixed IP; with -f the configured one, 10.96.0.10)")
+    .action(async (opts: AuditFlags) => setExit(await runAudit(opts, io)));
+}
+
+/** Runs the audit; resolves to the exit code. Throws CliError for usage and input errors. */
+export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number> {
+  checkFlags(flags);
+  const { settings } = await resolveSettings(flags, io.env);
+  if (flags.profile !== undefined && !settings.profiles[flags.profile]) {
+    throw inputError(`--profile ${flags.profile}: no such profile (have: ${Object.keys(settings.profiles).join(", ")})`);
+  }
+  const flagIP = flags.nameserver !== undefined ? { ip: settings.dnsService.clusterIP ?? undefined, source: "flag" as const } : undefined;
+
+  let run: AuditRun;
+  let outcome: WriteOutcome | undefined;
+  if (flags.filename !== undefined) {
+    const source = flags.filename === "-" ? "<stdin>" : flags.filename;
+    const docs = parseManifests(await readInput(flags.filename, io.stdin), source);
+    const audit = auditManifests(docs, { settings, source, namespace: flags.namespace, mode: flags.mode as NamespaceMode | undefined, profile: flags.profile, dnsServiceIP: flagIP });
+    const bad = audit.invalid[0];
+    if (bad) throw inputError(`${source}: document ${bad.index} (${bad.what}): ${bad.error}`);
+    run = audit.run;
+  } else {
+    const kubeConfig = loadKubeConfig(flags.kubeconfig, io.env);
+    const scope: AuditScope = flags.namespace !== undefined ? { kind: "namespace", name: flags.namespace } : flags.allNamespaces ? { kind: "all" } : { kind: "opted-in" };
+    const server = kubeConfig.getCurrentCluster()?.server ?? "(unknown server)";
+    try {
+      const result = await auditCluster({ kubeConfig, settings, scope, dnsServiceIP: flagIP });
+      for (const w of result.warnings) io.stderr(`${PRODUCT}: warning: ${w}\n`);
+      run = result;
+      if (flags.writeReports) {
+        outcome = await writePolicyReports({ kubeConfig, reports: buildPolicyReports(run), owns: scope.kind === "namespace" ? { kind: "namespaces", names: [scope.name] } : { kind: "all" } });
+      }
+    } catch (err) {
+      if (err instanceof NamespaceNotFoundError) throw inputError(`${err.message} (in ${server})`);
+      throw inputError(`cannot audit the cluster at ${server}: ${errorText(err)}`);
+    }
+    if (scope.kind === "opted-in" && run.namespaces.length === 0) {
+      io.stderr(`${PRODUCT}: no namespace is opted in (label pod-dns-injector.io/inject=enabled or audit); use -n NS or -A to audit others\n`);
+    }
+  }
+  if (run.dnsService.ip === undefined) {
+    io.stderr(`${PRODUCT}: warning: the DNS Service ${run.dnsService.namespace}/${run.dnsService.name} has no clusterIP and none is configured: pods are skipped (pass --nameserver IP)\n`);
+  }
+
+  io.stdout(render(run, flags.output));
+  if (outcome?.kind === "crd-missing") {
+    io.stderr(`${PRODUCT}: ${outcome.message}\n`);
+    return EXIT_INPUT;
+  }
+  if (outcome?.kind === "written") {
+    io.stderr(`${PRODUCT}: PolicyReports: ${outcome.created.length} created, ${outcome.updated.length} updated, ${outcome.unchanged.length} unchanged, ${outcome.deleted.length} deleted\n`);
+  }
+  return hasViolations(run) ? EXIT_INPUT : EXIT_OK;
+}
+
+function checkFlags(flags: AuditFlags): void {
+  if (flags.namespace !== undefined && flags.allNamespaces) throw usageError("-n/--namespace and -A/--all-namespaces are exclusive");
+  if (flags.filename !== undefined) {
+    for (const [set, name] of [[flags.allNamespaces, "-A/--all-namespaces"], [flags.writeReports, "--write-reports"], [flags.kubeconfig !== undefined, "--kubeconfig"]] as const) {
+      if (set) throw usageError(`${name} audits a cluster; it cannot be combined with -f (an offline audit of manifests)`);
+    }
+  } else {
+    if (flags.mode !== undefined) throw usageError("--mode applies to -f (offline) audits; a cluster's namespaces carry their mode in their label");
+    if (flags.profile !== undefined) throw usageError("--profile applies to -f (offline) audits; a cluster's namespaces name their profile in an annotation");
+  }
+}
+
+function render(run: AuditRun, output: AuditOutput): string {
+  switch (output) {
+    case "json":
+      return formatJSON(run);
+    case "yaml":
+      return formatYAML(run);
+    case "policyreport":
+      return buildPolicyReports(run)
+        .map((r) => stringify(r, { lineWidth: 0 }))
+        .join("---\n");
+    case "table":
+      return formatTable(run);
+  }
+}
+
+/** As kubectl finds its cluster: --kubeconfig, KUBECONFIG (first existing file), in-cluster, ~/.kube/config. */
+function loadKubeConfig(flag: string | undefined, env: NodeJS.ProcessEnv): KubeConfig {
+  const kc = new KubeConfig();
+  const fromEnv = env.KUBECONFIG?.split(delimiter).filter((p) => p !== "");
+  const home = env.HOME ? join(env.HOME, ".kube", "config") : undefined;
+  const file = flag ?? fromEnv?.find((p) => existsSync(p)) ?? fromEnv?.[0];
+  try {
+    if (file) kc.loadFromFile(file);
+    else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else if (home && existsSync(home)) kc.loadFromFile(home);
+    else throw usageError("no cluster to audit: pass --kubeconfig FILE or set KUBECONFIG (or audit manifests offline with -f FILE)");
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw inputError(`cannot load kubeconfig ${file ?? home ?? "(in-cluster)"}: ${errorText(err)}`);
+  }
+  if (!kc.getCurrentCluster()) throw inputError(`kubeconfig ${file ?? home ?? "(in-cluster)"}: no current context with a cluster`);
+  return kc;
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : "";
+  return `${err.message}${cause}`;
+}

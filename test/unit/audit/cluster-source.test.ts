@@ -1,0 +1,261 @@
+/**
+ * The audit's cluster adapters against a fake API server: paginated lists, only the owner
+ * kinds the pods point at, PolicyReport create/update/unchanged/delete, the missing CRD as
+ * a value, and the background runner (leader only, the CRD message logged once).
+ */
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { setTimeout as delay } from "node:timers/promises";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { INJECT_LABEL } from "../../../config/names.js";
+import { defaultSettings } from "../../../config/settings.js";
+import { startBackgroundAudit } from "../../../audit/background.js";
+import { auditCluster, NamespaceNotFoundError } from "../../../audit/cluster-source.js";
+import { buildPolicyReports } from "../../../audit/policy-report.js";
+import { CRD_MISSING_MESSAGE, writePolicyReports } from "../../../audit/report-writer.js";
+import { startFakeApi, type FakeApi } from "./fake-api-server.js";
+import { DNS_IP, NEW_DNS_IP, injectedPod, plainPod } from "./fixtures.js";
+
+const ns = (name: string, mode?: string) => ({ metadata: { name, labels: mode ? { [INJECT_LABEL]: mode } : {} } });
+const controller = (kind: string, name: string) => [{ apiVersion: "apps/v1", kind, name, uid: `u-${name}`, controller: true }];
+const REPORTS = "/apis/wgpolicyk8s.io/v1alpha2/namespaces";
+
+function seed(api: FakeApi): void {
+  api.collections.clear();
+  api.collections.set("/api/v1/namespaces", [ns("team-a", "enabled"), ns("team-b", "audit"), ns("plain"), ns("team-c", "enabled")]);
+  api.collections.set("/api/v1/namespaces/kube-system/services", [{ metadata: { name: "kube-dns", namespace: "kube-system" }, spec: { clusterIP: NEW_DNS_IP } }]);
+  const webPod = (n: string) => ({ ...injectedPod(n), metadata: { ...injectedPod(n).metadata, ownerReferences: controller("ReplicaSet", "web-5d8") } });
+  api.collections.set("/api/v1/namespaces/team-a/pods", [webPod("web-5d8-a"), webPod("web-5d8-b"), webPod("web-5d8-c"), plainPod("early"), injectedPod("fresh", { ip: NEW_DNS_IP })]);
+  api.collections.set("/apis/apps/v1/namespaces/team-a/replicasets", [{ metadata: { name: "web-5d8", ownerReferences: controller("Deployment", "web") }, spec: { template: { metadata: {}, spec: {} } } }]);
+  api.collections.set("/api/v1/namespaces/team-b/pods", [plainPod("watched")]);
+  api.collections.set("/api/v1/namespaces/team-c/pods", []);
+  api.collections.set("/api/v1/namespaces/plain/pods", [plainPod("ignored")]);
+  for (const n of ["team-a", "team-b", "team-c", "plain"]) api.collections.set(`${REPORTS}/${n}/policyreports`, []);
+}
+
+describe("auditCluster against a fake API server", () => {
+  let api: FakeApi;
+  before(async () => (api = await startFakeApi()));
+  after(async () => api.close());
+  beforeEach(() => {
+    seed(api);
+    api.requests.length = 0;
+  });
+
+  it("pages every list with limit and continue, lists only the opted-in namespaces and the owner kinds in use", async () => {
+    const run = await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" }, pageSize: 2, concurrency: 1 });
+    const gets = api.requests.filter((r) => r.method === "GET").map((r) => `${r.path}?${r.query.get("labelSelector") ?? ""}|${r.query.get("limit") ?? ""}|${r.query.get("continue") ?? ""}`);
+    assert.deepEqual(gets, [
+      "/api/v1/namespaces/kube-system/services/kube-dns?||",
+      "/api/v1/namespaces?pod-dns-injector.io/inject in (enabled,audit)|2|",
+      "/api/v1/namespaces?pod-dns-injector.io/inject in (enabled,audit)|2|2",
+      "/api/v1/namespaces/team-a/pods?|2|",
+      "/api/v1/namespaces/team-a/pods?|2|2",
+      "/api/v1/namespaces/team-a/pods?|2|4",
+      "/apis/apps/v1/namespaces/team-a/replicasets?|2|",
+      "/api/v1/namespaces/team-b/pods?|2|",
+      "/api/v1/namespaces/team-c/pods?|2|",
+    ]);
+    assert.deepEqual(run.namespaces, ["team-a", "team-b", "team-c"]);
+    assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ip: NEW_DNS_IP, source: "live" });
+    const byPod = Object.fromEntries(run.pods.map((p) => [p.name, `${p.result}:${p.findings.map((f) => f.kind).join("+")}:${p.workload.kind}/${p.workload.name}`]));
+    assert.deepEqual(byPod, {
+      "web-5d8-a": "fail:stale-nameserver:Deployment/web",
+      "web-5d8-b": "fail:stale-nameserver:Deployment/web",
+      "web-5d8-c": "fail:stale-nameserver:Deployment/web",
+      early: "fail:not-injected:Pod/early",
+      fresh: "pass::Pod/fresh",
+      watched: "warn:would-inject:Pod/watched",
+    });
+    assert.deepEqual(run.warnings, []);
+  });
+
+  it("-A audits every namespace; pods where nothing is injected are skipped with the reason", async () => {
+    const run = await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "all" } });
+    assert.deepEqual(run.namespaces, ["plain", "team-a", "team-b", "team-c"]);
+    const ignored = run.pods.find((p) => p.name === "ignored");
+    assert.equal(ignored?.result, "skip");
+    assert.equal(ignored?.reason, "namespace-not-opted-in");
+  });
+
+  it("-n audits one namespace whatever its label, and a missing one is NamespaceNotFoundError", async () => {
+    const run = await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-b" } });
+    assert.deepEqual(run.pods.map((p) => p.name), ["watched"]);
+    await assert.rejects(auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "nope" } }), NamespaceNotFoundError);
+  });
+
+  it("without the DNS Service the configured fixed IP is expected; a given IP skips the read", async () => {
+    api.collections.set("/api/v1/namespaces/kube-system/services", []);
+    const run = await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" } });
+    assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ip: DNS_IP, source: "configured" });
+    assert.equal(run.pods.find((p) => p.name === "web-5d8-a")?.result, "pass");
+    api.requests.length = 0;
+    await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" }, dnsServiceIP: { ip: NEW_DNS_IP, source: "flag" } });
+    assert.ok(!api.requests.some((r) => r.path.includes("/services/")));
+  });
+
+  it("an API failure names what was being listed", async () => {
+    api.collections.delete("/api/v1/namespaces/team-a/pods");
+    await assert.rejects(auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" } }), /list pods in namespace team-a: HTTP 404/);
+  });
+
+  it("an aborted audit stops between pages", async () => {
+    const ac = new AbortController();
+    ac.abort(new Error("stopping"));
+    await assert.rejects(auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" }, signal: ac.signal, dnsServiceIP: { ip: DNS_IP, source: "flag" } }), /stopping/);
+  });
+});
+
+describe("writePolicyReports against a fake API server", () => {
+  let api: FakeApi;
+  before(async () => (api = await startFakeApi()));
+  after(async () => api.close());
+  beforeEach(() => {
+    seed(api);
+    api.crdInstalled = true;
+    api.requests.length = 0;
+  });
+  const audit = () => auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" } });
+
+  it("creates, then leaves unchanged, updates what changed and deletes reports of namespaces without pods", async () => {
+    // A stale report of ours in team-c (no pods now), and someone else's report that must stay.
+    api.collections.get(`${REPORTS}/team-c/policyreports`)!.push({ metadata: { name: "pod-dns-injector", namespace: "team-c", labels: { "app.kubernetes.io/managed-by": "pod-dns-injector" }, resourceVersion: "1" } });
+    api.collections.get(`${REPORTS}/team-a/policyreports`)!.push({ metadata: { name: "kyverno-report", namespace: "team-a", labels: { "app.kubernetes.io/managed-by": "kyverno" }, resourceVersion: "1" } });
+
+    const first = await writePolicyReports({ kubeConfig: api.kubeConfig, reports: buildPolicyReports(await audit()), owns: { kind: "all" } });
+    assert.deepEqual(first, { kind: "written", created: ["team-a/pod-dns-injector", "team-b/pod-dns-injector"], updated: [], unchanged: [], deleted: ["team-c/pod-dns-injector"] });
+    const teamA = api.collections.get(`${REPORTS}/team-a/policyreports`)! as { metadata: { name: string }; summary?: unknown }[];
+    assert.deepEqual(teamA.map((r) => r.metadata.name).sort(), ["kyverno-report", "pod-dns-injector"]);
+    assert.deepEqual(teamA.find((r) => r.metadata.name === "pod-dns-injector")?.summary, { pass: 1, fail: 4, warn: 0, error: 0, skip: 0 });
+
+    await delay(1100); // a later run: new timestamps, same results
+    const second = await writePolicyReports({ kubeConfig: api.kubeConfig, reports: buildPolicyReports(await audit()), owns: { kind: "all" } });
+    assert.deepEqual(second, { kind: "written", created: [], updated: [], unchanged: ["team-a/pod-dns-injector", "team-b/pod-dns-injector"], deleted: [] });
+
+    api.collections.get("/api/v1/namespaces/team-b/pods")!.push(plainPod("another"));
+    api.requests.length = 0;
+    const third = await writePolicyReports({ kubeConfig: api.kubeConfig, reports: buildPolicyReports(await audit()), owns: { kind: "all" } });
+    assert.deepEqual(third, { kind: "written", created: [], updated: ["team-b/pod-dns-injector"], unchanged: ["team-a/pod-dns-injector"], deleted: [] });
+    const put = api.requests.find((r) => r.method === "PUT");
+    assert.equal((put?.body as { metadata: { resourceVersion?: string } }).metadata.resourceVersion !== undefined, true, "updates carry the resourceVersion");
+
+    // -n team-a speaks only for team-a: team-b's report stays even though this run has no pods there.
+    const onlyA = await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" } });
+    const fourth = await writePolicyReports({ kubeConfig: api.kubeConfig, reports: buildPolicyReports(onlyA), owns: { kind: "namespaces", names: ["team-a"] } });
+    assert.deepEqual(fourth.kind === "written" ? fourth.deleted : fourth, []);
+  });
+
+  it("takes over a report of our name without our label, and retries an update that lost a race", async () => {
+    const teamA = api.collections.get(`${REPORTS}/team-a/policyreports`)! as { metadata: { name: string; labels?: Record<string, string>; resourceVersion: string }; summary?: unknown }[];
+    teamA.push({ metadata: { name: "pod-dns-injector", resourceVersion: "1" } }); // not labelled: not listed as ours
+    const reports = buildPolicyReports(await audit());
+    const first = await writePolicyReports({ kubeConfig: api.kubeConfig, reports, owns: { kind: "all" } });
+    assert.deepEqual(first.kind === "written" ? first.updated : first, ["team-a/pod-dns-injector"], "create answered 409: read and replaced");
+    assert.equal(teamA[0]?.metadata.labels?.["app.kubernetes.io/managed-by"], "pod-dns-injector");
+
+    // Someone writes the report between our list and our update: 409, one re-read, then the update.
+    api.collections.get("/api/v1/namespaces/team-a/pods")!.push(plainPod("newcomer"));
+    let raced = false;
+    api.beforeRequest = (method, path) => {
+      if (method === "PUT" && path.endsWith("/team-a/policyreports/pod-dns-injector") && !raced) {
+        raced = true;
+        teamA[0]!.metadata.resourceVersion = "999";
+      }
+    };
+    try {
+      const second = await writePolicyReports({ kubeConfig: api.kubeConfig, reports: buildPolicyReports(await audit()), owns: { kind: "all" } });
+      assert.deepEqual(second.kind === "written" ? second.updated : second, ["team-a/pod-dns-injector"]);
+      assert.equal(api.requests.filter((r) => r.method === "PUT").length, 3, "one PUT before, a refused one and its retry");
+      assert.equal((teamA[0]?.summary as { fail: number }).fail, 5);
+    } finally {
+      api.beforeRequest = undefined;
+    }
+  });
+
+  it("a missing CRD is an outcome, not an error", async () => {
+    api.crdInstalled = false;
+    const outcome = await writePolicyReports({ kubeConfig: api.kubeConfig, reports: buildPolicyReports(await audit()), owns: { kind: "all" } });
+    assert.deepEqual(outcome, { kind: "crd-missing", message: CRD_MISSING_MESSAGE });
+    assert.match(CRD_MISSING_MESSAGE, /policyreports\.wgpolicyk8s\.io, version v1alpha2\) is not installed/);
+  });
+});
+
+describe("startBackgroundAudit against a fake API server", () => {
+  let api: FakeApi;
+  before(async () => (api = await startFakeApi()));
+  after(async () => api.close());
+  beforeEach(() => {
+    seed(api);
+    api.requests.length = 0;
+  });
+
+  const capture = () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    });
+    return { lines, log: pino({ level: "debug" }, stream) };
+  };
+  const waitUntil = async (what: string, ok: () => boolean, timeoutMs = 10_000) => {
+    const end = Date.now() + timeoutMs;
+    while (!ok()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await delay(50);
+    }
+  };
+
+  it("a follower makes no API calls and exports no audit gauges", async () => {
+    const { log } = capture();
+    const registry = new Registry();
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => false, dnsServiceIP: () => DNS_IP, intervalSeconds: 1 });
+    bg.trigger("namespace labels changed");
+    await delay(2500);
+    await bg.stop();
+    assert.deepEqual(api.requests, []);
+    assert.doesNotMatch(await registry.metrics(), /pod_dns_injector_audit_nonconforming_pods\{/);
+  });
+
+  it("the leader audits at start, writes reports and gauges; a missing CRD is logged once and the gauges stay current", async () => {
+    api.crdInstalled = false;
+    const { lines, log } = capture();
+    const registry = new Registry();
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIP: () => NEW_DNS_IP, intervalSeconds: 3600 });
+    const finished = () => lines.filter((l) => l.msg === "background audit finished");
+    await waitUntil("the first audit", () => finished().length === 1);
+    bg.trigger("config reloaded");
+    bg.trigger("DNS Service IP changed"); // coalesced with the one before
+    await waitUntil("the second audit", () => finished().length === 2);
+    assert.deepEqual(finished()[1]?.reasons, ["config reloaded", "DNS Service IP changed"]);
+    assert.equal(lines.filter((l) => typeof l.msg === "string" && l.msg.includes("is not installed")).length, 1, "the missing CRD is logged once");
+    const text = await registry.metrics();
+    assert.match(text, /pod_dns_injector_audit_nonconforming_pods\{namespace="team-a",finding="stale-nameserver"\} 3/);
+    assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing 1/);
+    assert.match(text, /pod_dns_injector_audit_runs_total\{outcome="ok"\} 2/);
+
+    api.crdInstalled = true;
+    bg.trigger("CRD installed");
+    await waitUntil("the third audit", () => finished().length === 3);
+    assert.deepEqual((finished()[2]?.reports), { created: 2, updated: 0, unchanged: 0, deleted: 0 });
+    assert.ok(lines.some((l) => l.msg === "the PolicyReport CRD is installed now: writing PolicyReports"));
+    await bg.stop();
+    bg.trigger("after stop");
+    await delay(1200);
+    assert.equal(finished().length, 3, "no audit after stop()");
+  });
+
+  it("an API failure is logged and counted; the runner keeps going", async () => {
+    const { lines, log } = capture();
+    const registry = new Registry();
+    api.collections.delete("/api/v1/namespaces/team-a/pods");
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIP: () => DNS_IP, intervalSeconds: 3600 });
+    await waitUntil("the failure", () => lines.some((l) => l.level === 50));
+    assert.match(String(lines.find((l) => l.level === 50)?.msg), /background audit failed; retrying in 30 s/);
+    assert.match(await registry.metrics(), /pod_dns_injector_audit_runs_total\{outcome="error"\} 1/);
+    await bg.stop();
+  });
+});
