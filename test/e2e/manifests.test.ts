@@ -14,6 +14,7 @@ import { waitFor } from "./kube.js";
 
 const root = repoRoot();
 const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard" } as const;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML, read field by field
 type Obj = Record<string, any>;
 
 describe("install manifests", () => {

@@ -21,6 +21,7 @@ import { buildMutatingWebhookConfiguration, buildValidatingWebhookConfiguration 
 import { repoRoot } from "../repo-root.js";
 
 const root = repoRoot();
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML, read field by field
 type Obj = Record<string, any>;
 const load = (rel: string): Obj[] => parseAllDocuments(readFileSync(join(root, "manifests", rel), "utf8")).map((d) => d.toJS() as Obj).filter(Boolean);
 const one = (rel: string): Obj => {
