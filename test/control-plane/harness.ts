@@ -409,7 +409,7 @@ class RunningControlPlane implements ControlPlane {
     deadline: number,
     probe: () => Promise<{ value?: T; detail: string }>,
   ): Promise<T> {
-    let detail = "not tried yet";
+    let detail: string;
     for (;;) {
       const dead = this.processes.find((p) => p.exited);
       if (dead?.exited) {
