@@ -11,7 +11,7 @@ import {
   POD_OPT_OUT_VALUE,
   type NamespaceMode,
 } from "../config/names.js";
-import { excludedNamespaces, type Settings } from "../config/settings.js";
+import { excludedNamespaces, type Profile, type Settings } from "../config/settings.js";
 import { buildDNSConfig, type PodDNSConfig } from "./dns-config.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
 
@@ -140,7 +140,7 @@ export function decide(inputs: DecisionInputs): Decision {
     clusterDomain: settings.clusterDomain,
     dnsServiceIP: inputs.dnsServiceIP ?? "",
     profile: policy.profile,
-    podDNSConfig: spec.dnsConfig,
+    podDNSConfig: injectedBefore ? ownPartOfInjected(spec.dnsConfig, annotations[INJECTED_ANNOTATION] ?? "", request.namespace, settings.clusterDomain, policy.profile) : spec.dnsConfig,
   });
   const annotation = `${policy.profileName}@${hashDNSConfig(built.dnsConfig)}`;
   const warnings = [...policy.warnings, ...built.cuts.map((c) => `pod-dns-injector: ${c}`)];
@@ -163,6 +163,30 @@ export function decide(inputs: DecisionInputs): Decision {
 export function hashDNSConfig(cfg: Required<PodDNSConfig>): string {
   const canonical = JSON.stringify([cfg.nameservers, cfg.searches, cfg.options.map((o) => [o.name, o.value ?? null])]);
   return createHash("sha256").update(canonical).digest("hex").slice(0, 10);
+}
+
+/**
+ * The pod's own part of a dnsConfig we injected earlier. When the dnsConfig is still exactly
+ * what we applied (its hash matches the annotation), our earlier additions are taken out so
+ * that re-injecting a stale pod or manifest does not keep the old DNS IP as a second
+ * nameserver or old cluster searches: the leading nameserver(s) we put first, the cluster's
+ * searches and the profile's extras. Options stay: an applied option cannot be told apart
+ * from the pod's own override of the profile, and dropping it would break idempotency.
+ * A dnsConfig changed since (e.g. by another webhook) is kept whole as the pod's own.
+ */
+function ownPartOfInjected(raw: unknown, annotation: string, namespace: string, domain: string, profile: Profile): unknown {
+  if (typeof raw !== "object" || raw === null) return raw;
+  const cfg = raw as PodDNSConfig;
+  const applied = { nameservers: cfg.nameservers ?? [], searches: cfg.searches ?? [], options: cfg.options ?? [] };
+  const hash = annotation.slice(annotation.lastIndexOf("@") + 1);
+  if (!Array.isArray(applied.nameservers) || !Array.isArray(applied.searches) || !Array.isArray(applied.options)) return raw;
+  if (hashDNSConfig(applied) !== hash) return raw;
+  const ours = new Set([`${namespace}.svc.${domain}`, `svc.${domain}`, domain, ...profile.searches]);
+  return {
+    nameservers: applied.nameservers.slice(Math.max(1, profile.nameservers.length)),
+    searches: applied.searches.filter((s) => !ours.has(s)),
+    options: applied.options,
+  };
 }
 
 function sameDNSConfig(actual: unknown, desired: Required<PodDNSConfig>): boolean {

@@ -61,6 +61,24 @@ describe("decide: every row of the decision table", () => {
     assert.equal(d.action, "inject");
   });
 
+  it("re-injecting a pod injected with an old DNS IP replaces the IP instead of keeping it", () => {
+    const own = { nameservers: ["192.0.2.53"], searches: ["corp.example"], options: [{ name: "ndots", value: "2" }] };
+    const old = applyDecision(pod({ dnsConfig: own }), decide(inputs({ pod: pod({ dnsConfig: own }), dnsServiceIP: "10.96.0.99" })));
+    const d = decide(inputs({ pod: old, dnsServiceIP: "10.96.0.10" }));
+    assert.equal(d.reason, "reinject-outdated");
+    assert.deepEqual(d.dnsConfig?.nameservers, ["10.96.0.10", "192.0.2.53"], "the old IP is gone, the pod's own nameserver stays");
+    assert.deepEqual(d.dnsConfig?.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"]);
+    assert.deepEqual(d.dnsConfig?.options, [{ name: "ndots", value: "2" }]);
+    const again = decide(inputs({ pod: applyDecision(old, d), dnsServiceIP: "10.96.0.10" }));
+    assert.equal(again.reason, "already-injected", "and the result is stable");
+  });
+
+  it("a pod with its own option overriding the profile stays idempotent", () => {
+    const own = { options: [{ name: "ndots", value: "2" }], nameservers: ["10.96.0.10"] };
+    const first = applyDecision(pod({ dnsConfig: own }), decide(inputs({ pod: pod({ dnsConfig: own }) })));
+    assert.equal(decide(inputs({ pod: first })).reason, "already-injected");
+  });
+
   it("the first matching row wins: an opted-out pod in kube-system is excluded by row 2", () => {
     const d = decide(inputs({ request: { kind: podKind, operation: "CREATE", namespace: "kube-system" }, pod: pod({}, { labels: { [INJECT_LABEL]: "false" } }) }));
     assert.equal(d.reason, "namespace-excluded");
