@@ -7,8 +7,9 @@
  * webhook needs) but stay Pending. Like controller-runtime's envtest, but with the
  * controller manager available so Deployments really produce ReplicaSets and Pods.
  */
+import { freePorts, tailFile } from "./processes.js";
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, fstatSync, openSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
@@ -265,54 +266,7 @@ class ManagedProcess {
   }
 }
 
-/** The last `lines` lines of a file, reading at most its last 256 KiB. */
-function tailFile(path: string, lines: number): string {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return "(no log)";
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, 256 * 1024);
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, size - length);
-    const all = buf.toString("utf8").split("\n");
-    if (all.at(-1) === "") all.pop();
-    return all.slice(-lines).join("\n");
-  } finally {
-    closeSync(fd);
-  }
-}
-
 // --- helpers -------------------------------------------------------------------------------
-
-/**
- * Ports the kernel considers free right now. All listeners stay open until every port is
- * known, so one call never returns the same port twice; another process may still grab
- * one before our child binds it, which start-up then reports as an early exit.
- */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen({ host: "127.0.0.1", port: 0, exclusive: true }, resolve);
-      });
-      const address = server.address();
-      if (address === null || typeof address === "string") throw new Error("freePorts: no TCP address");
-      ports.push(address.port);
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
-}
 
 interface HttpResult {
   status: number;

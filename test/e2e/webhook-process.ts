@@ -4,8 +4,11 @@
  * its /readyz. The process never outlives the test process: an 'exit' hook kills it, and a
  * detached watchdog kills it even when the test process itself is SIGKILLed.
  */
+import { freePorts, tailFile } from "../control-plane/processes.js";
+
+export { freePorts };
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
@@ -151,28 +154,6 @@ function watchdogWrite(line: string): void {
 
 // --- helpers ------------------------------------------------------------------------------------
 
-/** Free loopback ports, all distinct (every listener stays open until all are known). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen({ host: "127.0.0.1", port: 0, exclusive: true }, resolve);
-      });
-      const address = server.address();
-      if (address === null || typeof address === "string") throw new Error("freePorts: no TCP address");
-      ports.push(address.port);
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
-}
-
 function httpGet(url: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
@@ -185,27 +166,6 @@ function httpGet(url: string, timeoutMs = 5_000): Promise<{ status: number; body
     req.on("timeout", () => req.destroy(new Error(`GET ${url}: no answer in ${timeoutMs} ms`)));
     req.on("error", reject);
   });
-}
-
-/** The last `lines` lines of a file, reading at most its last 256 KiB. */
-function tailFile(path: string, lines: number): string {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return "(no log)";
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, 256 * 1024);
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, size - length);
-    const all = buf.toString("utf8").split("\n");
-    if (all.at(-1) === "") all.pop();
-    return all.slice(-lines).join("\n");
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** The environment minus everything that would make the child read another cluster or config. */

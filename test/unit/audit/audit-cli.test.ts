@@ -21,11 +21,8 @@ const inputs = readdirSync(goldenDir).filter((f) => f.endsWith(".yaml")).sort();
 const tmp = mkdtempSync(join(tmpdir(), "pdi-audit-cli-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const testEntry = join(root, "dist", "test", "unit", "audit", "audit-cli-entry.js");
 const mainEntry = join(root, "dist", "cli", "main.js");
-/** The real CLI once `registerAuditCommand` is wired into cli/program.ts. */
-const mainHasAudit = /\baudit\b/.test(spawnSync(process.execPath, [mainEntry, "--help"], { encoding: "utf8" }).stdout ?? "");
-const entries = [mainHasAudit ? { name: "pod-dns-injector", path: mainEntry } : { name: "test entry, until cli/program.ts registers audit", path: testEntry }];
+const entries = [{ name: "pod-dns-injector", path: mainEntry }];
 
 /** A clean environment: no KUBECONFIG, no config file, no ~/.kube/config. */
 const env = { PATH: process.env.PATH ?? "", HOME: tmp };
