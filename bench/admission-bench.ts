@@ -16,6 +16,7 @@
  * 2-core machine that is what makes a run trustworthy or not. See USAGE for the options.
  * Exit code 1 when any request failed or was answered unexpectedly, 2 on a usage error.
  */
+import { DEPLOYMENT_NODE_OPTIONS } from "./deployment-options.js";
 import { fork, type ChildProcess } from "node:child_process";
 import { request } from "node:https";
 import { readFileSync } from "node:fs";
@@ -60,7 +61,8 @@ const USAGE = `usage: npm run bench -- [--json] [--duration SECONDS] [--quick] [
   --connections N   keep-alive connections (default 16)
   --log-level L     the webhook's log level (default warn; info logs one line per injected
                     pod, written to /dev/null here)
-  --server-flag F   a Node.js flag for the server processes, e.g. --server-flag=--max-semi-space-size=8`;
+  --server-flag F   a Node.js flag for the server processes (default: the Deployment's
+                    NODE_OPTIONS, ${DEPLOYMENT_NODE_OPTIONS}); --server-flag= runs with none`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -71,7 +73,7 @@ function parseOptions(argv: string[]): Options {
       duration: { type: "string" },
       connections: { type: "string", default: "16" },
       "log-level": { type: "string", default: "warn" },
-      "server-flag": { type: "string", multiple: true, default: [] },
+      "server-flag": { type: "string", multiple: true },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -98,7 +100,8 @@ function parseOptions(argv: string[]): Options {
     memorySteps: 4,
     connections: Math.round(positive("connections", values.connections)),
     logLevel: values["log-level"],
-    serverFlags: values["server-flag"],
+    // Measure the servers as the Deployment runs them, unless told otherwise.
+    serverFlags: (values["server-flag"] ?? DEPLOYMENT_NODE_OPTIONS.split(" ")).filter((f) => f !== ""),
   };
 }
 

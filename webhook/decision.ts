@@ -165,6 +165,10 @@ export function hashDNSConfig(cfg: Required<PodDNSConfig>): string {
   return createHash("sha256").update(canonical).digest("hex").slice(0, 10);
 }
 
+function copyDNSConfig(cfg: Required<PodDNSConfig>): Required<PodDNSConfig> {
+  return { nameservers: [...cfg.nameservers], searches: [...cfg.searches], options: cfg.options.map((o) => ({ ...o })) };
+}
+
 /**
  * The pod's own part of a dnsConfig we injected earlier. When the dnsConfig is still exactly
  * what we applied (its hash matches the annotation), our earlier additions are taken out so
@@ -213,6 +217,7 @@ export function applyDecision<T extends PodLike>(pod: T, decision: Decision): T 
   return {
     ...pod,
     metadata: { ...metadata, annotations: { ...(metadata.annotations ?? {}), [INJECTED_ANNOTATION]: decision.injectedAnnotation } },
-    spec: { ...(pod.spec ?? {}), dnsPolicy: "None", dnsConfig: structuredClone(decision.dnsConfig) },
+    // A plain copy: structuredClone's fixed cost showed up in the admission profile.
+    spec: { ...(pod.spec ?? {}), dnsPolicy: "None", dnsConfig: copyDNSConfig(decision.dnsConfig) },
   };
 }
