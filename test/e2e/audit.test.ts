@@ -45,7 +45,7 @@ import { summarizeResults, type PolicyReport } from "../../audit/policy-report.j
 import { CRD_MISSING_MESSAGE } from "../../audit/report-writer.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { createNamespace, createPod, podManifest, readPod, waitFor } from "./kube.js";
+import { createNamespace, createPod, podManifest, readPod, waitFor, printingOnFailure } from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const DNS_IP = "10.96.0.10";
@@ -74,14 +74,8 @@ describe("policy audits end to end (control plane + webhook process)", () => {
     console.error(`--- control-plane logs ---\n${cp?.logTail(40) ?? "(not started)"}`);
     console.error(`--- webhook logs ---\n${webhook?.logTail(40) ?? "(not started)"}`);
   };
-  const withLogs = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      printLogs();
-      throw err;
-    }
-  };
+  /** Runs a test body; if it fails, prints the process logs so CI shows why. */
+  const withLogs = printingOnFailure(printLogs);
 
   /** The audit command, spawned; bounded by a timeout. */
   function cli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -24,7 +24,7 @@ import { CA_KEYS, SERVING_KEYS, parseBundle } from "../../certs/secret-layout.js
 import { INJECTED_ANNOTATION, INJECT_LABEL, VALIDATE_PATH } from "../../config/names.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { createNamespace, createPod, describeApiError, podManifest, waitFor } from "./kube.js";
+import { createNamespace, createPod, describeApiError, podManifest, waitFor, printingOnFailure } from "./kube.js";
 import { freePorts, startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const INJECTOR_NS = "pod-dns-injector";
@@ -82,14 +82,8 @@ describe("certificates end to end (two serve replicas + kube-apiserver)", () => 
     console.error(`--- control-plane logs ---\n${cp?.logTail(40) ?? "(not started)"}`);
     for (const p of [...replicas, ...(external ? [external] : [])]) console.error(p.logTail(60));
   };
-  const withLogs = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      printLogs();
-      throw err;
-    }
-  };
+  /** Runs a test body; if it fails, prints the process logs so CI shows why. */
+  const withLogs = printingOnFailure(printLogs);
 
   /** Both Secrets, data decoded. */
   async function secrets(): Promise<{ tls: Record<string, string>; ca: Record<string, string>; tlsAnnotations: Record<string, string> }> {

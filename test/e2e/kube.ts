@@ -130,3 +130,18 @@ export function parseWarningHeader(value: string | undefined): string[] {
   for (const m of value.matchAll(/\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"/g)) out.push((m[1] as string).replace(/\\(.)/g, "$1"));
   return out;
 }
+
+/**
+ * Wraps test bodies so that a failure prints the process logs first (CI then shows why):
+ * `const withLogs = printingOnFailure(printLogs); it("...", withLogs(async () => ...))`.
+ */
+export function printingOnFailure(print: () => void): (fn: () => Promise<void>) => () => Promise<void> {
+  return (fn) => async () => {
+    try {
+      await fn();
+    } catch (err) {
+      print();
+      throw err;
+    }
+  };
+}

@@ -21,7 +21,7 @@ import type { PodDNSConfig } from "../../webhook/dns-config.js";
 import { hashDNSConfig } from "../../webhook/decision.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { apiErrorCode, createNamespace, createPod, describeApiError, podManifest, readPod, waitFor } from "./kube.js";
+import { apiErrorCode, createNamespace, createPod, describeApiError, podManifest, readPod, waitFor, printingOnFailure } from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const DNS_IP = "10.96.0.10";
@@ -81,15 +81,8 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
     console.error(`--- control-plane logs ---\n${cp?.logTail(60) ?? "(not started)"}`);
     console.error(`--- webhook logs ---\n${webhook?.logTail(60) ?? "(not started)"}`);
   };
-  /** Runs a test body and, if it fails, prints the process logs so CI shows why. */
-  const withLogs = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      printLogs();
-      throw err;
-    }
-  };
+  /** Runs a test body; if it fails, prints the process logs so CI shows why. */
+  const withLogs = printingOnFailure(printLogs);
 
   /** Creates the pod, then reads it back: the stored object is what the cases assert on. */
   async function createAndRead(namespace: string, pod: V1Pod): Promise<{ stored: V1Pod | undefined; warnings: string[] }> {
