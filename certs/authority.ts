@@ -14,6 +14,7 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import forge from "node-forge";
+import { isCertificateDNSName } from "../webhook/dns-limits.js";
 
 /** A certificate and its private key, both PEM (the key unencrypted PKCS#8). */
 export interface PemKeyPair {
@@ -269,10 +270,8 @@ function checkValidityDays(days: number): number {
 }
 
 // Lowercase DNS-1123 labels, optionally a leading "*." wildcard; what a SAN for a Service holds.
-const DNS_NAME_RE = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 function checkDNSName(name: string): string {
-  if (name.length > 253 || !DNS_NAME_RE.test(name) || name.split(".").some((label) => label.length > 63)) {
+  if (!isCertificateDNSName(name)) {
     throw new RangeError(`invalid DNS name for a certificate: ${JSON.stringify(name)}`);
   }
   return name;

@@ -16,7 +16,7 @@ import {
   WEBHOOK_PORT,
   WEBHOOK_SERVICE,
 } from "./names.js";
-import { canonicalIP, isDNSLabel, isDNSSubdomain, isNamespaceName } from "../webhook/dns-limits.js";
+import { canonicalIP, isCertificateDNSName, isDNSLabel, isDNSSubdomain, isNamespaceName } from "../webhook/dns-limits.js";
 import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_SERVING_VALIDITY_DAYS } from "../certs/authority.js";
 import { DEFAULT_RENEWAL_FRACTION, isValidRenewalFraction } from "../certs/renewal.js";
 
@@ -287,45 +287,24 @@ const SECTIONS: Section[] = [
     if (o.port !== undefined) s.ops.port = portField(o.port, "ops.port", errors) ?? s.ops.port;
   },
   function guardian(doc, s, errors) {
-    const g = doc.guardian;
-    if (g === undefined) return;
-    if (!isObject(g)) {
-      errors.push("guardian: must be a mapping");
-      return;
-    }
-    const keys = ["enabled", "repair", "resyncSeconds", "reservationGuard", "leaseDurationSeconds", "renewDeadlineSeconds", "retryPeriodSeconds"] as const;
-    checkKeys(g, [...keys], "guardian", errors);
-    for (const k of ["enabled", "reservationGuard"] as const) {
-      if (g[k] === undefined) continue;
-      if (typeof g[k] !== "boolean") errors.push(`guardian.${k}: must be true or false`);
-      else s.guardian[k] = g[k];
-    }
-    if (g.repair !== undefined) {
-      if (g.repair !== "report" && g.repair !== "recreate") errors.push(`guardian.repair: one of report, recreate, got ${JSON.stringify(g.repair)}`);
-      else s.guardian.repair = g.repair;
-    }
-    for (const k of ["resyncSeconds", "leaseDurationSeconds", "renewDeadlineSeconds", "retryPeriodSeconds"] as const) {
-      if (g[k] === undefined) continue;
-      const v = g[k];
-      if (typeof v !== "number" || !(v > 0) || v > 86400) errors.push(`guardian.${k}: a number of seconds greater than 0`);
-      else s.guardian[k] = v;
-    }
+    applyChecks(doc.guardian, "guardian", s.guardian as unknown as Obj, errors, {
+      enabled: boolean,
+      reservationGuard: boolean,
+      repair: oneOf("report", "recreate"),
+      resyncSeconds: seconds,
+      leaseDurationSeconds: seconds,
+      renewDeadlineSeconds: seconds,
+      retryPeriodSeconds: seconds,
+    });
     const { leaseDurationSeconds: lease, renewDeadlineSeconds: renew, retryPeriodSeconds: retry } = s.guardian;
     // client-go's rule: a leader must give up before others may take over, and retry within that.
     if (!(lease > renew && renew > retry)) errors.push(`guardian: need leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds (got ${lease} > ${renew} > ${retry})`);
   },
   function certificates(doc, s, errors) {
-    const c = doc.certificates;
-    if (c === undefined) return;
-    if (!isObject(c)) {
-      errors.push("certificates: must be a mapping");
-      return;
-    }
-    type Check = (v: unknown) => { value: unknown } | { error: string; at?: string };
+    if (doc.certificates === undefined) return;
     const secretName: Check = (v) => (typeof v === "string" && isDNSSubdomain(v) ? { value: v } : { error: `not a valid Secret name (a lowercase DNS subdomain): ${JSON.stringify(v)}` });
     // Fractions of a day are allowed (tests use lifetimes of seconds); 100 years keeps dates sane.
     const days: Check = (v) => (typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 36500 ? { value: v } : { error: `a number of days greater than 0 and at most 36500, got ${JSON.stringify(v)}` });
-    const seconds: Check = (v) => (typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 86400 ? { value: v } : { error: `a number of seconds greater than 0 and at most 86400, got ${JSON.stringify(v)}` });
     const configuration: Check = (v) =>
       v === null || v === "" ? { value: null } : typeof v === "string" && isDNSSubdomain(v) ? { value: v } : { error: `a configuration name (lowercase DNS subdomain) or null, got ${JSON.stringify(v)}` };
     const list =
@@ -340,8 +319,7 @@ const SECTIONS: Section[] = [
         }
         return { value: [...new Set(out)] };
       };
-    // A leading "*." is allowed in a DNS name: a wildcard SAN, as some ingress setups need.
-    const dnsName = (x: unknown) => (typeof x === "string" && isDNSSubdomain(x.startsWith("*.") ? x.slice(2) : x) ? x : null);
+    const dnsName = (x: unknown) => (typeof x === "string" && isCertificateDNSName(x) ? x : null);
     const checks: Record<keyof CertificateSettings, Check> = {
       secretName,
       caSecretName: secretName,
@@ -356,33 +334,12 @@ const SECTIONS: Section[] = [
       mutatingWebhookConfiguration: configuration,
       validatingWebhookConfiguration: configuration,
     };
-    checkKeys(c, Object.keys(checks), "certificates", errors);
-    for (const [k, check] of Object.entries(checks)) {
-      if (c[k] === undefined) continue;
-      const r = check(c[k]);
-      if ("error" in r) errors.push(`certificates.${k}${r.at ?? ""}: ${r.error}`);
-      else (s.certificates as unknown as Record<string, unknown>)[k] = r.value;
-    }
+    applyChecks(doc.certificates, "certificates", s.certificates as unknown as Obj, errors, checks);
     const cs = s.certificates;
     if (cs.secretName === cs.caSecretName) errors.push(`certificates.secretName and certificates.caSecretName: must differ (both ${JSON.stringify(cs.secretName)}): the CA key must not sit in the serving Secret`);
   },
   function audit(doc, s, errors) {
-    const a = doc.audit;
-    if (a === undefined) return;
-    if (!isObject(a)) {
-      errors.push("audit: must be a mapping");
-      return;
-    }
-    checkKeys(a, ["enabled", "intervalSeconds"], "audit", errors);
-    if (a.enabled !== undefined) {
-      if (typeof a.enabled !== "boolean") errors.push("audit.enabled: must be true or false");
-      else s.audit.enabled = a.enabled;
-    }
-    if (a.intervalSeconds !== undefined) {
-      const v = a.intervalSeconds;
-      if (typeof v !== "number" || !(v > 0) || v > 86400) errors.push("audit.intervalSeconds: a number of seconds greater than 0");
-      else s.audit.intervalSeconds = v;
-    }
+    applyChecks(doc.audit, "audit", s.audit as unknown as Obj, errors, { enabled: boolean, intervalSeconds: seconds });
   },
   function logLevel(doc, s, errors) {
     if (doc.logLevel === undefined) return;
@@ -446,6 +403,34 @@ function parseProfile(raw: unknown, path: string, errors: string[]): Profile | n
 
 function checkKeys(o: Obj, known: string[], path: string, errors: string[]): void {
   for (const k of Object.keys(o)) if (!known.includes(k)) errors.push(`${path ? `${path}.` : ""}${k}: unknown setting (known: ${known.join(", ")})`);
+}
+
+/** One setting's check: its parsed value, or why not (`at` narrows the path, e.g. `[2]`). */
+type Check = (v: unknown) => { value: unknown } | { error: string; at?: string };
+
+const boolean: Check = (v) => (typeof v === "boolean" ? { value: v } : { error: "must be true or false" });
+const seconds: Check = (v) => (typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 86400 ? { value: v } : { error: `a number of seconds greater than 0 and at most 86400, got ${JSON.stringify(v)}` });
+const oneOf =
+  (...values: string[]): Check =>
+  (v) => (typeof v === "string" && values.includes(v) ? { value: v } : { error: `one of ${values.join(", ")}, got ${JSON.stringify(v)}` });
+
+/**
+ * Validates the mapping `raw` of section `path` key by key with `checks` (unknown keys are
+ * errors) and writes each valid value into `target`.
+ */
+function applyChecks(raw: unknown, path: string, target: Obj, errors: string[], checks: Record<string, Check>): void {
+  if (raw === undefined) return;
+  if (!isObject(raw)) {
+    errors.push(`${path}: must be a mapping`);
+    return;
+  }
+  checkKeys(raw, Object.keys(checks), path, errors);
+  for (const [k, check] of Object.entries(checks)) {
+    if (raw[k] === undefined) continue;
+    const r = check(raw[k]);
+    if ("error" in r) errors.push(`${path}.${k}${r.at ?? ""}: ${r.error}`);
+    else target[k] = r.value;
+  }
 }
 
 function stringField(v: unknown, path: string, errors: string[]): string | null {

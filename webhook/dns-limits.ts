@@ -35,6 +35,11 @@ export function isDNSSubdomain(value: string): boolean {
   return value.length <= MAX_SUBDOMAIN_LENGTH && SUBDOMAIN_RE.test(value) && value.split(".").every((l) => l.length <= 63);
 }
 
+/** A DNS name for a certificate SAN: a DNS subdomain, optionally a `*.` wildcard one. */
+export function isCertificateDNSName(value: string): boolean {
+  return isDNSSubdomain(value.startsWith("*.") ? value.slice(2) : value);
+}
+
 /**
  * A valid search path as every supported API server accepts it: a lowercase DNS-1123
  * subdomain, optionally with one trailing dot (the API server trims it before checking).
