@@ -339,7 +339,7 @@ const SECTIONS: Section[] = [
     if (cs.secretName === cs.caSecretName) errors.push(`certificates.secretName and certificates.caSecretName: must differ (both ${JSON.stringify(cs.secretName)}): the CA key must not sit in the serving Secret`);
   },
   function audit(doc, s, errors) {
-    applyChecks(doc.audit, "audit", s.audit as unknown as Obj, errors, { enabled: boolean, intervalSeconds: seconds });
+    applyChecks(doc.audit, "audit", s.audit, errors, { enabled: boolean, intervalSeconds: seconds });
   },
   function logLevel(doc, s, errors) {
     if (doc.logLevel === undefined) return;
