@@ -13,7 +13,7 @@
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, type NamespaceMode } from "../config/names.js";
 import type { DNSOption, Settings } from "../config/settings.js";
 import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
-import { buildDNSConfig, type PodDNSConfig } from "../webhook/dns-config.js";
+import { buildDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../webhook/dns-limits.js";
 import { describeDNSConfig } from "../webhook/mutate-handler.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "../webhook/namespace-policy.js";
@@ -426,7 +426,6 @@ function describePodDNS(pod: AuditedPod): string {
 }
 
 const canonical = (ip: string) => canonicalIP(ip) ?? ip;
-const optionText = (o: DNSOption) => (o.value === undefined ? o.name : `${o.name}:${o.value}`);
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const startsWith = (a: readonly string[], prefix: readonly string[]) => prefix.every((x, i) => a[i] === x);
 const dedupe = (xs: readonly string[]) => [...new Set(xs)];

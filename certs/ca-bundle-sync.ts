@@ -10,6 +10,7 @@
  */
 import { AdmissionregistrationV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { isNotFound } from "../controller/api-errors.js";
 import { ResilientInformer } from "../controller/informer.js";
 import { observeBundles, planCABundlePatch, type DesiredBundle, type WebhookConfigurationKind, type WebhookConfigurationLike } from "./ca-bundle.js";
 import type { CertificateMetrics } from "./metrics.js";
@@ -205,7 +206,7 @@ export class CABundleSync {
         ? await this.api.readMutatingWebhookConfiguration({ name: target.name })
         : await this.api.readValidatingWebhookConfiguration({ name: target.name });
     } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw new Error(`get ${target.kind} ${target.name}`, { cause: err });
     }
   }

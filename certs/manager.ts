@@ -14,6 +14,7 @@
  * more round. No leader election: every write carries a resourceVersion precondition, so
  * replicas that decide the same thing at once converge on whichever write won.
  */
+import { hostname } from "node:os";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { CertificateSettings } from "../config/settings.js";
@@ -22,7 +23,7 @@ import { serviceDNSNames } from "./authority.js";
 import { CABundleSync, type BundleTarget } from "./ca-bundle-sync.js";
 import { desiredBundle } from "./ca-bundle.js";
 import { convergeCertificates, readSnapshot, trustTracker, type ConvergeOptions, type ConvergeResult, type PerformedStep } from "./converge.js";
-import { KubeEventRecorder, type EventRecorder } from "./events.js";
+import { kubeEventRecorder, type EventRecorder } from "../controller/events.js";
 import type { CertificateMetrics } from "./metrics.js";
 import type { RotationPlan } from "./rotation.js";
 import { bundlePem, certificateLabel, type ParsedCertificate } from "./secret-layout.js";
@@ -76,7 +77,8 @@ export class CertificateManager {
     this.log = opts.log.child({ component: "certificates" });
     this.now = opts.now ?? (() => new Date());
     this.store = opts.store ?? new KubeSecretStore(kubeConfig, namespace);
-    this.events = opts.events ?? new KubeEventRecorder(kubeConfig, this.log);
+    // In a pod the hostname is the pod name: which replica did it.
+    this.events = opts.events ?? kubeEventRecorder(kubeConfig, this.log, hostname());
     const targets: BundleTarget[] = [];
     if (settings.mutatingWebhookConfiguration) targets.push({ kind: "MutatingWebhookConfiguration", name: settings.mutatingWebhookConfiguration });
     if (settings.validatingWebhookConfiguration) targets.push({ kind: "ValidatingWebhookConfiguration", name: settings.validatingWebhookConfiguration });
@@ -274,7 +276,8 @@ export class CertificateManager {
         break;
     }
     this.log.info(fields, event.message);
-    await this.events.record(p.secret, event);
+    const { namespace, name, uid } = p.secret;
+    await this.events.record({ kind: "Secret", apiVersion: "v1", namespace, name, uid }, "Normal", event.reason, event.message);
   }
 
   private fail(message: string, err: unknown): void {

@@ -9,6 +9,7 @@
  * it; until then the injector reports it on /readyz and retries). Anything else throws, with
  * the Secret named.
  */
+import { apiFailure } from "../controller/api-errors.js";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import { SECRET_LABELS, type SecretRecord } from "./secret-layout.js";
 
@@ -36,26 +37,6 @@ export interface SecretStore {
 
 export type SecretType = "kubernetes.io/tls" | "Opaque";
 
-/** The HTTP status and Status reason/kind of a client-node ApiException. */
-function apiStatus(err: unknown): { code: number; reason: string; kind: string; message: string } {
-  const e = err as { code?: unknown; body?: unknown; message?: unknown } | null;
-  let body: unknown = e?.body;
-  if (typeof body === "string") {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      // not JSON
-    }
-  }
-  const status = (typeof body === "object" && body !== null ? body : {}) as { reason?: unknown; message?: unknown; details?: { kind?: unknown } };
-  return {
-    code: typeof e?.code === "number" ? e.code : 0,
-    reason: typeof status.reason === "string" ? status.reason : "",
-    kind: typeof status.details?.kind === "string" ? status.details.kind : "",
-    message: typeof status.message === "string" ? status.message : err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err),
-  };
-}
-
 /** Secrets in one namespace through the API server. */
 export class KubeSecretStore implements SecretStore {
   private readonly core: CoreV1Api;
@@ -71,8 +52,8 @@ export class KubeSecretStore implements SecretStore {
     try {
       return toRecord(await this.core.readNamespacedSecret({ name, namespace: this.namespace }));
     } catch (err) {
-      if (apiStatus(err).code === 404) return undefined;
-      throw new Error(`get Secret ${this.namespace}/${name}: ${apiStatus(err).message}`, { cause: err });
+      if (apiFailure(err).code === 404) return undefined;
+      throw new Error(`get Secret ${this.namespace}/${name}: ${apiFailure(err).message}`, { cause: err });
     }
   }
 
@@ -87,7 +68,7 @@ export class KubeSecretStore implements SecretStore {
     try {
       return { outcome: "written", secret: toRecord(await this.core.createNamespacedSecret({ namespace: this.namespace, body })) };
     } catch (err) {
-      const s = apiStatus(err);
+      const s = apiFailure(err);
       if (s.code === 409) return { outcome: "conflict", message: s.message };
       if (s.code === 404 && s.kind === "namespaces") return { outcome: "namespace-missing", message: s.message };
       throw new Error(`create Secret ${this.namespace}/${name}: ${s.message}`, { cause: err });
@@ -103,7 +84,7 @@ export class KubeSecretStore implements SecretStore {
     try {
       stored = await this.core.readNamespacedSecret({ name: current.name, namespace: this.namespace });
     } catch (err) {
-      const s = apiStatus(err);
+      const s = apiFailure(err);
       if (s.code === 404) return { outcome: "conflict", message: s.message };
       throw new Error(`get Secret ${this.namespace}/${current.name}: ${s.message}`, { cause: err });
     }
@@ -119,7 +100,7 @@ export class KubeSecretStore implements SecretStore {
       const replaced = await this.core.replaceNamespacedSecret({ name: current.name, namespace: this.namespace, body });
       return { outcome: "written", secret: toRecord(replaced) };
     } catch (err) {
-      const s = apiStatus(err);
+      const s = apiFailure(err);
       if (s.code === 409 || s.code === 404) return { outcome: "conflict", message: s.message };
       throw new Error(`update Secret ${this.namespace}/${current.name}: ${s.message}`, { cause: err });
     }

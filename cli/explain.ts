@@ -6,6 +6,7 @@
 import { INJECT_LABEL, NAMESPACE_MODES } from "../config/names.js";
 import type { Decision } from "../webhook/decision.js";
 import type { NamespaceFacts } from "../webhook/namespace-policy.js";
+import { optionText } from "../webhook/dns-config.js";
 import { injectManifest } from "../webhook/offline.js";
 import { inputError, usageError } from "./errors.js";
 import type { CommandIO } from "./inject.js";
@@ -94,7 +95,7 @@ function formatExplanation(what: string, index: number, namespace: string, path:
     lines.push(`    dnsPolicy:   None`);
     lines.push(`    nameservers: ${d.dnsConfig.nameservers.join(", ")}`);
     lines.push(`    searches:    ${d.dnsConfig.searches.join(", ")}`);
-    lines.push(`    options:     ${d.dnsConfig.options.map((o) => (o.value === undefined ? o.name : `${o.name}:${o.value}`)).join(", ") || "(none)"}`);
+    lines.push(`    options:     ${d.dnsConfig.options.map(optionText).join(", ") || "(none)"}`);
     lines.push(`    annotation:  pod-dns-injector.io/injected=${d.injectedAnnotation}`);
   }
   for (const w of d.warnings) lines.push(`  warning:    ${w}`);

@@ -451,6 +451,12 @@ function portField(v: unknown, path: string, errors: string[]): number | null {
 }
 
 /** All namespaces the webhook must never mutate, including the injector's own. */
-export function excludedNamespaces(settings: Settings): Set<string> {
-  return new Set([...settings.excludedNamespaces, settings.injectorNamespace]);
+export function excludedNamespaces(settings: Settings): ReadonlySet<string> {
+  // Asked on every admission review: built once per Settings object (settings are never
+  // changed in place; a reload makes a new one).
+  let set = excludedCache.get(settings);
+  if (!set) excludedCache.set(settings, (set = new Set([...settings.excludedNamespaces, settings.injectorNamespace])));
+  return set;
 }
+
+const excludedCache = new WeakMap<Settings, ReadonlySet<string>>();

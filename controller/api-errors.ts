@@ -8,6 +8,8 @@ export interface ApiFailure {
   code: number;
   /** metav1.Status reason, e.g. AlreadyExists, Conflict, Invalid, NotFound, Forbidden. */
   reason: string;
+  /** metav1.Status details.kind: what was not found or conflicted (e.g. `namespaces`). */
+  kind: string;
   message: string;
 }
 
@@ -22,9 +24,9 @@ export function apiFailure(err: unknown): ApiFailure {
       // not JSON: keep the text as the message
     }
   }
-  const status = typeof body === "object" && body !== null ? (body as { reason?: unknown; message?: unknown }) : {};
+  const status = typeof body === "object" && body !== null ? (body as { reason?: unknown; message?: unknown; details?: { kind?: unknown } }) : {};
   const message = typeof status.message === "string" ? status.message : typeof body === "string" ? body : typeof e?.message === "string" ? e.message.split("\n")[0] ?? "" : String(err);
-  return { code, reason: typeof status.reason === "string" ? status.reason : "", message };
+  return { code, reason: typeof status.reason === "string" ? status.reason : "", kind: typeof status.details?.kind === "string" ? status.details.kind : "", message };
 }
 
 export const isNotFound = (err: unknown) => apiFailure(err).code === 404;

@@ -1,10 +1,13 @@
-/** Kubernetes Events about the objects we act on (core/v1, what `kubectl describe` shows). */
-import { randomBytes } from "node:crypto";
+/**
+ * Kubernetes Events about the objects we act on (core/v1, what `kubectl describe` shows):
+ * the guardian's about the DNS Service, the certificate manager's about its Secrets. Best
+ * effort: an Event that cannot be written is logged and never fails the action it reports.
+ */
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { PRODUCT } from "../config/names.js";
 import { apiFailure } from "./api-errors.js";
-import { microTime } from "./leader-election.js";
+import { microTime } from "./micro-time.js";
 
 export interface EventTarget {
   kind: string;
@@ -18,7 +21,11 @@ export interface EventRecorder {
   record(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
 }
 
-export function kubeEventRecorder(kubeConfig: KubeConfig, log: Logger, identity: string): EventRecorder {
+/** The API server refuses (does not truncate) an Event message over 1 KiB. */
+const MAX_MESSAGE = 1024;
+
+/** `instance` names the replica in `reportingInstance` (the guardian's Lease identity, or the pod name). */
+export function kubeEventRecorder(kubeConfig: KubeConfig, log: Logger, instance: string): EventRecorder {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   return {
     async record(target, type, reason, message) {
@@ -29,14 +36,14 @@ export function kubeEventRecorder(kubeConfig: KubeConfig, log: Logger, identity:
           body: {
             apiVersion: "v1",
             kind: "Event",
-            metadata: { name: `${target.name}.${randomBytes(8).toString("hex")}`, namespace: target.namespace },
+            metadata: { generateName: `${target.name}.`, namespace: target.namespace },
             involvedObject: { kind: target.kind, apiVersion: target.apiVersion, namespace: target.namespace, name: target.name, uid: target.uid },
             reason,
-            message: message.slice(0, 1024),
+            message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
             type,
             source: { component: PRODUCT },
             reportingComponent: PRODUCT,
-            reportingInstance: identity.slice(0, 128),
+            reportingInstance: instance.slice(0, 128),
             action: reason,
             firstTimestamp: now,
             lastTimestamp: now,
@@ -45,8 +52,7 @@ export function kubeEventRecorder(kubeConfig: KubeConfig, log: Logger, identity:
           },
         });
       } catch (err) {
-        // Events are best effort: failing to record one must not stop a repair.
-        log.warn({ reason, error: apiFailure(err).message }, "could not record an Event");
+        log.warn({ reason, object: `${target.kind} ${target.namespace}/${target.name}`, error: apiFailure(err).message }, "could not record an Event");
       }
     },
   };

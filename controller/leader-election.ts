@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { apiFailure, isConflict, isNotFound } from "./api-errors.js";
+import { microTime } from "./micro-time.js";
 
 export interface LeaseRecord {
   holder: string;
@@ -45,14 +46,6 @@ export function leaseRecord(lease: V1Lease | undefined): LeaseRecord | undefined
     renewTime: renew instanceof Date ? renew.toISOString() : typeof renew === "string" ? renew : "",
     transitions: lease.spec.leaseTransitions ?? 0,
   };
-}
-
-/**
- * Lease times are metav1.MicroTime (RFC 3339 with exactly six fractional digits). client-node
- * passes values of that type through untouched, so we format them ourselves.
- */
-export function microTime(d: Date): Date {
-  return d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z") as unknown as Date;
 }
 
 export function defaultIdentity(env: NodeJS.ProcessEnv): string {

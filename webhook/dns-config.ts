@@ -19,6 +19,11 @@ export interface PodDNSConfig {
   options?: DNSOption[];
 }
 
+/** `ndots:5`, `edns0`: an option as resolv.conf (and every message of ours) writes it. */
+export function optionText(o: DNSOption): string {
+  return o.value === undefined ? o.name : `${o.name}:${o.value}`;
+}
+
 export interface DNSConfigInputs {
   namespace: string;
   clusterDomain: string;

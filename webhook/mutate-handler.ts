@@ -6,6 +6,7 @@ import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import { allowedResponse, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
 import { applyDecision, decide, type Decision, type PodLike } from "./decision.js";
+import { optionText } from "./dns-config.js";
 import { createInjectionPatch } from "./patch.js";
 
 export interface MutateDeps {
@@ -54,6 +55,6 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps): P
 
 /** One line: "nameservers 10.96.0.10; searches a b c; options ndots:5". */
 export function describeDNSConfig(cfg: NonNullable<Decision["dnsConfig"]>): string {
-  const opts = cfg.options.map((o) => (o.value === undefined ? o.name : `${o.name}:${o.value}`));
+  const opts = cfg.options.map(optionText);
   return `nameservers ${cfg.nameservers.join(" ")}; searches ${cfg.searches.join(" ")}; options ${opts.join(" ") || "(none)"}`;
 }
