@@ -5,18 +5,16 @@
  * --write-reports stores the PolicyReports in the cluster. Exit code 1 when any pod fails
  * (foreign-dns and would-inject only warn), for CI and cron use; 2 for usage errors.
  */
-import { existsSync } from "node:fs";
-import { delimiter, join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Option, type Command } from "commander";
 import { stringify } from "yaml";
 import { NAMESPACE_MODES, PRODUCT, type NamespaceMode } from "../config/names.js";
-import { auditCluster, NamespaceNotFoundError, type AuditScope } from "../audit/cluster-source.js";
+import type { AuditScope } from "../audit/cluster-source.js";
 import { auditManifests } from "../audit/manifest-audit.js";
 import { buildPolicyReports } from "../audit/policy-report.js";
 import { formatJSON, formatTable, formatYAML, hasViolations, type AuditRun } from "../audit/report.js";
-import { writePolicyReports, type WriteOutcome } from "../audit/report-writer.js";
-import { CliError, EXIT_INPUT, EXIT_OK, inputError, usageError } from "./errors.js";
+import type { WriteOutcome } from "../audit/report-writer.js";
+import { EXIT_INPUT, EXIT_OK, inputError, usageError } from "./errors.js";
+import { findCluster, loadKubeConfig } from "./kubeconfig.js";
 import type { CommandIO } from "./inject.js";
 import { parseManifests, readInput } from "./manifest-io.js";
 import { resolveSettings, type SettingsFlags } from "./settings-source.js";
@@ -73,7 +71,9 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
     if (bad) throw inputError(`${source}: document ${bad.index} (${bad.what}): ${bad.error}`);
     run = audit.run;
   } else {
-    const kubeConfig = loadKubeConfig(flags.kubeconfig, io.env);
+    const kubeConfig = await loadKubeConfig(findCluster(flags.kubeconfig, io.env, { homeFallback: true }), "audit", " (or audit manifests offline with -f FILE)");
+    // The cluster path (client-node and the list readers) is loaded only when it is taken.
+    const [{ auditCluster, NamespaceNotFoundError }, { writePolicyReports }] = await Promise.all([import("../audit/cluster-source.js"), import("../audit/report-writer.js")]);
     const scope: AuditScope = flags.namespace !== undefined ? { kind: "namespace", name: flags.namespace } : flags.allNamespaces ? { kind: "all" } : { kind: "opted-in" };
     const server = kubeConfig.getCurrentCluster()?.server ?? "(unknown server)";
     try {
@@ -131,25 +131,6 @@ function render(run: AuditRun, output: AuditOutput): string {
     case "table":
       return formatTable(run);
   }
-}
-
-/** As kubectl finds its cluster: --kubeconfig, KUBECONFIG (first existing file), in-cluster, ~/.kube/config. */
-function loadKubeConfig(flag: string | undefined, env: NodeJS.ProcessEnv): KubeConfig {
-  const kc = new KubeConfig();
-  const fromEnv = env.KUBECONFIG?.split(delimiter).filter((p) => p !== "");
-  const home = env.HOME ? join(env.HOME, ".kube", "config") : undefined;
-  const file = flag ?? fromEnv?.find((p) => existsSync(p)) ?? fromEnv?.[0];
-  try {
-    if (file) kc.loadFromFile(file);
-    else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-    else if (home && existsSync(home)) kc.loadFromFile(home);
-    else throw usageError("no cluster to audit: pass --kubeconfig FILE or set KUBECONFIG (or audit manifests offline with -f FILE)");
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw inputError(`cannot load kubeconfig ${file ?? home ?? "(in-cluster)"}: ${errorText(err)}`);
-  }
-  if (!kc.getCurrentCluster()) throw inputError(`kubeconfig ${file ?? home ?? "(in-cluster)"}: no current context with a cluster`);
-  return kc;
 }
 
 function errorText(err: unknown): string {

@@ -1,6 +1,5 @@
 /** `pod-dns-injector certs generate|inspect`: offline CA and serving certificates. */
 import { readFile } from "node:fs/promises";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { issueCertificateAuthority, issueServingCertificate, serviceDNSNames } from "../certs/authority.js";
 import { CertificateFilesExistError, writeCertificateFiles } from "../certs/files.js";
 import { describeCertificates, formatCertificateDescription } from "../certs/inspect.js";
@@ -8,6 +7,7 @@ import { DEFAULT_CLUSTER_DOMAIN } from "../config/names.js";
 import { canonicalIP, isDNSLabel, isDNSSubdomain } from "../webhook/dns-limits.js";
 import { inputError, usageError } from "./errors.js";
 import type { CommandIO } from "./inject.js";
+import { findCluster, loadKubeConfig } from "./kubeconfig.js";
 
 export interface CertsGenerateFlags {
   out: string;
@@ -58,10 +58,8 @@ export async function runCertsInspect(file: string | undefined, flags: { secret?
   } else {
     const [namespace, name, extra] = (flags.secret as string).split("/");
     if (!namespace || !name || extra !== undefined) throw usageError(`--secret: expected NAMESPACE/NAME, got ${JSON.stringify(flags.secret)}`);
-    const kc = new KubeConfig();
-    const path = flags.kubeconfig ?? io.env.KUBECONFIG;
-    if (path) kc.loadFromFile(path);
-    else kc.loadFromDefault();
+    const kc = await loadKubeConfig(findCluster(flags.kubeconfig, io.env, { homeFallback: true }), "read --secret from");
+    const { CoreV1Api } = await import("@kubernetes/client-node");
     let data: Record<string, string>;
     try {
       data = (await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name })).data ?? {};

@@ -5,11 +5,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { NAMESPACE_MODES, OPS_PORT, PRODUCT, WEBHOOK_PORT } from "../config/names.js";
 import { registerAuditCommand } from "./audit.js";
-import { runCertsGenerate, runCertsInspect, type CertsGenerateFlags } from "./certs.js";
+import type { CertsGenerateFlags } from "./certs.js";
 import { CliError, EXIT_INPUT, EXIT_OK, EXIT_USAGE } from "./errors.js";
-import { runExplain, type ExplainFlags } from "./explain.js";
-import { runInject, type CommandIO, type InjectFlags } from "./inject.js";
-import { runServe, type ServeFlags } from "./serve.js";
+import type { ExplainFlags } from "./explain.js";
+import type { CommandIO, InjectFlags } from "./inject.js";
+import type { ServeFlags } from "./serve.js";
 import { VERSION } from "./version.js";
 
 function parsePort(value: string): number {
@@ -52,6 +52,9 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
       .option("--ca-out <file>", "where to write the in-memory CA certificate (default: a file in the temp dir)")
       .addOption(new Option("--log-level <level>", "log level").choices(["fatal", "error", "warn", "info", "debug", "trace"])),
   ).action(async (opts: ServeFlags) => {
+    // Each command's module is loaded when it runs: `inject` or `--help` need neither the
+    // webhook server nor client-node.
+    const { runServe } = await import("./serve.js");
     const server = await runServe(opts, io.env);
     // SIGTERM (kubelet) and SIGINT (Ctrl-C) drain in-flight requests, then exit 0.
     const onSignal = (signal: string) => void server.stop(signal);
@@ -68,7 +71,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
       .option("-n, --namespace <ns>", "namespace for objects without metadata.namespace (default: default)")
       .option("--profile <name>", "DNS profile (default: the configured default profile)")
       .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml")),
-  ).action(async (opts: InjectFlags) => setExit(await runInject(opts, io)));
+  ).action(async (opts: InjectFlags) => setExit(await (await import("./inject.js")).runInject(opts, io)));
 
   settingsOptions(
     program
@@ -80,7 +83,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
       .addOption(new Option("--mode <mode>", "the namespace's mode, when no --namespace-file is given (default enabled)").choices([...NAMESPACE_MODES]))
       .option("--profile <name>", "the namespace's profile annotation, when no --namespace-file is given")
       .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text")),
-  ).action(async (opts: ExplainFlags) => setExit(await runExplain(opts, io)));
+  ).action(async (opts: ExplainFlags) => setExit(await (await import("./explain.js")).runExplain(opts, io)));
 
   const certs = program.command("certs").description("generate or inspect the webhook's CA and serving certificate");
   certs
@@ -94,14 +97,14 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
     .option("--ca-validity-days <days>", "CA validity (default 3650)", parsePositiveInt)
     .option("--validity-days <days>", "serving certificate validity (default 365)", parsePositiveInt)
     .option("--force", "replace existing files")
-    .action(async (opts: CertsGenerateFlags) => setExit(await runCertsGenerate(opts, io)));
+    .action(async (opts: CertsGenerateFlags) => setExit(await (await import("./certs.js")).runCertsGenerate(opts, io)));
   certs
     .command("inspect")
     .description("print subject, SANs, issuer, validity and fingerprints of a PEM file or a Secret")
     .argument("[file]", "PEM file (one or more certificates)")
     .option("--secret <namespace/name>", "read tls.crt and ca.crt from this Secret instead")
     .option("--kubeconfig <file>", "kubeconfig for --secret (env KUBECONFIG)")
-    .action(async (file: string | undefined, opts: { secret?: string; kubeconfig?: string }) => setExit(await runCertsInspect(file, opts, io)));
+    .action(async (file: string | undefined, opts: { secret?: string; kubeconfig?: string }) => setExit(await (await import("./certs.js")).runCertsInspect(file, opts, io)));
 
   registerAuditCommand(program, io, setExit);
   return program;

@@ -3,8 +3,8 @@
  * TLS ready → ops port (probes answer, not ready) → HTTPS listening → informers synced →
  * ready. Stop in reverse: not ready → drain HTTPS → informers → ops port.
  */
-import { existsSync, unwatchFile, watchFile } from "node:fs";
-import { KubeConfig } from "@kubernetes/client-node";
+import { unwatchFile, watchFile } from "node:fs";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance } from "fastify";
 import type { Server as TLSServer } from "node:tls";
 import { MUTATE_PATH } from "../config/names.js";
@@ -15,7 +15,7 @@ import { buildWebhookApp } from "../webhook/app.js";
 import { clusterFacts } from "../webhook/cluster-facts.js";
 import { createWebhookMetrics } from "../webhook/metrics.js";
 import { buildOpsApp, type ReadinessCheck } from "../webhook/ops-app.js";
-import { inputError } from "./errors.js";
+import { findCluster, loadKubeConfig } from "./kubeconfig.js";
 import { createLogger } from "./logger.js";
 import { readConfigFile, resolveSettings, type SettingsFlags } from "./settings-source.js";
 import { startTLS } from "./serve-tls.js";
@@ -64,20 +64,9 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
 
   // Cluster mode only when a cluster is explicitly configured: a flaky or missing API server
   // must never silently turn a deployed injector into "every namespace is enabled".
-  const kubeconfigPath = flags.kubeconfig ?? env.KUBECONFIG;
-  const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST) && existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token");
-  const clusterMode = !flags.standalone && (Boolean(kubeconfigPath) || inCluster);
-
-  let kubeConfig: KubeConfig | undefined;
-  if (clusterMode) {
-    kubeConfig = new KubeConfig();
-    try {
-      if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
-      else kubeConfig.loadFromCluster();
-    } catch (err) {
-      throw inputError(`cannot load kubeconfig ${kubeconfigPath ?? "(in-cluster)"}: ${(err as Error).message}`);
-    }
-  }
+  const source = flags.standalone ? undefined : findCluster(flags.kubeconfig, env, { homeFallback: false });
+  const clusterMode = source !== undefined;
+  const kubeConfig: KubeConfig | undefined = source ? await loadKubeConfig(source, "serve") : undefined;
   const metrics = createWebhookMetrics({ version: VERSION });
 
   // 1. TLS.
