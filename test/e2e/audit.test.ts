@@ -45,7 +45,7 @@ import { summarizeResults, type PolicyReport } from "../../audit/policy-report.j
 import { CRD_MISSING_MESSAGE } from "../../audit/report-writer.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { createNamespace, createPod, podManifest, readPod, waitFor, printingOnFailure } from "./kube.js";
+import { createNamespace, createPod, podManifest, readPod, waitFor, printingOnFailure, kubeadmKubeDNS } from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const DNS_IP = "10.96.0.10";
@@ -92,11 +92,9 @@ describe("policy audits end to end (control plane + webhook process)", () => {
   }
 
   async function createKubeDNS(clusterIP: string): Promise<void> {
-    await core.createNamespacedService({
-      namespace: "kube-system",
-      body: { metadata: { name: "kube-dns", labels: { "k8s-app": "kube-dns" } }, spec: { clusterIP, selector: { "k8s-app": "kube-dns" }, ports: [{ name: "dns", port: 53, protocol: "UDP", targetPort: 53 }] } },
-    });
+    await core.createNamespacedService({ namespace: "kube-system", body: kubeadmKubeDNS(clusterIP) });
   }
+
 
   /** The one pod matching a label selector, once a controller has created it. */
   function podOf(namespace: string, labelSelector: string): Promise<V1Pod> {

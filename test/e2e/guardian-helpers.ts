@@ -3,6 +3,9 @@
  * (bench/guardian-bench.ts): the kubeadm-shaped kube-dns Service, a `serve` process with a
  * known guardian identity, its JSON log records, and the delete → restored measurement.
  */
+import { kubeadmKubeDNS } from "./kube.js";
+
+export { kubeadmKubeDNS };
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { setTimeout as delay } from "node:timers/promises";
@@ -22,32 +25,6 @@ export const INJECTOR_NAMESPACE = DEFAULT_INJECTOR_NAMESPACE;
 
 /** Short leader-election and resync timings so that the suites run in seconds. */
 export const FAST_GUARDIAN = { leaseDurationSeconds: 4, renewDeadlineSeconds: 3, retryPeriodSeconds: 1, resyncSeconds: 2 } as const;
-
-/**
- * kube-system/kube-dns as kubeadm creates it (cmd/kubeadm/app/phases/addons/dns/manifests.go):
- * a fixed clusterIP, the CoreDNS labels and Prometheus annotations, dns/dns-tcp/metrics ports.
- */
-export function kubeadmKubeDNS(clusterIP: string, extraLabels: Record<string, string> = {}): V1Service {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: {
-      name: DNS_NAME,
-      namespace: DNS_NAMESPACE,
-      labels: { "k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS", ...extraLabels },
-      annotations: { "prometheus.io/port": "9153", "prometheus.io/scrape": "true" },
-    },
-    spec: {
-      clusterIP,
-      selector: { "k8s-app": "kube-dns" },
-      ports: [
-        { name: "dns", port: 53, protocol: "UDP", targetPort: 53 },
-        { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 },
-        { name: "metrics", port: 9153, protocol: "TCP", targetPort: 9153 },
-      ],
-    },
-  };
-}
 
 /** GET of a Service; undefined on 404. */
 export async function readService(core: CoreV1Api, namespace: string, name: string): Promise<V1Service | undefined> {

@@ -3,7 +3,8 @@
  * pod creation that also returns the API server's warnings, bounded waits, API errors.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { ApiException, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, type V1Pod, type V1Service } from "@kubernetes/client-node";
+import { DEFAULT_DNS_SERVICE } from "../../config/names.js";
 
 /** Options of {@link waitFor}; both bounds apply, whichever is hit first. */
 export interface WaitOptions {
@@ -145,3 +146,30 @@ export function printingOnFailure(print: () => void): (fn: () => Promise<void>) 
     }
   };
 }
+
+/**
+ * kube-system/kube-dns as kubeadm creates it (cmd/kubeadm/app/phases/addons/dns/manifests.go):
+ * a fixed clusterIP, the CoreDNS labels and Prometheus annotations, dns/dns-tcp/metrics ports.
+ */
+export function kubeadmKubeDNS(clusterIP: string, extraLabels: Record<string, string> = {}): V1Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: DEFAULT_DNS_SERVICE.name,
+      namespace: DEFAULT_DNS_SERVICE.namespace,
+      labels: { "k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS", ...extraLabels },
+      annotations: { "prometheus.io/port": "9153", "prometheus.io/scrape": "true" },
+    },
+    spec: {
+      clusterIP,
+      selector: { "k8s-app": "kube-dns" },
+      ports: [
+        { name: "dns", port: 53, protocol: "UDP", targetPort: 53 },
+        { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 },
+        { name: "metrics", port: 9153, protocol: "TCP", targetPort: 9153 },
+      ],
+    },
+  };
+}
+

@@ -25,7 +25,6 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
-  type V1Service,
 } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
 import { ROTATED_ANNOTATION, ROTATE_ANNOTATION } from "../../certs/secret-layout.js";
@@ -33,7 +32,7 @@ import { INJECTED_ANNOTATION, INJECT_LABEL } from "../../config/names.js";
 import { buildMutatingWebhookConfiguration, buildValidatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { repoRoot } from "../unit/repo-root.js";
-import { createNamespace, describeApiError, podManifest, waitFor } from "./kube.js";
+import { createNamespace, describeApiError, kubeadmKubeDNS, podManifest, waitFor } from "./kube.js";
 import { cliPath, startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 
 const root = repoRoot();
@@ -51,21 +50,6 @@ interface AuditEvent {
   responseStatus?: { code?: number };
 }
 
-function kubeDNS(ip: string): V1Service {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
-    spec: {
-      clusterIP: ip,
-      selector: { "k8s-app": "kube-dns" },
-      ports: [
-        { name: "dns", port: 53, protocol: "UDP" },
-        { name: "dns-tcp", port: 53, protocol: "TCP" },
-      ],
-    },
-  };
-}
 
 describe("RBAC: least privilege, proven", () => {
   let cp: ControlPlane;
@@ -154,7 +138,7 @@ describe("RBAC: least privilege, proven", () => {
     await cp.kubectl(["-n", NS, "delete", "lease", "pod-dns-injector-guardian", "--ignore-not-found"]);
     await core.deleteNamespacedService({ namespace: "kube-system", name: "kube-dns" }).catch(() => undefined);
     await waitFor("kube-dns gone", async () => ((await core.readNamespacedService({ namespace: "kube-system", name: "kube-dns" }).catch(() => undefined)) ? {} : { value: true }), { intervalMs: 20 });
-    await core.createNamespacedService({ namespace: "kube-system", body: kubeDNS(DRIFT_IP) });
+    await core.createNamespacedService({ namespace: "kube-system", body: kubeadmKubeDNS(DRIFT_IP) });
     await core.deleteNamespacedPod({ namespace: "gone", name: "lonely" }).catch(() => undefined);
     await waitFor("no pod in gone", async () => ((await core.listNamespacedPod({ namespace: "gone" })).items.length === 0 ? { value: true } : {}));
     await core.createNamespacedPod({ namespace: "gone", body: podManifest("lonely") });

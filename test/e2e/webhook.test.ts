@@ -21,7 +21,7 @@ import type { PodDNSConfig } from "../../webhook/dns-config.js";
 import { hashDNSConfig } from "../../webhook/decision.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { apiErrorCode, createNamespace, createPod, describeApiError, podManifest, readPod, waitFor, printingOnFailure } from "./kube.js";
+import { apiErrorCode, createNamespace, createPod, describeApiError, podManifest, readPod, waitFor, printingOnFailure, kubeadmKubeDNS } from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const DNS_IP = "10.96.0.10";
@@ -92,22 +92,9 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
   }
 
   async function createKubeDNS(clusterIP: string): Promise<void> {
-    // As kubeadm creates it: a fixed clusterIP, the 10th address of the service range.
-    await core.createNamespacedService({
-      namespace: "kube-system",
-      body: {
-        metadata: { name: "kube-dns", labels: { "k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS" } },
-        spec: {
-          clusterIP,
-          selector: { "k8s-app": "kube-dns" },
-          ports: [
-            { name: "dns", port: 53, protocol: "UDP", targetPort: 53 },
-            { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 },
-          ],
-        },
-      },
-    });
+    await core.createNamespacedService({ namespace: "kube-system", body: kubeadmKubeDNS(clusterIP) });
   }
+
 
   /** Dry-run creates in the enabled namespace until the returned pod satisfies `accept`. */
   function waitForDryRun(what: string, accept: (pod: V1Pod) => boolean): Promise<V1Pod> {
