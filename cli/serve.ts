@@ -152,15 +152,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
     // What changes a pod's verdict: its namespace's labels or annotations, the DNS IP.
     facts.namespaceInformer.on("update", () => a.trigger("namespace changed"));
     facts.namespaceInformer.on("add", () => a.trigger("namespace added"));
-    let lastIP = facts.dnsServiceIP();
-    const onService = () => {
-      const ip = facts.dnsServiceIP();
-      if (ip !== lastIP) a.trigger("DNS Service IP changed");
-      lastIP = ip;
-    };
-    facts.serviceInformer.on("add", onService);
-    facts.serviceInformer.on("update", onService);
-    facts.serviceInformer.on("delete", onService);
+    facts.onDNSServiceIPChange(() => a.trigger("DNS Service IP changed"));
   }
 
   // Configuration reloads: a ConfigMap update swaps a symlink, which fs.watch misses, so

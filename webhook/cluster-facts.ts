@@ -18,6 +18,8 @@ export interface ClusterFacts extends AdmissionFacts {
   readiness(): string | null;
   /** The live Service object, for the guardian and audits. */
   dnsService(): V1Service | undefined;
+  /** Called whenever the live clusterIP changes (including the Service going away). */
+  onDNSServiceIPChange(cb: (ip: string | undefined, previous: string | undefined) => void): void;
   namespaceInformer: ResilientInformer<V1Namespace>;
   serviceInformer: ResilientInformer<V1Service>;
 }
@@ -47,17 +49,24 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
     annotations: ns.metadata?.annotations ?? {},
   });
   let lastIP: string | undefined;
+  const ipListeners: ((ip: string | undefined, previous: string | undefined) => void)[] = [];
+  const setIP = (ip: string | undefined) => {
+    if (ip === lastIP) return;
+    const previous = lastIP;
+    lastIP = ip;
+    for (const cb of ipListeners) cb(ip, previous);
+  };
   const dnsService = () => serviceInformer.cache.get(svcName, svcNamespace);
   serviceInformer.on("add", (svc) => noteIP(svc));
   serviceInformer.on("update", (svc) => noteIP(svc));
   serviceInformer.on("delete", () => {
     log.warn({ service: `${svcNamespace}/${svcName}` }, "DNS Service deleted; injecting the configured fixed IP until it is back");
-    lastIP = undefined;
+    setIP(undefined);
   });
   function noteIP(svc: V1Service): void {
     const ip = svc.spec?.clusterIP ? canonicalIP(svc.spec.clusterIP) ?? undefined : undefined;
     if (ip !== lastIP) log.info({ service: `${svcNamespace}/${svcName}`, clusterIP: ip ?? null, previous: lastIP ?? null }, "DNS Service clusterIP observed");
-    lastIP = ip;
+    setIP(ip);
   }
 
   return {
@@ -73,6 +82,7 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
       return namespaceInformer.readiness() ?? serviceInformer.readiness();
     },
     dnsService,
+    onDNSServiceIPChange: (cb) => void ipListeners.push(cb),
     async lookupNamespace(name) {
       const cached = namespaceInformer.cache.get(name);
       if (cached) return toFacts(cached);
