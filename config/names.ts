@@ -30,6 +30,15 @@ export const VALIDATING_WEBHOOK_CONFIGURATION = PRODUCT;
 /** Fully qualified webhook name; the API server prefixes audit annotation keys with it. */
 export const MUTATING_WEBHOOK_NAME = `pods.${DOMAIN}`;
 export const VALIDATING_WEBHOOK_NAME = `services.${DOMAIN}`;
+/** The deletion guard's webhook: DELETE and breaking UPDATEs of the DNS Service only. */
+export const DNS_SERVICE_GUARD_WEBHOOK_NAME = `dns-service.${DOMAIN}`;
+/**
+ * Set to "true" on the DNS Service to delete it (or change it in a way that breaks DNS)
+ * deliberately while the deletion guard is on.
+ */
+export const ALLOW_DELETE_ANNOTATION = `${DOMAIN}/allow-delete`;
+/** The ServiceAccount the Deployment runs as; the guardian's own recreate is not refused. */
+export const INJECTOR_SERVICE_ACCOUNT = PRODUCT;
 export const WEBHOOK_SERVICE = PRODUCT;
 
 export const WEBHOOK_PORT = 8443;

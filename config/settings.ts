@@ -116,6 +116,12 @@ export interface GuardianSettings {
   resyncSeconds: number;
   /** /validate denies other Services that request the reserved IP. Default false. */
   reservationGuard: boolean;
+  /**
+   * /validate refuses DELETE of the DNS Service, and UPDATEs that break it (selector or
+   * port 53 removed, clusterIP dropped), unless it carries `pod-dns-injector.io/allow-delete:
+   * "true"`. Default true (it only acts where the ValidatingWebhookConfiguration is installed).
+   */
+  deletionGuard: boolean;
   /** Leader election on a coordination.k8s.io/v1 Lease (client-go's defaults: 15/10/2). */
   leaseDurationSeconds: number;
   renewDeadlineSeconds: number;
@@ -141,6 +147,7 @@ export function defaultSettings(): Settings {
       repair: "report",
       resyncSeconds: 30,
       reservationGuard: false,
+      deletionGuard: true,
       leaseDurationSeconds: 15,
       renewDeadlineSeconds: 10,
       retryPeriodSeconds: 2,
@@ -290,6 +297,7 @@ const SECTIONS: Section[] = [
     applyChecks(doc.guardian, "guardian", s.guardian as unknown as Obj, errors, {
       enabled: boolean,
       reservationGuard: boolean,
+      deletionGuard: boolean,
       repair: oneOf("report", "recreate"),
       resyncSeconds: seconds,
       leaseDurationSeconds: seconds,

@@ -4,6 +4,7 @@
  * (uid, resourceVersion, status, allocated node ports). Pure.
  */
 import type { V1Service, V1ServicePort } from "@kubernetes/client-node";
+import { ALLOW_DELETE_ANNOTATION } from "../config/names.js";
 
 export interface ServiceSnapshot {
   namespace: string;
@@ -20,8 +21,11 @@ export interface ServiceSnapshot {
   internalTrafficPolicy?: string | undefined;
 }
 
-/** Annotations the API server or kubectl manage; copying them into a new object misleads. */
-const VOLATILE_ANNOTATIONS = ["kubectl.kubernetes.io/last-applied-configuration"];
+/**
+ * Annotations the API server or kubectl manage; copying them into a new object misleads.
+ * The deletion guard's override is one act, not a state: a restored Service is guarded again.
+ */
+const VOLATILE_ANNOTATIONS = ["kubectl.kubernetes.io/last-applied-configuration", ALLOW_DELETE_ANNOTATION];
 
 export function snapshotFromService(svc: V1Service): ServiceSnapshot {
   const annotations = { ...(svc.metadata?.annotations ?? {}) };

@@ -10,6 +10,7 @@ import { MUTATE_PATH, VALIDATE_PATH } from "../config/names.js";
 import { decodeAdmissionReview, deniedResponse, reviewResponse } from "./admission-review.js";
 import type { WebhookMetrics } from "./metrics.js";
 import { handleMutate, type MutateDeps } from "./mutate-handler.js";
+import { decideDNSServiceGuard, dnsServiceGuardResponse } from "./dns-service-guard.js";
 import { decideServiceReservation } from "./reservation-guard.js";
 
 /**
@@ -123,8 +124,22 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
       deps.metrics.malformedReviews.inc({ path: VALIDATE_PATH });
       return reply.code(400).send({ error: decoded.error, code: "MALFORMED_ADMISSION_REVIEW" });
     }
-    const response = decideServiceReservation(decoded.review.request, deps.settings());
-    if (!response.allowed) req.log.warn({ uid: response.uid, namespace: decoded.review.request.namespace, name: decoded.review.request.name }, response.status?.message ?? "denied");
+    const request = decoded.review.request;
+    const settings = deps.settings();
+    // Both guards share /validate: the deletion guard answers for the DNS Service itself,
+    // the reservation guard for every other Service.
+    const guard = decideDNSServiceGuard(request, settings);
+    const response = guard.reason === "not-dns-service" ? decideServiceReservation(request, settings) : dnsServiceGuardResponse(request.uid, guard);
+    if (guard.reason !== "not-dns-service") {
+      deps.metrics.dnsServiceGuard.inc({ operation: request.operation, decision: guard.allowed ? "allow" : "deny", reason: guard.reason });
+    }
+    if (!response.allowed || guard.message) {
+      const level = response.allowed ? "info" : "warn";
+      req.log[level](
+        { uid: response.uid, operation: request.operation, namespace: request.namespace, name: request.name, user: request.userInfo?.username, reason: guard.reason, dryRun: request.dryRun === true },
+        response.status?.message ?? guard.message ?? "denied",
+      );
+    }
     return reviewResponse(response);
   });
   return app;

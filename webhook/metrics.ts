@@ -10,6 +10,7 @@ export interface WebhookMetrics {
   reviewDuration: Histogram<"action">;
   malformedReviews: Counter<"path">;
   handlerErrors: Counter<"path">;
+  dnsServiceGuard: Counter<"operation" | "decision" | "reason">;
 }
 
 export function createWebhookMetrics(options: { version: string; collectProcessMetrics?: boolean }): WebhookMetrics {
@@ -47,6 +48,12 @@ export function createWebhookMetrics(options: { version: string; collectProcessM
       name: "pod_dns_injector_admission_errors_total",
       help: "Unexpected handler failures (bugs or I/O errors), answered with an error that keeps the uid.",
       labelNames: ["path"],
+      registers: [registry],
+    }),
+    dnsServiceGuard: new Counter({
+      name: "pod_dns_injector_dns_service_guard_reviews_total",
+      help: "DELETE and UPDATE reviews of the DNS Service by the deletion guard, by operation, decision (allow, deny) and reason.",
+      labelNames: ["operation", "decision", "reason"],
       registers: [registry],
     }),
   };

@@ -5,6 +5,8 @@
  */
 import {
   ALWAYS_EXCLUDED_NAMESPACES,
+  DEFAULT_DNS_SERVICE,
+  DNS_SERVICE_GUARD_WEBHOOK_NAME,
   DEFAULT_INJECTOR_NAMESPACE,
   INJECT_LABEL,
   MUTATE_PATH,
@@ -31,6 +33,13 @@ export interface RegistrationOptions {
   /** The injector's own namespace, never matched. */
   injectorNamespace?: string;
   name?: string;
+}
+
+export interface ValidatingRegistrationOptions extends RegistrationOptions {
+  /** Also register the reservation guard (CREATE/UPDATE of Services asking for a clusterIP). */
+  reservationGuard?: boolean;
+  /** The DNS Service the deletion guard protects; default kube-system/kube-dns. */
+  dnsService?: { namespace: string; name: string };
 }
 
 /**
@@ -64,25 +73,53 @@ export const REQUESTS_CLUSTER_IP_CONDITION = {
   expression: "has(object.spec.clusterIP) && object.spec.clusterIP != '' && object.spec.clusterIP != 'None'",
 };
 
-/** The reservation guard's registration (/validate); failurePolicy Ignore by default. */
-export function buildValidatingWebhookConfiguration(options: RegistrationOptions): Record<string, unknown> {
+/**
+ * The deletion guard's webhook: only DELETE and UPDATE of the DNS Service itself reach us
+ * (namespaceSelector + matchConditions are evaluated by the API server), so no other
+ * Service pays a webhook call. failurePolicy is always Ignore: an injector outage must never
+ * block Service operations; the guardian's repair stays the second line.
+ */
+export function buildDNSServiceGuardWebhook(options: ValidatingRegistrationOptions): Record<string, unknown> {
+  const dns = options.dnsService ?? DEFAULT_DNS_SERVICE;
+  return {
+    name: DNS_SERVICE_GUARD_WEBHOOK_NAME,
+    admissionReviewVersions: ["v1"],
+    clientConfig: clientConfig(options, VALIDATE_PATH),
+    rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE", "DELETE"], resources: ["services"], scope: "Namespaced" }],
+    namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: dns.namespace } },
+    matchConditions: [{ name: "is-the-dns-service", expression: `request.namespace == '${dns.namespace}' && request.name == '${dns.name}'` }],
+    sideEffects: "None",
+    failurePolicy: "Ignore",
+    timeoutSeconds: options.timeoutSeconds ?? 5,
+    matchPolicy: "Equivalent",
+  };
+}
+
+/** The reservation guard's webhook: other Services may not take the DNS Service's fixed IP. */
+export function buildReservationGuardWebhook(options: ValidatingRegistrationOptions): Record<string, unknown> {
+  return {
+    name: VALIDATING_WEBHOOK_NAME,
+    admissionReviewVersions: ["v1"],
+    clientConfig: clientConfig(options, VALIDATE_PATH),
+    rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["services"], scope: "Namespaced" }],
+    matchConditions: [REQUESTS_CLUSTER_IP_CONDITION],
+    sideEffects: "None",
+    failurePolicy: options.failurePolicy ?? "Ignore",
+    timeoutSeconds: options.timeoutSeconds ?? 5,
+    matchPolicy: "Equivalent",
+  };
+}
+
+/**
+ * The ValidatingWebhookConfiguration for /validate: the deletion guard always (base
+ * manifests), the reservation guard when asked (the reservation-guard overlay).
+ */
+export function buildValidatingWebhookConfiguration(options: ValidatingRegistrationOptions): Record<string, unknown> {
   return {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "ValidatingWebhookConfiguration",
     metadata: { name: options.name ?? VALIDATING_WEBHOOK_CONFIGURATION, labels: { "app.kubernetes.io/name": PRODUCT } },
-    webhooks: [
-      {
-        name: VALIDATING_WEBHOOK_NAME,
-        admissionReviewVersions: ["v1"],
-        clientConfig: clientConfig(options, VALIDATE_PATH),
-        rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["services"], scope: "Namespaced" }],
-        matchConditions: [REQUESTS_CLUSTER_IP_CONDITION],
-        sideEffects: "None",
-        failurePolicy: options.failurePolicy ?? "Ignore",
-        timeoutSeconds: options.timeoutSeconds ?? 5,
-        matchPolicy: "Equivalent",
-      },
-    ],
+    webhooks: [buildDNSServiceGuardWebhook(options), ...(options.reservationGuard ? [buildReservationGuardWebhook(options)] : [])],
   };
 }
 

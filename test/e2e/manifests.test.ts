@@ -4,12 +4,12 @@
  * hardening settings (checked on the rendered objects, not the source files).
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { repoRoot } from "../unit/repo-root.js";
+import { buildValidatingWebhookConfiguration } from "../../webhook/registration.js";
 import { waitFor } from "./kube.js";
 
 const root = repoRoot();
@@ -92,20 +92,24 @@ describe("install manifests", () => {
 
   it("the cert-manager overlay injects the CA from cert-manager and serves the mounted files", () => {
     const objects = rendered.get("cert-manager")!.objects;
-    const mwc = objects.find((o) => o.kind === "MutatingWebhookConfiguration")!;
-    assert.equal(mwc.metadata.annotations["cert-manager.io/inject-ca-from"], "pod-dns-injector/pod-dns-injector-serving");
+    for (const kind of ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]) {
+      const config = objects.find((o) => o.kind === kind)!;
+      assert.equal(config.metadata.annotations["cert-manager.io/inject-ca-from"], "pod-dns-injector/pod-dns-injector-serving", kind);
+    }
     const cert = objects.find((o) => o.kind === "Certificate" && o.metadata.name === "pod-dns-injector-serving")!;
     assert.ok(cert.spec.dnsNames.includes("pod-dns-injector.pod-dns-injector.svc"));
     const args = objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].args as string[];
     assert.ok(args.includes("--tls-cert-file=/etc/pod-dns-injector-tls/tls.crt"));
   });
 
-  it("the reservation-guard overlay registers /validate and turns the guard on", () => {
-    const objects = rendered.get("reservation-guard")!.objects;
-    const vwc = objects.find((o) => o.kind === "ValidatingWebhookConfiguration")!;
-    assert.equal(vwc.webhooks[0].clientConfig.service.path, "/validate");
-    const env = objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env as Obj[];
+  it("every variant registers the deletion guard; the reservation-guard overlay adds its webhook and turns it on", () => {
+    for (const [variant, { objects }] of rendered) {
+      const vwc = objects.find((o) => o.kind === "ValidatingWebhookConfiguration")!;
+      const expected = buildValidatingWebhookConfiguration({ caBundlePem: "", reservationGuard: variant === "reservation-guard" }) as Obj;
+      const { annotations: _a, ...metadata } = vwc.metadata as Obj;
+      assert.deepEqual({ ...vwc, metadata: { ...metadata, labels: expected.metadata.labels } }, expected, variant);
+    }
+    const env = rendered.get("reservation-guard")!.objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env as Obj[];
     assert.deepEqual(env.find((e) => e.name === "POD_DNS_INJECTOR_RESERVATION_GUARD"), { name: "POD_DNS_INJECTOR_RESERVATION_GUARD", value: "true" });
-    assert.ok(readFileSync(join(root, "manifests", "overlays", "reservation-guard", "kustomization.yaml"), "utf8").includes("validatingwebhookconfiguration.yaml"));
   });
 });

@@ -28,7 +28,7 @@ import {
 } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
 import { ROTATED_ANNOTATION, ROTATE_ANNOTATION } from "../../certs/secret-layout.js";
-import { INJECTED_ANNOTATION, INJECT_LABEL } from "../../config/names.js";
+import { ALLOW_DELETE_ANNOTATION, INJECTED_ANNOTATION, INJECT_LABEL } from "../../config/names.js";
 import { buildMutatingWebhookConfiguration, buildValidatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { repoRoot } from "../unit/repo-root.js";
@@ -196,7 +196,9 @@ describe("RBAC: least privilege, proven", () => {
         return p.metadata?.annotations?.[INJECTED_ANNOTATION] ? { value: true } : { detail: "not injected" };
       }, { timeoutMs: 15_000, intervalMs: 500 }),
     );
-    await step("a deleted kube-dns is restored", async () => {
+    await step("a deliberately deleted kube-dns is restored", async () => {
+      // The deletion guard refuses a plain delete; the override annotation lets this one through.
+      await cp.kubectl(["-n", "kube-system", "annotate", "service", "kube-dns", `${ALLOW_DELETE_ANNOTATION}=true`, "--overwrite"]);
       await core.deleteNamespacedService({ namespace: "kube-system", name: "kube-dns" });
       await waitFor("kube-dns back", async () => {
         const svc = await core.readNamespacedService({ namespace: "kube-system", name: "kube-dns" });

@@ -17,7 +17,7 @@ import {
   WEBHOOK_SERVICE,
 } from "../../../config/names.js";
 import { defaultSettings, parseSettings } from "../../../config/settings.js";
-import { buildMutatingWebhookConfiguration, buildValidatingWebhookConfiguration } from "../../../webhook/registration.js";
+import { buildMutatingWebhookConfiguration, buildReservationGuardWebhook, buildValidatingWebhookConfiguration } from "../../../webhook/registration.js";
 import { DEPLOYMENT_NODE_OPTIONS } from "../../../bench/deployment-options.js";
 import { repoRoot } from "../repo-root.js";
 
@@ -36,8 +36,13 @@ describe("manifests agree with the code", () => {
     assert.deepEqual(one("base/mutatingwebhookconfiguration.yaml"), buildMutatingWebhookConfiguration({ caBundlePem: "" }));
   });
 
-  it("the reservation guard's ValidatingWebhookConfiguration is the generated one", () => {
-    assert.deepEqual(one("overlays/reservation-guard/validatingwebhookconfiguration.yaml"), buildValidatingWebhookConfiguration({ caBundlePem: "" }));
+  it("the base ValidatingWebhookConfiguration (deletion guard) is the generated one", () => {
+    assert.deepEqual(one("base/validatingwebhookconfiguration.yaml"), buildValidatingWebhookConfiguration({ caBundlePem: "" }));
+  });
+
+  it("the reservation-guard overlay appends exactly the generated reservation webhook", () => {
+    const patch = parse(readFileSync(join(root, "manifests", "overlays", "reservation-guard", "reservation-webhook.yaml"), "utf8")) as Obj[];
+    assert.deepEqual(patch, [{ op: "add", path: "/webhooks/-", value: buildReservationGuardWebhook({ caBundlePem: "" }) }]);
   });
 
   it("the ConfigMap spells out every default, exactly", () => {
