@@ -32,7 +32,7 @@ export interface DNSServiceGuardDecision {
 }
 
 interface ServiceShape {
-  metadata?: { annotations?: Record<string, unknown> };
+  metadata?: { name?: unknown; annotations?: Record<string, unknown> };
   spec?: { selector?: unknown; ports?: unknown; type?: unknown; clusterIP?: unknown };
 }
 
@@ -92,7 +92,10 @@ export function decideDNSServiceGuard(req: AdmissionRequest, settings: Settings)
   const isService = req.kind.group === "" && req.kind.kind === "Service" && !req.subResource;
   const { namespace, name } = settings.dnsService;
   const oldSvc = asService(req.oldObject);
-  if (!isService || (req.operation !== "DELETE" && req.operation !== "UPDATE") || req.namespace !== namespace || req.name !== name) {
+  // A DeleteCollection (the namespace controller's way) validates each item with an empty
+  // request name: the object's own name is what counts then.
+  const target = req.name || (typeof oldSvc.metadata?.name === "string" ? oldSvc.metadata.name : "");
+  if (!isService || (req.operation !== "DELETE" && req.operation !== "UPDATE") || req.namespace !== namespace || target !== name) {
     return { allowed: true, reason: "not-dns-service" };
   }
   if (!settings.guardian.deletionGuard) return { allowed: true, reason: "guard-disabled" };

@@ -87,7 +87,9 @@ export function buildDNSServiceGuardWebhook(options: ValidatingRegistrationOptio
     clientConfig: clientConfig(options, VALIDATE_PATH),
     rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE", "DELETE"], resources: ["services"], scope: "Namespaced" }],
     namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: dns.namespace } },
-    matchConditions: [{ name: "is-the-dns-service", expression: `request.namespace == '${dns.namespace}' && request.name == '${dns.name}'` }],
+    // By the stored object's name: a DeleteCollection (e.g. the namespace controller)
+    // sends each item with an empty request.name. UPDATE and DELETE always carry oldObject.
+    matchConditions: [{ name: "is-the-dns-service", expression: `request.namespace == '${dns.namespace}' && oldObject != null && oldObject.metadata.name == '${dns.name}'` }],
     sideEffects: "None",
     failurePolicy: "Ignore",
     timeoutSeconds: options.timeoutSeconds ?? 5,

@@ -105,6 +105,11 @@ describe("DNS Service deletion guard on a real kube-apiserver", { timeout: 240_0
       const kubectl = await cp.kubectl(["-n", DNS_NAMESPACE, "delete", "service", DNS_NAME, "--wait=false"]);
       assert.notEqual(kubectl.code, 0, "kubectl delete succeeded");
       assert.match(kubectl.stderr, /deletion guard/);
+      // A DeleteCollection validates each item with an empty request name: still refused.
+      await assert.rejects(core.deleteCollectionNamespacedService({ namespace: DNS_NAMESPACE, labelSelector: "k8s-app=kube-dns" }), (err: unknown) => {
+        assert.match(describeApiError(err), /refusing to delete the DNS Service kube-system\/kube-dns/);
+        return true;
+      });
       const afterRefusal = await readService(core, DNS_NAMESPACE, DNS_NAME);
       assert.equal(afterRefusal?.metadata?.uid, before?.metadata?.uid, "kube-dns was replaced");
       assert.equal(afterRefusal?.metadata?.deletionTimestamp, undefined);
@@ -121,7 +126,7 @@ describe("DNS Service deletion guard on a real kube-apiserver", { timeout: 240_0
       };
       await refused("removing the selector", [{ op: "remove", path: "/spec/selector" }], /removing its selector/);
       await refused("removing port 53/UDP", [{ op: "remove", path: "/spec/ports/0" }], /port UDP\/53/);
-      await refused("type ExternalName", [{ op: "replace", path: "/spec/type", value: "ExternalName" }, { op: "add", path: "/spec/externalName", value: "dns.example.com" }, { op: "remove", path: "/spec/clusterIP" }, { op: "remove", path: "/spec/clusterIPs" }], /drops its clusterIP|may not|Invalid/);
+      await refused("type ExternalName", [{ op: "replace", path: "/spec/type", value: "ExternalName" }, { op: "add", path: "/spec/externalName", value: "dns.example.com" }, { op: "remove", path: "/spec/clusterIP" }, { op: "remove", path: "/spec/clusterIPs" }], /drops its clusterIP/);
       const svc = (await readService(core, DNS_NAMESPACE, DNS_NAME))!;
       assert.deepEqual(svc.spec?.selector, { "k8s-app": "kube-dns" });
       assert.equal(svc.spec?.ports?.length, 3);

@@ -46,6 +46,8 @@ describe("DNS Service deletion guard (/validate)", () => {
     { what: "a DELETE by the garbage collector", req: request("DELETE", kubeDNS(), undefined, { userInfo: { username: "system:serviceaccount:kube-system:generic-garbage-collector" } }), allowed: false, reason: "delete-refused" },
     { what: "a dry-run DELETE (refused like the real one)", req: request("DELETE", kubeDNS(), undefined, { dryRun: true }), allowed: false, reason: "delete-refused" },
     { what: "a DELETE with the guard off", req: request("DELETE", kubeDNS()), settings: { ...settings, guardian: { ...settings.guardian, deletionGuard: false } }, allowed: true, reason: "guard-disabled" },
+    { what: "a DeleteCollection item (empty request name, the object's own)", req: request("DELETE", kubeDNS(), undefined, { name: "" }), allowed: false, reason: "delete-refused" },
+    { what: "a DeleteCollection item of another Service", req: request("DELETE", { metadata: { name: "web" } }, undefined, { name: "" }), allowed: true, reason: "not-dns-service" },
     { what: "a DELETE of another Service in kube-system", req: request("DELETE", kubeDNS(), undefined, { name: "metrics-server" }), allowed: true, reason: "not-dns-service" },
     { what: "a DELETE of a kube-dns in another namespace", req: request("DELETE", kubeDNS(), undefined, { namespace: "default" }), allowed: true, reason: "not-dns-service" },
     { what: "a CREATE (left to the reservation guard)", req: request("CREATE", undefined, kubeDNS()), allowed: true, reason: "not-dns-service" },
