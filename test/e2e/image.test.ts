@@ -40,7 +40,12 @@ const has = (bin: string): boolean => spawnSync("sh", ["-c", `command -v ${bin}`
 function ensurePrerequisites(): void {
   assert.equal(process.getuid?.(), 0, "the image tests run containers: run them as root");
   if (!has("containerd") || !has("ctr") || !has("runc") || !has("containerd-shim-runc-v2")) {
-    const install = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "containerd", "runc"], { encoding: "utf8", timeout: 600_000 });
+    const apt = (...args: string[]) => spawnSync("apt-get", args, { encoding: "utf8", timeout: 600_000 });
+    let install = apt("install", "-y", "--no-install-recommends", "containerd", "runc");
+    if (install.status !== 0) {
+      apt("update"); // a fresh machine may have no package lists yet
+      install = apt("install", "-y", "--no-install-recommends", "containerd", "runc");
+    }
     assert.ok(has("containerd") && has("runc"), `containerd and runc are needed: apt-get install -y containerd runc (${install.stderr?.trim() ?? install.error?.message})`);
   }
 }
