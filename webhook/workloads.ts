@@ -5,6 +5,7 @@
  * decision runs on files and on admission requests. Pure.
  */
 import type { PodLike } from "./decision.js";
+import { readPod, type PodRead } from "./pod-view.js";
 
 export interface ManifestObject {
   apiVersion?: unknown;
@@ -27,7 +28,7 @@ const TEMPLATE_PATHS: Record<string, { apiVersions: string[]; path: string[] }> 
 export const WORKLOAD_KINDS = Object.keys(TEMPLATE_PATHS);
 
 export type TemplateLookup =
-  | { kind: "pod-template"; path: string[]; template: PodLike }
+  | { kind: "pod-template"; path: string[]; template: PodLike; read: PodRead }
   | { kind: "not-a-workload" }
   | { kind: "invalid"; error: string };
 
@@ -45,9 +46,10 @@ export function findPodTemplate(obj: ManifestObject): TemplateLookup {
     if (!isObject(node)) return { kind: "invalid", error: `${entry.path.slice(0, i + 1).join(".")}: expected an object` };
   }
   const template = node as Record<string, unknown>;
-  if (template.spec !== undefined && !isObject(template.spec)) return { kind: "invalid", error: `${[...entry.path, "spec"].join(".")}: expected an object` };
-  if (template.metadata !== undefined && !isObject(template.metadata)) return { kind: "invalid", error: `${[...entry.path, "metadata"].join(".")}: expected an object` };
-  return { kind: "pod-template", path: entry.path, template: template };
+  // The same shape rules as an admission request's pod, with the field named in the manifest.
+  const read = readPod(template, entry.path.join("."));
+  if (!read.ok) return { kind: "invalid", error: read.error };
+  return { kind: "pod-template", path: entry.path, template: template, read: read.read };
 }
 
 /** A copy of `obj` with the pod template at `path` replaced. */
