@@ -52,12 +52,20 @@ export function findPodTemplate(obj: ManifestObject): TemplateLookup {
   return { kind: "pod-template", path: entry.path, template: template, read: read.read };
 }
 
-/** A copy of `obj` with the pod template at `path` replaced. */
+/**
+ * A copy of `obj` with the pod template at `path` replaced. Only the objects on the path are
+ * copied (the rest is shared, never modified), so the cost does not depend on the
+ * manifest's size or depth.
+ */
 export function replacePodTemplate<T extends ManifestObject>(obj: T, path: string[], template: PodLike): T {
   if (path.length === 0) return template as unknown as T;
-  const out = structuredClone(obj) as Record<string, unknown>;
+  const out = { ...obj } as Record<string, unknown>;
   let node = out;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string, unknown>;
+  for (const key of path.slice(0, -1)) {
+    const child = { ...(node[key] as Record<string, unknown>) };
+    node[key] = child;
+    node = child;
+  }
   node[path[path.length - 1] as string] = template;
   return out as T;
 }
