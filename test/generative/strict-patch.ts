@@ -40,7 +40,7 @@ export function applyStrict<T>(document: T, patch: readonly PatchOp[]): T {
     const last = path[path.length - 1] as string;
     if (!isContainer(parent)) throw new Error(`${where}: parent is ${parent === null ? "null" : typeof parent}, not an object`);
     if (Array.isArray(parent)) throw new Error(`${where}: array targets are not expected from the webhook`);
-    const p = parent as Record<string, unknown>;
+    const p = parent;
     switch (op.op) {
       case "add":
         if (!("value" in op)) throw new Error(`${where}: no value`);

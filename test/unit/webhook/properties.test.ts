@@ -59,7 +59,7 @@ function checkEnvelope(answer: Answer, uid: string): PatchOp[] {
   assert.equal(r.patch === undefined, r.patchType === undefined, "patchType iff patch");
   if (r.patch === undefined) return [];
   assert.equal(r.patchType, "JSONPatch");
-  const ops = JSON.parse(Buffer.from(String(r.patch), "base64").toString("utf8")) as PatchOp[];
+  const ops = JSON.parse(Buffer.from(r.patch as string, "base64").toString("utf8")) as PatchOp[];
   assert.ok(Array.isArray(ops) && ops.length >= 1 && ops.length <= 3, `patch of ${ops.length} operations`);
   return ops;
 }
