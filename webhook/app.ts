@@ -133,7 +133,10 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
       const reason = err instanceof AdmissionInternalError ? err.reason : "handler-bug";
       deps.metrics.handlerErrors.inc({ path: MUTATE_PATH });
       deps.metrics.internalErrors.inc({ reason });
-      req.log.error({ err, uid: review.request.uid, namespace: review.request.namespace, reason }, "admission review failed internally; the webhook's failurePolicy decides");
+      req.log.error(
+        { err, error: causeChain(err), uid: review.request.uid, namespace: review.request.namespace, reason },
+        "admission review failed internally; the webhook's failurePolicy decides",
+      );
       return reply.code(500).send({ error: "pod-dns-injector: internal error while deciding DNS injection", code: "INTERNAL_ERROR", reason });
     }
   });
@@ -148,4 +151,14 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
     return reviewResponse(response);
   });
   return app;
+}
+
+/** "look up namespace a: get Namespace a: HTTP-Code: 403 ...": every message of the cause chain. */
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    parts.push(e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": ");
 }
