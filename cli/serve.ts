@@ -197,7 +197,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       // fastify.close waits for in-flight requests and answers new ones with 503.
       if (audit) await audit.stop();
       if (guardian) await guardian.stop();
-      await app.close();
+      await closeWithin(app, DRAIN_DEADLINE_MS, log);
       if (cluster) await cluster.stop();
       await tls.stop();
       await ops.close();
@@ -207,6 +207,28 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
     return stopping;
   };
   return { webhookPort, opsPort, caFile: tls.caFile, stopped, stop };
+}
+
+/**
+ * How long in-flight reviews get to finish on shutdown. The API server waits at most a
+ * webhook's timeoutSeconds (default 10 s) for an answer; some of its keep-alive connections
+ * were seen to stay open (not idle, no request) until our 75 s keep-alive timeout, which
+ * kept the process past kubelet's grace period.
+ */
+const DRAIN_DEADLINE_MS = 5_000;
+
+/** fastify's close (new requests get 503, in-flight ones finish), then closes what is left. */
+async function closeWithin(app: FastifyInstance, deadlineMs: number, log: { warn: (o: object, m: string) => void }): Promise<void> {
+  const timer = setTimeout(() => {
+    log.warn({ deadlineMs }, "connections still open after the drain deadline; closing them");
+    app.server.closeAllConnections();
+  }, deadlineMs);
+  timer.unref();
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -60,6 +60,16 @@ const dnsConfig = fc.record(
   { requiredKeys: [] },
 );
 
+/** The same with every entry valid and the lists mostly within the limits: pods the API server accepts more often. */
+const validDNSConfig = fc.record(
+  {
+    nameservers: fc.uniqueArray(fc.oneof(fc.ipV4(), fc.constantFrom(DNS_IP, "1.1.1.1", "2001:db8::1")), { maxLength: 3 }),
+    searches: fc.uniqueArray(fc.oneof(fc.tuple(label, label).map(([a, b]) => `${a}.${b}`), fc.constantFrom(`svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN, "corp.example.")), { maxLength: 34 }),
+    options: fc.uniqueArray(fc.record({ name: fc.constantFrom("ndots", "timeout", "attempts", "edns0", "rotate"), value: fc.constantFrom("1", "2", "5") }, { requiredKeys: ["name"] }), { maxLength: 4, selector: (o) => o.name }),
+  },
+  { requiredKeys: [] },
+);
+
 /** Annotation keys with `/` and `~` (the latter invalid for the API server, valid JSON). */
 const annotationKey = fc.oneof(
   fc.tuple(label, label).map(([a, b]) => `${a}.example/${b}`),
@@ -81,7 +91,7 @@ export interface GeneratedPod {
 }
 
 /** A pod the API server could send to a webhook. `withContainers` for pods it would store. */
-export function typedPod(options: { withContainers?: boolean; nearLimit?: boolean } = {}): fc.Arbitrary<GeneratedPod> {
+export function typedPod(options: { withContainers?: boolean; nearLimit?: boolean; validContent?: boolean } = {}): fc.Arbitrary<GeneratedPod> {
   const metadata = fc.record(
     {
       name: label.map((l) => `p-${l}`),
@@ -98,9 +108,9 @@ export function typedPod(options: { withContainers?: boolean; nearLimit?: boolea
   );
   const spec = fc.record(
     {
-      dnsPolicy: fc.constantFrom("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None", "Bogus"),
+      dnsPolicy: options.validContent ? fc.constantFrom("ClusterFirst", "ClusterFirstWithHostNet", "Default") : fc.constantFrom("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None", "Bogus"),
       hostNetwork: fc.boolean(),
-      dnsConfig: dnsConfig,
+      dnsConfig: options.validContent ? validDNSConfig : dnsConfig,
     },
     { requiredKeys: [] },
   );
