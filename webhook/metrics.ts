@@ -11,6 +11,7 @@ export interface WebhookMetrics {
   malformedReviews: Counter<"path">;
   handlerErrors: Counter<"path">;
   dnsServiceGuard: Counter<"operation" | "decision" | "reason">;
+  internalErrors: Counter<"reason">;
 }
 
 export function createWebhookMetrics(options: { version: string; collectProcessMetrics?: boolean }): WebhookMetrics {
@@ -46,7 +47,7 @@ export function createWebhookMetrics(options: { version: string; collectProcessM
     }),
     handlerErrors: new Counter({
       name: "pod_dns_injector_admission_errors_total",
-      help: "Unexpected handler failures (bugs or I/O errors), answered with an error that keeps the uid.",
+      help: "Unexpected handler failures (bugs or I/O errors), answered with HTTP 500, by path.",
       labelNames: ["path"],
       registers: [registry],
     }),
@@ -54,6 +55,13 @@ export function createWebhookMetrics(options: { version: string; collectProcessM
       name: "pod_dns_injector_dns_service_guard_reviews_total",
       help: "DELETE and UPDATE reviews of the DNS Service by the deletion guard, by operation, decision (allow, deny) and reason.",
       labelNames: ["operation", "decision", "reason"],
+      registers: [registry],
+    }),
+    internalErrors: new Counter({
+      name: "pod_dns_injector_admission_internal_errors_total",
+      help:
+        "Pod admission reviews that failed inside the webhook (reason namespace-lookup-failed or handler-bug), answered with HTTP 500 so that the API server applies the webhook's failurePolicy: with Ignore, each is a pod admitted without DNS injection.",
+      labelNames: ["reason"],
       registers: [registry],
     }),
   };

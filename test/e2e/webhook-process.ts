@@ -44,6 +44,12 @@ export interface WebhookProcessOptions {
   /** Bound on the wait for /readyz. */
   readyTimeoutMs?: number;
   /**
+   * When the process counts as started, from its /readyz answer; default HTTP 200. A test
+   * of a degraded injector (e.g. its namespace informer forbidden) accepts the 503 that
+   * names only the part it broke.
+   */
+  readyWhen?: (status: number, body: string) => boolean;
+  /**
    * Create the injector's namespace (config `injectorNamespace`, else `pod-dns-injector`)
    * when absent, as the manifests do; default true. In cluster mode the webhook keeps its
    * certificates in Secrets there and is not ready without it.
@@ -295,7 +301,7 @@ export async function startWebhookProcess(options: WebhookProcessOptions): Promi
     }
     try {
       const res = await httpGet(`http://127.0.0.1:${opsPort}/readyz`, 2_000);
-      if (res.status === 200) break;
+      if (options.readyWhen ? options.readyWhen(res.status, res.body) : res.status === 200) break;
       last = `HTTP ${res.status}: ${res.body.trim().replaceAll("\n", "; ")}`;
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
