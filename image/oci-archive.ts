@@ -103,7 +103,7 @@ interface ResolvedEntry {
 }
 
 /** The mtime when the spec gives none: SOURCE_DATE_EPOCH (reproducible-builds.org), else 0. */
-function defaultMtime(): number {
+export function sourceDateEpoch(): number {
   const fromEnv = process.env.SOURCE_DATE_EPOCH;
   if (fromEnv === undefined || fromEnv === "") return 0;
   const seconds = Number(fromEnv);
@@ -277,7 +277,7 @@ async function* outerTar(files: { name: string; content?: Buffer; source?: strin
  *  The file appears at `outFile` only when complete (written beside it, then renamed). */
 export async function writeOciArchive(spec: ImageSpec, outFile: string): Promise<ImageArchive> {
   if (spec.layers.length === 0) throw new Error(`image ${spec.name}: at least one layer is needed`);
-  const mtime = spec.mtime ?? defaultMtime();
+  const mtime = spec.mtime ?? sourceDateEpoch();
   const owners = spec.owner ?? {};
   await mkdir(dirname(outFile), { recursive: true });
   const work = await mkdtemp(join(dirname(outFile), `.${basename(outFile)}.`));
