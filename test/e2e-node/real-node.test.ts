@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api } from "@kubernetes/client-node";
@@ -108,12 +109,24 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
       const rootMount = spawnSync("cat", [`/proc/${pid}/mountinfo`], { encoding: "utf8" }).stdout.split("\n").find((l) => l.split(" ")[4] === "/");
       assert.match(rootMount ?? "", /\sro[,\s]/, `root filesystem mounted read-only (${rootMount})`);
     }
-    // kubelet's own prober counters: it ran the startup, readiness and liveness probes.
-    const metrics = await kubectl(["get", "--raw", `/api/v1/nodes/${node.nodeName}/proxy/metrics/probes`]);
-    for (const type of ["Startup", "Readiness", "Liveness"]) {
-      const line = metrics.split("\n").find((l) => l.includes(`probe_type="${type}"`) && l.includes('container="pod-dns-injector"') && l.includes('result="successful"'));
-      assert.ok(line && Number(line.split(" ").at(-1)) > 0, `kubelet ran the ${type} probe successfully: ${line}`);
+    // kubelet's own prober counters: it ran the startup, readiness and liveness probes (the
+    // first liveness probe comes up to periodSeconds, 10 s, after the startup probe passed).
+    const probeCounts = async () => {
+      const metrics = await kubectl(["get", "--raw", `/api/v1/nodes/${node.nodeName}/proxy/metrics/probes`]);
+      return Object.fromEntries(
+        ["Startup", "Readiness", "Liveness"].map((type) => {
+          const lines = metrics.split("\n").filter((l) => l.includes(`probe_type="${type}"`) && l.includes('container="pod-dns-injector"') && l.includes('result="successful"'));
+          return [type, lines.reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0)];
+        }),
+      ) as Record<string, number>;
+    };
+    let counts = await probeCounts();
+    for (let waited = 0; counts.Liveness === 0 && waited < 30_000; waited += 1_000) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      counts = await probeCounts();
     }
+    figures.kubeletProbes = counts;
+    for (const [type, n] of Object.entries(counts)) assert.ok(n > 0, `kubelet ran the ${type} probe successfully (${JSON.stringify(counts)})`);
     // Certificates bootstrapped in-cluster; caBundle is the CA that signed the serving cert.
     const ca = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-ca"]);
     const tls = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-tls"]);
@@ -121,8 +134,13 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
     const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
     const caBundle: string = mwc.webhooks[0].clientConfig.caBundle;
     assert.ok(caBundle, "caBundle filled in");
-    const caPem = Buffer.from(ca.data["ca.crt"] ?? ca.data["tls.crt"], "base64").toString();
-    assert.ok(Buffer.from(caBundle, "base64").toString().includes(caPem.trim().split("\n")[1]!), "caBundle holds the injector's CA");
+    const pems = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    const injectorCa = new X509Certificate(Buffer.from(ca.data["tls.crt"], "base64"));
+    const trusted = pems(Buffer.from(caBundle, "base64").toString()).map((pem) => new X509Certificate(pem));
+    assert.ok(trusted.some((c) => c.fingerprint256 === injectorCa.fingerprint256), "caBundle holds the injector's CA (from its Secret)");
+    const serving = new X509Certificate(Buffer.from(tls.data["tls.crt"], "base64"));
+    assert.ok(serving.verify(injectorCa.publicKey), "the serving certificate is signed by that CA");
+    assert.ok(serving.subjectAltName?.includes(`DNS:pod-dns-injector.${INJECTOR_NS}.svc`), `serving certificate names the Service (${serving.subjectAltName})`);
   }));
 
   it("2. the API server calls the webhook through the Service; pods see exactly ClusterFirst's resolv.conf on the live IP and resolve through CoreDNS", withLogs(async () => {
@@ -205,10 +223,9 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
 
   it("3. the in-cluster guardian restores a deleted kube-dns on 10.96.0.10; the lookup-failure window seen from a pod", withLogs(async () => {
     const restoredAfter: number[] = [];
-    const trials = await measureLookupWindow(node.cp, {
+    const trials = await measureLookupWindow(node, {
       trials: 10,
       namespace: SHOP,
-      probeImage: node.images.dnsprobe.ref,
       action: async () => {
         // The DNS Service deletion guard (when installed) lets this deletion through.
         await kubectl(["-n", "kube-system", "annotate", "service", "kube-dns", "pod-dns-injector.io/allow-delete=true", "--overwrite"]);
@@ -261,9 +278,12 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
 
     const audit = spawnSync(process.execPath, [join(root, "dist", "cli", "main.js"), "audit", "--kubeconfig", node.cp.kubeconfigPath, "-n", ns, "-o", "json"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     const report = JSON.parse(audit.stdout) as Obj;
-    const entries: Obj[] = report.entries ?? report.results ?? [];
+    const entries: Obj[] = report.results;
     const named = entries.filter((e) => e.finding === "not-injected").map((e) => e.pod as string).sort();
     assert.deepEqual(named, uninjected, "the audit names exactly the pods admitted uninjected");
+    const audited = new Set(entries.map((e) => e.pod as string));
+    const created = outcomes.filter((o) => !o.error).map((o) => o.name);
+    assert.deepEqual(created.filter((n) => !audited.has(n)), [], "the audit looked at every pod created under load");
     assert.equal(audit.status, uninjected.length > 0 ? 1 : 0, `audit exit code (${audit.stderr})`);
     await kubectl(["delete", "namespace", ns, "--wait=false"]);
   }));

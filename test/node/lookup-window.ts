@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
-import type { ControlPlane } from "../control-plane/harness.js";
+import type { RealNode } from "./node.js";
 
 /** What the pod reported for one trial. */
 export interface LookupWindowTrial {
@@ -29,12 +29,13 @@ export interface LookupWindowOptions {
   action: (trial: number) => Promise<void>;
   /** Namespace of the probe pod (must exist; a default ServiceAccount must be there). */
   namespace: string;
-  /** The dnsprobe image (already on the node). */
-  probeImage: string;
+  /** The dnsprobe image (default: the node's). */
+  probeImage?: string;
   /** Name the pod resolves (default kubernetes.default, through the search list). */
   name?: string;
   intervalMs?: number;
-  /** Per-lookup bound; a lookup that takes longer counts as failed. */
+  /** Per-lookup bound (default 100 ms; CoreDNS answers in ~1 ms here); a lookup that takes
+   *  longer counts as failed, and a dropped query costs this much of the window's resolution. */
   timeoutMs?: number;
   /** Quiet time after each action during which lookups must work before the next trial. */
   settleMs?: number;
@@ -66,7 +67,8 @@ export function summarizeWindows(trials: LookupWindowTrial[]): { p50: number; ma
  * @throws Error if the pod does not start, its lookups never work, or lookups are still
  *   failing 60 s after an action.
  */
-export async function measureLookupWindow(cp: ControlPlane, options: LookupWindowOptions): Promise<LookupWindowTrial[]> {
+export async function measureLookupWindow(node: Pick<RealNode, "cp" | "images">, options: LookupWindowOptions): Promise<LookupWindowTrial[]> {
+  const cp = node.cp;
   const trials = options.trials ?? 10;
   const intervalMs = options.intervalMs ?? 50;
   const settleMs = options.settleMs ?? 1_500;
@@ -80,9 +82,9 @@ export async function measureLookupWindow(cp: ControlPlane, options: LookupWindo
       containers: [
         {
           name: "probe",
-          image: options.probeImage,
+          image: options.probeImage ?? node.images.dnsprobe.ref,
           imagePullPolicy: "Never",
-          args: ["resolve-loop", `-interval=${intervalMs}ms`, `-timeout=${options.timeoutMs ?? 250}ms`, options.name ?? "kubernetes.default"],
+          args: ["resolve-loop", `-interval=${intervalMs}ms`, `-timeout=${options.timeoutMs ?? 100}ms`, options.name ?? "kubernetes.default"],
         },
       ],
     },

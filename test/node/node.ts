@@ -393,9 +393,57 @@ async function setUpNetwork(): Promise<void> {
   await must("sysctl", ["-w", "net.ipv4.ip_forward=1"]);
 }
 
-/** Mount points under these prefixes that were not there before are ours to unmount. */
-function ownedMountPrefixes(dir: string): string[] {
-  return [`${dir}/`, "/run/netns/", "/run/containerd/", "/var/lib/kubelet/", "/var/lib/containerd/", "/run/netns"];
+/** Tables our node creates: ours, kube-proxy's, and the ones iptables-nft makes for kubelet. */
+const OWNED_NFT_TABLES = [
+  `inet ${NFT_TABLE}`,
+  "ip kube-proxy",
+  "ip6 kube-proxy",
+  ...["filter", "nat", "mangle", "raw", "security"].flatMap((t) => [`ip ${t}`, `ip6 ${t}`]),
+];
+
+/** Processes only a node of ours runs (containerd and runc may also be someone else's). */
+const NODE_ONLY_PROCESSES = ["kubelet", "kube-proxy", "kube-scheduler", "coredns", "socat", "pause", "dnsprobe"];
+
+/**
+ * Whether a line that appeared in a snapshot part is the node's doing. Other work on a
+ * shared machine (another containerd, another test's netns) may come and go meanwhile:
+ * never touch it, never count it as our leftover.
+ */
+function isOurs(part: keyof HostState, line: string, dir: string): boolean {
+  switch (part) {
+    case "processes":
+      return line.includes(dir) || NODE_ONLY_PROCESSES.includes(line.split(" ")[0] ?? "");
+    case "mounts": {
+      const point = line.split(" ")[0] ?? "";
+      return point.startsWith(`${dir}/`) || point.startsWith("/run/netns/cni-") || point === "/run/netns" || point.startsWith("/run/containerd/") || point.startsWith("/var/lib/kubelet/");
+    }
+    case "netns":
+      return line.startsWith("cni-");
+    case "links":
+      return line.startsWith(`${NODE_NETWORK.bridge}:`) || /master cni0\b/.test(line) || /^veth/.test(line);
+    case "nftTables":
+      return OWNED_NFT_TABLES.includes(line.replace(/^table /, ""));
+    case "files":
+      return !line.startsWith("/run/netns/") || line.startsWith("/run/netns/cni-");
+    case "sysctls": {
+      // Per-interface keys come and go with their interface: ours are the bridge's and veths'.
+      const iface = /^net\.ipv[46]\.(?:conf|neigh)\.([^.]+)\./.exec(line)?.[1];
+      return iface === undefined || iface === "all" || iface === "default" || iface === NODE_NETWORK.bridge || iface.startsWith("veth");
+    }
+    default:
+      return true;
+  }
+}
+
+/**
+ * The differences that are ours (see {@link isOurs}): what the node left behind. Only
+ * additions count (a changed sysctl is an added `key = new value` line); what disappeared
+ * was someone else's, since the node removes nothing it did not create.
+ */
+function ourLeftovers(before: HostState, after: HostState, dir: string): HostStateDifference[] {
+  return diffHostStates(before, after)
+    .map((d) => ({ part: d.part, added: d.added.filter((l) => isOurs(d.part, l, dir)), removed: [] }))
+    .filter((d) => d.added.length > 0);
 }
 
 function descendantsOf(roots: Set<number>): number[] {
@@ -482,25 +530,24 @@ async function restoreHost(before: HostState, dir: string): Promise<string[]> {
     }
   }
   if (pids.length > 0) await delay(500);
-  let now = captureHostState();
-  let diffs = diffHostStates(before, now);
+  let diffs = ourLeftovers(before, captureHostState(), dir);
   const added = (part: keyof HostState) => diffs.find((d) => d.part === part)?.added ?? [];
   // 2. Mounts, deepest first; lazily, so a busy one still leaves the namespace.
-  const prefixes = ownedMountPrefixes(dir);
   const mountPoints = added("mounts")
     .map((m) => m.split(" ")[0] ?? "")
-    .filter((m) => prefixes.some((p) => m === p || m.startsWith(p)))
     .sort((a, b) => b.length - a.length);
   for (const m of mountPoints) await attempt(problems, "umount", ["-l", m]);
   // 3. Network namespaces (their veth ends go with them), then links: veths, the bridge.
-  for (const ns of added("netns")) if (ns.startsWith("cni-")) await attempt(problems, "ip", ["netns", "delete", ns]);
-  now = captureHostState();
-  diffs = diffHostStates(before, now);
-  for (const link of added("links")) {
-    const name = (link.split(":")[0] ?? "").split("@")[0] ?? "";
-    if (name === NODE_NETWORK.bridge || name.startsWith("veth")) await attempt(problems, "ip", ["link", "delete", name]);
+  for (const ns of added("netns")) await attempt(problems, "ip", ["netns", "delete", ns]);
+  diffs = ourLeftovers(before, captureHostState(), dir);
+  // The veths still on our bridge (a pod whose netns was not ours to delete), then the bridge.
+  const onBridge = (await run("ip", ["-o", "link", "show", "master", NODE_NETWORK.bridge])).stdout;
+  for (const line of onBridge.split("\n").filter(Boolean)) {
+    const name = (line.replace(/^\d+:\s*/, "").split(":")[0] ?? "").split("@")[0] ?? "";
+    if (name) await attempt(problems, "ip", ["link", "delete", name]);
   }
-  // 4. nft tables: ours, kube-proxy's, and any iptables-nft table that appeared.
+  if (added("links").some((l) => l.startsWith(`${NODE_NETWORK.bridge}:`))) await attempt(problems, "ip", ["link", "delete", NODE_NETWORK.bridge]);
+  // 4. nft tables: ours, kube-proxy's, iptables-nft's that appeared.
   for (const table of added("nftTables")) {
     const [, family, name] = table.split(" ");
     if (family && name) await attempt(problems, "nft", ["delete", "table", family, name]);
@@ -599,7 +646,7 @@ class RunningNode implements RealNode {
     try {
       await until("kubelet to stop every pod sandbox", 60_000, async () => {
         const tasks = await this.ctr(["tasks", "ls", "-q"]);
-        const netns = captureHostState().netns.filter((n) => n.startsWith("cni-") && !this.before.netns.includes(n));
+        const netns = captureHostState().netns.filter((n) => isOurs("netns", n, this.dir) && !this.before.netns.includes(n));
         return tasks.stdout.trim() === "" && netns.length === 0 ? true : undefined;
       }, 500);
     } catch (err) {
@@ -619,7 +666,7 @@ class RunningNode implements RealNode {
     for (const proc of [...this.processes].reverse()) await proc.terminate(5_000);
     await this.cpOrUndefined?.stop();
     problems.push(...(await restoreHost(this.before, this.dir)));
-    const diffs = diffHostStates(this.before, captureHostState());
+    const diffs = ourLeftovers(this.before, captureHostState(), this.dir);
     if (diffs.length === 0) rmSync(MARKER_DIR, { recursive: true, force: true });
     if (problems.length > 0) this.log(`clean-up problems:\n  ${problems.join("\n  ")}`);
     return diffs;
@@ -644,7 +691,7 @@ export async function startRealNode(options: RealNodeOptions = {}): Promise<Real
   if (stale) {
     log(`a previous run did not clean up (${stale.dir}): restoring the host from its snapshot`);
     const problems = await restoreHost(stale.before, stale.dir);
-    const left = diffHostStates(stale.before, captureHostState());
+    const left = ourLeftovers(stale.before, captureHostState(), stale.dir);
     if (left.length > 0) throw new Error(`could not restore the host after a crashed run: ${JSON.stringify(left)}; ${problems.join("; ")}`);
     rmSync(MARKER_DIR, { recursive: true, force: true });
   }
