@@ -268,13 +268,32 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
     await kubectl(["-n", INJECTOR_NS, "wait", `pod/${victim!.metadata.name}`, `--for=jsonpath={.status.containerStatuses[0].restartCount}=${restartsBefore + 1}`, "--timeout=90s"], undefined, 100_000);
     await kubectl(["-n", INJECTOR_NS, "wait", `pod/${victim!.metadata.name}`, "--for=condition=Ready", "--timeout=90s"], undefined, 100_000);
     await new Promise((r) => setTimeout(r, 2_000));
+    const oneKilled = load.outcomes.length;
+    const oneKilledFailed = load.outcomes.filter((o) => o.error).length;
+    const oneKilledUninjected = load.outcomes.filter((o) => !o.error && !o.injected).length;
+    console.log(`[real-node] killed ${victim!.metadata.name} under load: ${oneKilled} creations, ${oneKilledFailed} failed, ${oneKilledUninjected} admitted uninjected`);
+
+    // Then every replica at once: pods created until kubelet has one back are admitted
+    // uninjected (that is what Ignore means), so the audit has something to name.
+    const replicas = await injectorPods();
+    for (const pod of replicas) {
+      const id = (pod.status.containerStatuses[0].containerID as string).replace("containerd://", "");
+      const r = await node.ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await kubectl(["-n", INJECTOR_NS, "wait", "pod", "-l", "app.kubernetes.io/name=pod-dns-injector", "--for=condition=Ready", "--timeout=120s"], undefined, 130_000);
+    await new Promise((r) => setTimeout(r, 2_000));
     const outcomes = await load.stop();
     const failed = outcomes.filter((o) => o.error);
     const uninjected = outcomes.filter((o) => !o.error && !o.injected).map((o) => o.name).sort();
-    figures.killUnderLoad = { created: outcomes.length - failed.length, failed: failed.length, uninjected: uninjected.length };
-    console.log(`[real-node] killed ${victim!.metadata.name} under load: ${outcomes.length} creations, ${failed.length} failed, ${uninjected.length} admitted uninjected`);
+    figures.killUnderLoad = {
+      oneReplicaKilled: { created: oneKilled - oneKilledFailed, failed: oneKilledFailed, uninjected: oneKilledUninjected },
+      allReplicasKilled: { created: outcomes.length - oneKilled, failed: failed.length - oneKilledFailed, uninjected: uninjected.length - oneKilledUninjected },
+    };
+    console.log(`[real-node] then killed all ${replicas.length} replicas: ${outcomes.length - oneKilled} more creations, ${failed.length - oneKilledFailed} failed, ${uninjected.length - oneKilledUninjected} admitted uninjected`);
     assert.deepEqual(failed, [], "failurePolicy Ignore: no creation fails");
-    assert.ok(outcomes.length > 20, `load ran (${outcomes.length} pods)`);
+    assert.ok(oneKilled > 20, `load ran while one replica was killed (${oneKilled} pods)`);
+    assert.ok(uninjected.length > 0, "with every replica down, pods are admitted uninjected");
 
     const audit = spawnSync(process.execPath, [join(root, "dist", "cli", "main.js"), "audit", "--kubeconfig", node.cp.kubeconfigPath, "-n", ns, "-o", "json"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     const report = JSON.parse(audit.stdout) as Obj;
@@ -317,6 +336,19 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
     assert.deepEqual(failed.slice(0, 5), [], `${failed.length} creations failed during the rollout`);
     assert.deepEqual(uninjected.slice(0, 5), [], "every pod injected");
     assert.ok(outcomes.length > 50, `load ran through the rollout (${outcomes.length} pods)`);
+
+    // The control: the same rollout without the preStop delay. SIGTERM then arrives while
+    // kube-proxy still sends the API server's new connections to the old pods, so creations
+    // fail: the delay is what makes the count above 0.
+    const control = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
+    await new Promise((r) => setTimeout(r, 2_000));
+    await kubectl(["-n", INJECTOR_NS, "patch", "deployment", "pod-dns-injector", "--type=json", "-p", JSON.stringify([{ op: "remove", path: "/spec/template/spec/containers/0/lifecycle" }])]);
+    await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=240s"], undefined, 250_000);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const controlOutcomes = await control.stop();
+    const controlFailed = controlOutcomes.filter((o) => o.error);
+    figures.rolloutWithoutPreStop = { created: controlOutcomes.length, failed: controlFailed.length, errors: [...new Set(controlFailed.map((o) => o.error))].slice(0, 3) };
+    console.log(`[real-node] the same rollout without preStop: ${controlOutcomes.length} pod creations, ${controlFailed.length} failed (${JSON.stringify(figures.rolloutWithoutPreStop)})`);
     await kubectl(["delete", "namespace", ns, "--wait=false"]);
   }));
 });

@@ -43,9 +43,11 @@ export function startPodLoad(core: CoreV1Api, options: PodLoadOptions): PodLoad 
   const maxPods = options.maxPods ?? 2_000;
   let stopped = false;
   let counter = 0;
+  // Unique per load: two loads in one namespace must not collide on names (409s).
+  const prefix = `load-${Date.now().toString(36)}`;
   const worker = async (w: number) => {
     while (!stopped && counter < maxPods) {
-      const name = `load-${w}-${counter++}`;
+      const name = `${prefix}-${w}-${counter++}`;
       const at = Date.now();
       const pod = podManifest(name, {
         spec: {
