@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The one test entry point (`npm test`): unit tests with coverage, then the end-to-end suites
-// against a real kube-apiserver + etcd (+ kube-controller-manager) built from Go modules.
-// `node scripts/run-tests.mjs unit|e2e` runs one half. Runs under the project's own Node
+// against a real kube-apiserver + etcd (+ kube-controller-manager) built from Go modules,
+// then the real-node tier (containerd, kubelet, kube-proxy, CoreDNS and our own image; needs
+// root). `node scripts/run-tests.mjs unit|e2e|node` runs one tier. Runs under the project's own Node
 // (npm puts node_modules/.bin first on PATH), after scripts/bootstrap.mjs compiled dist/.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -13,8 +14,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bundledNode = join(root, "node_modules", ".bin", "node");
 const nodeBin = existsSync(bundledNode) ? bundledNode : process.execPath;
 const which = process.argv[2] ?? "all";
-if (!["all", "unit", "e2e"].includes(which)) {
-  console.error(`usage: run-tests.mjs [all|unit|e2e] (got ${which})`);
+if (!["all", "unit", "e2e", "node"].includes(which)) {
+  console.error(`usage: run-tests.mjs [all|unit|e2e|node] (got ${which})`);
   process.exit(2);
 }
 
@@ -42,6 +43,28 @@ function runNodeTests(files, extraArgs, env = {}) {
   return r.status ?? 1;
 }
 
+/** Runs a build script that prints KEY=/path lines; returns them as POD_DNS_INJECTOR_TEST_KEY env vars. */
+function buildBinaries(script, hint) {
+  const build = spawnSync("bash", [join(root, ...script)], {
+    cwd: root,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (build.status !== 0) {
+    console.error(hint);
+    process.exit(1);
+  }
+  const env = {};
+  for (const line of build.stdout.split("\n")) {
+    const m = /^([A-Z_]+)=(.+)$/.exec(line.trim());
+    if (m) env[`POD_DNS_INJECTOR_TEST_${m[1]}`] = m[2];
+  }
+  return env;
+}
+
+const controlPlaneHint =
+  "could not build or find the control-plane binaries (see above). Install Go >= 1.26 or set KUBEBUILDER_ASSETS / TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBE_CONTROLLER_MANAGER.";
+
 let failed = false;
 if (which === "all" || which === "unit") {
   const files = testFiles("unit");
@@ -64,21 +87,26 @@ if (which === "all" || which === "e2e") {
     process.exit(1);
   }
   // The control-plane binaries are built (or found) once, before any suite starts.
-  const build = spawnSync("bash", [join(root, "test", "control-plane", "build-binaries.sh")], {
-    cwd: root,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  if (build.status !== 0) {
-    console.error("could not build or find the control-plane binaries (see above). Install Go >= 1.26 or set KUBEBUILDER_ASSETS / TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBE_CONTROLLER_MANAGER.");
-    process.exit(1);
-  }
-  const env = {};
-  for (const line of build.stdout.split("\n")) {
-    const m = /^([A-Z_]+)=(.+)$/.exec(line.trim());
-    if (m) env[`POD_DNS_INJECTOR_TEST_${m[1]}`] = m[2];
-  }
+  const env = buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint);
   // One control plane per file; files run one after another to stay within 2 cores.
   failed ||= runNodeTests(files, ["--test-concurrency=1", "--test-timeout=600000"], env) !== 0;
+}
+if (which === "all" || which === "node") {
+  // The real-node tier: one node for all its proofs (test/e2e-node). Never skipped: a
+  // missing prerequisite (root, a Debian package, Go) fails it with a message naming it.
+  const files = testFiles("e2e-node");
+  if (files.length === 0) {
+    console.error("no real-node tests found under dist/test/e2e-node");
+    process.exit(1);
+  }
+  const env = {
+    ...buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint),
+    ...buildBinaries(
+      ["test", "node", "build-node-binaries.sh"],
+      "could not build or find the real-node binaries (see above). Install Go >= 1.26 or set TEST_ASSET_KUBELET, TEST_ASSET_KUBE_PROXY, TEST_ASSET_KUBE_SCHEDULER, TEST_ASSET_COREDNS.",
+    ),
+  };
+  // Bring-up, the image build and the proofs share one file's budget.
+  failed ||= runNodeTests(files, ["--test-concurrency=1", "--test-timeout=1500000"], env) !== 0;
 }
 process.exit(failed ? 1 : 0);

@@ -45,11 +45,12 @@ export function buildScriptPath(): string {
   return join(repoRoot(), "test", "control-plane", "build-binaries.sh");
 }
 
-function assertExecutable(path: string, origin: string): void {
+/** Throws, naming `origin` and `hint`, unless `path` is an executable file. */
+export function assertExecutable(path: string, origin: string, hint = INSTALL_HINT): void {
   try {
     accessSync(path, constants.X_OK);
   } catch (cause) {
-    throw new Error(`${origin}: ${path} is not an executable file. ${INSTALL_HINT}`, { cause });
+    throw new Error(`${origin}: ${path} is not an executable file. ${hint}`, { cause });
   }
 }
 
@@ -68,13 +69,19 @@ function fromEnv(env: NodeJS.ProcessEnv): ControlPlaneBinaries | undefined {
   return result as ControlPlaneBinaries;
 }
 
-/** Parses the `KEY=/path` lines build-binaries.sh prints on stdout. */
-export function parseBuildOutput(stdout: string): ControlPlaneBinaries {
+/** The `KEY=/path` lines a build script prints on stdout, as a map. */
+export function parseKeyPathLines(stdout: string): Map<string, string> {
   const vars = new Map<string, string>();
   for (const line of stdout.split("\n")) {
     const m = /^([A-Z_]+)=(.+)$/.exec(line.trim());
     if (m?.[1] !== undefined && m[2] !== undefined) vars.set(m[1], m[2]);
   }
+  return vars;
+}
+
+/** Parses the `KEY=/path` lines build-binaries.sh prints on stdout. */
+export function parseBuildOutput(stdout: string): ControlPlaneBinaries {
+  const vars = parseKeyPathLines(stdout);
   const result: Partial<ControlPlaneBinaries> = {};
   for (const { field, key } of BINARIES) {
     const path = vars.get(key);
@@ -84,8 +91,13 @@ export function parseBuildOutput(stdout: string): ControlPlaneBinaries {
   return result as ControlPlaneBinaries;
 }
 
-function fromBuildScript(): ControlPlaneBinaries {
-  const script = buildScriptPath();
+/**
+ * Runs a build script (bash) that prints `KEY=/path` lines, with its progress (stderr)
+ * shown, and returns those lines. `hint` says what to install when it fails.
+ *
+ * @throws Error naming the script, how it ended and `hint`.
+ */
+export function runBuildScript(script: string, hint: string): Map<string, string> {
   // stderr is inherited so a cold build shows its progress instead of looking hung.
   const run = spawnSync("bash", [script], {
     encoding: "utf8",
@@ -93,12 +105,18 @@ function fromBuildScript(): ControlPlaneBinaries {
     maxBuffer: 1024 * 1024,
   });
   if (run.error) {
-    throw new Error(`could not run ${script}: ${run.error.message}. ${INSTALL_HINT}`, { cause: run.error });
+    throw new Error(`could not run ${script}: ${run.error.message}. ${hint}`, { cause: run.error });
   }
   if (run.status !== 0) {
-    throw new Error(`${script} exited with ${run.status ?? run.signal} (see its output above). ${INSTALL_HINT}`);
+    throw new Error(`${script} exited with ${run.status ?? run.signal} (see its output above). ${hint}`);
   }
-  const binaries = parseBuildOutput(run.stdout);
+  return parseKeyPathLines(run.stdout);
+}
+
+function fromBuildScript(): ControlPlaneBinaries {
+  const script = buildScriptPath();
+  const vars = runBuildScript(script, INSTALL_HINT);
+  const binaries = parseBuildOutput([...vars].map(([k, v]) => `${k}=${v}`).join("\n"));
   for (const { field } of BINARIES) assertExecutable(binaries[field], script);
   return binaries;
 }

@@ -32,6 +32,25 @@ export interface ControlPlaneOptions {
   extraApiServerFlags?: string[];
   /** Bound on the whole start-up, from spawning etcd to the last readiness check. */
   startTimeoutMs?: number;
+  /**
+   * Give kube-apiserver a client certificate for kubelets (the admin one), so `kubectl
+   * logs/exec` work against a real node whose kubelet authenticates x509 clients by this CA.
+   */
+  kubeletClientCertificate?: boolean;
+}
+
+/** A process started beside the control plane with {@link ControlPlane.startProcess}. */
+export interface HarnessProcess {
+  readonly name: string;
+  readonly pid: number | undefined;
+  /** stdout and stderr of the process, in the control plane's {@link ControlPlane.dir}. */
+  readonly logPath: string;
+  /** Settles when the process has exited; never rejects. */
+  readonly exit: Promise<ProcessExit>;
+  /** How it ended, once it has. */
+  readonly exited: ProcessExit | undefined;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 5 s). Resolves once it has exited. */
+  terminate(graceMs?: number): Promise<void>;
 }
 
 /** Outcome of {@link ControlPlane.kubectl}; a non-zero `code` is returned, not thrown. */
@@ -75,6 +94,12 @@ export interface ControlPlane {
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>;
   /** The last `lines` lines of every process log, each under a `==> name <==` header. */
   logTail(lines?: number): string;
+  /**
+   * Starts another process under the same bookkeeping as the control plane's own: log file
+   * in {@link dir}, listed by {@link logTail}, stopped (in reverse start order, before the
+   * control plane's) by {@link stop}, killed if the test process dies. For node components.
+   */
+  startProcess(name: string, binary: string, args: string[], options?: { env?: NodeJS.ProcessEnv }): HarnessProcess;
   /** SIGTERM in reverse start order, SIGKILL after a grace period, then remove {@link dir}
    * unless KEEP_CONTROL_PLANE=1. Safe to call more than once. */
   stop(): Promise<void>;
@@ -190,7 +215,7 @@ class Watchdog {
 
 // --- managed processes ----------------------------------------------------------------------
 
-class ManagedProcess {
+class ManagedProcess implements HarnessProcess {
   readonly logPath: string;
   readonly child: ChildProcess;
   readonly exit: Promise<ProcessExit>;
@@ -203,6 +228,7 @@ class ManagedProcess {
     args: string[],
     dir: string,
     watchdog: Watchdog,
+    env?: NodeJS.ProcessEnv,
   ) {
     this.logPath = join(dir, `${name}.log`);
     // The child writes straight into the file: nothing is lost if this process is busy or
@@ -213,6 +239,7 @@ class ManagedProcess {
       this.child = spawn(binary, args, {
         cwd: dir,
         stdio: ["ignore", fd, fd],
+        ...(env ? { env } : {}),
         // Own process group: a terminal's Ctrl-C reaches only us, and we stop the
         // processes in order (controller manager, apiserver, then etcd).
         detached: true,
@@ -243,8 +270,12 @@ class ManagedProcess {
     });
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** SIGTERM, then SIGKILL if the process is still there after `graceMs`. */
-  async terminate(graceMs: number): Promise<void> {
+  async terminate(graceMs = STOP_GRACE_MS): Promise<void> {
     this.stopping = true;
     if (this.exited) return;
     this.child.kill("SIGTERM");
@@ -340,8 +371,8 @@ class RunningControlPlane implements ControlPlane {
     return this.pki.ca.certPem;
   }
 
-  start(processName: string, binary: string, args: string[]): ManagedProcess {
-    const proc = new ManagedProcess(processName, binary, args, this.dir, this.watchdog);
+  start(processName: string, binary: string, args: string[], env?: NodeJS.ProcessEnv): ManagedProcess {
+    const proc = new ManagedProcess(processName, binary, args, this.dir, this.watchdog, env);
     this.processes.push(proc);
     void proc.exit.then((exit) => {
       if (!proc.stopping) this.resolveUnexpectedExit(exit);
@@ -434,6 +465,10 @@ class RunningControlPlane implements ControlPlane {
     });
   }
 
+  startProcess(name: string, binary: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): HarnessProcess {
+    return this.start(name, binary, args, options.env);
+  }
+
   logTail(lines = 40): string {
     if (this.processes.length === 0) return "(no process started)";
     return this.processes.map((p) => p.tail(lines)).join("\n");
@@ -486,6 +521,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const apiServerKey = file("apiserver.key", pki.apiServer.keyPem, 0o600);
   const saPub = file("sa.pub", pki.serviceAccount.publicKeyPem);
   const saKey = file("sa.key", pki.serviceAccount.privateKeyPem, 0o600);
+  const kubeletClientFlags = options.kubeletClientCertificate
+    ? [
+        `--kubelet-client-certificate=${file("apiserver-kubelet-client.crt", pki.admin.certPem)}`,
+        `--kubelet-client-key=${file("apiserver-kubelet-client.key", pki.admin.keyPem, 0o600)}`,
+      ]
+    : [];
 
   const [etcdClientPort, etcdPeerPort, apiServerPort] = (await freePorts(3)) as [number, number, number];
   const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
@@ -535,6 +576,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       // Only used when no TLS files are given; keeps it out of /var/run/kubernetes anyway.
       `--cert-dir=${join(dir, "apiserver-certs")}`,
       ...(withControllerManager ? [] : ["--disable-admission-plugins=ServiceAccount"]),
+      ...kubeletClientFlags,
       ...(options.extraApiServerFlags ?? []),
     ]);
     await cp.waitFor("kube-apiserver /readyz", deadline, async () => {

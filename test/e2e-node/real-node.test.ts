@@ -1,0 +1,354 @@
+/**
+ * The product as users run it, on a real node: our own image (`npm run image`) imported
+ * into containerd, `kubectl apply -k manifests/` unchanged, kubelet running the injector
+ * pods, pods resolving names through CoreDNS on the IP we inject. One node is brought up
+ * for all proofs (issue 10, section 3); they run in order, each on what the cluster and
+ * the pods say. The host is checked to be exactly as before at the end.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
+import { INJECTED_ANNOTATION, INJECT_LABEL } from "../../config/names.js";
+import { printingOnFailure } from "../e2e/kube.js";
+import { describeHostStateDifferences } from "../node/host-state.js";
+import { measureLookupWindow, summarizeWindows } from "../node/lookup-window.js";
+import { NODE_NETWORK, startRealNode, type RealNode } from "../node/node.js";
+import { startPodLoad } from "../node/pod-load.js";
+import { buildProductImage, type ProductImage } from "../node/product-image.js";
+import { repoRoot } from "../unit/repo-root.js";
+
+const root = repoRoot();
+const INJECTOR_NS = "pod-dns-injector";
+const SHOP = "shop";
+const PLAIN = "plain";
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- objects read from kubectl -o json, field by field
+type Obj = Record<string, any>;
+
+/** What the tier measured, printed at the end (the README quotes these). */
+const figures: Record<string, unknown> = {};
+const startedAt = Date.now();
+
+describe("real node: the product as users run it", { concurrency: false }, () => {
+  let node: RealNode;
+  let image: ProductImage;
+  let core: CoreV1Api;
+  let deploymentImage: string;
+  const withLogs = printingOnFailure(() => console.error(node?.logTail(60)));
+
+  const kubectl = async (args: string[], input?: string, timeoutMs?: number) => {
+    const r = await node.cp.kubectl(args, { ...(input === undefined ? {} : { input }), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+  const getJson = async (args: string[]): Promise<Obj> => JSON.parse(await kubectl([...args, "-o", "json"])) as Obj;
+  const exec = async (ns: string, pod: string, args: string[]) => node.cp.kubectl(["-n", ns, "exec", pod, "--", "/dnsprobe", ...args]);
+  const probePod = (name: string, ns: string, labels: Record<string, string> = {}) => ({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: ns, labels: { app: name, ...labels } },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name: "probe", image: node.images.dnsprobe.ref, imagePullPolicy: "Never", args: ["sleep"] }],
+    },
+  });
+  const injectorPods = async (): Promise<Obj[]> =>
+    ((await getJson(["-n", INJECTOR_NS, "get", "pods", "-l", "app.kubernetes.io/name=pod-dns-injector"])).items as Obj[]).filter((p) => !p.metadata.deletionTimestamp);
+
+  before(async () => {
+    // The image build and the node bring-up overlap: one is CPU, the other mostly waiting.
+    const imageBuild = buildProductImage();
+    imageBuild.catch(() => {});
+    node = await startRealNode();
+    figures.nodeBringUpMs = node.timings;
+    image = await imageBuild;
+    figures.imageBuildMs = image.buildMs;
+    figures.imageOutput = image.output.trim().split("\n").slice(-3);
+    core = node.cp.kubeConfig().makeApiClient(CoreV1Api);
+  });
+
+  after(async () => {
+    if (!node) return;
+    const diffs = await node.stop();
+    figures.tierWallMs = Date.now() - startedAt;
+    console.log(`[real-node] figures ${JSON.stringify(figures, null, 2)}`);
+    assert.deepEqual(diffs, [], `the host is not as it was before the node started:\n${describeHostStateDifferences(diffs)}`);
+  });
+
+  it("1. npm run image is imported and kubectl apply -k manifests/ (unchanged) rolls out 2 hardened replicas", withLogs(async () => {
+    const rendered = parseAllDocuments(await kubectl(["kustomize", join(root, "manifests")])).map((d) => d.toJS() as Obj).filter(Boolean);
+    const dep = rendered.find((o) => o.kind === "Deployment")!;
+    const container = dep.spec.template.spec.containers[0];
+    deploymentImage = container.image;
+    // No registry is reachable: IfNotPresent is what lets kubelet use the imported image.
+    assert.equal(container.imagePullPolicy, "IfNotPresent", "the Deployment must not force a pull");
+    await node.importImage(image.archive);
+    const listed = await node.ctr(["images", "ls", "-q"]);
+    assert.ok(listed.stdout.split("\n").includes(deploymentImage), `npm run image's archive provides ${deploymentImage} (containerd has: ${listed.stdout})`);
+
+    await kubectl(["apply", "-k", join(root, "manifests")]);
+    await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=180s"], undefined, 190_000);
+    const pods = await injectorPods();
+    assert.equal(pods.length, 2, "2 replicas");
+    for (const pod of pods) {
+      const status = pod.status.containerStatuses[0];
+      assert.equal(status.ready, true, `${pod.metadata.name} ready`);
+      assert.equal(status.started, true, `${pod.metadata.name}: startup probe passed`);
+      assert.equal(status.image.replace(/^docker\.io\//, ""), deploymentImage);
+      // What the container really runs as, read from the host's /proc, not from the spec.
+      const task = (await node.ctr(["tasks", "ls"])).stdout.split("\n").find((l) => l.startsWith(status.containerID.replace("containerd://", "")));
+      assert.ok(task, `a running task for ${status.containerID}`);
+      const pid = task.trim().split(/\s+/)[1]!;
+      const procStatus = spawnSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" }).stdout;
+      assert.match(procStatus, /^Uid:\s+65532\s+65532\s+65532\s+65532$/m, "runs as uid 65532");
+      assert.match(procStatus, /^Seccomp:\s+2$/m, "seccomp filter (RuntimeDefault) in force");
+      assert.match(procStatus, /^CapEff:\s+0+$/m, "no effective capabilities");
+      const rootMount = spawnSync("cat", [`/proc/${pid}/mountinfo`], { encoding: "utf8" }).stdout.split("\n").find((l) => l.split(" ")[4] === "/");
+      assert.match(rootMount ?? "", /\sro[,\s]/, `root filesystem mounted read-only (${rootMount})`);
+    }
+    // kubelet's own prober counters: it ran the startup, readiness and liveness probes (the
+    // first liveness probe comes up to periodSeconds, 10 s, after the startup probe passed).
+    const probeCounts = async () => {
+      const metrics = await kubectl(["get", "--raw", `/api/v1/nodes/${node.nodeName}/proxy/metrics/probes`]);
+      return Object.fromEntries(
+        ["Startup", "Readiness", "Liveness"].map((type) => {
+          const lines = metrics.split("\n").filter((l) => l.includes(`probe_type="${type}"`) && l.includes('container="pod-dns-injector"') && l.includes('result="successful"'));
+          return [type, lines.reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0)];
+        }),
+      ) as Record<string, number>;
+    };
+    let counts = await probeCounts();
+    for (let waited = 0; counts.Liveness === 0 && waited < 30_000; waited += 1_000) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      counts = await probeCounts();
+    }
+    figures.kubeletProbes = counts;
+    for (const [type, n] of Object.entries(counts)) assert.ok(n > 0, `kubelet ran the ${type} probe successfully (${JSON.stringify(counts)})`);
+    // Certificates bootstrapped in-cluster; caBundle is the CA that signed the serving cert.
+    const ca = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-ca"]);
+    const tls = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-tls"]);
+    assert.ok(tls.data["tls.crt"] && tls.data["tls.key"], "serving certificate Secret filled");
+    const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
+    const caBundle: string = mwc.webhooks[0].clientConfig.caBundle;
+    assert.ok(caBundle, "caBundle filled in");
+    const pems = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    const injectorCa = new X509Certificate(Buffer.from(ca.data["tls.crt"], "base64"));
+    const trusted = pems(Buffer.from(caBundle, "base64").toString()).map((pem) => new X509Certificate(pem));
+    assert.ok(trusted.some((c) => c.fingerprint256 === injectorCa.fingerprint256), "caBundle holds the injector's CA (from its Secret)");
+    const serving = new X509Certificate(Buffer.from(tls.data["tls.crt"], "base64"));
+    assert.ok(serving.verify(injectorCa.publicKey), "the serving certificate is signed by that CA");
+    assert.ok(serving.subjectAltName?.includes(`DNS:pod-dns-injector.${INJECTOR_NS}.svc`), `serving certificate names the Service (${serving.subjectAltName})`);
+  }));
+
+  it("2. the API server calls the webhook through the Service; pods see exactly ClusterFirst's resolv.conf on the live IP and resolve through CoreDNS", withLogs(async () => {
+    const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
+    assert.deepEqual(mwc.webhooks[0].clientConfig.service, { namespace: INJECTOR_NS, name: "pod-dns-injector", path: "/mutate", port: 443 });
+    assert.equal(mwc.webhooks[0].clientConfig.url, undefined, "no URL: the API server goes through the Service");
+    await kubectl(["create", "namespace", SHOP]);
+    await kubectl(["label", "namespace", SHOP, `${INJECT_LABEL}=enabled`]);
+    await kubectl(["create", "namespace", PLAIN]);
+    await kubectl(["-n", SHOP, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+    await kubectl(["-n", PLAIN, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+    const web = { apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace: SHOP }, spec: { selector: { app: "client" }, ports: [{ port: 80, targetPort: 8080 }] } };
+    await kubectl(["apply", "-f", "-"], [web, probePod("client", SHOP), probePod("client", PLAIN)].map((o) => JSON.stringify(o)).join("\n"));
+    await Promise.all([SHOP, PLAIN].map((ns) => kubectl(["-n", ns, "wait", "pod/client", "--for=condition=Ready", "--timeout=60s"], undefined, 70_000)));
+
+    const injected = await getJson(["-n", SHOP, "get", "pod", "client"]);
+    assert.equal(injected.spec.dnsPolicy, "None");
+    assert.match(injected.metadata.annotations[INJECTED_ANNOTATION], /^default@[0-9a-f]+$/);
+    assert.deepEqual(injected.spec.dnsConfig.nameservers, [NODE_NETWORK.dnsServiceIP]);
+    const plain = await getJson(["-n", PLAIN, "get", "pod", "client"]);
+    assert.equal(plain.spec.dnsPolicy, "ClusterFirst", "not opted in: untouched");
+    assert.equal(plain.metadata.annotations?.[INJECTED_ANNOTATION], undefined);
+
+    // The file kubelet (through containerd) wrote inside each container.
+    const injectedConf = await exec(SHOP, "client", ["cat", "/etc/resolv.conf"]);
+    const plainConf = await exec(PLAIN, "client", ["cat", "/etc/resolv.conf"]);
+    assert.equal(injectedConf.code, 0, injectedConf.stderr);
+    assert.equal(plainConf.code, 0, plainConf.stderr);
+    console.log(`[real-node] /etc/resolv.conf of the injected pod:\n${injectedConf.stdout}[real-node] and of kubelet's ClusterFirst pod:\n${plainConf.stdout}`);
+    const parse = (text: string) => {
+      const out: Record<string, string[]> = {};
+      for (const line of text.split("\n").filter((l) => l.trim() && !l.startsWith("#"))) {
+        const [key, ...values] = line.trim().split(/\s+/);
+        out[key!] = [...(out[key!] ?? []), ...values];
+      }
+      return out;
+    };
+    assert.deepEqual(parse(injectedConf.stdout), {
+      nameserver: [NODE_NETWORK.dnsServiceIP],
+      search: [`${SHOP}.svc.cluster.local`, "svc.cluster.local", "cluster.local"],
+      options: ["ndots:5"],
+    });
+    // The product's promise: identical to kubelet's ClusterFirst with the live IP.
+    assert.equal(injectedConf.stdout.replaceAll(`${SHOP}.svc.`, `${PLAIN}.svc.`), plainConf.stdout);
+
+    const webIP = (await getJson(["-n", SHOP, "get", "service", "web"])).spec.clusterIP;
+    const resolved = await exec(SHOP, "client", ["resolve", "web", `web.${SHOP}`, "kubernetes.default"]);
+    assert.equal(resolved.code, 0, `lookups: ${resolved.stdout}${resolved.stderr}`);
+    const answers = resolved.stdout.trim().split("\n").map((l) => JSON.parse(l) as { name: string; ips: string[] });
+    assert.deepEqual(answers.map((a) => [a.name, a.ips]), [["web", [webIP]], [`web.${SHOP}`, [webIP]], ["kubernetes.default", ["10.96.0.1"]]]);
+    const plainResolved = await exec(PLAIN, "client", ["resolve", `web.${SHOP}`, "kubernetes.default"]);
+    assert.equal(plainResolved.code, 0, `ClusterFirst pod lookups: ${plainResolved.stdout}`);
+  }));
+
+  it("6. the Service and NetworkPolicy ports are what the injector pods listen on (the bridge CNI does not enforce NetworkPolicy)", withLogs(async () => {
+    // Note: Debian's bridge plugin has no NetworkPolicy enforcement, so this proves the
+    // ports the policy allows are the ports that answer, not that other ports are blocked.
+    const policy = await getJson(["-n", INJECTOR_NS, "get", "networkpolicy", "pod-dns-injector"]);
+    const allowed = (policy.spec.ingress as Obj[]).flatMap((r) => (r.ports as Obj[]).map((p) => p.port as number)).sort();
+    const svc = await getJson(["-n", INJECTOR_NS, "get", "service", "pod-dns-injector"]);
+    const [pod] = await injectorPods();
+    const containerPorts = Object.fromEntries((pod!.spec.containers[0].ports as Obj[]).map((p) => [p.name, p.containerPort as number]));
+    const targetPorts = (svc.spec.ports as Obj[]).map((p) => (typeof p.targetPort === "number" ? p.targetPort : containerPorts[p.targetPort])).sort();
+    assert.deepEqual(allowed, [8080, 8443]);
+    assert.deepEqual(targetPorts, allowed, "Service targetPorts resolve to the ports the policy allows");
+    assert.deepEqual(Object.values(containerPorts).sort(), allowed);
+    const podIP = pod!.status.podIP;
+    const ops = await exec(SHOP, "client", ["get", `http://${podIP}:8080/healthz`]);
+    assert.equal(ops.code, 0, ops.stdout + ops.stderr);
+    assert.equal(JSON.parse(ops.stdout).status, 200, ops.stdout);
+    const webhook = await exec(SHOP, "client", ["get", "-insecure", `https://${podIP}:8443/healthz`]);
+    assert.equal(webhook.code, 0, webhook.stdout + webhook.stderr);
+    assert.ok((JSON.parse(webhook.stdout).certDNSNames as string[]).includes(`pod-dns-injector.${INJECTOR_NS}.svc`), webhook.stdout);
+    // And through the Service, by name (CoreDNS), on the Service's ports.
+    const viaService = await exec(SHOP, "client", ["get", `http://pod-dns-injector.${INJECTOR_NS}:8080/readyz`]);
+    assert.equal(JSON.parse(viaService.stdout).status, 200, viaService.stdout);
+    const tlsViaService = await exec(SHOP, "client", ["get", "-insecure", `https://pod-dns-injector.${INJECTOR_NS}.svc:443/healthz`]);
+    assert.equal(tlsViaService.code, 0, tlsViaService.stdout + tlsViaService.stderr);
+  }));
+
+  it("3. the in-cluster guardian restores a deleted kube-dns on 10.96.0.10; the lookup-failure window seen from a pod", withLogs(async () => {
+    const restoredAfter: number[] = [];
+    const trials = await measureLookupWindow(node, {
+      trials: 10,
+      namespace: SHOP,
+      action: async () => {
+        // The DNS Service deletion guard (when installed) lets this deletion through.
+        await kubectl(["-n", "kube-system", "annotate", "service", "kube-dns", "pod-dns-injector.io/allow-delete=true", "--overwrite"]);
+        const uid = (await getJson(["-n", "kube-system", "get", "service", "kube-dns"])).metadata.uid;
+        const deletedAt = Date.now();
+        await kubectl(["-n", "kube-system", "delete", "service", "kube-dns", "--wait=true"]);
+        for (;;) {
+          const r = await node.cp.kubectl(["-n", "kube-system", "get", "service", "kube-dns", "-o", "jsonpath={.metadata.uid} {.spec.clusterIP}"]);
+          const [newUid, ip] = r.stdout.split(" ");
+          if (r.code === 0 && newUid && newUid !== uid) {
+            assert.equal(ip, NODE_NETWORK.dnsServiceIP, "recreated on the fixed IP");
+            restoredAfter.push(Date.now() - deletedAt);
+            return;
+          }
+          assert.ok(Date.now() - deletedAt < 30_000, "kube-dns not restored within 30 s");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      },
+    });
+    const summary = summarizeWindows(trials);
+    figures.kubeDnsDeletion = { ...summary, windowsMs: trials.map((t) => t.windowMs), failedLookups: trials.map((t) => t.failedLookups), serviceBackAfterMs: restoredAfter };
+    console.log(`[real-node] kube-dns deleted ${trials.length} times: failed-lookup window p50 ${summary.p50} ms, max ${summary.max} ms (per trial: ${trials.map((t) => t.windowMs).join(", ")}); Service back after ${restoredAfter.join(", ")} ms`);
+    assert.equal(restoredAfter.length, 10);
+    const events = await getJson(["-n", "kube-system", "get", "events", "--field-selector", "reason=DNSServiceRestored"]);
+    assert.ok((events.items as Obj[]).length > 0, "the guardian (in the injector pods) says it restored the Service");
+  }));
+
+  it("5. an injector container killed under load: kubelet restarts it, no creation fails with failurePolicy Ignore, the audit names every pod admitted uninjected", withLogs(async () => {
+    const ns = "load-ignore";
+    await kubectl(["create", "namespace", ns]);
+    await kubectl(["label", "namespace", ns, `${INJECT_LABEL}=enabled`]);
+    await kubectl(["-n", ns, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+    const [victim] = await injectorPods();
+    const restartsBefore: number = victim!.status.containerStatuses[0].restartCount;
+    const containerId = (victim!.status.containerStatuses[0].containerID as string).replace("containerd://", "");
+    const load = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
+    await new Promise((r) => setTimeout(r, 2_000));
+    const kill = await node.ctr(["tasks", "kill", "--signal", "SIGKILL", containerId]);
+    assert.equal(kill.code, 0, kill.stderr);
+    await kubectl(["-n", INJECTOR_NS, "wait", `pod/${victim!.metadata.name}`, `--for=jsonpath={.status.containerStatuses[0].restartCount}=${restartsBefore + 1}`, "--timeout=90s"], undefined, 100_000);
+    await kubectl(["-n", INJECTOR_NS, "wait", `pod/${victim!.metadata.name}`, "--for=condition=Ready", "--timeout=90s"], undefined, 100_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const oneKilled = load.outcomes.length;
+    const oneKilledFailed = load.outcomes.filter((o) => o.error).length;
+    const oneKilledUninjected = load.outcomes.filter((o) => !o.error && !o.injected).length;
+    console.log(`[real-node] killed ${victim!.metadata.name} under load: ${oneKilled} creations, ${oneKilledFailed} failed, ${oneKilledUninjected} admitted uninjected`);
+
+    // Then every replica at once: pods created until kubelet has one back are admitted
+    // uninjected (that is what Ignore means), so the audit has something to name.
+    const replicas = await injectorPods();
+    for (const pod of replicas) {
+      const id = (pod.status.containerStatuses[0].containerID as string).replace("containerd://", "");
+      const r = await node.ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await kubectl(["-n", INJECTOR_NS, "wait", "pod", "-l", "app.kubernetes.io/name=pod-dns-injector", "--for=condition=Ready", "--timeout=120s"], undefined, 130_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const outcomes = await load.stop();
+    const failed = outcomes.filter((o) => o.error);
+    const uninjected = outcomes.filter((o) => !o.error && !o.injected).map((o) => o.name).sort();
+    figures.killUnderLoad = {
+      oneReplicaKilled: { created: oneKilled - oneKilledFailed, failed: oneKilledFailed, uninjected: oneKilledUninjected },
+      allReplicasKilled: { created: outcomes.length - oneKilled, failed: failed.length - oneKilledFailed, uninjected: uninjected.length - oneKilledUninjected },
+    };
+    console.log(`[real-node] then killed all ${replicas.length} replicas: ${outcomes.length - oneKilled} more creations, ${failed.length - oneKilledFailed} failed, ${uninjected.length - oneKilledUninjected} admitted uninjected`);
+    assert.deepEqual(failed, [], "failurePolicy Ignore: no creation fails");
+    assert.ok(oneKilled > 20, `load ran while one replica was killed (${oneKilled} pods)`);
+    assert.ok(uninjected.length > 0, "with every replica down, pods are admitted uninjected");
+
+    const audit = spawnSync(process.execPath, [join(root, "dist", "cli", "main.js"), "audit", "--kubeconfig", node.cp.kubeconfigPath, "-n", ns, "-o", "json"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    const report = JSON.parse(audit.stdout) as Obj;
+    const entries: Obj[] = report.results;
+    const named = entries.filter((e) => e.finding === "not-injected").map((e) => e.pod as string).sort();
+    assert.deepEqual(named, uninjected, "the audit names exactly the pods admitted uninjected");
+    const audited = new Set(entries.map((e) => e.pod as string));
+    const created = outcomes.filter((o) => !o.error).map((o) => o.name);
+    assert.deepEqual(created.filter((n) => !audited.has(n)), [], "the audit looked at every pod created under load");
+    assert.equal(audit.status, uninjected.length > 0 ? 1 : 0, `audit exit code (${audit.stderr})`);
+    await kubectl(["delete", "namespace", ns, "--wait=false"]);
+  }));
+
+  it("4. kubectl rollout restart with the fail-closed overlay while pods are created: 0 failed creations, all injected", withLogs(async () => {
+    await kubectl(["apply", "-k", join(root, "manifests", "overlays", "fail-closed")]);
+    const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
+    assert.equal(mwc.webhooks[0].failurePolicy, "Fail");
+    const ns = "load-rollout";
+    await kubectl(["create", "namespace", ns]);
+    await kubectl(["label", "namespace", ns, `${INJECT_LABEL}=enabled`]);
+    await kubectl(["-n", ns, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+    const oldPods = (await injectorPods()).map((p) => p.metadata.name as string);
+    const load = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
+    await new Promise((r) => setTimeout(r, 2_000));
+    await kubectl(["-n", INJECTOR_NS, "rollout", "restart", "deployment/pod-dns-injector"]);
+    await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=240s"], undefined, 250_000);
+    // Old pods gone for good (their preStop and drain are over) before the load stops.
+    for (;;) {
+      const names = (await injectorPods()).map((p) => p.metadata.name as string);
+      const all = ((await getJson(["-n", INJECTOR_NS, "get", "pods"])).items as Obj[]).map((p) => p.metadata.name as string);
+      if (!all.some((n) => oldPods.includes(n)) && names.length === 2) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await new Promise((r) => setTimeout(r, 2_000));
+    const outcomes = await load.stop();
+    const failed = outcomes.filter((o) => o.error);
+    const uninjected = outcomes.filter((o) => !o.error && !o.injected);
+    figures.rolloutUnderLoad = { created: outcomes.length, failed: failed.length, uninjected: uninjected.length };
+    console.log(`[real-node] rollout restart under load: ${outcomes.length} pod creations, ${failed.length} failed, ${uninjected.length} uninjected`);
+    assert.deepEqual(failed.slice(0, 5), [], `${failed.length} creations failed during the rollout`);
+    assert.deepEqual(uninjected.slice(0, 5), [], "every pod injected");
+    assert.ok(outcomes.length > 50, `load ran through the rollout (${outcomes.length} pods)`);
+
+    // The control: the same rollout without the preStop delay. SIGTERM then arrives while
+    // kube-proxy still sends the API server's new connections to the old pods, so creations
+    // fail: the delay is what makes the count above 0.
+    const control = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
+    await new Promise((r) => setTimeout(r, 2_000));
+    await kubectl(["-n", INJECTOR_NS, "patch", "deployment", "pod-dns-injector", "--type=json", "-p", JSON.stringify([{ op: "remove", path: "/spec/template/spec/containers/0/lifecycle" }])]);
+    await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=240s"], undefined, 250_000);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const controlOutcomes = await control.stop();
+    const controlFailed = controlOutcomes.filter((o) => o.error);
+    figures.rolloutWithoutPreStop = { created: controlOutcomes.length, failed: controlFailed.length, errors: [...new Set(controlFailed.map((o) => o.error))].slice(0, 3) };
+    console.log(`[real-node] the same rollout without preStop: ${controlOutcomes.length} pod creations, ${controlFailed.length} failed (${JSON.stringify(figures.rolloutWithoutPreStop)})`);
+    await kubectl(["delete", "namespace", ns, "--wait=false"]);
+  }));
+});
