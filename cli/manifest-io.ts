@@ -34,7 +34,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  * its items. Throws an input error naming the file, document and line of the first problem.
  */
 export function parseManifests(text: string, source: string): ManifestDocument[] {
-  const docs = parseAllDocuments(text, { prettyErrors: true });
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(text, { prettyErrors: true });
+  } catch (err) {
+    throw resourceError(err, source) ?? err;
+  }
   const list = Array.isArray(docs) ? docs : [docs];
   const out: ManifestDocument[] = [];
   list.forEach((doc, i) => {
@@ -44,7 +49,12 @@ export function parseManifests(text: string, source: string): ManifestDocument[]
       const line = e.linePos?.[0]?.line;
       throw inputError(`${where}${line ? ` (line ${line})` : ""}: invalid YAML: ${e.message.split("\n")[0]}`);
     }
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    } catch (err) {
+      throw resourceError(err, where) ?? err;
+    }
     if (value === null || value === undefined) {
       out.push({ index: i + 1, object: null });
       return;
@@ -67,6 +77,19 @@ export function parseManifests(text: string, source: string): ManifestDocument[]
     out.push({ index: i + 1, object: value });
   });
   return out;
+}
+
+/**
+ * The input errors a hostile document causes inside the YAML library: an alias bomb
+ * (yaml's "Excessive alias count") and nesting deep enough to exhaust the stack. Anything
+ * else is not the input's fault and is passed on as a bug.
+ */
+function resourceError(err: unknown, where: string): Error | undefined {
+  if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+    return inputError(`${where}: too many YAML alias expansions (more than 100; an "alias bomb"): ${err.message}`);
+  }
+  if (err instanceof RangeError && /call stack/i.test(err.message)) return inputError(`${where}: nested too deeply to read`);
+  return undefined;
 }
 
 export type OutputFormat = "yaml" | "json";

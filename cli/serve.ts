@@ -24,6 +24,7 @@ import { DNSServiceGuardian, GUARDIAN_LEASE } from "../controller/guardian.js";
 import { defaultIdentity } from "../controller/leader-election.js";
 import { SnapshotStore } from "../controller/snapshot-store.js";
 import { startBackgroundAudit, type BackgroundAudit } from "../audit/background.js";
+import { inputError } from "./errors.js";
 import { VERSION } from "./version.js";
 
 export interface ServeFlags extends SettingsFlags {
@@ -99,12 +100,22 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   const webhookHost = settings.webhook.host ?? defaultHost;
   const opsHost = settings.ops.host ?? webhookHost;
   const ops = buildOpsApp({ log, registry: metrics.registry, readiness, live: () => true });
-  await ops.listen({ host: opsHost, port: settings.ops.port });
+  try {
+    await listen(ops, opsHost, settings.ops.port, "--ops-port");
+  } catch (err) {
+    await tls.stop();
+    throw err;
+  }
   const opsPort = portOf(ops);
 
   const app: FastifyInstance = buildWebhookApp({ settings: currentSettings, facts, log, metrics, https: { key: tls.keyPem, cert: tls.certPem } });
   let webhookListening = false;
-  await app.listen({ host: webhookHost, port: settings.webhook.port });
+  try {
+    await listen(app, webhookHost, settings.webhook.port, "--port");
+  } catch (err) {
+    await Promise.all([tls.stop(), ops.close()]);
+    throw err;
+  }
   webhookListening = true;
   tls.attach(app.server as unknown as TLSServer);
   const webhookPort = portOf(app);
@@ -196,6 +207,22 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
     return stopping;
   };
   return { webhookPort, opsPort, caFile: tls.caFile, stopped, stop };
+}
+
+/**
+ * Listens, turning the errors a user can fix (the port is taken, or privileged) into input
+ * errors that name the address and the flag, instead of a stack trace.
+ */
+async function listen(app: FastifyInstance, host: string, port: number, flag: string): Promise<void> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw inputError(`port ${port} on ${host} is already in use (${flag})`);
+    if (code === "EACCES") throw inputError(`port ${port} on ${host}: permission denied (${flag}; ports below 1024 need privileges)`);
+    if (code === "EADDRNOTAVAIL") throw inputError(`cannot listen on ${host}:${port}: no such local address (${flag === "--port" ? "--host" : "ops.host"})`);
+    throw err;
+  }
 }
 
 function portOf(app: FastifyInstance): number {

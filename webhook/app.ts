@@ -1,16 +1,19 @@
 /**
- * The HTTPS admission server (fastify). It owns the wire format: body limit, JSON decoding,
- * envelope validation (HTTP 400 with a precise message), and turning unexpected failures
- * into an error response that still carries the request uid. `buildWebhookApp` returns an
- * app that tests drive with `inject()`; only the CLI listens.
+ * The HTTPS admission server (fastify). It owns the wire format: body limit, JSON decoding
+ * (large or deeply nested /mutate bodies in a worker thread, review-parser.ts), envelope
+ * validation (HTTP 400 with a precise message), and turning our own failures into HTTP 500,
+ * which the API server treats as a failed call and answers per the webhook's failurePolicy.
+ * `buildWebhookApp` returns an app that tests drive with `inject()`; only the CLI listens.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Logger } from "pino";
 import { MUTATE_PATH, VALIDATE_PATH } from "../config/names.js";
-import { decodeAdmissionReview, deniedResponse, reviewResponse } from "./admission-review.js";
+import { decodeAdmissionReview, reviewResponse } from "./admission-review.js";
 import type { WebhookMetrics } from "./metrics.js";
-import { handleMutate, type MutateDeps } from "./mutate-handler.js";
 import { decideDNSServiceGuard, dnsServiceGuardResponse } from "./dns-service-guard.js";
+import { AdmissionInternalError, handleMutate, type MutateDeps } from "./mutate-handler.js";
+import type { MutateDecodeResult } from "./mutate-review.js";
+import { ReviewParser } from "./review-parser.js";
 import { decideServiceReservation } from "./reservation-guard.js";
 
 /**
@@ -48,10 +51,21 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
 
   // Our own JSON parser so a broken body gets a 400 that says where it broke.
   // The API server only ever sends JSON; anything else is answered with 415.
+  // /mutate bodies are decoded by the review parser (its result is the request body);
+  // the others are parsed here.
+  const parser = new ReviewParser();
+  app.addHook("onClose", async () => parser.close());
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
+    if (req.routeOptions.url === MUTATE_PATH) {
+      parser.parse(body as Buffer).then(
+        (result) => done(null, result),
+        (err: unknown) => done(new AdmissionInternalError("parse the review body", "handler-bug", { cause: err }), undefined),
+      );
+      return;
+    }
     try {
-      done(null, JSON.parse(body as string));
+      done(null, JSON.parse((body as Buffer).toString("utf8")));
     } catch (err) {
       const e = new Error(`body: invalid JSON: ${(err as Error).message}`) as Error & { statusCode: number };
       e.statusCode = 400;
@@ -67,24 +81,26 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
       return reply.code(status).send({ error: err.message, code: err.code ?? "BAD_REQUEST" });
     }
     // 5xx details stay in our log, not in the API server's error message.
-    deps.metrics.handlerErrors.inc({ path: req.url });
-    req.log.error({ err, path: req.url }, "admission handler failed");
+    const path = req.routeOptions.url ?? req.url;
+    deps.metrics.handlerErrors.inc({ path });
+    if (path === MUTATE_PATH) deps.metrics.internalErrors.inc({ reason: err instanceof AdmissionInternalError ? err.reason : "handler-bug" });
+    req.log.error({ err, path }, "admission handler failed");
     return reply.code(500).send({ error: "internal error" });
   });
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url}` }));
 
   app.post(MUTATE_PATH, async (req, reply) => {
-    const decoded = decodeAdmissionReview(req.body);
+    const decoded = req.body as MutateDecodeResult;
     if (!decoded.ok) {
       deps.metrics.malformedReviews.inc({ path: MUTATE_PATH });
       req.log.warn({ error: decoded.error }, "malformed AdmissionReview");
       return reply.code(400).send({ error: decoded.error, code: "MALFORMED_ADMISSION_REVIEW" });
     }
-    const review = decoded.review;
+    const review = decoded.value.review;
     const started = process.hrtime.bigint();
     try {
-      const { response, decision } = await handleMutate(review, deps);
+      const { response, decision } = await handleMutate(review, deps, decoded.value.pod);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.reviews.inc({ action: decision.action, reason: decision.reason, mode: decision.mode ?? "" });
       deps.metrics.reviewDuration.observe({ action: decision.action }, seconds);
@@ -110,12 +126,16 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
       }
       return reviewResponse(response);
     } catch (err) {
-      // A bug or an I/O failure (e.g. the namespace lookup): answer with an error that keeps
-      // the uid, so the API server applies the webhook's failurePolicy instead of failing to
-      // decode our reply.
+      // A bug or an I/O failure (e.g. the namespace lookup) is our failure, not the pod's:
+      // answering `allowed: false` would reject the pod whatever the failurePolicy says (the
+      // API server applies failurePolicy only to calls that fail). HTTP 500 is a failed call:
+      // with Ignore the pod is admitted unchanged, with Fail it is refused with an error that
+      // names the webhook. The details stay in our log.
+      const reason = err instanceof AdmissionInternalError ? err.reason : "handler-bug";
       deps.metrics.handlerErrors.inc({ path: MUTATE_PATH });
-      req.log.error({ err, uid: review.request.uid }, "admission handler failed");
-      return reviewResponse(deniedResponse(review.request.uid, 500, "pod-dns-injector: internal error while deciding DNS injection"));
+      deps.metrics.internalErrors.inc({ reason });
+      req.log.error({ err, uid: review.request.uid, namespace: review.request.namespace, reason }, "admission review failed internally; the webhook's failurePolicy decides");
+      return reply.code(500).send({ error: "pod-dns-injector: internal error while deciding DNS injection", code: "INTERNAL_ERROR", reason });
     }
   });
   app.post(VALIDATE_PATH, async (req, reply) => {

@@ -12,7 +12,8 @@ import {
   type NamespaceMode,
 } from "../config/names.js";
 import { excludedNamespaces, type Profile, type Settings } from "../config/settings.js";
-import { buildDNSConfig, type PodDNSConfig } from "./dns-config.js";
+import { buildDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
+import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "./dns-limits.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
 
 /** Reason codes, one per outcome; stable, kebab-case, used as metric label values. */
@@ -34,6 +35,8 @@ export const REASONS = {
   "cluster-first-with-host-net": { row: 9, text: "ClusterFirstWithHostNet pod: injected" },
   "reinject-outdated": { row: 9, text: "injected before, but the dnsConfig is out of date: re-injected" },
   "would-inject": { row: 9, text: "audit mode: would be injected, left unchanged" },
+  "annotations-full": { row: 9, text: "the injected annotation would take the pod's annotations over the API server's 256 KiB limit: admitted unchanged" },
+  "result-invalid": { row: 9, text: "the injected dnsConfig would not pass the API server's validation: admitted unchanged" },
 } as const;
 export type ReasonCode = keyof typeof REASONS;
 export type DecisionRow = (typeof REASONS)[ReasonCode]["row"];
@@ -66,6 +69,13 @@ export interface DecisionInputs {
   /** The DNS Service's live clusterIP, else the configured fixed IP, else undefined. */
   dnsServiceIP: string | undefined;
   settings: Settings;
+  /**
+   * Bytes of all the pod's annotations (keys + values), when `pod` is a view that does not
+   * carry them all (pod-view.ts); default: measured on `pod`.
+   */
+  annotationBytes?: number | undefined;
+  /** Entries of the pod's own dnsConfig lists that the view did not read. */
+  unread?: UnreadEntries | undefined;
 }
 
 export interface Decision {
@@ -121,7 +131,8 @@ export function decide(inputs: DecisionInputs): Decision {
   // Rows 5-7: respect what the pod asked for. Unset dnsPolicy defaults to ClusterFirst.
   const spec = pod.spec ?? {};
   const dnsPolicy = spec.dnsPolicy ?? "ClusterFirst";
-  const injectedBefore = annotations[INJECTED_ANNOTATION] !== undefined;
+  const previousAnnotation = annotations[INJECTED_ANNOTATION];
+  const injectedBefore = previousAnnotation !== undefined;
   if (dnsPolicy === "Default") return d("dns-policy-default", "skip", base);
   if (spec.hostNetwork === true && dnsPolicy === "ClusterFirst") return d("host-network-cluster-first", "skip", base);
   if (dnsPolicy === "None" && !injectedBefore) return d("pod-manages-own-dns", "skip", base);
@@ -140,18 +151,30 @@ export function decide(inputs: DecisionInputs): Decision {
     clusterDomain: settings.clusterDomain,
     dnsServiceIP: inputs.dnsServiceIP ?? "",
     profile: policy.profile,
-    podDNSConfig: injectedBefore ? ownPartOfInjected(spec.dnsConfig, annotations[INJECTED_ANNOTATION] ?? "", request.namespace, settings.clusterDomain, policy.profile) : spec.dnsConfig,
+    podDNSConfig: injectedBefore ? ownPartOfInjected(spec.dnsConfig, String(previousAnnotation), request.namespace, settings.clusterDomain, policy.profile) : spec.dnsConfig,
+    unread: inputs.unread,
   });
   const annotation = `${policy.profileName}@${hashDNSConfig(built.dnsConfig)}`;
   const warnings = [...policy.warnings, ...built.cuts.map((c) => `pod-dns-injector: ${c}`)];
   const result = { ...base, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings };
 
   // Row 8: re-invocation (reinvocationPolicy: IfNeeded) or a pod that was injected offline.
-  if (dnsPolicy === "None" && annotations[INJECTED_ANNOTATION] === annotation && sameDNSConfig(spec.dnsConfig, built.dnsConfig)) {
+  const unreadEntries = inputs.unread ? inputs.unread.nameservers + inputs.unread.searches + inputs.unread.options : 0;
+  if (dnsPolicy === "None" && previousAnnotation === annotation && unreadEntries === 0 && sameDNSConfig(spec.dnsConfig, built.dnsConfig)) {
     return d("already-injected", "noop", { ...result, warnings: policy.warnings });
   }
   // Row 9.
   if (policy.mode === "audit") return d("would-inject", "report", result);
+  // What we write must pass the API server's validation of the whole pod, not only of our
+  // fields: a valid pod must never become an invalid one.
+  const problem = dnsConfigProblem(built.dnsConfig);
+  if (problem) return d("result-invalid", "skip", { ...base, warnings: [...warnings, `pod-dns-injector: not injected: ${problem}`] }, problem);
+  const before = inputs.annotationBytes ?? measureAnnotations(annotations);
+  const after = before - (typeof previousAnnotation === "string" ? annotationBytes(INJECTED_ANNOTATION, previousAnnotation) : 0) + annotationBytes(INJECTED_ANNOTATION, annotation);
+  if (after > MAX_ANNOTATIONS_BYTES) {
+    const detail = `${after} bytes with ${INJECTED_ANNOTATION}, the limit is ${MAX_ANNOTATIONS_BYTES}`;
+    return d("annotations-full", "skip", { ...base, warnings: [...policy.warnings, `pod-dns-injector: not injected: the pod's annotations would total ${detail}`] }, detail);
+  }
   const reason: ReasonCode = dnsPolicy === "None" ? "reinject-outdated" : dnsPolicy === "ClusterFirstWithHostNet" ? "cluster-first-with-host-net" : "cluster-first";
   return d(reason, "inject", result);
 }
@@ -164,6 +187,18 @@ export function hashDNSConfig(cfg: Required<PodDNSConfig>): string {
   const canonical = JSON.stringify([cfg.nameservers, cfg.searches, cfg.options.map((o) => [o.name, o.value ?? null])]);
   return createHash("sha256").update(canonical).digest("hex").slice(0, 10);
 }
+
+function measureAnnotations(annotations: Record<string, unknown>): number {
+  let bytes = 0;
+  for (const key in annotations) {
+    const v = annotations[key];
+    bytes += annotationBytes(key, typeof v === "string" ? v : String(v));
+  }
+  return bytes;
+}
+
+const isOption = (o: unknown): o is { name: string; value?: string } =>
+  typeof o === "object" && o !== null && typeof (o as { name?: unknown }).name === "string" && ["undefined", "string"].includes(typeof (o as { value?: unknown }).value);
 
 function copyDNSConfig(cfg: Required<PodDNSConfig>): Required<PodDNSConfig> {
   return { nameservers: [...cfg.nameservers], searches: [...cfg.searches], options: cfg.options.map((o) => ({ ...o })) };
@@ -184,6 +219,8 @@ function ownPartOfInjected(raw: unknown, annotation: string, namespace: string, 
   const applied = { nameservers: cfg.nameservers ?? [], searches: cfg.searches ?? [], options: cfg.options ?? [] };
   const hash = annotation.slice(annotation.lastIndexOf("@") + 1);
   if (!Array.isArray(applied.nameservers) || !Array.isArray(applied.searches) || !Array.isArray(applied.options)) return raw;
+  const strings = (v: unknown[]) => v.every((x) => typeof x === "string");
+  if (!applied.options.every(isOption) || !strings(applied.nameservers) || !strings(applied.searches)) return raw;
   if (hashDNSConfig(applied) !== hash) return raw;
   const ours = new Set([`${namespace}.svc.${domain}`, `svc.${domain}`, domain, ...profile.searches]);
   return {
@@ -196,7 +233,10 @@ function ownPartOfInjected(raw: unknown, annotation: string, namespace: string, 
 function sameDNSConfig(actual: unknown, desired: Required<PodDNSConfig>): boolean {
   if (typeof actual !== "object" || actual === null) return false;
   const a = actual as PodDNSConfig;
+  if (a.options !== undefined && (!Array.isArray(a.options) || !a.options.every(isOption))) return false;
+  const list = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === "string") ? JSON.stringify(v) : undefined);
   const opts = (o: PodDNSConfig["options"]) => JSON.stringify((o ?? []).map((x) => [x.name, x.value ?? null]));
+  if (list(a.nameservers ?? []) === undefined || list(a.searches ?? []) === undefined) return false;
   return (
     JSON.stringify(a.nameservers ?? []) === JSON.stringify(desired.nameservers) &&
     JSON.stringify(a.searches ?? []) === JSON.stringify(desired.searches) &&

@@ -7,9 +7,12 @@
 import type { DNSOption, Profile } from "../config/settings.js";
 import {
   MAX_NAMESERVERS,
+  MAX_OPTIONS,
   MAX_SEARCH_LIST_CHARS,
   MAX_SEARCHES,
+  READ_LIMITS,
   canonicalIP,
+  describeValue,
   isValidSearch,
 } from "./dns-limits.js";
 
@@ -31,6 +34,15 @@ export interface DNSConfigInputs {
   profile: Profile;
   /** The pod's own spec.dnsConfig, as sent (untrusted shape). */
   podDNSConfig: unknown;
+  /** Entries of the pod's own lists that were never read (see pod-view.ts), for the warnings. */
+  unread?: UnreadEntries | undefined;
+}
+
+/** How many entries of each list of a pod's own dnsConfig lie past the read limits. */
+export interface UnreadEntries {
+  nameservers: number;
+  searches: number;
+  options: number;
 }
 
 export interface BuiltDNSConfig {
@@ -41,7 +53,7 @@ export interface BuiltDNSConfig {
 
 export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
   const cuts: string[] = [];
-  const own = readOwnDNSConfig(inputs.podDNSConfig, cuts);
+  const own = readOwnDNSConfig(inputs.podDNSConfig, cuts, inputs.unread);
 
   // Nameservers: the profile's (default: the DNS Service IP), then the pod's own.
   const profileServers = inputs.profile.nameservers.length ? inputs.profile.nameservers : [inputs.dnsServiceIP];
@@ -62,6 +74,12 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
   let length = -1; // joined with spaces: n entries cost sum(len) + n - 1
   for (const candidate of [...clusterSearches, ...inputs.profile.searches, ...own.searches]) {
     if (searches.includes(candidate)) continue;
+    // The cluster's own can be invalid too: a 63-character namespace under a long domain
+    // is over 253 characters. The API server would refuse the pod, so it is cut.
+    if (!isValidSearch(candidate)) {
+      cuts.push(`dropped search ${describeValue(candidate)}: not a lowercase DNS subdomain of at most 253 characters`);
+      continue;
+    }
     if (searches.length >= MAX_SEARCHES) {
       cuts.push(`dropped search ${candidate}: at most ${MAX_SEARCHES} search domains`);
       continue;
@@ -76,16 +94,31 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
 
   // Options: the profile's, the pod's own overriding by name (kubelet's merge rule).
   const options: DNSOption[] = inputs.profile.options.map((o) => ({ ...o }));
+  const byName = new Map(options.map((o, i) => [o.name, i]));
   for (const o of own.options) {
-    const i = options.findIndex((p) => p.name === o.name);
-    if (i >= 0) options[i] = { ...o };
-    else options.push({ ...o });
+    const i = byName.get(o.name);
+    if (i !== undefined) options[i] = { ...o };
+    else if (options.length >= MAX_OPTIONS) cuts.push(`dropped option ${describeValue(o.name)}: at most ${MAX_OPTIONS} options`);
+    else {
+      byName.set(o.name, options.length);
+      options.push({ ...o });
+    }
   }
   return { dnsConfig: { nameservers, searches, options }, cuts };
 }
 
-/** Reads the pod's own dnsConfig defensively: entries the API server would reject are cut. */
-function readOwnDNSConfig(raw: unknown, cuts: string[]): { nameservers: string[]; searches: string[]; options: DNSOption[] } {
+
+const LIMIT_REASONS: Record<keyof UnreadEntries, string> = {
+  nameservers: `the API server allows at most ${MAX_NAMESERVERS}`,
+  searches: `the API server allows at most ${MAX_SEARCHES}`,
+  options: `at most ${MAX_OPTIONS} are kept`,
+};
+
+/**
+ * Reads the pod's own dnsConfig defensively: entries the API server would reject are cut,
+ * and only the first READ_LIMITS entries of each list are read, whatever the list's length.
+ */
+function readOwnDNSConfig(raw: unknown, cuts: string[], unread: UnreadEntries | undefined): { nameservers: string[]; searches: string[]; options: DNSOption[] } {
   const out = { nameservers: [] as string[], searches: [] as string[], options: [] as DNSOption[] };
   if (raw === undefined || raw === null) return out;
   if (typeof raw !== "object" || Array.isArray(raw)) {
@@ -93,29 +126,35 @@ function readOwnDNSConfig(raw: unknown, cuts: string[]): { nameservers: string[]
     return out;
   }
   const cfg = raw as Record<string, unknown>;
-  for (const ns of listOf(cfg.nameservers, "nameservers", cuts)) {
+  for (const ns of listOf(cfg, "nameservers", cuts, unread)) {
     const ip = typeof ns === "string" ? canonicalIP(ns) : null;
     if (ip) out.nameservers.push(ip);
-    else cuts.push(`dropped nameserver ${JSON.stringify(ns)}: not a valid IP address`);
+    else cuts.push(`dropped nameserver ${describeValue(ns)}: not a valid IP address`);
   }
-  for (const s of listOf(cfg.searches, "searches", cuts)) {
+  for (const s of listOf(cfg, "searches", cuts, unread)) {
     if (typeof s === "string" && isValidSearch(s)) out.searches.push(s);
-    else cuts.push(`dropped search ${JSON.stringify(s)}: not a lowercase DNS subdomain`);
+    else cuts.push(`dropped search ${describeValue(s)}: not a lowercase DNS subdomain`);
   }
-  for (const o of listOf(cfg.options, "options", cuts)) {
+  for (const o of listOf(cfg, "options", cuts, unread)) {
     const opt = o as Record<string, unknown> | null;
-    if (opt && typeof opt === "object" && typeof opt.name === "string" && opt.name !== "") {
+    if (opt && typeof opt === "object" && !Array.isArray(opt) && typeof opt.name === "string" && opt.name !== "") {
       out.options.push(typeof opt.value === "string" ? { name: opt.name, value: opt.value } : { name: opt.name });
     } else {
-      cuts.push(`dropped option ${JSON.stringify(o)}: an option needs a name`);
+      cuts.push(`dropped option ${describeValue(o)}: an option needs a name`);
     }
   }
   return out;
 }
 
-function listOf(value: unknown, field: string, cuts: string[]): unknown[] {
+function listOf(cfg: Record<string, unknown>, field: keyof UnreadEntries, cuts: string[], unread: UnreadEntries | undefined): unknown[] {
+  const value = cfg[field];
   if (value === undefined || value === null) return [];
-  if (Array.isArray(value)) return value;
-  cuts.push(`ignored spec.dnsConfig.${field}: not a list`);
-  return [];
+  if (!Array.isArray(value)) {
+    cuts.push(`ignored spec.dnsConfig.${field}: not a list`);
+    return [];
+  }
+  const limit = READ_LIMITS[field];
+  const skipped = Math.max(0, value.length - limit) + (unread?.[field] ?? 0);
+  if (skipped > 0) cuts.push(`ignored ${skipped} more ${field} after the first ${limit}: ${LIMIT_REASONS[field]}`);
+  return value.length > limit ? value.slice(0, limit) : value;
 }

@@ -73,3 +73,61 @@ export function canonicalIP(value: string): string | null {
 export function searchListLength(searches: readonly string[]): number {
   return searches.join(" ").length;
 }
+
+/**
+ * How many options of a pod's own dnsConfig are read. Kubernetes sets no limit, but glibc
+ * knows about twenty option names and musl fewer, so a longer list is hostile or a mistake;
+ * without a bound, a 3 MiB list would make every review of it cost milliseconds.
+ */
+export const MAX_OPTIONS = 32;
+
+/** Kubernetes' TotalAnnotationSizeLimitB: keys plus values of all annotations, in bytes. */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+/** Bytes the API server counts for one annotation (Go's len() of the UTF-8 key and value). */
+export function annotationBytes(key: string, value: string): number {
+  return Buffer.byteLength(key, "utf8") + Buffer.byteLength(value, "utf8");
+}
+
+/**
+ * Why a dnsConfig for `dnsPolicy: None` would be refused by the API server, or null.
+ * Mirrors validatePodDNSConfig: at least one and at most 3 nameservers, each an IP; at most
+ * 32 searches of at most 2048 characters joined, each a DNS subdomain; every option named.
+ */
+export function dnsConfigProblem(cfg: { nameservers: readonly string[]; searches: readonly string[]; options: readonly { name: string }[] }): string | null {
+  if (cfg.nameservers.length === 0) return "dnsPolicy None needs at least one nameserver";
+  if (cfg.nameservers.length > MAX_NAMESERVERS) return `more than ${MAX_NAMESERVERS} nameservers`;
+  const badIP = cfg.nameservers.find((ns) => canonicalIP(ns) !== ns);
+  if (badIP !== undefined) return `nameserver ${describeValue(badIP)} is not a canonical IP address`;
+  if (cfg.searches.length > MAX_SEARCHES) return `more than ${MAX_SEARCHES} searches`;
+  if (searchListLength(cfg.searches) > MAX_SEARCH_LIST_CHARS) return `search list over ${MAX_SEARCH_LIST_CHARS} characters`;
+  const badSearch = cfg.searches.find((s) => !isValidSearch(s));
+  if (badSearch !== undefined) return `search ${describeValue(badSearch)} is not a lowercase DNS subdomain`;
+  if (cfg.options.some((o) => typeof o.name !== "string" || o.name === "")) return "an option without a name";
+  return null;
+}
+
+/**
+ * A short, safe description of an untrusted value for a message: strings quoted and clipped,
+ * other values named by their type. Never walks the value, so a deeply nested one cannot
+ * overflow the stack (JSON.stringify would).
+ */
+export function describeValue(value: unknown, maxLength = 80): string {
+  if (typeof value === "string") {
+    const quoted = JSON.stringify(value.length > maxLength ? value.slice(0, maxLength) : value);
+    return value.length > maxLength ? `${quoted.slice(0, -1)}..." (${value.length} characters)` : quoted;
+  }
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "number" || typeof value === "boolean") return `${typeof value} ${String(value)}`;
+  return typeof value;
+}
+
+/**
+ * How many entries of each list of a pod's own dnsConfig are read at most: about twice what
+ * a valid result can hold, so a pod a little over a limit gets every cut entry named; past
+ * that, entries are only counted. This bounds the work per review by Kubernetes' limits
+ * instead of by the input (a 6.5 MB review can carry 1.3 million searches).
+ */
+export const READ_LIMITS = { nameservers: 8, searches: 2 * MAX_SEARCHES, options: 2 * MAX_OPTIONS } as const;

@@ -10,6 +10,7 @@ export interface WebhookMetrics {
   reviewDuration: Histogram<"action">;
   malformedReviews: Counter<"path">;
   handlerErrors: Counter<"path">;
+  internalErrors: Counter<"reason">;
   dnsServiceGuard: Counter<"operation" | "decision" | "reason">;
 }
 
@@ -46,8 +47,15 @@ export function createWebhookMetrics(options: { version: string; collectProcessM
     }),
     handlerErrors: new Counter({
       name: "pod_dns_injector_admission_errors_total",
-      help: "Unexpected handler failures (bugs or I/O errors), answered with an error that keeps the uid.",
+      help: "Unexpected handler failures (bugs or I/O errors), answered with HTTP 500, by path.",
       labelNames: ["path"],
+      registers: [registry],
+    }),
+    internalErrors: new Counter({
+      name: "pod_dns_injector_admission_internal_errors_total",
+      help:
+        "Pod admission reviews that failed inside the webhook (reason namespace-lookup-failed or handler-bug), answered with HTTP 500 so that the API server applies the webhook's failurePolicy: with Ignore, each is a pod admitted without DNS injection.",
+      labelNames: ["reason"],
       registers: [registry],
     }),
     dnsServiceGuard: new Counter({

@@ -5,9 +5,11 @@
 import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import { allowedResponse, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
-import { applyDecision, decide, type Decision, type PodLike } from "./decision.js";
+import { applyDecision, decide, type Decision } from "./decision.js";
 import { optionText } from "./dns-config.js";
+import { isPodCreate } from "./mutate-review.js";
 import { createInjectionPatch } from "./patch.js";
+import { readPod, type PodRead } from "./pod-view.js";
 
 export interface MutateDeps {
   /** Current settings (they may be reloaded between requests). */
@@ -20,21 +22,59 @@ export interface MutateOutcome {
   decision: Decision;
 }
 
-export async function handleMutate(review: AdmissionReview, deps: MutateDeps): Promise<MutateOutcome> {
+/** Why a review failed internally: the `reason` label of the internal-errors metric. */
+export type InternalErrorReason = "namespace-lookup-failed" | "handler-bug";
+
+/**
+ * A failure of ours, not of the request: the HTTP layer answers it with HTTP 500 so that the
+ * API server applies the webhook's failurePolicy (README "When the webhook fails").
+ */
+export class AdmissionInternalError extends Error {
+  constructor(
+    message: string,
+    readonly reason: InternalErrorReason,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Decides one review. `pod` is the request's object as read by decodeMutateReview (the
+ * HTTP layer always passes it); without it the object in `review` is read here.
+ *
+ * @throws AdmissionInternalError when the namespace cannot be read (failurePolicy decides).
+ */
+export async function handleMutate(review: AdmissionReview, deps: MutateDeps, pod?: PodRead): Promise<MutateOutcome> {
   const req = review.request;
   const settings = deps.settings();
   const namespace = req.namespace ?? "";
-  const pod = (req.object ?? {}) as PodLike;
-  const isPodCreate = req.kind.kind === "Pod" && req.kind.group === "" && req.operation === "CREATE" && !req.subResource;
+  const podCreate = isPodCreate(req);
+  let read = pod;
+  if (!read && podCreate) {
+    const r = readPod(req.object ?? {}, "request.object");
+    if (!r.ok) throw new AdmissionInternalError(`unchecked review reached the handler: ${r.error}`, "handler-bug");
+    read = r.read;
+  }
   // Only pods need the namespace; looking it up for anything else would cost a cache read
   // (or an API call) for nothing.
-  const nsFacts = isPodCreate && namespace ? await deps.facts.lookupNamespace(namespace) : undefined;
+  let nsFacts;
+  if (podCreate && namespace) {
+    try {
+      nsFacts = await deps.facts.lookupNamespace(namespace);
+    } catch (err) {
+      throw new AdmissionInternalError(`look up namespace ${namespace}`, "namespace-lookup-failed", { cause: err });
+    }
+  }
+  const view = read?.pod ?? {};
   const decision = decide({
     request: { kind: req.kind, operation: req.operation, subResource: req.subResource, namespace },
-    pod,
+    pod: view,
     namespace: nsFacts,
     dnsServiceIP: deps.facts.dnsServiceIP(),
     settings,
+    annotationBytes: read?.annotationBytes,
+    unread: read?.unread,
   });
 
   const auditAnnotations: Record<string, string> = { decision: decision.action, reason: decision.reason };
@@ -42,7 +82,8 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps): P
   const warnings = [...decision.warnings];
 
   if (decision.action === "inject") {
-    const patch = createInjectionPatch(pod, applyDecision(pod, decision));
+    const unread = read ? read.unread.nameservers + read.unread.searches + read.unread.options : 0;
+    const patch = createInjectionPatch(view, applyDecision(view, decision), unread);
     return { decision, response: allowedResponse(req.uid, { patch, warnings, auditAnnotations }) };
   }
   if (decision.action === "report" && decision.dnsConfig) {

@@ -6,6 +6,7 @@
 import { INJECT_LABEL, PROFILE_ANNOTATION } from "../config/names.js";
 import type { Settings } from "../config/settings.js";
 import { applyDecision, decide, type Decision } from "./decision.js";
+import { describeValue, isNamespaceName } from "./dns-limits.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
 import { describeObject, findPodTemplate, replacePodTemplate, type ManifestObject } from "./workloads.js";
 
@@ -36,6 +37,10 @@ export function injectManifest(obj: ManifestObject, options: OfflineOptions): Of
   const ownNamespace = obj.metadata?.namespace;
   if (ownNamespace !== undefined && typeof ownNamespace !== "string") return { kind: "invalid", error: "metadata.namespace: expected a string", what };
   const namespace = ownNamespace || options.namespace || "default";
+  if (!isNamespaceName(namespace)) {
+    const from = ownNamespace ? "metadata.namespace" : "--namespace";
+    return { kind: "invalid", error: `${from}: ${describeValue(namespace, 70)} is not a valid namespace name (a lowercase DNS-1123 label of at most 63 characters)`, what };
+  }
   const facts = options.namespaceFacts
     ? options.namespaceFacts(namespace)
     : {
@@ -45,7 +50,10 @@ export function injectManifest(obj: ManifestObject, options: OfflineOptions): Of
       };
   const decision = decide({
     request: { kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace },
-    pod: found.template,
+    // Decided on the bounded view, as the webhook does; applied to the whole template.
+    pod: found.read.pod,
+    annotationBytes: found.read.annotationBytes,
+    unread: found.read.unread,
     namespace: facts,
     dnsServiceIP: options.dnsServiceIP ?? options.settings.dnsService.clusterIP ?? undefined,
     settings: options.settings,

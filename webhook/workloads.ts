@@ -5,6 +5,7 @@
  * decision runs on files and on admission requests. Pure.
  */
 import type { PodLike } from "./decision.js";
+import { readPod, type PodRead } from "./pod-view.js";
 
 export interface ManifestObject {
   apiVersion?: unknown;
@@ -27,7 +28,7 @@ const TEMPLATE_PATHS: Record<string, { apiVersions: string[]; path: string[] }> 
 export const WORKLOAD_KINDS = Object.keys(TEMPLATE_PATHS);
 
 export type TemplateLookup =
-  | { kind: "pod-template"; path: string[]; template: PodLike }
+  | { kind: "pod-template"; path: string[]; template: PodLike; read: PodRead }
   | { kind: "not-a-workload" }
   | { kind: "invalid"; error: string };
 
@@ -45,17 +46,26 @@ export function findPodTemplate(obj: ManifestObject): TemplateLookup {
     if (!isObject(node)) return { kind: "invalid", error: `${entry.path.slice(0, i + 1).join(".")}: expected an object` };
   }
   const template = node as Record<string, unknown>;
-  if (template.spec !== undefined && !isObject(template.spec)) return { kind: "invalid", error: `${[...entry.path, "spec"].join(".")}: expected an object` };
-  if (template.metadata !== undefined && !isObject(template.metadata)) return { kind: "invalid", error: `${[...entry.path, "metadata"].join(".")}: expected an object` };
-  return { kind: "pod-template", path: entry.path, template: template };
+  // The same shape rules as an admission request's pod, with the field named in the manifest.
+  const read = readPod(template, entry.path.join("."));
+  if (!read.ok) return { kind: "invalid", error: read.error };
+  return { kind: "pod-template", path: entry.path, template: template, read: read.read };
 }
 
-/** A copy of `obj` with the pod template at `path` replaced. */
+/**
+ * A copy of `obj` with the pod template at `path` replaced. Only the objects on the path are
+ * copied (the rest is shared, never modified), so the cost does not depend on the
+ * manifest's size or depth.
+ */
 export function replacePodTemplate<T extends ManifestObject>(obj: T, path: string[], template: PodLike): T {
   if (path.length === 0) return template as unknown as T;
-  const out = structuredClone(obj) as Record<string, unknown>;
+  const out = { ...obj } as Record<string, unknown>;
   let node = out;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string, unknown>;
+  for (const key of path.slice(0, -1)) {
+    const child = { ...(node[key] as Record<string, unknown>) };
+    node[key] = child;
+    node = child;
+  }
   node[path[path.length - 1] as string] = template;
   return out as T;
 }

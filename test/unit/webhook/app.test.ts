@@ -92,7 +92,7 @@ describe("/mutate over fastify inject", () => {
     assert.equal(json.response!.patchType, "JSONPatch");
   });
 
-  it("a failing namespace lookup is an error response that keeps the uid", async () => {
+  it("a failing namespace lookup is HTTP 500, so the API server applies failurePolicy instead of rejecting the pod", async () => {
     const facts: AdmissionFacts = {
       lookupNamespace: async () => {
         throw new Error("get Namespace team-a: connection refused");
@@ -100,12 +100,14 @@ describe("/mutate over fastify inject", () => {
       dnsServiceIP: () => "10.96.0.10",
     };
     const { res, json, metrics } = await post(review(pod()), facts);
-    assert.equal(res.statusCode, 200);
-    assert.equal(json.response!.uid, "7f0b2ad4-9a0e-4e4b-9f56-0a4c1b1c2d3e");
-    assert.equal(json.response!.allowed, false);
-    assert.equal((json.response!.status as { code: number }).code, 500);
-    assert.doesNotMatch(JSON.stringify(json), /connection refused/, "internal details are not sent to the API server");
+    // allowed:false in a 200 would be a rejection, which the API server never subjects to
+    // failurePolicy: an Ignore webhook would block pod creation on our own failure.
+    assert.equal(res.statusCode, 500);
+    assert.equal(json.response, undefined, "no AdmissionReview: the call failed");
+    assert.doesNotMatch(res.body, /connection refused/, "internal details are not sent to the API server");
     assert.equal((await metrics.handlerErrors.get()).values[0]?.value, 1);
+    const internal = (await metrics.internalErrors.get()).values;
+    assert.deepEqual(internal.map((v) => [v.labels.reason, v.value]), [["namespace-lookup-failed", 1]]);
   });
 
   const malformed: [string, unknown, RegExp][] = [
