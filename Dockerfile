@@ -11,6 +11,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY config ./config
 COPY webhook ./webhook
+COPY kube ./kube
 COPY controller ./controller
 COPY certs ./certs
 COPY audit ./audit
@@ -30,6 +31,7 @@ ENV NODE_ENV=production
 COPY --from=production-deps /src/node_modules ./node_modules
 COPY --from=build /src/dist/config ./dist/config
 COPY --from=build /src/dist/webhook ./dist/webhook
+COPY --from=build /src/dist/kube ./dist/kube
 COPY --from=build /src/dist/controller ./dist/controller
 COPY --from=build /src/dist/certs ./dist/certs
 COPY --from=build /src/dist/audit ./dist/audit
