@@ -13,6 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY config ./config
+COPY kube ./kube
 COPY webhook ./webhook
 COPY controller ./controller
 COPY certs ./certs
@@ -31,6 +32,7 @@ ENV PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 ENV NODE_ENV=production
 COPY --from=production-deps /src/node_modules /app/node_modules
 COPY --from=build /src/dist/config /app/dist/config
+COPY --from=build /src/dist/kube /app/dist/kube
 COPY --from=build /src/dist/webhook /app/dist/webhook
 COPY --from=build /src/dist/controller /app/dist/controller
 COPY --from=build /src/dist/certs /app/dist/certs

@@ -1,7 +1,42 @@
 // Strict, type-aware lint: no floating promises (a lost rejection in an admission path is a
-// silent outage), no `any` leaks, bounded complexity.
+// silent outage), no `any` leaks, bounded complexity, and layers that import downward.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+
+// Layers point down: config <- kube <- webhook/controller/certs/audit <- cli (README
+// "Developing"). Each folder lists the folders it must not import; test/, bench/ and image/
+// may import anything. The audit reuses the webhook's pure decision, never its HTTP side.
+const ABOVE_EVERYTHING = ["cli", "test", "bench", "image"];
+const PARTS = ["webhook", "controller", "certs", "audit"];
+const WEBHOOK_HTTP_SIDE = ["app", "mutate-handler", "mutate-review", "ops-app", "review-parser", "review-parser-worker", "admission-review", "admission-facts", "cluster-facts", "metrics", "registration"];
+const forbidden = {
+  config: ["kube", ...PARTS, ...ABOVE_EVERYTHING],
+  kube: [...PARTS, ...ABOVE_EVERYTHING],
+  webhook: ["controller", "certs", "audit", ...ABOVE_EVERYTHING],
+  controller: ["webhook", "certs", "audit", ...ABOVE_EVERYTHING],
+  certs: ["webhook", "controller", "audit", ...ABOVE_EVERYTHING],
+  audit: ["controller", "certs", ...ABOVE_EVERYTHING],
+  cli: ["test", "bench", "image"],
+};
+const layerRules = Object.entries(forbidden).map(([layer, banned]) => ({
+  files: [`${layer}/**/*.ts`],
+  rules: {
+    "no-restricted-imports": [
+      "error",
+      {
+        patterns: [
+          {
+            group: banned.map((b) => `../${b}/*`),
+            message: `${layer}/ sits below these folders (config <- kube <- webhook/controller/certs/audit <- cli): move the shared code down instead.`,
+          },
+          ...(layer === "audit"
+            ? [{ group: WEBHOOK_HTTP_SIDE.map((f) => `../webhook/${f}.js`), message: "audit/ reuses the webhook's pure decision, not its HTTP side." }]
+            : []),
+        ],
+      },
+    ],
+  },
+}));
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "coverage/", "scripts/", "eslint.config.js"] },
@@ -20,6 +55,7 @@ export default tseslint.config(
       complexity: ["warn", 25],
     },
   },
+  ...layerRules,
   {
     files: ["test/**/*.ts", "bench/**/*.ts"],
     rules: {

@@ -8,9 +8,9 @@
 import { CoreV1Api, type KubeConfig, type V1Namespace, type V1OwnerReference, type V1Pod, type V1PodTemplateSpec } from "@kubernetes/client-node";
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION } from "../config/names.js";
 import type { Settings } from "../config/settings.js";
-import { apiFailure } from "../controller/api-errors.js";
+import { apiFailure } from "../kube/api-errors.js";
 import type { PodLike } from "../webhook/decision.js";
-import { canonicalIP } from "../webhook/dns-limits.js";
+import { canonicalIP } from "../config/dns-limits.js";
 import type { NamespaceFacts } from "../webhook/namespace-policy.js";
 import { createPodAuditor, podDNSKey, type AuditedPod, type PodAudit } from "./findings.js";
 import { ListError, streamListPage, type FieldSelection } from "./list-stream.js";

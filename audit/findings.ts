@@ -13,9 +13,8 @@
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, type NamespaceMode } from "../config/names.js";
 import type { DNSOption, Settings } from "../config/settings.js";
 import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
-import { buildDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
-import { canonicalIP } from "../webhook/dns-limits.js";
-import { describeDNSConfig } from "../webhook/mutate-handler.js";
+import { buildDNSConfig, describeDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
+import { canonicalIP } from "../config/dns-limits.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "../webhook/namespace-policy.js";
 import { fixNamesPods, fixText, type FixContext, type FixFor, type OwnerReference, type Workload } from "./owners.js";
 

@@ -7,7 +7,7 @@
  */
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { PRODUCT } from "../config/names.js";
-import { apiFailure } from "../controller/api-errors.js";
+import { apiFailure } from "../kube/api-errors.js";
 import { forEachItem } from "./cluster-source.js";
 import {
   MANAGED_BY_LABEL,

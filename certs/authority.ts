@@ -14,7 +14,8 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import forge from "node-forge";
-import { isCertificateDNSName } from "../webhook/dns-limits.js";
+import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_SERVING_VALIDITY_DAYS } from "../config/certificate-defaults.js";
+import { isCertificateDNSName } from "../config/dns-limits.js";
 
 /** A certificate and its private key, both PEM (the key unencrypted PKCS#8). */
 export interface PemKeyPair {
@@ -22,10 +23,7 @@ export interface PemKeyPair {
   keyPem: string;
 }
 
-/** Default CA lifetime: 10 years, so the CA rolls over rarely (issue 4). */
-export const DEFAULT_CA_VALIDITY_DAYS = 3650;
-/** Default serving-certificate lifetime: 1 year, renewed at 2/3 of it by `needsRenewal`. */
-export const DEFAULT_SERVING_VALIDITY_DAYS = 365;
+export { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_SERVING_VALIDITY_DAYS };
 /** RSA modulus size; 2048 is the floor every current TLS stack and the CA/B Forum accept. */
 export const DEFAULT_KEY_BITS = 2048;
 export const MIN_KEY_BITS = 2048;
@@ -42,6 +40,15 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const SERIAL_BYTES = 16;
 
 /**
+ * The CN as a UTF8String. forge defaults to PrintableString, which cannot hold characters
+ * such as "@" or "_"; Go's x509 parser (the API server reading caBundle) then rejects the
+ * whole certificate with "invalid PrintableString". RFC 5280 prefers UTF8String anyway.
+ */
+function commonNameAttribute(value: string): { shortName: string; value: string; valueTagClass: number } {
+  return { shortName: "CN", value, valueTagClass: forge.asn1.Type.UTF8 };
+}
+
+/**
  * Issues a self-signed certificate authority for the webhook.
  *
  * Contract: RSA key of `keyBits` (default 2048, at least 2048), SHA-256 signature,
@@ -55,15 +62,6 @@ const SERIAL_BYTES = 16;
  * @throws RangeError for invalid arguments (non-positive validity, `keyBits` < 2048,
  *   an invalid `now`): these are caller bugs, the CLI validates user input first.
  */
-/**
- * The CN as a UTF8String. forge defaults to PrintableString, which cannot hold characters
- * such as "@" or "_"; Go's x509 parser (the API server reading caBundle) then rejects the
- * whole certificate with "invalid PrintableString". RFC 5280 prefers UTF8String anyway.
- */
-function commonNameAttribute(value: string): { shortName: string; value: string; valueTagClass: number } {
-  return { shortName: "CN", value, valueTagClass: forge.asn1.Type.UTF8 };
-}
-
 export function issueCertificateAuthority(opts: {
   commonName?: string;
   validityDays?: number;

@@ -10,8 +10,8 @@
  */
 import { AdmissionregistrationV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { isNotFound } from "../controller/api-errors.js";
-import { ResilientInformer } from "../controller/informer.js";
+import { isNotFound } from "../kube/api-errors.js";
+import { ResilientInformer } from "../kube/informer.js";
 import { observeBundles, planCABundlePatch, type DesiredBundle, type WebhookConfigurationKind, type WebhookConfigurationLike } from "./ca-bundle.js";
 import type { CertificateMetrics } from "./metrics.js";
 import type { ObservedBundle } from "./rotation.js";

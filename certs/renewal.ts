@@ -3,9 +3,9 @@
  * cert-manager (renew once 2/3 of the lifetime has passed, leaving a third of it to retry
  * in, and for every client to pick up the new certificate).
  */
+import { DEFAULT_RENEWAL_FRACTION, isValidRenewalFraction } from "../config/certificate-defaults.js";
 
-/** cert-manager's default: renew with a third of the lifetime left. */
-export const DEFAULT_RENEWAL_FRACTION = 2 / 3;
+export { DEFAULT_RENEWAL_FRACTION, isValidRenewalFraction };
 
 /**
  * The instant at which a certificate valid from `notBefore` to `notAfter` is due for renewal:
@@ -38,7 +38,8 @@ export function renewalTime(notBefore: Date, notAfter: Date, fraction: number = 
 /**
  * Whether `cert` should be replaced at `now`: true from `renewalTime(...)` onwards, which
  * includes an expired certificate. A certificate that is not yet valid is not renewed (its
- * renewal time is still ahead).
+ * renewal time is still ahead). The rotation plan (rotation.ts) schedules by `renewalTime`
+ * itself; this predicate states the same rule for one certificate and its tests pin it.
  *
  * @throws RangeError as `renewalTime`, and for an invalid `now`.
  */
@@ -51,14 +52,6 @@ export function needsRenewal(
   return now.getTime() >= renewalTime(cert.notBefore, cert.notAfter, fraction).getTime();
 }
 
-/**
- * Whether `fraction` is a usable renewal fraction, for configuration validation (an invalid
- * setting is an expected outcome there, reported as a value). 0 would renew continuously and
- * 1 only once the certificate has already expired, so both ends are excluded.
- */
-export function isValidRenewalFraction(fraction: unknown): fraction is number {
-  return typeof fraction === "number" && Number.isFinite(fraction) && fraction > 0 && fraction < 1;
-}
 
 function checkFraction(fraction: number): void {
   if (!isValidRenewalFraction(fraction)) {

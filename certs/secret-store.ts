@@ -9,7 +9,7 @@
  * it; until then the injector reports it on /readyz and retries). Anything else throws, with
  * the Secret named.
  */
-import { apiFailure } from "../controller/api-errors.js";
+import { apiFailure } from "../kube/api-errors.js";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import { SECRET_LABELS, type SecretRecord } from "./secret-layout.js";
 

@@ -4,7 +4,7 @@ import { issueCertificateAuthority, issueServingCertificate, serviceDNSNames } f
 import { CertificateFilesExistError, writeCertificateFiles } from "../certs/files.js";
 import { describeCertificates, formatCertificateDescription } from "../certs/inspect.js";
 import { DEFAULT_CLUSTER_DOMAIN } from "../config/names.js";
-import { canonicalIP, isDNSLabel, isDNSSubdomain } from "../webhook/dns-limits.js";
+import { canonicalIP, isDNSLabel, isDNSSubdomain } from "../config/dns-limits.js";
 import { inputError, usageError } from "./errors.js";
 import type { CommandIO } from "./inject.js";
 import { findCluster, loadKubeConfig } from "./kubeconfig.js";

@@ -16,9 +16,8 @@ import {
   WEBHOOK_PORT,
   WEBHOOK_SERVICE,
 } from "./names.js";
-import { canonicalIP, isCertificateDNSName, isDNSLabel, isDNSSubdomain, isNamespaceName } from "../webhook/dns-limits.js";
-import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_SERVING_VALIDITY_DAYS } from "../certs/authority.js";
-import { DEFAULT_RENEWAL_FRACTION, isValidRenewalFraction } from "../certs/renewal.js";
+import { canonicalIP, isCertificateDNSName, isDNSLabel, isDNSSubdomain, isNamespaceName } from "./dns-limits.js";
+import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_RENEWAL_FRACTION, DEFAULT_SERVING_VALIDITY_DAYS, isValidRenewalFraction } from "./certificate-defaults.js";
 
 export interface DNSOption {
   name: string;

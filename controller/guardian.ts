@@ -9,11 +9,11 @@ import { CoreV1Api, type KubeConfig, type V1Service } from "@kubernetes/client-n
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Settings } from "../config/settings.js";
-import { apiFailure } from "./api-errors.js";
-import type { EventRecorder, EventTarget } from "./events.js";
-import type { ResilientInformer } from "./informer.js";
+import { apiFailure } from "../kube/api-errors.js";
+import type { EventRecorder, EventTarget } from "../kube/events.js";
+import type { ResilientInformer } from "../kube/informer.js";
 import { findIPHolder, type IPHolder } from "./ip-holder.js";
-import { LeaderElector } from "./leader-election.js";
+import { LeaderElector } from "../kube/leader-election.js";
 import { createGuardianMetrics, type GuardianMetrics } from "./metrics.js";
 import { reconcileDNSService, type ReconcileAction } from "./reconcile.js";
 import type { SnapshotStore, StoredState } from "./snapshot-store.js";

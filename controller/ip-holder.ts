@@ -3,7 +3,7 @@
  * is served (GA in Kubernetes 1.33), else a paginated search of Services.
  */
 import { CoreV1Api, NetworkingV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { apiFailure } from "./api-errors.js";
+import { apiFailure } from "../kube/api-errors.js";
 
 export interface IPHolder {
   namespace: string;

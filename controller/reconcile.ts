@@ -4,7 +4,7 @@
  * clusterIP is immutable, so the only repair for a wrong IP is delete + create.
  */
 import type { V1Service } from "@kubernetes/client-node";
-import { canonicalIP } from "../webhook/dns-limits.js";
+import { canonicalIP } from "../config/dns-limits.js";
 import { sameSnapshot, serviceFromSnapshot, snapshotFromService, type ServiceSnapshot } from "./service-snapshot.js";
 
 /** kube-addon-manager owns objects with this label and reconciles them every minute or so. */

@@ -5,7 +5,7 @@
  */
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from "@kubernetes/client-node";
 import { PRODUCT } from "../config/names.js";
-import { apiFailure, isConflict, isNotFound } from "./api-errors.js";
+import { apiFailure, isConflict, isNotFound } from "../kube/api-errors.js";
 import type { ServiceSnapshot } from "./service-snapshot.js";
 
 export const SNAPSHOT_CONFIGMAP = `${PRODUCT}-dns-service`;

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const forceBuild = process.argv.includes("--force-build");
-const sourceDirs = ["webhook", "controller", "certs", "audit", "cli", "config", "image", "test", "bench"];
+const sourceDirs = ["webhook", "controller", "certs", "audit", "cli", "config", "image", "kube", "test", "bench"];
 
 function run(cmd, args, what) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env: process.env });

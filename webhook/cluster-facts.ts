@@ -6,8 +6,8 @@
 import { CoreV1Api, type KubeConfig, type V1Namespace, type V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Settings } from "../config/settings.js";
-import { ResilientInformer } from "../controller/informer.js";
-import { canonicalIP } from "./dns-limits.js";
+import { ResilientInformer } from "../kube/informer.js";
+import { canonicalIP } from "../config/dns-limits.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
 

@@ -13,7 +13,7 @@ import {
 } from "../config/names.js";
 import { excludedNamespaces, type Profile, type Settings } from "../config/settings.js";
 import { buildDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
-import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "./dns-limits.js";
+import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
 
 /** Reason codes, one per outcome; stable, kebab-case, used as metric label values. */

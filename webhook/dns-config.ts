@@ -14,7 +14,7 @@ import {
   canonicalIP,
   describeValue,
   isValidSearch,
-} from "./dns-limits.js";
+} from "../config/dns-limits.js";
 
 export interface PodDNSConfig {
   nameservers?: string[];
@@ -25,6 +25,12 @@ export interface PodDNSConfig {
 /** `ndots:5`, `edns0`: an option as resolv.conf (and every message of ours) writes it. */
 export function optionText(o: DNSOption): string {
   return o.value === undefined ? o.name : `${o.name}:${o.value}`;
+}
+
+/** One line: "nameservers 10.96.0.10; searches a b c; options ndots:5". */
+export function describeDNSConfig(cfg: Required<PodDNSConfig>): string {
+  const opts = cfg.options.map(optionText);
+  return `nameservers ${cfg.nameservers.join(" ")}; searches ${cfg.searches.join(" ")}; options ${opts.join(" ") || "(none)"}`;
 }
 
 export interface DNSConfigInputs {

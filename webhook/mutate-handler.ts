@@ -6,7 +6,7 @@ import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import { allowedResponse, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
 import { applyDecision, decide, type Decision } from "./decision.js";
-import { optionText } from "./dns-config.js";
+import { describeDNSConfig } from "./dns-config.js";
 import { isPodCreate } from "./mutate-review.js";
 import { createInjectionPatch } from "./patch.js";
 import { readPod, type PodRead } from "./pod-view.js";
@@ -94,8 +94,3 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
   return { decision, response: allowedResponse(req.uid, { warnings, auditAnnotations }) };
 }
 
-/** One line: "nameservers 10.96.0.10; searches a b c; options ndots:5". */
-export function describeDNSConfig(cfg: NonNullable<Decision["dnsConfig"]>): string {
-  const opts = cfg.options.map(optionText);
-  return `nameservers ${cfg.nameservers.join(" ")}; searches ${cfg.searches.join(" ")}; options ${opts.join(" ") || "(none)"}`;
-}

@@ -5,7 +5,7 @@
  * large bodies and hand the result to the main thread cheaply (review-parser.ts). Pure.
  */
 import { decodeAdmissionReview, type AdmissionRequest, type AdmissionReview } from "./admission-review.js";
-import { describeValue, isNamespaceName } from "./dns-limits.js";
+import { describeValue, isNamespaceName } from "../config/dns-limits.js";
 import { readPod, type PodRead } from "./pod-view.js";
 
 /** The envelope without object and oldObject, plus the pod as read. */

@@ -11,7 +11,7 @@ import {
   type NamespaceMode,
 } from "../config/names.js";
 import type { Profile, Settings } from "../config/settings.js";
-import { isValidSearch } from "./dns-limits.js";
+import { isValidSearch } from "../config/dns-limits.js";
 
 /** The facts about a namespace the decision needs; from an informer, an API read or a file. */
 export interface NamespaceFacts {

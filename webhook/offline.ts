@@ -6,7 +6,7 @@
 import { INJECT_LABEL, PROFILE_ANNOTATION } from "../config/names.js";
 import type { Settings } from "../config/settings.js";
 import { applyDecision, decide, type Decision } from "./decision.js";
-import { describeValue, isNamespaceName } from "./dns-limits.js";
+import { describeValue, isNamespaceName } from "../config/dns-limits.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
 import { describeObject, findPodTemplate, replacePodTemplate, type ManifestObject } from "./workloads.js";
 

@@ -19,7 +19,7 @@ import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION } from "../con
 import type { DNSOption } from "../config/settings.js";
 import type { PodLike } from "./decision.js";
 import type { UnreadEntries } from "./dns-config.js";
-import { READ_LIMITS, annotationBytes, describeValue } from "./dns-limits.js";
+import { READ_LIMITS, annotationBytes, describeValue } from "../config/dns-limits.js";
 
 /** The labels and annotations the decision reads; every other key is only measured. */
 const READ_LABELS = [INJECT_LABEL];

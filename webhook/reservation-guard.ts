@@ -5,7 +5,7 @@
  */
 import type { Settings } from "../config/settings.js";
 import { allowedResponse, deniedResponse, type AdmissionRequest, type AdmissionResponse } from "./admission-review.js";
-import { canonicalIP } from "./dns-limits.js";
+import { canonicalIP } from "../config/dns-limits.js";
 
 export function decideServiceReservation(req: AdmissionRequest, settings: Settings): AdmissionResponse {
   const reserved = settings.dnsService.clusterIP;

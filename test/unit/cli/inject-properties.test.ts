@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { parseAllDocuments } from "yaml";
 import { INJECTED_ANNOTATION } from "../../../config/names.js";
 import { main } from "../../../cli/program.js";
-import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../../../webhook/dns-limits.js";
+import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../../../config/dns-limits.js";
 import { anyPod, propertyParams, serializeReview, type GeneratedPod } from "../../generative/pods.js";
 
 async function inject(text: string): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -5,7 +5,7 @@ import { parseStored } from "../../../controller/snapshot-store.js";
 import { ADDON_MANAGER_LABEL, RESTORED_BY_ANNOTATION, reconcileDNSService } from "../../../controller/reconcile.js";
 import { sameSnapshot, serviceFromSnapshot, snapshotFromService } from "../../../controller/service-snapshot.js";
 import { classifyCreateFailure } from "../../../controller/guardian.js";
-import { decideLeaseStep } from "../../../controller/leader-election.js";
+import { decideLeaseStep } from "../../../kube/leader-election.js";
 
 function kubeDNS(ip: string, extra: { labels?: Record<string, string> } = {}): V1Service {
   return {

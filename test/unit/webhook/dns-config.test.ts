@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Profile } from "../../../config/settings.js";
 import { buildDNSConfig } from "../../../webhook/dns-config.js";
-import { MAX_SEARCH_LIST_CHARS, canonicalIP, isValidSearch, searchListLength } from "../../../webhook/dns-limits.js";
+import { MAX_SEARCH_LIST_CHARS, canonicalIP, isValidSearch, searchListLength } from "../../../config/dns-limits.js";
 
 const profile = (p: Partial<Profile> = {}): Profile => ({ nameservers: [], searches: [], options: [{ name: "ndots", value: "5" }], ...p });
 const build = (own: unknown, p: Partial<Profile> = {}, ip = "10.96.0.10") =>

@@ -11,7 +11,7 @@ import { defaultSettings } from "../../../config/settings.js";
 import { standaloneFacts } from "../../../webhook/admission-facts.js";
 import { ADMISSION_BODY_LIMIT, buildWebhookApp } from "../../../webhook/app.js";
 import { decide } from "../../../webhook/decision.js";
-import { MAX_ANNOTATIONS_BYTES, dnsConfigProblem } from "../../../webhook/dns-limits.js";
+import { MAX_ANNOTATIONS_BYTES, dnsConfigProblem } from "../../../config/dns-limits.js";
 import { createWebhookMetrics } from "../../../webhook/metrics.js";
 import { applyStrict, type PatchOp } from "../../generative/strict-patch.js";
 import { inputs, pod, review } from "../fixtures.js";

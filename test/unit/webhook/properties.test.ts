@@ -16,7 +16,7 @@ import { INJECTED_ANNOTATION } from "../../../config/names.js";
 import { defaultSettings } from "../../../config/settings.js";
 import { standaloneFacts } from "../../../webhook/admission-facts.js";
 import { buildWebhookApp } from "../../../webhook/app.js";
-import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../../../webhook/dns-limits.js";
+import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../../../config/dns-limits.js";
 import { createWebhookMetrics } from "../../../webhook/metrics.js";
 import { admissionReview, anyPod, envelope, propertyParams, serializeReview, type Envelope, type GeneratedPod } from "../../generative/pods.js";
 import { applyStrict, type PatchOp } from "../../generative/strict-patch.js";
