@@ -1,0 +1,234 @@
+/**
+ * `npm run bench:hostile`: does a hostile client slow everybody else down? Normal
+ * AdmissionReviews (the ~5 KB bench pod) arrive at a fixed 2,000/s, open loop, against the
+ * real /mutate in its own process; in alternate phases a hostile review (a body at the 7 MiB
+ * limit: 1.2 million searches, 150,000 containers, 3.4 million levels of nesting inside a
+ * dnsConfig entry or elsewhere) arrives once a second from a worker thread. The report
+ * compares the normal reviews' latency with and without the hostile stream, measured in
+ * the same run, and checks every hostile answer: a review with the uid that does not
+ * refuse the pod, or a 400 naming the problem.
+ *
+ * Target (issue 11): normal p99 with the hostile stream within 2x of the clean p99.
+ * Exit code 1 when a normal review failed or a hostile answer was wrong, 2 on a usage error.
+ */
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
+import { issueCertificateAuthority, issueServingCertificate } from "../certs/authority.js";
+import { DEPLOYMENT_NODE_OPTIONS } from "./deployment-options.js";
+import { benchReview } from "./fixtures.js";
+import { fmt, int, lpad, pad } from "./format.js";
+import type { HostileAnswer, SenderInput } from "./hostile-sender.js";
+import { combineLoad, failures, runPaced, type LatencySummary, type LoadResult, type Target } from "./load.js";
+import { ServerChild, checkOnce, mb, measure, progress, type PhaseResult } from "./server-process.js";
+
+const TARGET_P99_RATIO = 2;
+const WATCHDOG_MS = 10 * 60 * 1000;
+
+const USAGE = `usage: npm run bench:hostile -- [--json] [--rounds N] [--duration SECONDS] [--rate N]
+                                  [--hostile-interval MS] [--quick]
+
+  --json                one JSON object on stdout (progress goes to stderr)
+  --rounds N            clean/hostile phase pairs, in alternating order (default 3)
+  --duration S          seconds per phase (default 10)
+  --rate N              normal reviews per second (default 2000)
+  --hostile-interval MS one hostile review every MS milliseconds (default 1000)
+  --quick               smoke run: 1 round of 4 s phases`;
+
+interface Options {
+  json: boolean;
+  rounds: number;
+  durationSec: number;
+  rate: number;
+  hostileIntervalMs: number;
+}
+
+class UsageError extends Error {}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: "boolean", default: false },
+      quick: { type: "boolean", default: false },
+      rounds: { type: "string" },
+      duration: { type: "string" },
+      rate: { type: "string", default: "2000" },
+      "hostile-interval": { type: "string", default: "1000" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const positive = (name: string, raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name}: expected a positive number, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return {
+    json: values.json,
+    rounds: values.rounds !== undefined ? Math.ceil(positive("rounds", values.rounds)) : values.quick ? 1 : 3,
+    durationSec: values.duration !== undefined ? positive("duration", values.duration) : values.quick ? 4 : 10,
+    rate: positive("rate", values.rate),
+    hostileIntervalMs: positive("hostile-interval", values["hostile-interval"]),
+  };
+}
+
+/** Runs the hostile sender for `durationMs` in a worker thread; resolves with its answers. */
+function hostileStream(input: SenderInput): Promise<HostileAnswer[]> {
+  const worker = new Worker(fileURLToPath(new URL("./hostile-sender.js", import.meta.url)), { workerData: input });
+  return new Promise((resolve, reject) => {
+    worker.once("message", (m: { answers?: HostileAnswer[]; error?: string }) => {
+      void worker.terminate();
+      if (m.answers) resolve(m.answers);
+      else reject(new Error(`hostile sender: ${m.error}`));
+    });
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`hostile sender exited (${code}) before reporting`)));
+  });
+}
+
+interface Condition {
+  phases: PhaseResult<LoadResult>[];
+  load: LoadResult;
+}
+
+function condition(phases: PhaseResult<LoadResult>[]): Condition {
+  return { phases, load: combineLoad(phases.map((p) => p.load)) };
+}
+
+async function main(): Promise<number> {
+  let o: Options;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
+    console.error(`${err.message}\n${USAGE}`);
+    return 2;
+  }
+  const review = benchReview();
+  const body = JSON.stringify(review);
+  const uid = (review.request as { uid: string }).uid;
+  const now = new Date();
+  const ca = issueCertificateAuthority({ now, commonName: "pod-dns-injector-bench-ca" });
+  const serving = issueServingCertificate({ ca, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], now });
+  const webhook = await ServerChild.start("webhook", "warn", DEPLOYMENT_NODE_OPTIONS.split(" "), { keyPem: serving.keyPem, certPem: serving.certPem });
+  try {
+    const target: Target = { url: webhook.url, body, verifyBody: (b) => b.includes('"patchType":"JSONPatch"') && b.includes(uid) };
+    const check = await checkOnce(webhook.url, body, ca.certPem);
+    if (check.status !== 200) throw new Error(`webhook answered ${check.status} to the bench review: ${JSON.stringify(check.json).slice(0, 300)}`);
+    const paced = () => runPaced(target, { rate: o.rate, durationSec: o.durationSec, connections: 16, ca: ca.certPem });
+    // Warm-up: JIT and connection set-up are in neither condition.
+    progress(`warm-up: ${int(o.rate)}/s for 3 s`);
+    await runPaced(target, { rate: o.rate, durationSec: 3, connections: 16, ca: ca.certPem });
+
+    const clean: PhaseResult<LoadResult>[] = [];
+    const hostile: PhaseResult<LoadResult>[] = [];
+    const answers: HostileAnswer[] = [];
+    for (let round = 0; round < o.rounds; round++) {
+      // Alternate which condition goes first, so drift over the run hits both alike.
+      for (const withHostile of round % 2 === 0 ? [false, true] : [true, false]) {
+        progress(`round ${round + 1}/${o.rounds}: ${int(o.rate)} normal reviews/s for ${o.durationSec} s ${withHostile ? `with a hostile review every ${o.hostileIntervalMs} ms` : "alone"}`);
+        if (!withHostile) {
+          clean.push(await measure(webhook, paced));
+          continue;
+        }
+        const stream = hostileStream({ url: webhook.url, ca: ca.certPem, intervalMs: o.hostileIntervalMs, durationMs: o.durationSec * 1000 });
+        stream.catch(() => {});
+        hostile.push(await measure(webhook, paced));
+        answers.push(...(await stream));
+      }
+    }
+    const peakRssMb = mb((await webhook.stats()).maxRss);
+    return report(o, condition(clean), condition(hostile), answers, peakRssMb);
+  } finally {
+    await webhook.stop();
+  }
+}
+
+function byKind(answers: HostileAnswer[]) {
+  const kinds = [...new Set(answers.map((a) => a.kind))];
+  return kinds.map((kind) => {
+    const of = answers.filter((a) => a.kind === kind);
+    const ms = of.map((a) => a.ms).sort((a, b) => a - b);
+    return {
+      kind,
+      count: of.length,
+      statuses: [...new Set(of.map((a) => a.status))],
+      bodyMiB: Math.round(((of[0]?.bodyBytes ?? 0) / 1024 / 1024) * 100) / 100,
+      p50Ms: Math.round(ms[Math.floor((ms.length - 1) / 2)] ?? 0),
+      maxMs: Math.round(ms.at(-1) ?? 0),
+      problems: of.filter((a) => a.problem).map((a) => a.problem!),
+    };
+  });
+}
+
+function report(o: Options, clean: Condition, hostile: Condition, answers: HostileAnswer[], peakRssMb: number): number {
+  const c = clean.load.latency;
+  const h = hostile.load.latency;
+  const ratio = h.p99Ms / c.p99Ms;
+  const kinds = byKind(answers);
+  const problems = kinds.flatMap((k) => k.problems.map((p) => `${k.kind}: ${p}`));
+  const normalFailures = failures(clean.load) + failures(hostile.load);
+  const otherCores = Math.max(...[...clean.phases, ...hostile.phases].map((p) => p.otherCores ?? 0));
+  const met = ratio <= TARGET_P99_RATIO;
+  const result = {
+    normalRate: o.rate,
+    phaseSec: o.durationSec,
+    rounds: o.rounds,
+    clean: pick(c),
+    withHostile: pick(h),
+    p99Ratio: Math.round(ratio * 100) / 100,
+    target: { p99Ratio: `<= ${TARGET_P99_RATIO}`, met },
+    normalFailures,
+    hostile: kinds,
+    serverPeakRssMb: peakRssMb,
+    serverLatencyP99Ms: { clean: p99Of(clean), withHostile: p99Of(hostile) },
+    otherCoresMax: Math.round(otherCores * 100) / 100,
+  };
+  if (o.json) {
+    console.log(JSON.stringify(result, null, 2));
+  } else {
+    const out: string[] = [];
+    out.push(`normal reviews at ${int(o.rate)}/s, ${o.rounds} x ${o.durationSec} s per condition; hostile: one review every ${o.hostileIntervalMs} ms`);
+    out.push(`${pad("", 26)}${lpad("clean", 10)}${lpad("+hostile", 10)}${lpad("ratio", 8)}`);
+    const row = (name: string, a: number, b: number) => out.push(`${pad(name, 26)}${lpad(fmt(a), 10)}${lpad(fmt(b), 10)}${lpad(fmt(b / a, 2), 8)}`);
+    row("client p50 ms", c.p50Ms, h.p50Ms);
+    row("client p99 ms", c.p99Ms, h.p99Ms);
+    row("client p99.9 ms", c.p999Ms, h.p999Ms);
+    row("client max ms", c.maxMs, h.maxMs);
+    row("server p99 ms (fastify)", result.serverLatencyP99Ms.clean, result.serverLatencyP99Ms.withHostile);
+    out.push(`normal reviews answered: ${int(clean.load.ok)} clean, ${int(hostile.load.ok)} with hostile; failed: ${normalFailures}`);
+    out.push(`hostile reviews (${answers.length}):`);
+    for (const k of kinds) {
+      out.push(`  ${pad(k.kind, 16)} ${lpad(String(k.count), 3)} x ${lpad(fmt(k.bodyMiB, 2), 5)} MiB  HTTP ${k.statuses.join(",")}  answered in p50 ${k.p50Ms} ms, max ${k.maxMs} ms${k.problems.length ? `  WRONG: ${k.problems[0]}` : ""}`);
+    }
+    out.push(`server peak RSS ${peakRssMb} MB; other processes used up to ${fmt(otherCores, 2)} cores during a phase`);
+    out.push(`target: normal p99 with the hostile stream <= ${TARGET_P99_RATIO}x clean: ${fmt(ratio, 2)}x, ${met ? "met" : "NOT met"}`);
+    console.log(out.join("\n"));
+  }
+  if (normalFailures > 0) console.error(`[bench] ${normalFailures} normal reviews failed`);
+  for (const p of problems.slice(0, 5)) console.error(`[bench] wrong hostile answer: ${p}`);
+  return normalFailures > 0 || problems.length > 0 ? 1 : 0;
+}
+
+const pick = (l: LatencySummary) => ({ count: l.count, p50Ms: l.p50Ms, p99Ms: l.p99Ms, p999Ms: l.p999Ms, maxMs: l.maxMs });
+/** The server-side p99 over a condition's phases: the worst phase (histograms stay in the child). */
+const p99Of = (c: Condition) => Math.max(...c.phases.map((p) => p.serverLatency.p99Ms));
+
+const watchdog = setTimeout(() => {
+  console.error(`[bench] still running after ${WATCHDOG_MS / 60000} minutes: giving up`);
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);
