@@ -13,7 +13,7 @@ import type { WebhookMetrics } from "./metrics.js";
 import { decideDNSServiceGuard, dnsServiceGuardResponse } from "./dns-service-guard.js";
 import { AdmissionInternalError, handleMutate, type MutateDeps } from "./mutate-handler.js";
 import type { MutateDecodeResult } from "./mutate-review.js";
-import { ReviewParser } from "./review-parser.js";
+import { MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
 import { decideServiceReservation } from "./reservation-guard.js";
 
 /**
@@ -64,8 +64,13 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
       );
       return;
     }
+    const text = (body as Buffer).toString("utf8");
+    if (nestsDeeperThan(text, MAX_REVIEW_DEPTH)) {
+      done(Object.assign(new Error(TOO_DEEP_ERROR), { statusCode: 400 }), undefined);
+      return;
+    }
     try {
-      done(null, JSON.parse((body as Buffer).toString("utf8")));
+      done(null, JSON.parse(text));
     } catch (err) {
       const e = new Error(`body: invalid JSON: ${(err as Error).message}`) as Error & { statusCode: number };
       e.statusCode = 400;

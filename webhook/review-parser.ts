@@ -14,14 +14,45 @@ export const MAX_INLINE_BYTES = 64 * 1024;
 /** Real pods nest about 12 levels (affinity terms); anything deeper goes to the worker. */
 export const MAX_INLINE_DEPTH = 64;
 
+/**
+ * No AdmissionReview the API server sends nests deeper: its JSON decoder (Go's
+ * encoding/json, as forked by sigs.k8s.io/json) refuses anything past 10,000 levels, and
+ * pods are re-encoded from Go types a few dozen levels deep. Deeper bodies come from
+ * something else and are refused before JSON.parse, whose cost grows with depth far more
+ * than with size: 7 MiB nested 3.4 million levels deep takes ~0.9 s and ~400 MB to parse,
+ * past the Deployment's 256 MiB memory limit.
+ */
+export const MAX_REVIEW_DEPTH = 10_000;
+
+/** The 400 for a body nested deeper than MAX_REVIEW_DEPTH. */
+export const TOO_DEEP_ERROR = `body: nested deeper than ${MAX_REVIEW_DEPTH} levels, which no AdmissionReview from the API server is (its JSON decoder stops at ${MAX_REVIEW_DEPTH})`;
+
+/**
+ * The worker's own heap: parsing a 7 MiB body of 1.2 million short strings needs ~40 MB
+ * live, but without a limit V8 lets a worker's heap grow to the machine's default before
+ * collecting, and the process (256 MiB limit in the Deployment) pays for both heaps. A
+ * body whose parse needed more than this would end the worker: that review fails
+ * (HTTP 500, the failurePolicy decides) and the next one starts a new worker.
+ */
+const WORKER_HEAP_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 };
+
 /** A failure of the parser itself (the worker died), not of the body. */
 export class ReviewParserError extends Error {}
 
 type Pending = { resolve: (r: MutateDecodeResult) => void; reject: (e: Error) => void };
 type WorkerReply = { id: number; result?: MutateDecodeResult; crash?: string };
 
-/** Parses a JSON body; a syntax error is a decode failure that names the position. */
+/**
+ * Parses a JSON body; a syntax error is a decode failure that names the position, and a
+ * body nested deeper than MAX_REVIEW_DEPTH is refused unparsed.
+ */
 export function parseMutateBody(text: string): MutateDecodeResult {
+  if (nestsDeeperThan(text, MAX_REVIEW_DEPTH)) return { ok: false, error: TOO_DEEP_ERROR };
+  return parseShallowMutateBody(text);
+}
+
+/** parseMutateBody for a text already known to be shallow. */
+function parseShallowMutateBody(text: string): MutateDecodeResult {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -63,7 +94,8 @@ export class ReviewParser {
   async parse(body: Buffer): Promise<MutateDecodeResult> {
     if (body.length <= MAX_INLINE_BYTES) {
       const text = body.toString("utf8");
-      if (!nestsDeeperThan(text, MAX_INLINE_DEPTH)) return parseMutateBody(text);
+      // Shallow: nothing for parseMutateBody's depth check to find, so parse directly.
+      if (!nestsDeeperThan(text, MAX_INLINE_DEPTH)) return parseShallowMutateBody(text);
     }
     return this.offload(body);
   }
@@ -84,7 +116,7 @@ export class ReviewParser {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL("./review-parser-worker.js", import.meta.url));
+    const worker = new Worker(new URL("./review-parser-worker.js", import.meta.url), { resourceLimits: WORKER_HEAP_LIMITS });
     worker.unref();
     worker.on("message", (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);
