@@ -33,6 +33,10 @@ const USAGE = `usage: npm run bench:hostile -- [--json] [--rounds N] [--duration
   --duration S          seconds per phase (default 10)
   --rate N              normal reviews per second (default 2000)
   --hostile-interval MS one hostile review every MS milliseconds (default 1000)
+  --kind K              only hostile reviews of kind K (repeatable): max-searches,
+                        huge-list, deep-dnsconfig, deep-elsewhere
+  --server-flag F       a Node.js flag for the server processes (default: the
+                        Deployment's NODE_OPTIONS, ${DEPLOYMENT_NODE_OPTIONS})
   --quick               smoke run: 1 round of 4 s phases`;
 
 interface Options {
@@ -41,6 +45,10 @@ interface Options {
   durationSec: number;
   rate: number;
   hostileIntervalMs: number;
+  /** Only these hostile kinds (default: all). */
+  kinds: string[];
+  /** Node.js flags for the server processes (default: the Deployment's NODE_OPTIONS). */
+  serverFlags: string[];
 }
 
 class UsageError extends Error {}
@@ -55,6 +63,8 @@ function parseOptions(argv: string[]): Options {
       duration: { type: "string" },
       rate: { type: "string", default: "2000" },
       "hostile-interval": { type: "string", default: "1000" },
+      kind: { type: "string", multiple: true },
+      "server-flag": { type: "string", multiple: true },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -74,6 +84,8 @@ function parseOptions(argv: string[]): Options {
     durationSec: values.duration !== undefined ? positive("duration", values.duration) : values.quick ? 4 : 10,
     rate: positive("rate", values.rate),
     hostileIntervalMs: positive("hostile-interval", values["hostile-interval"]),
+    kinds: values.kind ?? [],
+    serverFlags: (values["server-flag"] ?? DEPLOYMENT_NODE_OPTIONS.split(" ")).filter((f) => f !== ""),
   };
 }
 
@@ -115,39 +127,57 @@ async function main(): Promise<number> {
   const now = new Date();
   const ca = issueCertificateAuthority({ now, commonName: "pod-dns-injector-bench-ca" });
   const serving = issueServingCertificate({ ca, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], now });
-  const webhook = await ServerChild.start("webhook", "warn", DEPLOYMENT_NODE_OPTIONS.split(" "), { keyPem: serving.keyPem, certPem: serving.certPem });
+  const tls = { keyPem: serving.keyPem, certPem: serving.certPem };
+  const webhook = await ServerChild.start("webhook", "warn", o.serverFlags, tls);
+  const sink = await ServerChild.start("sink", "warn", o.serverFlags, tls).catch(async (err: unknown) => {
+    await webhook.stop();
+    throw err;
+  });
   try {
     const target: Target = { url: webhook.url, body, verifyBody: (b) => b.includes('"patchType":"JSONPatch"') && b.includes(uid) };
     const check = await checkOnce(webhook.url, body, ca.certPem);
     if (check.status !== 200) throw new Error(`webhook answered ${check.status} to the bench review: ${JSON.stringify(check.json).slice(0, 300)}`);
     const paced = () => runPaced(target, { rate: o.rate, durationSec: o.durationSec, connections: 16, ca: ca.certPem });
-    // Warm-up: JIT and connection set-up are in neither condition.
+    // Warm-up: JIT and connection set-up are in no condition.
     progress(`warm-up: ${int(o.rate)}/s for 3 s`);
     await runPaced(target, { rate: o.rate, durationSec: 3, connections: 16, ca: ca.certPem });
+    const cleanPeakRssMb = mb((await webhook.stats()).maxRss);
 
-    const clean: PhaseResult<LoadResult>[] = [];
-    const hostile: PhaseResult<LoadResult>[] = [];
+    const phases: Record<HostileTarget, PhaseResult<LoadResult>[]> = { none: [], sink: [], webhook: [] };
     const answers: HostileAnswer[] = [];
+    const sinkProblems: string[] = [];
+    const order: HostileTarget[] = ["none", "sink", "webhook"];
     for (let round = 0; round < o.rounds; round++) {
-      // Alternate which condition goes first, so drift over the run hits both alike.
-      for (const withHostile of round % 2 === 0 ? [false, true] : [true, false]) {
-        progress(`round ${round + 1}/${o.rounds}: ${int(o.rate)} normal reviews/s for ${o.durationSec} s ${withHostile ? `with a hostile review every ${o.hostileIntervalMs} ms` : "alone"}`);
-        if (!withHostile) {
-          clean.push(await measure(webhook, paced));
+      // Rotate which condition goes first, so drift over the run hits all alike.
+      for (const to of [...order.slice(round % 3), ...order.slice(0, round % 3)]) {
+        progress(`round ${round + 1}/${o.rounds}: ${int(o.rate)} normal reviews/s for ${o.durationSec} s, ${CONDITION_NAMES[to]}`);
+        if (to === "none") {
+          phases.none.push(await measure(webhook, paced));
           continue;
         }
-        const stream = hostileStream({ url: webhook.url, ca: ca.certPem, intervalMs: o.hostileIntervalMs, durationMs: o.durationSec * 1000 });
+        const url = to === "sink" ? sink.url : webhook.url;
+        const stream = hostileStream({ url, ca: ca.certPem, intervalMs: o.hostileIntervalMs, durationMs: o.durationSec * 1000, kinds: o.kinds, sink: to === "sink" });
         stream.catch(() => {});
-        hostile.push(await measure(webhook, paced));
-        answers.push(...(await stream));
+        phases[to].push(await measure(webhook, paced));
+        const got = await stream;
+        if (to === "webhook") answers.push(...got);
+        else sinkProblems.push(...got.filter((x) => x.problem).map((x) => `bystander: ${x.problem}`));
       }
     }
     const peakRssMb = mb((await webhook.stats()).maxRss);
-    return report(o, condition(clean), condition(hostile), answers, peakRssMb);
+    return report(o, { clean: condition(phases.none), bystander: condition(phases.sink), hostile: condition(phases.webhook) }, answers, sinkProblems, { clean: cleanPeakRssMb, peak: peakRssMb });
   } finally {
-    await webhook.stop();
+    await Promise.all([webhook.stop(), sink.stop()]);
   }
 }
+
+/** Where the hostile stream goes during a phase. */
+type HostileTarget = "none" | "sink" | "webhook";
+const CONDITION_NAMES: Record<HostileTarget, string> = {
+  none: "no hostile stream",
+  sink: "hostile stream to a bystander (same machine, not the webhook)",
+  webhook: "hostile stream to the webhook",
+};
 
 function byKind(answers: HostileAnswer[]) {
   const kinds = [...new Set(answers.map((a) => a.kind))];
@@ -166,48 +196,54 @@ function byKind(answers: HostileAnswer[]) {
   });
 }
 
-function report(o: Options, clean: Condition, hostile: Condition, answers: HostileAnswer[], peakRssMb: number): number {
+function report(o: Options, conditions: { clean: Condition; bystander: Condition; hostile: Condition }, answers: HostileAnswer[], sinkProblems: string[], rss: { clean: number; peak: number }): number {
+  const { clean, bystander, hostile } = conditions;
   const c = clean.load.latency;
+  const b = bystander.load.latency;
   const h = hostile.load.latency;
   const ratio = h.p99Ms / c.p99Ms;
   const kinds = byKind(answers);
-  const problems = kinds.flatMap((k) => k.problems.map((p) => `${k.kind}: ${p}`));
-  const normalFailures = failures(clean.load) + failures(hostile.load);
-  const otherCores = Math.max(...[...clean.phases, ...hostile.phases].map((p) => p.otherCores ?? 0));
+  const problems = [...answers.filter((a) => a.problem).map((a) => `${a.kind}: ${a.problem}`), ...sinkProblems];
+  const normalFailures = failures(clean.load) + failures(bystander.load) + failures(hostile.load);
+  const otherCores = Math.max(...[clean, bystander, hostile].flatMap((x) => x.phases).map((p) => p.otherCores ?? 0));
   const met = ratio <= TARGET_P99_RATIO;
   const result = {
     normalRate: o.rate,
     phaseSec: o.durationSec,
     rounds: o.rounds,
     clean: pick(c),
-    withHostile: pick(h),
-    p99Ratio: Math.round(ratio * 100) / 100,
+    hostileToBystander: pick(b),
+    hostileToWebhook: pick(h),
+    p99Ratio: round2(ratio),
+    p99RatioBystander: round2(b.p99Ms / c.p99Ms),
     target: { p99Ratio: `<= ${TARGET_P99_RATIO}`, met },
     normalFailures,
     hostile: kinds,
-    serverPeakRssMb: peakRssMb,
-    serverLatencyP99Ms: { clean: p99Of(clean), withHostile: p99Of(hostile) },
-    otherCoresMax: Math.round(otherCores * 100) / 100,
+    serverRssMb: rss,
+    serverLatencyP99Ms: { clean: p99Of(clean), hostileToBystander: p99Of(bystander), hostileToWebhook: p99Of(hostile) },
+    otherCoresMax: round2(otherCores),
   };
   if (o.json) {
     console.log(JSON.stringify(result, null, 2));
   } else {
     const out: string[] = [];
-    out.push(`normal reviews at ${int(o.rate)}/s, ${o.rounds} x ${o.durationSec} s per condition; hostile: one review every ${o.hostileIntervalMs} ms`);
-    out.push(`${pad("", 26)}${lpad("clean", 10)}${lpad("+hostile", 10)}${lpad("ratio", 8)}`);
-    const row = (name: string, a: number, b: number) => out.push(`${pad(name, 26)}${lpad(fmt(a), 10)}${lpad(fmt(b), 10)}${lpad(fmt(b / a, 2), 8)}`);
-    row("client p50 ms", c.p50Ms, h.p50Ms);
-    row("client p99 ms", c.p99Ms, h.p99Ms);
-    row("client p99.9 ms", c.p999Ms, h.p999Ms);
-    row("client max ms", c.maxMs, h.maxMs);
-    row("server p99 ms (fastify)", result.serverLatencyP99Ms.clean, result.serverLatencyP99Ms.withHostile);
-    out.push(`normal reviews answered: ${int(clean.load.ok)} clean, ${int(hostile.load.ok)} with hostile; failed: ${normalFailures}`);
-    out.push(`hostile reviews (${answers.length}):`);
+    out.push(`normal reviews to the webhook at ${int(o.rate)}/s, ${o.rounds} x ${o.durationSec} s per condition; hostile: one review every ${o.hostileIntervalMs} ms`);
+    out.push(`${pad("", 26)}${lpad("clean", 10)}${lpad("bystander", 11)}${lpad("ratio", 7)}${lpad("webhook", 10)}${lpad("ratio", 7)}`);
+    const row = (name: string, x: number, y: number, z: number) =>
+      out.push(`${pad(name, 26)}${lpad(fmt(x), 10)}${lpad(fmt(y), 11)}${lpad(fmt(y / x, 2), 7)}${lpad(fmt(z), 10)}${lpad(fmt(z / x, 2), 7)}`);
+    row("client p50 ms", c.p50Ms, b.p50Ms, h.p50Ms);
+    row("client p99 ms", c.p99Ms, b.p99Ms, h.p99Ms);
+    row("client p99.9 ms", c.p999Ms, b.p999Ms, h.p999Ms);
+    row("client max ms", c.maxMs, b.maxMs, h.maxMs);
+    row("server p99 ms (fastify)", result.serverLatencyP99Ms.clean, result.serverLatencyP99Ms.hostileToBystander, result.serverLatencyP99Ms.hostileToWebhook);
+    out.push(`("bystander": the same hostile stream sent to another process on this machine, which discards it: what the transfer alone costs the 2 cores)`);
+    out.push(`normal reviews answered: ${int(clean.load.ok + bystander.load.ok + hostile.load.ok)}; failed: ${normalFailures}`);
+    out.push(`hostile reviews to the webhook (${kinds.reduce((n, k) => n + k.count, 0)}):`);
     for (const k of kinds) {
       out.push(`  ${pad(k.kind, 16)} ${lpad(String(k.count), 3)} x ${lpad(fmt(k.bodyMiB, 2), 5)} MiB  HTTP ${k.statuses.join(",")}  answered in p50 ${k.p50Ms} ms, max ${k.maxMs} ms${k.problems.length ? `  WRONG: ${k.problems[0]}` : ""}`);
     }
-    out.push(`server peak RSS ${peakRssMb} MB; other processes used up to ${fmt(otherCores, 2)} cores during a phase`);
-    out.push(`target: normal p99 with the hostile stream <= ${TARGET_P99_RATIO}x clean: ${fmt(ratio, 2)}x, ${met ? "met" : "NOT met"}`);
+    out.push(`webhook peak RSS ${rss.clean} MB before the hostile stream, ${rss.peak} MB after; other processes used up to ${fmt(otherCores, 2)} cores during a phase`);
+    out.push(`target: normal p99 with the hostile stream <= ${TARGET_P99_RATIO}x clean: ${fmt(ratio, 2)}x, ${met ? "met" : "NOT met"} (to a bystander: ${fmt(b.p99Ms / c.p99Ms, 2)}x)`);
     console.log(out.join("\n"));
   }
   if (normalFailures > 0) console.error(`[bench] ${normalFailures} normal reviews failed`);
@@ -215,6 +251,7 @@ function report(o: Options, clean: Condition, hostile: Condition, answers: Hosti
   return normalFailures > 0 || problems.length > 0 ? 1 : 0;
 }
 
+const round2 = (n: number) => Math.round(n * 100) / 100;
 const pick = (l: LatencySummary) => ({ count: l.count, p50Ms: l.p50Ms, p99Ms: l.p99Ms, p999Ms: l.p999Ms, maxMs: l.maxMs });
 /** The server-side p99 over a condition's phases: the worst phase (histograms stay in the child). */
 const p99Of = (c: Condition) => Math.max(...c.phases.map((p) => p.serverLatency.p99Ms));

@@ -6,6 +6,7 @@
  * `durationMs` is over, over one keep-alive connection, and posts every answer back.
  */
 import { Agent, request } from "node:https";
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { hostileReviews } from "./hostile-reviews.js";
 
@@ -14,6 +15,10 @@ export interface SenderInput {
   ca: string;
   intervalMs: number;
   durationMs: number;
+  /** Only these kinds (default: all). */
+  kinds?: string[];
+  /** The target is the bench's sink, which answers every body with a 400. */
+  sink?: boolean;
 }
 
 export interface HostileAnswer {
@@ -60,7 +65,8 @@ function problemOf(expectStatus: number, uid: string, status: number, text: stri
 }
 
 async function run(input: SenderInput): Promise<HostileAnswer[]> {
-  const reviews = hostileReviews().map((r) => ({ ...r, uid: (JSON.parse(r.body) as { request: { uid: string } }).request.uid }));
+  const reviews = hostileReviews().filter((r) => !input.kinds?.length || input.kinds.includes(r.kind)).map((r) => ({ ...r, uid: (JSON.parse(r.body) as { request: { uid: string } }).request.uid }));
+  if (reviews.length === 0) throw new Error(`no hostile review of kind ${input.kinds?.join(", ")}`);
   const url = new URL(input.url);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const answers: HostileAnswer[] = [];
@@ -72,7 +78,7 @@ async function run(input: SenderInput): Promise<HostileAnswer[]> {
     const started = performance.now();
     try {
       const { status, text } = await send(url, input.ca, agent, review.body);
-      const problem = problemOf(review.expectStatus, review.uid, status, text);
+      const problem = input.sink ? (status === 400 ? undefined : `sink answered HTTP ${status}`) : problemOf(review.expectStatus, review.uid, status, text);
       answers.push({ kind: review.kind, status, ms: performance.now() - started, bodyBytes: review.body.length, ...(problem ? { problem } : {}) });
     } catch (err) {
       answers.push({ kind: review.kind, status: 0, ms: performance.now() - started, bodyBytes: review.body.length, problem: `request failed: ${(err as Error).message}` });
@@ -83,6 +89,13 @@ async function run(input: SenderInput): Promise<HostileAnswer[]> {
 }
 
 if (parentPort) {
+  // A real hostile client runs on another machine: here it shares the generator's 2 cores,
+  // so it yields to the pacer (on Linux this sets this thread's priority only).
+  try {
+    setPriority(19);
+  } catch {
+    // Runs at normal priority where that is not allowed.
+  }
   const port = parentPort;
   run(workerData as SenderInput).then(
     (answers) => port.postMessage({ answers }),

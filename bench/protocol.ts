@@ -3,7 +3,8 @@
  * test (a forked child, so the two never share an event loop).
  */
 
-export type ServerKind = "webhook" | "baseline";
+/** "sink" reads a body and discards it (the hostile bench's bystander). */
+export type ServerKind = "webhook" | "baseline" | "sink";
 
 export type ParentMessage =
   | { type: "start"; server: ServerKind; logLevel: string; keyPem: string; certPem: string }

@@ -14,7 +14,7 @@ import { VERSION } from "../cli/version.js";
 import { MUTATE_PATH } from "../config/names.js";
 import { defaultSettings } from "../config/settings.js";
 import { standaloneFacts } from "../webhook/admission-facts.js";
-import { buildWebhookApp } from "../webhook/app.js";
+import { ADMISSION_BODY_LIMIT, buildWebhookApp } from "../webhook/app.js";
 import { createWebhookMetrics } from "../webhook/metrics.js";
 import type { ChildMessage, ChildStats, ParentMessage, ServerKind } from "./protocol.js";
 
@@ -38,8 +38,26 @@ function buildBaselineApp(tls: { key: string; cert: string }): FastifyInstance {
   return app;
 }
 
+/**
+ * A bystander for the hostile stream: receives any body over the same TLS and answers a
+ * fixed 400 without parsing it, so sending hostile bodies to it costs the machine what the
+ * transfer costs (TLS on both ends, loopback copies) and nothing of the webhook's own work.
+ */
+function buildSinkApp(tls: { key: string; cert: string }): FastifyInstance {
+  const app = Fastify({
+    https: { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" },
+    keepAliveTimeout: 75_000,
+    bodyLimit: ADMISSION_BODY_LIMIT,
+  }) as unknown as FastifyInstance;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, _body, done) => done(null, null));
+  app.post(MUTATE_PATH, async (_req, reply) => reply.code(400).send({ error: "sink: body discarded" }));
+  return app;
+}
+
 function buildServer(kind: ServerKind, logLevel: string, tls: { key: string; cert: string }): FastifyInstance {
   if (kind === "baseline") return buildBaselineApp(tls);
+  if (kind === "sink") return buildSinkApp(tls);
   const settings = defaultSettings();
   settings.logLevel = logLevel as typeof settings.logLevel;
   return buildWebhookApp({
