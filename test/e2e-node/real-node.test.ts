@@ -221,13 +221,40 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
     assert.equal(tlsViaService.code, 0, tlsViaService.stdout + tlsViaService.stderr);
   }));
 
-  it("3. the in-cluster guardian restores a deleted kube-dns on 10.96.0.10; the lookup-failure window seen from a pod", withLogs(async () => {
+  it("3a. the deletion guard (base manifests) refuses a plain delete of kube-dns: the Service is untouched and pods see no failed lookup", withLogs(async () => {
+    const guarded = await getJson(["-n", "kube-system", "get", "service", "kube-dns"]);
+    assert.equal(guarded.metadata.annotations?.["pod-dns-injector.io/allow-delete"], undefined, "the guard is measured without the override");
+    const refusals: string[] = [];
+    const trials = await measureLookupWindow(node, {
+      trials: 10,
+      namespace: SHOP,
+      action: async () => {
+        const r = await node.cp.kubectl(["-n", "kube-system", "delete", "service", "kube-dns", "--wait=true"]);
+        assert.notEqual(r.code, 0, `a plain delete of kube-dns must be refused, kubectl said: ${r.stdout}`);
+        assert.match(r.stderr, /pod-dns-injector deletion guard: refusing to delete the DNS Service kube-system\/kube-dns/);
+        assert.match(r.stderr, /pod-dns-injector\.io\/allow-delete/, "the refusal says how to delete deliberately");
+        refusals.push(r.stderr.trim());
+      },
+    });
+    const untouched = await getJson(["-n", "kube-system", "get", "service", "kube-dns"]);
+    assert.equal(untouched.metadata.uid, guarded.metadata.uid, "the Service was never deleted");
+    assert.equal(untouched.spec.clusterIP, NODE_NETWORK.dnsServiceIP);
+    const summary = summarizeWindows(trials);
+    figures.kubeDnsGuardedDeletion = { ...summary, windowsMs: trials.map((t) => t.windowMs), failedLookups: trials.map((t) => t.failedLookups), refusal: refusals[0] };
+    console.log(`[real-node] plain delete of kube-dns refused ${refusals.length} times: failed-lookup window p50 ${summary.p50} ms, max ${summary.max} ms, failed lookups ${trials.reduce((s, t) => s + t.failedLookups, 0)}`);
+    assert.equal(refusals.length, 10);
+    assert.deepEqual(trials.map((t) => t.failedLookups), new Array(10).fill(0), "no lookup failed while the guard refused the deletions");
+    assert.deepEqual(trials.map((t) => t.windowMs), new Array(10).fill(0));
+  }));
+
+  it("3b. deleted deliberately (allow-delete), kube-dns is restored by the in-cluster guardian on 10.96.0.10; the lookup-failure window seen from a pod", withLogs(async () => {
     const restoredAfter: number[] = [];
     const trials = await measureLookupWindow(node, {
       trials: 10,
       namespace: SHOP,
       action: async () => {
-        // The DNS Service deletion guard (when installed) lets this deletion through.
+        // The second line of defence: the override lets the deletion through the guard, and
+        // the guardian's restore is what pods wait for.
         await kubectl(["-n", "kube-system", "annotate", "service", "kube-dns", "pod-dns-injector.io/allow-delete=true", "--overwrite"]);
         const uid = (await getJson(["-n", "kube-system", "get", "service", "kube-dns"])).metadata.uid;
         const deletedAt = Date.now();
