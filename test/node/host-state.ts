@@ -118,6 +118,15 @@ function sysctls(): string[] {
   return lines(run("sysctl", ["-a"])).filter((l) => !VOLATILE_SYSCTLS.some((re) => re.test(l.split(" = ")[0] ?? "")));
 }
 
+/**
+ * Cgroups the host's own command runner owns: on these machines every command it runs (the
+ * tier's own, and any other work on the host meanwhile) gets a cgroup under
+ * `<hierarchy>/process_api/`, so they come and go during the tier and are never the node's
+ * (kubelet and containerd create theirs under kubepods and k8s.io). Not tracked, and so
+ * never removed at the end.
+ */
+const FOREIGN_CGROUP_PARENTS = new Set(["process_api"]);
+
 function cgroups(): string[] {
   const root = "/sys/fs/cgroup";
   const out: string[] = [];
@@ -134,6 +143,7 @@ function cgroups(): string[] {
       for (const e of entries) {
         if (!e.isDirectory()) continue;
         out.push(join(dir, e.name));
+        if (depth === 1 && FOREIGN_CGROUP_PARENTS.has(e.name)) continue;
         if (depth < 2) walk(join(dir, e.name), depth + 1);
       }
     };
