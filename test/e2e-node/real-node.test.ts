@@ -364,9 +364,11 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
     assert.deepEqual(uninjected.slice(0, 5), [], "every pod injected");
     assert.ok(outcomes.length > 50, `load ran through the rollout (${outcomes.length} pods)`);
 
-    // The control: the same rollout without the preStop delay. SIGTERM then arrives while
-    // kube-proxy still sends the API server's new connections to the old pods, so creations
-    // fail: the delay is what makes the count above 0.
+    // The control: the same rollout without the preStop delay, counted and printed, not
+    // asserted. On this single node it has lost no creation either (219 and 221 creations,
+    // 0 failed, in the last runs): here endpoint changes reach the one kube-proxy fast and
+    // the drain answers what is in flight, so one node does not show what the delay buys
+    // on a large cluster, where endpoint updates reach every kube-proxy late.
     const control = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
     await new Promise((r) => setTimeout(r, 2_000));
     await kubectl(["-n", INJECTOR_NS, "patch", "deployment", "pod-dns-injector", "--type=json", "-p", JSON.stringify([{ op: "remove", path: "/spec/template/spec/containers/0/lifecycle" }])]);
