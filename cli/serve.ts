@@ -11,7 +11,7 @@ import { MUTATE_PATH } from "../config/names.js";
 import { loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import { standaloneFacts, type AdmissionFacts } from "../webhook/admission-facts.js";
-import { buildWebhookApp } from "../webhook/app.js";
+import { buildWebhookApp, startDraining } from "../webhook/app.js";
 import { clusterFacts } from "../webhook/cluster-facts.js";
 import { createWebhookMetrics } from "../webhook/metrics.js";
 import { buildOpsApp, type ReadinessCheck } from "../webhook/ops-app.js";
@@ -194,9 +194,12 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       log.info({ reason }, "shutting down: draining in-flight admission requests");
       shuttingDown = true;
       if (configPath) unwatchFile(configPath);
-      // fastify.close waits for in-flight requests and answers new ones with 503.
+      // Retire the API server's kept-alive connections first (every answer now closes its
+      // connection), still listening, then close: fastify.close waits for in-flight reviews.
+      startDraining(app);
       if (audit) await audit.stop();
       if (guardian) await guardian.stop();
+      await retireConnections(app, DRAIN_LINGER_MS);
       await closeWithin(app, DRAIN_DEADLINE_MS, log);
       if (cluster) await cluster.stop();
       await tls.stop();
@@ -217,7 +220,24 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
  */
 const DRAIN_DEADLINE_MS = 5_000;
 
-/** fastify's close (new requests get 503, in-flight ones finish), then closes what is left. */
+/**
+ * How long, at most, the webhook keeps listening after SIGTERM while the API server retires
+ * its connections (each one after its next review). Without a preStop delay, kube-proxy
+ * may still send new connections here for about its sync period (1 s), so they are
+ * accepted and answered too. Ends early once no connection is open.
+ */
+const DRAIN_LINGER_MS = 2_000;
+
+async function retireConnections(app: FastifyInstance, lingerMs: number): Promise<void> {
+  const deadline = Date.now() + lingerMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<number>((resolve) => app.server.getConnections((err, n) => resolve(err ? 0 : n)));
+    if (open === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** fastify's close (in-flight reviews finish, idle connections close), then closes what is left. */
 async function closeWithin(app: FastifyInstance, deadlineMs: number, log: { warn: (o: object, m: string) => void }): Promise<void> {
   const timer = setTimeout(() => {
     log.warn({ deadlineMs }, "connections still open after the drain deadline; closing them");

@@ -30,6 +30,20 @@ export interface WebhookAppDeps extends MutateDeps {
   https?: { key: string | Buffer; cert: string | Buffer } | undefined;
 }
 
+/** Apps that are draining (see startDraining); a WeakSet so the app type stays fastify's. */
+const draining = new WeakSet<FastifyInstance>();
+
+/**
+ * Starts retiring the app's connections before it closes: every answer from now on says
+ * `Connection: close`, so the API server drops each kept-alive connection after its next
+ * review and opens a new one, which the Service routes to a replica that is not going
+ * away. Closing a kept-alive connection instead races with a review being written on it,
+ * and Go's HTTP client does not retry a POST it has written.
+ */
+export function startDraining(app: FastifyInstance): void {
+  draining.add(app);
+}
+
 export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
   const options: FastifyServerOptions & { https?: object } = {
     loggerInstance: deps.log,
@@ -40,7 +54,10 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
     // No per-request child logger: the handler logs the uid itself, and creating a pino child
     // for every review is measurable at admission rates.
     childLoggerFactory: (logger) => logger,
-    return503OnClosing: true,
+    // While closing, a review arriving on a kept-alive connection is answered, not given a
+    // 503: the API server treats a 503 as a failed call, which with failurePolicy Fail
+    // refuses the pod (seen in a rollout restart on a real node). See startDraining.
+    return503OnClosing: false,
     // The API server keeps connections alive and reuses them for every webhook call.
     keepAliveTimeout: 75_000,
   };
@@ -91,6 +108,11 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
     if (path === MUTATE_PATH) deps.metrics.internalErrors.inc({ reason: err instanceof AdmissionInternalError ? err.reason : "handler-bug" });
     req.log.error({ err, path }, "admission handler failed");
     return reply.code(500).send({ error: "internal error" });
+  });
+
+  app.addHook("onSend", (_req, reply, payload, done) => {
+    if (draining.has(app)) reply.header("connection", "close");
+    done(null, payload);
   });
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url}` }));
