@@ -13,7 +13,7 @@ import type { WebhookMetrics } from "./metrics.js";
 import { decideDNSServiceGuard, dnsServiceGuardResponse } from "./dns-service-guard.js";
 import { AdmissionInternalError, handleMutate, type MutateDeps } from "./mutate-handler.js";
 import type { MutateDecodeResult } from "./mutate-review.js";
-import { MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
+import { MAX_INLINE_BYTES, MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
 import { decideServiceReservation } from "./reservation-guard.js";
 
 /**
@@ -22,6 +22,16 @@ import { decideServiceReservation } from "./reservation-guard.js";
  * them further. 7 MiB is what controller-runtime allows for the same reason.
  */
 export const ADMISSION_BODY_LIMIT = 7 * 1024 * 1024;
+
+/**
+ * Reviews over MAX_INLINE_BYTES (or without a Content-Length) being read or parsed at once.
+ * Each holds its body twice while it is read and handed to the parse worker (~14 MiB at the
+ * limit), and the worker parses one at a time: without a cap, a client opening many
+ * connections with large bodies could take the process past its memory limit. Real pods
+ * over 64 KiB are rare and one at a time; past the cap a review is answered HTTP 503
+ * before its body is read, and the webhook's failurePolicy decides.
+ */
+export const MAX_LARGE_REVIEWS_IN_FLIGHT = 4;
 
 export interface WebhookAppDeps extends MutateDeps {
   log: Logger;
@@ -72,6 +82,28 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
   // the others are parsed here.
   const parser = new ReviewParser();
   app.addHook("onClose", async () => parser.close());
+
+  // Bounded memory for large bodies: counted from their headers, before a byte is read.
+  let largeInFlight = 0;
+  app.addHook("onRequest", (req, reply, done) => {
+    const length = Number(req.headers["content-length"]);
+    if (req.method !== "POST" || (Number.isFinite(length) && length <= MAX_INLINE_BYTES)) return done();
+    if (largeInFlight >= MAX_LARGE_REVIEWS_IN_FLIGHT) {
+      const path = req.routeOptions.url ?? req.url;
+      deps.metrics.handlerErrors.inc({ path });
+      if (path === MUTATE_PATH) deps.metrics.internalErrors.inc({ reason: "large-reviews-busy" });
+      req.log.warn({ path, contentLength: req.headers["content-length"], inFlight: largeInFlight }, "too many large reviews in flight; the webhook's failurePolicy decides");
+      // The body is not read: close the connection rather than leave it for the next review.
+      void reply
+        .code(503)
+        .header("connection", "close")
+        .send({ error: `pod-dns-injector: ${largeInFlight} reviews over ${MAX_INLINE_BYTES} bytes are already being read or parsed`, code: "LARGE_REVIEWS_BUSY" });
+      return;
+    }
+    largeInFlight++;
+    reply.raw.once("close", () => largeInFlight--);
+    done();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
     if (req.routeOptions.url === MUTATE_PATH) {

@@ -23,7 +23,7 @@ export interface MutateOutcome {
 }
 
 /** Why a review failed internally: the `reason` label of the internal-errors metric. */
-export type InternalErrorReason = "namespace-lookup-failed" | "handler-bug";
+export type InternalErrorReason = "namespace-lookup-failed" | "handler-bug" | "large-reviews-busy";
 
 /**
  * A failure of ours, not of the request: the HTTP layer answers it with HTTP 500 so that the

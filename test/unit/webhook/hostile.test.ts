@@ -4,12 +4,13 @@
  * at the 256 KiB limit, namespaces that are not namespace names.
  */
 import assert from "node:assert/strict";
+import { connect as netConnect, type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { INJECTED_ANNOTATION } from "../../../config/names.js";
 import { defaultSettings } from "../../../config/settings.js";
 import { standaloneFacts } from "../../../webhook/admission-facts.js";
-import { ADMISSION_BODY_LIMIT, buildWebhookApp } from "../../../webhook/app.js";
+import { ADMISSION_BODY_LIMIT, MAX_LARGE_REVIEWS_IN_FLIGHT, buildWebhookApp } from "../../../webhook/app.js";
 import { decide } from "../../../webhook/decision.js";
 import { MAX_ANNOTATIONS_BYTES, dnsConfigProblem } from "../../../config/dns-limits.js";
 import { createWebhookMetrics } from "../../../webhook/metrics.js";
@@ -152,5 +153,52 @@ describe("hostile and broken /mutate input (issue 11)", () => {
     const d = decide(inputs({ pod: pod({ dnsConfig: { options } }) }));
     assert.equal(d.dnsConfig?.options.length, 32);
     assert.ok(d.warnings.some((w) => w.includes("ignored 4936 more options after the first 64")), JSON.stringify(d.warnings));
+  });
+});
+
+describe("large reviews in flight are capped before their bodies are read", () => {
+  const capped = buildWebhookApp({
+    settings: () => settings,
+    facts: standaloneFacts(() => settings),
+    log: pino({ level: "silent" }),
+    metrics: createWebhookMetrics({ version: "test", collectProcessMetrics: false }),
+  });
+  before(() => capped.listen({ host: "127.0.0.1", port: 0 }));
+  after(() => capped.close());
+
+  /** Opens a connection and sends a large review's headers and half its body; the rest on demand. */
+  async function startLarge(body: string) {
+    const port = (capped.server.address() as AddressInfo).port;
+    const socket = netConnect({ host: "127.0.0.1", port });
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    let received = "";
+    socket.setEncoding("utf8").on("data", (d: string) => (received += d));
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    const half = Math.floor(body.length / 2);
+    socket.write(`POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, half)}`);
+    return {
+      finish: () => socket.write(body.slice(half)),
+      answered: async () => {
+        await closed;
+        return Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0);
+      },
+      received: () => received,
+    };
+  }
+
+  it(`the ${MAX_LARGE_REVIEWS_IN_FLIGHT + 1}th large review at once gets a 503 unread; the others are answered, and the slot is free again`, async () => {
+    const big = JSON.stringify(review(pod({}, { annotations: { "example.com/blob": "v".repeat(200_000) } })));
+    const reading = [];
+    for (let i = 0; i < MAX_LARGE_REVIEWS_IN_FLIGHT; i++) reading.push(await startLarge(big));
+    // Let the server see every request's headers before the next one arrives.
+    await new Promise((r) => setTimeout(r, 50));
+    const extra = await startLarge(big);
+    assert.equal(await extra.answered(), 503, extra.received().slice(0, 300));
+    assert.match(extra.received(), /LARGE_REVIEWS_BUSY/);
+    for (const r of reading) r.finish();
+    assert.deepEqual(await Promise.all(reading.map((r) => r.answered())), new Array(MAX_LARGE_REVIEWS_IN_FLIGHT).fill(200));
+    const again = await startLarge(big);
+    again.finish();
+    assert.equal(await again.answered(), 200, "slots are released when answers are sent");
   });
 });
