@@ -127,21 +127,29 @@ export function typedPod(options: { withContainers?: boolean; nearLimit?: boolea
   });
 }
 
-/** Where serializeReview puts a list nested DEEP_LEVELS deep (JSON.stringify cannot write one). */
-const DEEP_PLACEHOLDER = "__pod-dns-injector-test-deeply-nested__";
+/** Where serializeReview puts a deeply nested list (JSON.stringify cannot write one). */
+const DEEP_PLACEHOLDER = (levels: number) => `__pod-dns-injector-test-nested-${levels}__`;
+/** Deeper than any review the API server sends (its JSON decoder stops at 10,000). */
 export const DEEP_LEVELS = 100_000;
-const DEEP_JSON = `${"[".repeat(DEEP_LEVELS)}"x"${"]".repeat(DEEP_LEVELS)}`;
+/** As deep as the API server's decoder allows, with room for the review around it. */
+export const WITHIN_LIMIT_LEVELS = 9_900;
+const deepJSON = (levels: number) => `${"[".repeat(levels)}"x"${"]".repeat(levels)}`;
 
 /**
- * A value that serializeReview writes as a list nested 100,000 levels deep (issue 11's
- * stack overflow), and fast-check prints as a short text.
+ * A value that serializeReview writes as a list nested `levels` deep (issue 11's stack
+ * overflow), and fast-check prints as a short text.
  */
-const deeplyNested = (): unknown => ({ [fc.toStringMethod]: () => `[[[...${DEEP_LEVELS} levels...]]]`, toJSON: () => DEEP_PLACEHOLDER });
+const deeplyNested = (levels: number): unknown => ({ [fc.toStringMethod]: () => `[[[...${levels} levels...]]]`, toJSON: () => DEEP_PLACEHOLDER(levels) });
 
 /** JSON text of a generated review or manifest, with the deeply nested values written out. */
 export function serializeReview(value: unknown): string {
-  return JSON.stringify(value).replaceAll(`"${DEEP_PLACEHOLDER}"`, DEEP_JSON);
+  let text = JSON.stringify(value);
+  for (const levels of [DEEP_LEVELS, WITHIN_LIMIT_LEVELS]) text = text.replaceAll(`"${DEEP_PLACEHOLDER(levels)}"`, deepJSON(levels));
+  return text;
 }
+
+/** Hostile shapes nested deeper than the webhook parses: refused whatever the request. */
+export const TOO_DEEP_SHAPES: ReadonlySet<string> = new Set(["a nameserver nested 100,000 levels"]);
 
 /** Shapes the API server never sends; the webhook must answer them with a 400, never a throw. */
 export const hostileShape = fc.constantFrom<[string, (pod: GeneratedPod) => GeneratedPod]>(
@@ -163,8 +171,8 @@ export const hostileShape = fc.constantFrom<[string, (pod: GeneratedPod) => Gene
     (p) => ({ ...p, metadata: { ...(p.metadata ?? {}), annotations: { [INJECTED_ANNOTATION]: "default@0123456789" } }, spec: { ...(p.spec ?? {}), dnsPolicy: "None", dnsConfig: { nameservers: [DNS_IP], options: [null] } } }),
   ],
   ["a search that is a number", (p) => ({ ...p, spec: { ...(p.spec ?? {}), dnsConfig: { searches: [7] } } })],
-  ["a deeply nested nameserver", (p) => ({ ...p, spec: { ...(p.spec ?? {}), dnsConfig: { nameservers: [deeplyNested()] } } })],
-  ["a deeply nested option value", (p) => ({ ...p, spec: { ...(p.spec ?? {}), dnsConfig: { options: [{ name: "x", value: deeplyNested() }] } } })],
+  ["a nameserver nested 100,000 levels", (p) => ({ ...p, spec: { ...(p.spec ?? {}), dnsConfig: { nameservers: [deeplyNested(DEEP_LEVELS)] } } })],
+  ["an option value nested 9,900 levels", (p) => ({ ...p, spec: { ...(p.spec ?? {}), dnsConfig: { options: [{ name: "x", value: deeplyNested(WITHIN_LIMIT_LEVELS) }] } } })],
 );
 
 /** Either a typed pod (mostly) or a typed pod bent into a shape the API server never sends. */
