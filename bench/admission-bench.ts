@@ -16,6 +16,7 @@
  * 2-core machine that is what makes a run trustworthy or not. See USAGE for the options.
  * Exit code 1 when any request failed or was answered unexpectedly, 2 on a usage error.
  */
+import { UsageError, positiveOption, runBenchmark } from "./cli-options.js";
 import { DEPLOYMENT_NODE_OPTIONS } from "./deployment-options.js";
 import { availableParallelism, cpus } from "node:os";
 import { parseArgs } from "node:util";
@@ -77,11 +78,7 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const positive = (name: string, raw: string): number => {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name}: expected a positive number, got ${JSON.stringify(raw)}`);
-    return n;
-  };
+  const positive = positiveOption;
   const levels = ["fatal", "error", "warn", "info", "debug", "trace"];
   if (!levels.includes(values["log-level"])) throw new UsageError(`--log-level: expected one of ${levels.join(", ")}`);
   const quick = values.quick;
@@ -99,8 +96,6 @@ function parseOptions(argv: string[]): Options {
     serverFlags: (values["server-flag"] ?? DEPLOYMENT_NODE_OPTIONS.split(" ")).filter((f) => f !== ""),
   };
 }
-
-class UsageError extends Error {}
 
 
 
@@ -467,18 +462,4 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
 const signed = (n: number) => (n >= 0 ? `+${n}` : `${n}`);
 
-const watchdog = setTimeout(() => {
-  console.error(`[bench] still running after ${WATCHDOG_MS / 60000} minutes: giving up`);
-  process.exit(1);
-}, WATCHDOG_MS);
-watchdog.unref();
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exitCode = 1;
-  },
-);
+runBenchmark(main, WATCHDOG_MS);

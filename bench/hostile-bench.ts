@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { issueCertificateAuthority, issueServingCertificate } from "../certs/authority.js";
+import { UsageError, positiveOption, runBenchmark } from "./cli-options.js";
 import { DEPLOYMENT_NODE_OPTIONS } from "./deployment-options.js";
 import { benchReview } from "./fixtures.js";
 import { fmt, int, lpad, pad } from "./format.js";
@@ -29,7 +30,8 @@ const USAGE = `usage: npm run bench:hostile -- [--json] [--rounds N] [--duration
                                   [--hostile-interval MS] [--quick]
 
   --json                one JSON object on stdout (progress goes to stderr)
-  --rounds N            clean/hostile phase pairs, in alternating order (default 3)
+  --rounds N            rounds of the three conditions (clean, hostile to a bystander,
+                        hostile to the webhook), order rotated per round (default 3)
   --duration S          seconds per phase (default 10)
   --rate N              normal reviews per second (default 2000)
   --hostile-interval MS one hostile review every MS milliseconds (default 1000)
@@ -51,8 +53,6 @@ interface Options {
   serverFlags: string[];
 }
 
-class UsageError extends Error {}
-
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
@@ -73,11 +73,7 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const positive = (name: string, raw: string): number => {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name}: expected a positive number, got ${JSON.stringify(raw)}`);
-    return n;
-  };
+  const positive = positiveOption;
   return {
     json: values.json,
     rounds: values.rounds !== undefined ? Math.ceil(positive("rounds", values.rounds)) : values.quick ? 1 : 3,
@@ -256,16 +252,4 @@ const pick = (l: LatencySummary) => ({ count: l.count, p50Ms: l.p50Ms, p99Ms: l.
 /** The server-side p99 over a condition's phases: the worst phase (histograms stay in the child). */
 const p99Of = (c: Condition) => Math.max(...c.phases.map((p) => p.serverLatency.p99Ms));
 
-const watchdog = setTimeout(() => {
-  console.error(`[bench] still running after ${WATCHDOG_MS / 60000} minutes: giving up`);
-  process.exit(1);
-}, WATCHDOG_MS);
-watchdog.unref();
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
-  },
-);
+runBenchmark(main, WATCHDOG_MS);
