@@ -117,7 +117,7 @@ describe("writePolicyReports against a fake API server", () => {
     api.crdInstalled = true;
     api.requests.length = 0;
   });
-  const audit = () => auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" } });
+  const audit = (now?: Date) => auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" }, ...(now ? { now: () => now } : {}) });
 
   it("creates, then leaves unchanged, updates what changed and deletes reports of namespaces without pods", async () => {
     // A stale report of ours in team-c (no pods now), and someone else's report that must stay.
@@ -130,8 +130,9 @@ describe("writePolicyReports against a fake API server", () => {
     assert.deepEqual(teamA.map((r) => r.metadata.name).sort(), ["kyverno-report", "pod-dns-injector"]);
     assert.deepEqual(teamA.find((r) => r.metadata.name === "pod-dns-injector")?.summary, { pass: 1, fail: 4, warn: 0, error: 0, skip: 0 });
 
-    await delay(1100); // a later run: new timestamps, same results
-    const second = await writePolicyReports({ kubeConfig: api.kubeConfig, reports: buildPolicyReports(await audit()), owns: { kind: "all" } });
+    // A later run (a minute on): new timestamps, same results.
+    const later = await audit(new Date(Date.now() + 60_000));
+    const second = await writePolicyReports({ kubeConfig: api.kubeConfig, reports: buildPolicyReports(later), owns: { kind: "all" } });
     assert.deepEqual(second, { kind: "written", created: [], updated: [], unchanged: ["team-a/pod-dns-injector", "team-b/pod-dns-injector"], deleted: [] });
 
     api.collections.get("/api/v1/namespaces/team-b/pods")!.push(plainPod("another"));
