@@ -38,6 +38,12 @@ export interface ManifestAudit {
   invalid: { index: number; what: string; error: string }[];
 }
 
+/**
+ * Audits manifests offline (`audit -f`): every workload's pod template goes through the
+ * webhook's own decision as if created in `options.namespace` (or its own) with the given
+ * mode and profile. Documents that are not workloads are skipped; broken ones are listed in
+ * `invalid` by index, never thrown.
+ */
 export function auditManifests(documents: readonly ManifestDocumentInput[], options: ManifestAuditOptions): ManifestAudit {
   const { settings } = options;
   const dns = options.dnsServiceIP ?? (settings.dnsService.clusterIP ? { ip: settings.dnsService.clusterIP, source: "configured" as const } : { ip: undefined, source: "unknown" as const });

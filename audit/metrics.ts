@@ -16,6 +16,7 @@ export interface AuditMetrics {
   crdMissing: Gauge;
 }
 
+/** The background audit's gauges and counters, registered on `registry` (the ops port's). */
 export function createAuditMetrics(registry: Registry): AuditMetrics {
   return {
     nonconforming: new Gauge({

@@ -52,6 +52,7 @@ export interface AuditEntry {
   fix?: string | undefined;
 }
 
+/** Counts of an audit run: pods by result, pods per finding kind, and the violations (fails). */
 export function summarize(run: Pick<AuditRun, "pods" | "namespaces">): AuditSummary {
   const byResult: Record<AuditResult, number> = { pass: 0, fail: 0, warn: 0, skip: 0 };
   const findings = Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<FindingKind, number>;
@@ -121,10 +122,12 @@ function document(run: AuditRun): object {
   };
 }
 
+/** The run as the `-o json` document (summary, namespaces, pods with findings and fixes). */
 export function formatJSON(run: AuditRun): string {
   return `${JSON.stringify(document(run), null, 2)}\n`;
 }
 
+/** The same document as formatJSON, as YAML (`-o yaml`). */
 export function formatYAML(run: AuditRun): string {
   return stringify(document(run), { lineWidth: 0 });
 }

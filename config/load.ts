@@ -23,12 +23,21 @@ export interface SettingsSources {
   flags?: Record<string, unknown>;
 }
 
+/**
+ * Parses a configuration file's text (YAML, so JSON too). Duplicate keys are errors, not
+ * last-wins; every error is prefixed with `path`.
+ */
 export function parseConfigText(path: string, text: string): { ok: true; doc: unknown } | { ok: false; errors: string[] } {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) return { ok: false, errors: doc.errors.map((e) => `${path}: ${e.message.split("\n")[0]}`) };
   return { ok: true, doc: doc.toJS() as unknown };
 }
 
+/**
+ * Settings from defaults < file < environment < flags, each layer validated by
+ * parseSettings on top of the one before; an error names its source (`cfg.yaml:`,
+ * `environment:`, `flags:`) and field.
+ */
 export function loadSettings(sources: SettingsSources): SettingsResult {
   let settings: Settings = defaultSettings();
   const layer = (label: string, doc: unknown): string[] | null => {

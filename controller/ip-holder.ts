@@ -12,6 +12,12 @@ export interface IPHolder {
   via: "ipaddress" | "service-list";
 }
 
+/**
+ * Who holds `ip` in the service range: the IPAddress object's parentRef (Kubernetes 1.33+);
+ * only where that API is not served, a search of every Service. undefined when nobody does.
+ *
+ * @throws Error naming the IP when the API fails for another reason than a 404.
+ */
 export async function findIPHolder(kubeConfig: KubeConfig, ip: string): Promise<IPHolder | undefined> {
   try {
     const addr = await kubeConfig.makeApiClient(NetworkingV1Api).readIPAddress({ name: ip });

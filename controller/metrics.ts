@@ -11,6 +11,7 @@ export interface GuardianMetrics {
   configError: Gauge;
 }
 
+/** The guardian's repair counters, drift gauge and restore-latency histogram, on `registry`. */
 export function createGuardianMetrics(registry: Registry): GuardianMetrics {
   return {
     repairs: new Counter({

@@ -27,6 +27,10 @@ export interface ServiceSnapshot {
  */
 const VOLATILE_ANNOTATIONS = ["kubectl.kubernetes.io/last-applied-configuration", ALLOW_DELETE_ANNOTATION];
 
+/**
+ * The parts of the DNS Service the guardian restores it from: name, labels, annotations
+ * (without volatile ones, such as the deletion override), clusterIP, selector and ports.
+ */
 export function snapshotFromService(svc: V1Service): ServiceSnapshot {
   const annotations = { ...(svc.metadata?.annotations ?? {}) };
   for (const a of VOLATILE_ANNOTATIONS) delete annotations[a];

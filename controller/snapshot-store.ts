@@ -72,6 +72,7 @@ export class SnapshotStore {
   }
 }
 
+/** Reads the last-good-copy ConfigMap; a missing or hand-broken copy reads as no snapshot. */
 export function parseStored(cm: V1ConfigMap): StoredState {
   let snapshot: ServiceSnapshot | undefined;
   const text = cm.data?.["service.json"];

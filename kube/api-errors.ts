@@ -13,6 +13,10 @@ export interface ApiFailure {
   message: string;
 }
 
+/**
+ * The HTTP code and the API server's message of a @kubernetes/client-node error (its body
+ * may be a Status object or its JSON text); code 0 when the request never got an answer.
+ */
 export function apiFailure(err: unknown): ApiFailure {
   const e = err as { code?: unknown; body?: unknown; message?: unknown } | null;
   const code = typeof e?.code === "number" ? e.code : 0;

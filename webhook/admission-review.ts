@@ -77,12 +77,14 @@ export function decodeAdmissionReview(body: unknown): DecodeResult {
 export const MAX_WARNING_LENGTH = 256;
 export const MAX_WARNINGS = 12;
 
+/** Warnings as the API server accepts them: each clipped to MAX_WARNING_LENGTH, at most MAX_WARNINGS. */
 export function limitWarnings(warnings: readonly string[]): string[] {
   const clipped = warnings.map((w) => (w.length > MAX_WARNING_LENGTH ? `${w.slice(0, MAX_WARNING_LENGTH - 3)}...` : w));
   if (clipped.length <= MAX_WARNINGS) return clipped;
   return [...clipped.slice(0, MAX_WARNINGS - 1), `pod-dns-injector: and ${clipped.length - MAX_WARNINGS + 1} more warnings`];
 }
 
+/** An allowing response; a non-empty patch is added as a base64 JSONPatch. */
 export function allowedResponse(
   uid: string,
   extra: { patch?: readonly Operation[]; warnings?: readonly string[]; auditAnnotations?: Record<string, string> } = {},
@@ -97,10 +99,12 @@ export function allowedResponse(
   return response;
 }
 
+/** A refusing response with an HTTP-like status code and a message the client is shown. */
 export function deniedResponse(uid: string, code: number, message: string): AdmissionResponse {
   return { uid, allowed: false, status: { code, message } };
 }
 
+/** The AdmissionReview envelope the API server expects around a response. */
 export function reviewResponse(response: AdmissionResponse): { apiVersion: string; kind: string; response: AdmissionResponse } {
   return { apiVersion: ADMISSION_API_VERSION, kind: "AdmissionReview", response };
 }

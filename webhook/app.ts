@@ -54,6 +54,11 @@ export function startDraining(app: FastifyInstance): void {
   draining.add(app);
 }
 
+/**
+ * The HTTPS admission server: /mutate (pods) and /validate (the DNS Service guards). Bodies
+ * are bounded (size, nesting, large ones in flight), a malformed review gets a 400 naming
+ * the field, and our own failures a 500 so that the failurePolicy decides.
+ */
 export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
   const options: FastifyServerOptions & { https?: object } = {
     loggerInstance: deps.log,

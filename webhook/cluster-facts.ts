@@ -24,6 +24,11 @@ export interface ClusterFacts extends AdmissionFacts {
   serviceInformer: ResilientInformer<V1Service>;
 }
 
+/**
+ * The admission facts in cluster mode: namespaces from a Namespace informer, the DNS
+ * Service's live clusterIP from an informer on it. Start it (and wait for it to sync) before
+ * serving; a namespace missing from the cache (just created) is read from the API.
+ */
 export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, log: Logger): ClusterFacts {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const { namespace: svcNamespace, name: svcName } = settings().dnsService;

@@ -14,6 +14,7 @@ export interface WebhookMetrics {
   internalErrors: Counter<"reason">;
 }
 
+/** The webhook's Prometheus registry and metrics (build info, reviews, durations, errors, guard). */
 export function createWebhookMetrics(options: { version: string; collectProcessMetrics?: boolean }): WebhookMetrics {
   const registry = new Registry();
   if (options.collectProcessMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "pod_dns_injector_" });

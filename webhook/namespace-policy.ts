@@ -34,6 +34,11 @@ export interface NamespacePolicy {
 /** ndots above 15 is capped by glibc; 0..15 is what every resolver accepts. */
 const NDOTS_RE = /^(?:[0-9]|1[0-5])$/;
 
+/**
+ * What a namespace asks for: its mode (label), its profile and per-namespace tunings
+ * (annotations) resolved against the settings. A bad annotation is ignored with a warning,
+ * never an error. Pure.
+ */
 export function resolveNamespacePolicy(ns: NamespaceFacts, settings: Settings): NamespacePolicy {
   const warnings: string[] = [];
   const rawMode = ns.labels[INJECT_LABEL];

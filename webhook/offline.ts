@@ -29,6 +29,11 @@ export type OfflineResult =
   | { kind: "decided"; object: ManifestObject; decision: Decision; namespace: string; what: string; templatePath: string[] }
   | { kind: "invalid"; error: string; what: string };
 
+/**
+ * `inject -f` for one manifest object: its pod template (Pod, Deployment, CronJob, ...) gets
+ * what the webhook would do to the pods it creates; other kinds pass through unchanged, and
+ * a broken template is `invalid` with the field named.
+ */
 export function injectManifest(obj: ManifestObject, options: OfflineOptions): OfflineResult {
   const what = describeObject(obj);
   const found = findPodTemplate(obj);

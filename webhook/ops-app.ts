@@ -21,6 +21,7 @@ export interface OpsAppDeps {
   live?: () => boolean;
 }
 
+/** The plain-HTTP ops port: /healthz, /readyz (each readiness check listed) and /metrics. */
 export function buildOpsApp(deps: OpsAppDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.log, logController: new LogController({ disableRequestLogging: true }) }) as unknown as FastifyInstance;
   app.get(HEALTHZ_PATH, async (_req, reply) => {

@@ -9,6 +9,7 @@ import type { Operation } from "fast-json-patch";
 
 export type { Operation };
 
+/** A full JSON Patch diff from `original` to `mutated` (tests compare the field-wise patch with it). */
 export function createPatch(original: object, mutated: object): Operation[] {
   return fastJsonPatch.compare(original, mutated);
 }

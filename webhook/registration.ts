@@ -125,6 +125,11 @@ export function buildValidatingWebhookConfiguration(options: ValidatingRegistrat
   };
 }
 
+/**
+ * The MutatingWebhookConfiguration the manifests ship: Pod CREATE only, namespaces with the
+ * inject label, never kube-system or the injector's own, opt-out label excluded by
+ * objectSelector, reinvocation IfNeeded. A unit test keeps the manifests equal to it.
+ */
 export function buildMutatingWebhookConfiguration(options: RegistrationOptions): Record<string, unknown> {
   const injectorNamespace = options.injectorNamespace ?? DEFAULT_INJECTOR_NAMESPACE;
   return {

@@ -7,6 +7,10 @@ import type { Settings } from "../config/settings.js";
 import { allowedResponse, deniedResponse, type AdmissionRequest, type AdmissionResponse } from "./admission-review.js";
 import { canonicalIP } from "../config/dns-limits.js";
 
+/**
+ * The reservation guard (guardian.reservationGuard): refuses a CREATE or UPDATE of a Service
+ * other than the DNS Service that asks for the DNS Service's fixed clusterIP. Pure.
+ */
 export function decideServiceReservation(req: AdmissionRequest, settings: Settings): AdmissionResponse {
   const reserved = settings.dnsService.clusterIP;
   const isService = req.kind.group === "" && req.kind.kind === "Service" && !req.subResource;
