@@ -13,7 +13,7 @@ import type { WebhookMetrics } from "./metrics.js";
 import { decideDNSServiceGuard, dnsServiceGuardResponse } from "./dns-service-guard.js";
 import { AdmissionInternalError, handleMutate, type MutateDeps } from "./mutate-handler.js";
 import type { MutateDecodeResult } from "./mutate-review.js";
-import { MAX_INLINE_BYTES, MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
+import { MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
 import { decideServiceReservation } from "./reservation-guard.js";
 
 /**
@@ -23,8 +23,11 @@ import { decideServiceReservation } from "./reservation-guard.js";
  */
 export const ADMISSION_BODY_LIMIT = 7 * 1024 * 1024;
 
+/** A review over this size counts against MAX_LARGE_REVIEWS_IN_FLIGHT. */
+export const LARGE_REVIEW_BYTES = 64 * 1024;
+
 /**
- * Reviews over MAX_INLINE_BYTES (or without a Content-Length) being read or parsed at once.
+ * Reviews over LARGE_REVIEW_BYTES (or without a Content-Length) being read or parsed at once.
  * Each holds its body twice while it is read and handed to the parse worker (~14 MiB at the
  * limit), and the worker parses one at a time: without a cap, a client opening many
  * connections with large bodies could take the process past its memory limit. Real pods
@@ -92,7 +95,7 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
   let largeInFlight = 0;
   app.addHook("onRequest", (req, reply, done) => {
     const length = Number(req.headers["content-length"]);
-    if (req.method !== "POST" || (Number.isFinite(length) && length <= MAX_INLINE_BYTES)) return done();
+    if (req.method !== "POST" || (Number.isFinite(length) && length <= LARGE_REVIEW_BYTES)) return done();
     if (largeInFlight >= MAX_LARGE_REVIEWS_IN_FLIGHT) {
       const path = req.routeOptions.url ?? req.url;
       deps.metrics.handlerErrors.inc({ path });
@@ -102,7 +105,7 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
       void reply
         .code(503)
         .header("connection", "close")
-        .send({ error: `pod-dns-injector: ${largeInFlight} reviews over ${MAX_INLINE_BYTES} bytes are already being read or parsed`, code: "LARGE_REVIEWS_BUSY" });
+        .send({ error: `pod-dns-injector: ${largeInFlight} reviews over ${LARGE_REVIEW_BYTES} bytes are already being read or parsed`, code: "LARGE_REVIEWS_BUSY" });
       return;
     }
     largeInFlight++;
