@@ -8,7 +8,10 @@ import {
   INJECTED_ANNOTATION,
   INJECT_LABEL,
   MIRROR_POD_ANNOTATION,
+  NDOTS_ANNOTATION,
   POD_OPT_OUT_VALUE,
+  PROFILE_ANNOTATION,
+  SEARCHES_ANNOTATION,
   type NamespaceMode,
 } from "../config/names.js";
 import { excludedNamespaces, type Profile, type Settings } from "../config/settings.js";
@@ -115,7 +118,8 @@ export function decide(inputs: DecisionInputs): Decision {
 
   // Row 3.
   const ns = inputs.namespace ?? { name: request.namespace, labels: {}, annotations: {} };
-  const policy = resolveNamespacePolicy(ns, settings);
+  const derived = namespaceDerived(ns, inputs.dnsServiceIP, settings);
+  const policy = derived.policy;
   if (policy.mode === null) {
     return d("namespace-not-opted-in", "skip", {}, policy.invalidMode !== undefined ? `unknown mode ${JSON.stringify(policy.invalidMode)}` : inputs.namespace ? "" : "namespace not found");
   }
@@ -146,20 +150,29 @@ export function decide(inputs: DecisionInputs): Decision {
     return d("dns-service-ip-unknown", "skip", { ...base, warnings: [...policy.warnings, `pod-dns-injector: DNS Service ${svc} IP unknown; pod admitted without DNS injection`] });
   }
 
-  const built = buildDNSConfig({
-    namespace: request.namespace,
-    clusterDomain: settings.clusterDomain,
-    dnsServiceIP: inputs.dnsServiceIP ?? "",
-    profile: policy.profile,
-    podDNSConfig: injectedBefore ? ownPartOfInjected(spec.dnsConfig, String(previousAnnotation), request.namespace, settings.clusterDomain, policy.profile) : spec.dnsConfig,
-    unread: inputs.unread,
-  });
-  const annotation = `${policy.profileName}@${hashDNSConfig(built.dnsConfig)}`;
+  const unreadEntries = inputs.unread ? inputs.unread.nameservers + inputs.unread.searches + inputs.unread.options : 0;
+  // Most pods bring no dnsConfig of their own: theirs is the namespace's, built once.
+  const plain = spec.dnsConfig === undefined && !injectedBefore && unreadEntries === 0;
+  const built =
+    plain && derived.plain
+      ? derived.plain
+      : buildInjection(
+          buildDNSConfig({
+            namespace: request.namespace,
+            clusterDomain: settings.clusterDomain,
+            dnsServiceIP: inputs.dnsServiceIP ?? "",
+            profile: policy.profile,
+            podDNSConfig: injectedBefore ? ownPartOfInjected(spec.dnsConfig, String(previousAnnotation), request.namespace, settings.clusterDomain, policy.profile) : spec.dnsConfig,
+            unread: inputs.unread,
+          }),
+          policy.profileName,
+        );
+  if (plain && !derived.plain) derived.plain = freezeDeep(built);
+  const annotation = built.annotation;
   const warnings = [...policy.warnings, ...built.cuts.map((c) => `pod-dns-injector: ${c}`)];
   const result = { ...base, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings };
 
   // Row 8: re-invocation (reinvocationPolicy: IfNeeded) or a pod that was injected offline.
-  const unreadEntries = inputs.unread ? inputs.unread.nameservers + inputs.unread.searches + inputs.unread.options : 0;
   if (dnsPolicy === "None" && previousAnnotation === annotation && unreadEntries === 0 && sameDNSConfig(spec.dnsConfig, built.dnsConfig)) {
     return d("already-injected", "noop", { ...result, warnings: policy.warnings });
   }
@@ -167,7 +180,7 @@ export function decide(inputs: DecisionInputs): Decision {
   if (policy.mode === "audit") return d("would-inject", "report", result);
   // What we write must pass the API server's validation of the whole pod, not only of our
   // fields: a valid pod must never become an invalid one.
-  const problem = dnsConfigProblem(built.dnsConfig);
+  const problem = built.problem;
   if (problem) return d("result-invalid", "skip", { ...base, warnings: [...warnings, `pod-dns-injector: not injected: ${problem}`] }, problem);
   const before = inputs.annotationBytes ?? measureAnnotations(annotations);
   const after = before - (typeof previousAnnotation === "string" ? annotationBytes(INJECTED_ANNOTATION, previousAnnotation) : 0) + annotationBytes(INJECTED_ANNOTATION, annotation);
@@ -177,6 +190,59 @@ export function decide(inputs: DecisionInputs): Decision {
   }
   const reason: ReasonCode = dnsPolicy === "None" ? "reinject-outdated" : dnsPolicy === "ClusterFirstWithHostNet" ? "cluster-first-with-host-net" : "cluster-first";
   return d(reason, "inject", result);
+}
+
+/** A built dnsConfig with what follows from it alone: its annotation and its validity. */
+interface BuiltInjection {
+  dnsConfig: Required<PodDNSConfig>;
+  cuts: string[];
+  annotation: string;
+  /** Why the API server would reject it, or null. */
+  problem: string | null;
+}
+
+function buildInjection(built: { dnsConfig: Required<PodDNSConfig>; cuts: string[] }, profileName: string): BuiltInjection {
+  return { ...built, annotation: `${profileName}@${hashDNSConfig(built.dnsConfig)}`, problem: dnsConfigProblem(built.dnsConfig) };
+}
+
+/** What depends only on the namespace's facts, the DNS IP and the settings. */
+interface NamespaceDerived {
+  policy: ReturnType<typeof resolveNamespacePolicy>;
+  /** The injection of a pod without a dnsConfig of its own, once one was built. */
+  plain?: BuiltInjection;
+}
+
+/**
+ * Per settings object (a reload makes a new one, so nothing here outlives the settings it
+ * came from): the namespace policy and the plain pod's injection, by everything they depend
+ * on. Building, hashing and validating the dnsConfig was a tenth of the webhook's CPU per
+ * review; with this it is once per namespace and DNS IP. Bounded: cleared when full.
+ */
+const derivedCache = new WeakMap<Settings, Map<string, NamespaceDerived>>();
+const MAX_DERIVED_ENTRIES = 4096;
+
+function namespaceDerived(ns: NamespaceFacts, dnsServiceIP: string | undefined, settings: Settings): NamespaceDerived {
+  let cache = derivedCache.get(settings);
+  if (!cache) derivedCache.set(settings, (cache = new Map<string, NamespaceDerived>()));
+  const a = ns.annotations;
+  // \0 cannot occur in names, labels or annotation values the API server accepts.
+  const key = `${ns.name}\0${ns.labels[INJECT_LABEL] ?? "\u0001"}\0${a[PROFILE_ANNOTATION] ?? "\u0001"}\0${a[NDOTS_ANNOTATION] ?? "\u0001"}\0${a[SEARCHES_ANNOTATION] ?? "\u0001"}\0${dnsServiceIP ?? ""}`;
+  let hit = cache.get(key);
+  if (!hit) {
+    if (cache.size >= MAX_DERIVED_ENTRIES) cache.clear();
+    hit = { policy: freezeDeep(resolveNamespacePolicy(ns, settings)) };
+    cache.set(key, hit);
+  }
+  return hit;
+}
+
+/** Cached values are shared by every review: frozen, so a caller that changed one would throw. */
+function freezeDeep<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) freezeDeep(v);
+  }
+  return value;
 }
 
 /**

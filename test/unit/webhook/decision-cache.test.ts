@@ -1,0 +1,47 @@
+/**
+ * decide builds a namespace's policy and a plain pod's dnsConfig once per settings object,
+ * namespace facts and DNS IP, and shares the result: these tests pin that sharing is
+ * invisible (same answers as a fresh build), frozen, and never crosses a reload, a DNS IP
+ * change or a namespace annotation change.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { defaultSettings } from "../../../config/settings.js";
+import { decide } from "../../../webhook/decision.js";
+import { inputs, namespace, pod } from "../fixtures.js";
+
+describe("decide: what it shares between reviews", () => {
+  it("a plain pod's dnsConfig is built once per namespace and shared, frozen", () => {
+    const settings = defaultSettings();
+    const first = decide(inputs({}, settings));
+    const second = decide(inputs({ pod: pod({}, { name: "another" }) }, settings));
+    assert.equal(first.action, "inject");
+    assert.equal(second.dnsConfig, first.dnsConfig, "the same object: built once");
+    assert.ok(Object.isFrozen(first.dnsConfig) && Object.isFrozen(first.dnsConfig?.searches));
+    assert.throws(() => first.dnsConfig!.searches.push("x.example"), TypeError);
+    // Equal to what a fresh settings object (no cache yet) builds.
+    assert.deepEqual(decide(inputs({}, defaultSettings())), first);
+  });
+
+  it("a reload, another DNS IP or changed namespace annotations build anew", () => {
+    const settings = defaultSettings();
+    const base = decide(inputs({}, settings));
+    const reloaded = { ...defaultSettings(), clusterDomain: "k8s.internal" };
+    assert.deepEqual(decide(inputs({}, reloaded)).dnsConfig?.searches, ["team-a.svc.k8s.internal", "svc.k8s.internal", "k8s.internal"]);
+    assert.deepEqual(decide(inputs({ dnsServiceIP: "10.96.0.99" }, settings)).dnsConfig?.nameservers, ["10.96.0.99"]);
+    const tuned = decide(inputs({ namespace: namespace("team-a", "enabled", { "pod-dns-injector.io/ndots": "2" }) }, settings));
+    assert.deepEqual(tuned.dnsConfig?.options, [{ name: "ndots", value: "2" }]);
+    assert.notEqual(tuned.injectedAnnotation, base.injectedAnnotation);
+    const audit = decide(inputs({ namespace: namespace("team-a", "audit") }, settings));
+    assert.equal(audit.action, "report");
+    assert.equal(decide(inputs({}, settings)).dnsConfig, base.dnsConfig, "the first namespace's entry is still shared");
+  });
+
+  it("a pod with its own dnsConfig is never given the shared one", () => {
+    const settings = defaultSettings();
+    const plain = decide(inputs({}, settings));
+    const own = decide(inputs({ pod: pod({ dnsConfig: { searches: ["corp.example"] } }) }, settings));
+    assert.notEqual(own.dnsConfig, plain.dnsConfig);
+    assert.deepEqual(own.dnsConfig?.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"]);
+  });
+});
