@@ -97,99 +97,141 @@ export interface Decision {
   warnings: string[];
 }
 
+/**
+ * The decision table of README "How it decides", first matching row wins. Pure: the same
+ * inputs give the same decision (the webhook, `inject`, `explain` and the audits all call
+ * it). Each row is a function below, in table order; the last ones build the dnsConfig.
+ */
 export function decide(inputs: DecisionInputs): Decision {
-  const { request, pod, settings } = inputs;
-  const d = (reason: ReasonCode, action: Action, extra: Partial<Decision> = {}, detail = ""): Decision => ({
-    row: REASONS[reason].row,
-    action,
-    reason,
-    message: REASONS[reason].text + (detail ? ` (${detail})` : ""),
-    warnings: [],
-    ...extra,
-  });
+  const early = requestRow(inputs.request) ?? excludedNamespaceRow(inputs);
+  if (early) return early;
+  const ns = inputs.namespace ?? { name: inputs.request.namespace, labels: {}, annotations: {} };
+  const derived = namespaceDerived(ns, inputs.dnsServiceIP, inputs.settings);
+  const pod = podFacts(inputs.pod);
+  return namespaceRow(derived.policy, inputs.namespace !== undefined) ?? podRow(pod, derived.policy) ?? dnsServiceRow(inputs, derived.policy) ?? injectionRows(inputs, derived, pod);
+}
 
-  // Row 1: only Pod CREATE, never a subresource.
-  if (request.kind.group !== "" || request.kind.kind !== "Pod") return d("not-a-pod", "allow", {}, `${request.kind.kind || "unknown kind"}`);
-  if (request.subResource) return d("subresource", "allow", {}, request.subResource);
-  if (request.operation !== "CREATE") return d("not-create", "allow", {}, request.operation);
+/** A decision of row `reason`, with its message (and a detail in parentheses). */
+function decided(reason: ReasonCode, action: Action, extra: Partial<Decision> = {}, detail = ""): Decision {
+  return { row: REASONS[reason].row, action, reason, message: REASONS[reason].text + (detail ? ` (${detail})` : ""), warnings: [], ...extra };
+}
 
-  // Row 2.
-  if (excludedNamespaces(settings).has(request.namespace)) return d("namespace-excluded", "skip", {}, request.namespace);
+/** Row 1: only Pod CREATE, never a subresource. */
+function requestRow(request: DecisionInputs["request"]): Decision | undefined {
+  if (request.kind.group !== "" || request.kind.kind !== "Pod") return decided("not-a-pod", "allow", {}, `${request.kind.kind || "unknown kind"}`);
+  if (request.subResource) return decided("subresource", "allow", {}, request.subResource);
+  if (request.operation !== "CREATE") return decided("not-create", "allow", {}, request.operation);
+  return undefined;
+}
 
-  // Row 3.
-  const ns = inputs.namespace ?? { name: request.namespace, labels: {}, annotations: {} };
-  const derived = namespaceDerived(ns, inputs.dnsServiceIP, settings);
-  const policy = derived.policy;
+/** Row 2. */
+function excludedNamespaceRow({ request, settings }: DecisionInputs): Decision | undefined {
+  return excludedNamespaces(settings).has(request.namespace) ? decided("namespace-excluded", "skip", {}, request.namespace) : undefined;
+}
+
+type Policy = NamespaceDerived["policy"];
+
+/** Row 3. */
+function namespaceRow(policy: Policy, namespaceFound: boolean): Decision | undefined {
   if (policy.mode === null) {
-    return d("namespace-not-opted-in", "skip", {}, policy.invalidMode !== undefined ? `unknown mode ${JSON.stringify(policy.invalidMode)}` : inputs.namespace ? "" : "namespace not found");
+    return decided("namespace-not-opted-in", "skip", {}, policy.invalidMode !== undefined ? `unknown mode ${JSON.stringify(policy.invalidMode)}` : namespaceFound ? "" : "namespace not found");
   }
-  if (policy.mode === "disabled") return d("namespace-disabled", "skip", { mode: policy.mode });
-  const base = { mode: policy.mode, profile: policy.profileName };
+  if (policy.mode === "disabled") return decided("namespace-disabled", "skip", { mode: policy.mode });
+  return undefined;
+}
 
-  // Row 4.
-  const labels = pod.metadata?.labels ?? {};
+/** What rows 4-9 read of the pod. */
+interface PodFacts {
+  labels: Record<string, unknown>;
+  annotations: Record<string, unknown>;
+  spec: NonNullable<PodLike["spec"]>;
+  /** Unset means ClusterFirst. */
+  dnsPolicy: string;
+  previousAnnotation: unknown;
+}
+
+function podFacts(pod: PodLike): PodFacts {
   const annotations = pod.metadata?.annotations ?? {};
-  if (labels[INJECT_LABEL] === POD_OPT_OUT_VALUE) return d("pod-opted-out", "skip", base);
-  if (annotations[MIRROR_POD_ANNOTATION] !== undefined) return d("mirror-pod", "skip", base);
-
-  // Rows 5-7: respect what the pod asked for. Unset dnsPolicy defaults to ClusterFirst.
   const spec = pod.spec ?? {};
-  const dnsPolicy = spec.dnsPolicy ?? "ClusterFirst";
-  const previousAnnotation = annotations[INJECTED_ANNOTATION];
-  const injectedBefore = previousAnnotation !== undefined;
-  if (dnsPolicy === "Default") return d("dns-policy-default", "skip", base);
-  if (spec.hostNetwork === true && dnsPolicy === "ClusterFirst") return d("host-network-cluster-first", "skip", base);
-  if (dnsPolicy === "None" && !injectedBefore) return d("pod-manages-own-dns", "skip", base);
+  return { labels: pod.metadata?.labels ?? {}, annotations, spec, dnsPolicy: spec.dnsPolicy ?? "ClusterFirst", previousAnnotation: annotations[INJECTED_ANNOTATION] };
+}
+
+const base = (policy: Policy) => ({ mode: policy.mode ?? undefined, profile: policy.profileName });
+
+/** Row 4 (opt-out, mirror pods) and rows 5-7: respect what the pod asked for. */
+function podRow(pod: PodFacts, policy: Policy): Decision | undefined {
+  const b = base(policy);
+  if (pod.labels[INJECT_LABEL] === POD_OPT_OUT_VALUE) return decided("pod-opted-out", "skip", b);
+  if (pod.annotations[MIRROR_POD_ANNOTATION] !== undefined) return decided("mirror-pod", "skip", b);
+  const { dnsPolicy } = pod;
+  if (dnsPolicy === "Default") return decided("dns-policy-default", "skip", b);
+  if (pod.spec.hostNetwork === true && dnsPolicy === "ClusterFirst") return decided("host-network-cluster-first", "skip", b);
+  if (dnsPolicy === "None" && pod.previousAnnotation === undefined) return decided("pod-manages-own-dns", "skip", b);
   if (dnsPolicy !== "None" && dnsPolicy !== "ClusterFirst" && dnsPolicy !== "ClusterFirstWithHostNet") {
     // An unknown policy is the API server's to reject, not ours to rewrite.
-    return d("pod-manages-own-dns", "skip", base, `unknown dnsPolicy ${JSON.stringify(dnsPolicy)}`);
+    return decided("pod-manages-own-dns", "skip", b, `unknown dnsPolicy ${JSON.stringify(dnsPolicy)}`);
   }
+  return undefined;
+}
 
-  if (inputs.dnsServiceIP === undefined && policy.profile.nameservers.length === 0) {
-    const svc = `${settings.dnsService.namespace}/${settings.dnsService.name}`;
-    return d("dns-service-ip-unknown", "skip", { ...base, warnings: [...policy.warnings, `pod-dns-injector: DNS Service ${svc} IP unknown; pod admitted without DNS injection`] });
-  }
+/** No nameserver to inject: admitted unchanged with a warning, never rejected. */
+function dnsServiceRow({ dnsServiceIP, settings }: DecisionInputs, policy: Policy): Decision | undefined {
+  if (dnsServiceIP !== undefined || policy.profile.nameservers.length > 0) return undefined;
+  const svc = `${settings.dnsService.namespace}/${settings.dnsService.name}`;
+  return decided("dns-service-ip-unknown", "skip", { ...base(policy), warnings: [...policy.warnings, `pod-dns-injector: DNS Service ${svc} IP unknown; pod admitted without DNS injection`] });
+}
 
-  const unreadEntries = inputs.unread ? inputs.unread.nameservers + inputs.unread.searches + inputs.unread.options : 0;
-  // Most pods bring no dnsConfig of their own: theirs is the namespace's, built once.
-  const plain = spec.dnsConfig === undefined && !injectedBefore && unreadEntries === 0;
-  const built =
-    plain && derived.plain
-      ? derived.plain
-      : buildInjection(
-          buildDNSConfig({
-            namespace: request.namespace,
-            clusterDomain: settings.clusterDomain,
-            dnsServiceIP: inputs.dnsServiceIP ?? "",
-            profile: policy.profile,
-            podDNSConfig: injectedBefore ? ownPartOfInjected(spec.dnsConfig, String(previousAnnotation), request.namespace, settings.clusterDomain, policy.profile) : spec.dnsConfig,
-            unread: inputs.unread,
-          }),
-          policy.profileName,
-        );
-  if (plain && !derived.plain) derived.plain = freezeDeep(built);
+/** Rows 8 and 9: the dnsConfig is built; already there, audited, or injected if it fits. */
+function injectionRows(inputs: DecisionInputs, derived: NamespaceDerived, pod: PodFacts): Decision {
+  const { policy } = derived;
+  const b = base(policy);
+  const built = injectionFor(inputs, derived, pod);
   const annotation = built.annotation;
   const warnings = [...policy.warnings, ...built.cuts.map((c) => `pod-dns-injector: ${c}`)];
-  const result = { ...base, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings };
+  const result = { ...b, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings };
 
   // Row 8: re-invocation (reinvocationPolicy: IfNeeded) or a pod that was injected offline.
-  if (dnsPolicy === "None" && previousAnnotation === annotation && unreadEntries === 0 && sameDNSConfig(spec.dnsConfig, built.dnsConfig)) {
-    return d("already-injected", "noop", { ...result, warnings: policy.warnings });
+  if (pod.dnsPolicy === "None" && pod.previousAnnotation === annotation && unreadCount(inputs) === 0 && sameDNSConfig(pod.spec.dnsConfig, built.dnsConfig)) {
+    return decided("already-injected", "noop", { ...result, warnings: policy.warnings });
   }
   // Row 9.
-  if (policy.mode === "audit") return d("would-inject", "report", result);
+  if (policy.mode === "audit") return decided("would-inject", "report", result);
   // What we write must pass the API server's validation of the whole pod, not only of our
   // fields: a valid pod must never become an invalid one.
-  const problem = built.problem;
-  if (problem) return d("result-invalid", "skip", { ...base, warnings: [...warnings, `pod-dns-injector: not injected: ${problem}`] }, problem);
-  const before = inputs.annotationBytes ?? measureAnnotations(annotations);
+  if (built.problem) return decided("result-invalid", "skip", { ...b, warnings: [...warnings, `pod-dns-injector: not injected: ${built.problem}`] }, built.problem);
+  const { previousAnnotation } = pod;
+  const before = inputs.annotationBytes ?? measureAnnotations(pod.annotations);
   const after = before - (typeof previousAnnotation === "string" ? annotationBytes(INJECTED_ANNOTATION, previousAnnotation) : 0) + annotationBytes(INJECTED_ANNOTATION, annotation);
   if (after > MAX_ANNOTATIONS_BYTES) {
     const detail = `${after} bytes with ${INJECTED_ANNOTATION}, the limit is ${MAX_ANNOTATIONS_BYTES}`;
-    return d("annotations-full", "skip", { ...base, warnings: [...policy.warnings, `pod-dns-injector: not injected: the pod's annotations would total ${detail}`] }, detail);
+    return decided("annotations-full", "skip", { ...b, warnings: [...policy.warnings, `pod-dns-injector: not injected: the pod's annotations would total ${detail}`] }, detail);
   }
-  const reason: ReasonCode = dnsPolicy === "None" ? "reinject-outdated" : dnsPolicy === "ClusterFirstWithHostNet" ? "cluster-first-with-host-net" : "cluster-first";
-  return d(reason, "inject", result);
+  const reason: ReasonCode = pod.dnsPolicy === "None" ? "reinject-outdated" : pod.dnsPolicy === "ClusterFirstWithHostNet" ? "cluster-first-with-host-net" : "cluster-first";
+  return decided(reason, "inject", result);
+}
+
+const unreadCount = ({ unread }: DecisionInputs) => (unread ? unread.nameservers + unread.searches + unread.options : 0);
+
+/** The injection for this pod: the namespace's shared one for a pod without a dnsConfig of its own. */
+function injectionFor(inputs: DecisionInputs, derived: NamespaceDerived, pod: PodFacts): BuiltInjection {
+  const { request, settings } = inputs;
+  const injectedBefore = pod.previousAnnotation !== undefined;
+  const plain = pod.spec.dnsConfig === undefined && !injectedBefore && unreadCount(inputs) === 0;
+  if (plain && derived.plain) return derived.plain;
+  const { profile, profileName } = derived.policy;
+  const built = buildInjection(
+    buildDNSConfig({
+      namespace: request.namespace,
+      clusterDomain: settings.clusterDomain,
+      dnsServiceIP: inputs.dnsServiceIP ?? "",
+      profile,
+      podDNSConfig: injectedBefore ? ownPartOfInjected(pod.spec.dnsConfig, String(pod.previousAnnotation), request.namespace, settings.clusterDomain, profile) : pod.spec.dnsConfig,
+      unread: inputs.unread,
+    }),
+    profileName,
+  );
+  if (plain) derived.plain = freezeDeep(built);
+  return built;
 }
 
 /** A built dnsConfig with what follows from it alone: its annotation and its validity. */
