@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { parseAllDocuments, stringify } from "yaml";
 import type { ManifestObject } from "../webhook/workloads.js";
 import { inputError } from "./errors.js";
+import { isObject } from "../config/json-shapes.js";
 
 export interface ManifestDocument {
   /** 1-based position in the stream, for messages. */
@@ -27,7 +28,6 @@ export async function readInput(file: string, stdin: NodeJS.ReadableStream): Pro
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * Parses every document; a `kind: List` (as `kubectl get -o yaml` prints) is expanded into

@@ -16,6 +16,7 @@ import {
   WEBHOOK_PORT,
   WEBHOOK_SERVICE,
 } from "./names.js";
+import { isObject } from "./json-shapes.js";
 import { canonicalIP, isCertificateDNSName, isDNSLabel, isDNSSubdomain, isNamespaceName } from "./dns-limits.js";
 import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_RENEWAL_FRACTION, DEFAULT_SERVING_VALIDITY_DAYS, isValidRenewalFraction } from "./certificate-defaults.js";
 
@@ -187,7 +188,6 @@ const TOP_LEVEL_KEYS = [
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
 type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * Validates a parsed configuration document on top of `base` (defaults, usually). Unknown

@@ -4,6 +4,7 @@
  * the envelope. https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request
  */
 import type { Operation } from "./patch.js";
+import { isObject } from "../config/json-shapes.js";
 
 export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
 const OPERATIONS = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
@@ -40,34 +41,44 @@ export interface AdmissionResponse {
 
 export type DecodeResult = { ok: true; review: AdmissionReview } | { ok: false; error: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A Pod CREATE, not a subresource: the only request the webhook mutates. */
+export function isPodCreate(r: Pick<AdmissionRequest, "kind" | "operation" | "subResource">): boolean {
+  return r.kind.kind === "Pod" && r.kind.group === "" && r.operation === "CREATE" && !r.subResource;
+}
 
 /** Checks the envelope field by field; the message names the first offending field. */
 export function decodeAdmissionReview(body: unknown): DecodeResult {
-  const fail = (error: string): DecodeResult => ({ ok: false, error });
-  if (!isObject(body)) return fail("body: expected a JSON object (an AdmissionReview)");
-  if (body.kind !== "AdmissionReview") return fail(`kind: expected "AdmissionReview", got ${JSON.stringify(body.kind)}`);
+  if (!isObject(body)) return { ok: false, error: "body: expected a JSON object (an AdmissionReview)" };
+  if (body.kind !== "AdmissionReview") return { ok: false, error: `kind: expected "AdmissionReview", got ${JSON.stringify(body.kind)}` };
   if (body.apiVersion !== ADMISSION_API_VERSION) {
-    return fail(`apiVersion: expected "${ADMISSION_API_VERSION}", got ${JSON.stringify(body.apiVersion)} (register the webhook with admissionReviewVersions: ["v1"])`);
+    return { ok: false, error: `apiVersion: expected "${ADMISSION_API_VERSION}", got ${JSON.stringify(body.apiVersion)} (register the webhook with admissionReviewVersions: ["v1"])` };
   }
   const r = body.request;
-  if (!isObject(r)) return fail("request: expected an object");
-  if (typeof r.uid !== "string" || r.uid === "") return fail("request.uid: expected a non-empty string");
+  if (!isObject(r)) return { ok: false, error: "request: expected an object" };
+  const problem = requestProblem(r);
+  if (problem) return { ok: false, error: problem };
+  const k = r.kind as { group?: string; version: string; kind: string };
+  const request = { ...(r as unknown as AdmissionRequest), kind: { group: k.group ?? "", version: k.version, kind: k.kind } };
+  if (isPodCreate(request) && !isObject(r.object)) return { ok: false, error: "request.object: a Pod CREATE review must carry the pod" };
+  return { ok: true, review: { apiVersion: ADMISSION_API_VERSION, kind: "AdmissionReview", request } };
+}
+
+/** The first field of `request` that is not what the API server sends, or undefined. */
+function requestProblem(r: Record<string, unknown>): string | undefined {
+  if (typeof r.uid !== "string" || r.uid === "") return "request.uid: expected a non-empty string";
   if (!isObject(r.kind) || typeof r.kind.kind !== "string" || typeof r.kind.version !== "string" || typeof (r.kind.group ?? "") !== "string") {
-    return fail("request.kind: expected {group, version, kind} strings");
+    return "request.kind: expected {group, version, kind} strings";
   }
   if (typeof r.operation !== "string" || !OPERATIONS.includes(r.operation)) {
-    return fail(`request.operation: expected one of ${OPERATIONS.join(", ")}, got ${JSON.stringify(r.operation)}`);
+    return `request.operation: expected one of ${OPERATIONS.join(", ")}, got ${JSON.stringify(r.operation)}`;
   }
   for (const field of ["namespace", "name", "subResource"] as const) {
-    if (r[field] !== undefined && typeof r[field] !== "string") return fail(`request.${field}: expected a string`);
+    if (r[field] !== undefined && typeof r[field] !== "string") return `request.${field}: expected a string`;
   }
-  if (r.dryRun !== undefined && typeof r.dryRun !== "boolean") return fail("request.dryRun: expected a boolean");
-  if (r.object !== undefined && r.object !== null && !isObject(r.object)) return fail("request.object: expected an object");
-  const isPodCreate = r.kind.kind === "Pod" && (r.kind.group ?? "") === "" && r.operation === "CREATE" && !r.subResource;
-  if (isPodCreate && !isObject(r.object)) return fail("request.object: a Pod CREATE review must carry the pod");
-  const kind = { group: (r.kind.group as string | undefined) ?? "", version: r.kind.version, kind: r.kind.kind };
-  return { ok: true, review: { apiVersion: ADMISSION_API_VERSION, kind: "AdmissionReview", request: { ...(r as unknown as AdmissionRequest), kind } } };
+  if (r.dryRun !== undefined && typeof r.dryRun !== "boolean") return "request.dryRun: expected a boolean";
+  if (r.object !== undefined && r.object !== null && !isObject(r.object)) return "request.object: expected an object";
+  return undefined;
 }
 
 /**

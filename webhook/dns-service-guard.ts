@@ -11,6 +11,7 @@
 import { ALLOW_DELETE_ANNOTATION, INJECTOR_SERVICE_ACCOUNT } from "../config/names.js";
 import type { Settings } from "../config/settings.js";
 import { allowedResponse, deniedResponse, type AdmissionRequest, type AdmissionResponse } from "./admission-review.js";
+import { isObject } from "../config/json-shapes.js";
 
 /** Why a request to the DNS Service is guarded, or why it was let through. */
 export type DNSServiceGuardReason =
@@ -36,7 +37,6 @@ interface ServiceShape {
   spec?: { selector?: unknown; ports?: unknown; type?: unknown; clusterIP?: unknown };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const asService = (v: unknown): ServiceShape => (isObject(v) ? (v) : {});
 
 function allowsDeletion(svc: ServiceShape): boolean {

@@ -4,10 +4,9 @@
  */
 import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
-import { allowedResponse, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
+import { allowedResponse, isPodCreate, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
 import { applyDecision, decide, type Decision } from "./decision.js";
 import { describeDNSConfig } from "./dns-config.js";
-import { isPodCreate } from "./mutate-review.js";
 import { createInjectionPatch } from "./patch.js";
 import { readPod, type PodRead } from "./pod-view.js";
 

@@ -4,7 +4,7 @@
  * result is small whatever the body's size, which is what lets a worker thread do this for
  * large bodies and hand the result to the main thread cheaply (review-parser.ts). Pure.
  */
-import { decodeAdmissionReview, type AdmissionRequest, type AdmissionReview } from "./admission-review.js";
+import { decodeAdmissionReview, isPodCreate, type AdmissionRequest, type AdmissionReview } from "./admission-review.js";
 import { describeValue, isNamespaceName } from "../config/dns-limits.js";
 import { readPod, type PodRead } from "./pod-view.js";
 
@@ -16,10 +16,6 @@ export interface MutateReview {
 }
 
 export type MutateDecodeResult = { ok: true; value: MutateReview } | { ok: false; error: string };
-
-export function isPodCreate(r: Pick<AdmissionRequest, "kind" | "operation" | "subResource">): boolean {
-  return r.kind.kind === "Pod" && r.kind.group === "" && r.operation === "CREATE" && !r.subResource;
-}
 
 /**
  * Checks the envelope (admission-review.ts), the namespace a Pod CREATE will get search

@@ -20,6 +20,7 @@ import type { DNSOption } from "../config/settings.js";
 import type { PodLike } from "./decision.js";
 import type { UnreadEntries } from "./dns-config.js";
 import { READ_LIMITS, annotationBytes, describeValue } from "../config/dns-limits.js";
+import { isObject } from "../config/json-shapes.js";
 
 /** The labels and annotations the decision reads; every other key is only measured. */
 const READ_LABELS = [INJECT_LABEL];
@@ -41,7 +42,6 @@ export interface PodRead {
 
 export type PodReadResult = { ok: true; read: PodRead } | { ok: false; error: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 class ShapeError extends Error {}
 

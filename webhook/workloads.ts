@@ -6,6 +6,7 @@
  */
 import type { PodLike } from "./decision.js";
 import { readPod, type PodRead } from "./pod-view.js";
+import { isObject } from "../config/json-shapes.js";
 
 export interface ManifestObject {
   apiVersion?: unknown;
@@ -32,7 +33,6 @@ export type TemplateLookup =
   | { kind: "not-a-workload" }
   | { kind: "invalid"; error: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Locates the pod template; an error names the missing or malformed field. */
 export function findPodTemplate(obj: ManifestObject): TemplateLookup {
