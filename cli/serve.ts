@@ -48,7 +48,8 @@ export interface RunningServer {
   stop(reason: string): Promise<void>;
 }
 
-export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+/** The flags that override settings, as a settings document (the highest layer). */
+function flagDocument(flags: ServeFlags): Record<string, unknown> {
   const flagDoc: Record<string, unknown> = {};
   const webhook: Record<string, unknown> = {};
   if (flags.port !== undefined) webhook.port = flags.port;
@@ -58,6 +59,15 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   if (Object.keys(webhook).length) flagDoc.webhook = webhook;
   if (flags.opsPort !== undefined) flagDoc.ops = { port: flags.opsPort };
   if (flags.logLevel !== undefined) flagDoc.logLevel = flags.logLevel;
+  return flagDoc;
+}
+
+/**
+ * `serve`: TLS, the HTTPS webhook and the ops port, then (cluster mode) the informers, the
+ * guardian and the background audit; config reloads; SIGTERM drains and stops in reverse.
+ */
+export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+  const flagDoc = flagDocument(flags);
   const { settings: initial, configPath } = await resolveSettings(flags, env, flagDoc);
   let settings: Settings = initial;
   const currentSettings = () => settings;
