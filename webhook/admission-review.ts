@@ -95,15 +95,24 @@ export function limitWarnings(warnings: readonly string[]): string[] {
   return [...clipped.slice(0, MAX_WARNINGS - 1), `pod-dns-injector: and ${clipped.length - MAX_WARNINGS + 1} more warnings`];
 }
 
-/** An allowing response; a non-empty patch is added as a base64 JSONPatch. */
+/** A JSON Patch as the response carries it: base64 of its JSON. */
+export function encodePatch(patch: readonly Operation[]): string {
+  return Buffer.from(JSON.stringify(patch)).toString("base64");
+}
+
+/**
+ * An allowing response; a non-empty patch is added as a base64 JSONPatch (`encodedPatch`:
+ * one already encoded with encodePatch).
+ */
 export function allowedResponse(
   uid: string,
-  extra: { patch?: readonly Operation[]; warnings?: readonly string[]; auditAnnotations?: Record<string, string> } = {},
+  extra: { patch?: readonly Operation[]; encodedPatch?: string; warnings?: readonly string[]; auditAnnotations?: Record<string, string> } = {},
 ): AdmissionResponse {
   const response: AdmissionResponse = { uid, allowed: true };
-  if (extra.patch && extra.patch.length > 0) {
+  const encoded = extra.encodedPatch ?? (extra.patch && extra.patch.length > 0 ? encodePatch(extra.patch) : undefined);
+  if (encoded) {
     response.patchType = "JSONPatch";
-    response.patch = Buffer.from(JSON.stringify(extra.patch)).toString("base64");
+    response.patch = encoded;
   }
   if (extra.warnings && extra.warnings.length > 0) response.warnings = limitWarnings(extra.warnings);
   if (extra.auditAnnotations && Object.keys(extra.auditAnnotations).length > 0) response.auditAnnotations = extra.auditAnnotations;

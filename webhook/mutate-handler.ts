@@ -2,10 +2,11 @@
  * /mutate: AdmissionReview in, AdmissionResponse out. Gathers the facts, asks the pure
  * decision, and turns it into a patch, warnings and audit annotations. No HTTP here.
  */
+import { INJECTED_ANNOTATION } from "../config/names.js";
 import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
-import { allowedResponse, isPodCreate, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
-import { applyDecision, decide, type Decision } from "./decision.js";
+import { allowedResponse, encodePatch, isPodCreate, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
+import { applyDecision, decide, type Decision, type PodLike } from "./decision.js";
 import { describeDNSConfig } from "./dns-config.js";
 import { createInjectionPatch } from "./patch.js";
 import { readPod, type PodRead } from "./pod-view.js";
@@ -82,8 +83,7 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
 
   if (decision.action === "inject") {
     const unread = read ? read.unread.nameservers + read.unread.searches + read.unread.options : 0;
-    const patch = createInjectionPatch(view, applyDecision(view, decision), unread);
-    return { decision, response: allowedResponse(req.uid, { patch, warnings, auditAnnotations }) };
+    return { decision, response: allowedResponse(req.uid, { encodedPatch: injectionPatch(view, decision, unread), warnings, auditAnnotations }) };
   }
   if (decision.action === "report" && decision.dnsConfig) {
     const summary = describeDNSConfig(decision.dnsConfig);
@@ -93,3 +93,23 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
   return { decision, response: allowedResponse(req.uid, { warnings, auditAnnotations }) };
 }
 
+/**
+ * Encoded patches of pods without a dnsConfig or injected annotation of their own, by the
+ * namespace's shared dnsConfig (decide builds one per namespace, DNS IP and settings) and
+ * the pod's shape. Such a patch depends on nothing else: whether metadata, annotations and
+ * spec exist, and the dnsPolicy it replaces. Building and encoding it was ~4 % of the
+ * webhook's CPU per review.
+ */
+const plainPatches = new WeakMap<object, Map<string, string>>();
+
+function injectionPatch(view: PodLike, decision: Decision, unread: number): string {
+  const annotations = view.metadata?.annotations;
+  const plain = unread === 0 && view.spec?.dnsConfig === undefined && annotations?.[INJECTED_ANNOTATION] === undefined && decision.dnsConfig !== undefined;
+  if (!plain) return encodePatch(createInjectionPatch(view, applyDecision(view, decision), unread));
+  const shape = `${view.metadata ? 1 : 0}${annotations ? 1 : 0}${view.spec ? 1 : 0}${view.spec?.dnsPolicy ?? ""}`;
+  let byShape = plainPatches.get(decision.dnsConfig!);
+  if (!byShape) plainPatches.set(decision.dnsConfig!, (byShape = new Map<string, string>()));
+  let encoded = byShape.get(shape);
+  if (encoded === undefined) byShape.set(shape, (encoded = encodePatch(createInjectionPatch(view, applyDecision(view, decision)))));
+  return encoded;
+}

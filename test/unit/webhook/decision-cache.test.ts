@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { defaultSettings } from "../../../config/settings.js";
 import { decide } from "../../../webhook/decision.js";
-import { inputs, namespace, pod } from "../fixtures.js";
+import { INJECTED_ANNOTATION } from "../../../config/names.js";
+import { standaloneFacts } from "../../../webhook/admission-facts.js";
+import { handleMutate } from "../../../webhook/mutate-handler.js";
+import { decodeMutateReview } from "../../../webhook/mutate-review.js";
+import { applyStrict, type PatchOp } from "../../generative/strict-patch.js";
+import { inputs, namespace, pod, review } from "../fixtures.js";
 
 describe("decide: what it shares between reviews", () => {
   it("a plain pod's dnsConfig is built once per namespace and shared, frozen", () => {
@@ -43,5 +48,39 @@ describe("decide: what it shares between reviews", () => {
     const own = decide(inputs({ pod: pod({ dnsConfig: { searches: ["corp.example"] } }) }, settings));
     assert.notEqual(own.dnsConfig, plain.dnsConfig);
     assert.deepEqual(own.dnsConfig?.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"]);
+  });
+});
+
+describe("handleMutate: the encoded patch of a plain pod, shared by pod shape", () => {
+  const settings = defaultSettings();
+  const deps = { settings: () => settings, facts: standaloneFacts(() => settings) };
+  const patchOf = async (object: object) => {
+    const r = decodeMutateReview(review(object));
+    assert.ok(r.ok);
+    const { response } = await handleMutate(r.value.review, deps, r.value.pod);
+    return { encoded: response.patch, ops: JSON.parse(Buffer.from(String(response.patch), "base64").toString()) as PatchOp[] };
+  };
+
+  it("each shape gets its own patch, which applies strictly and carries nothing of another pod", async () => {
+    const shapes = [
+      pod(),
+      pod({}, { annotations: { "team.example/owner": "a" } }),
+      pod({}, { annotations: { "team.example/owner": "b", other: "x" } }),
+      pod({ dnsPolicy: "ClusterFirst" }),
+      pod({ dnsPolicy: "ClusterFirstWithHostNet", hostNetwork: true }, { annotations: {} }),
+    ];
+    const first = await Promise.all(shapes.map((p) => patchOf(p)));
+    const again = await Promise.all(shapes.map((p) => patchOf(structuredClone(p))));
+    assert.deepEqual(again.map((p) => p.encoded), first.map((p) => p.encoded), "the same pod shape gets the same patch");
+    for (const [i, p] of shapes.entries()) {
+      const mutated = applyStrict(p, first[i]!.ops) as { metadata: { annotations: Record<string, string> }; spec: { dnsPolicy: string; dnsConfig: { nameservers: string[] } } };
+      assert.equal(mutated.spec.dnsPolicy, "None");
+      assert.deepEqual(mutated.spec.dnsConfig.nameservers, ["10.96.0.10"]);
+      assert.deepEqual(Object.keys(mutated.metadata.annotations).sort(), [...Object.keys((p.metadata as { annotations?: object }).annotations ?? {}), INJECTED_ANNOTATION].sort());
+    }
+    // The two pods with other annotations share one patch: it adds only ours.
+    assert.equal(first[1]!.encoded, first[2]!.encoded);
+    assert.notEqual(first[0]!.encoded, first[1]!.encoded);
+    assert.notEqual(first[0]!.encoded, first[3]!.encoded);
   });
 });
