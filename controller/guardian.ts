@@ -90,6 +90,8 @@ export class DNSServiceGuardian {
     });
   }
 
+  private waitingForFirstList = false;
+
   isLeader(): boolean {
     return this.elector.isLeader();
   }
@@ -141,6 +143,20 @@ export class DNSServiceGuardian {
   }
 
   private async reconcile(why: string): Promise<void> {
+    const informer = this.d.serviceInformer;
+    if (!informer.hasListedOnce()) {
+      // An empty cache before the first list reads as "the DNS Service is gone": acting on
+      // it would recreate a Service that exists. Reconcile once the list is in.
+      if (!this.waitingForFirstList) {
+        this.waitingForFirstList = true;
+        void informer.waitForSync().then(() => {
+          this.waitingForFirstList = false;
+          this.trigger("service cache synced");
+        });
+      }
+      this.d.log.debug({ why }, "guardian: the Service cache has not listed yet; waiting");
+      return;
+    }
     const settings = this.d.settings();
     if (!this.stateLoaded) {
       this.state = await this.d.store.read();

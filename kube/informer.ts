@@ -47,6 +47,9 @@ export class BookmarkWatch extends Watch {
 export class ResilientInformer<T extends KubernetesObject> {
   private readonly listWatch: ListWatch<T>;
   private synced = false;
+  /** Until the first list completes the cache is empty, not "nothing exists". */
+  private listedOnce = false;
+  private readonly firstListWaiters: (() => void)[] = [];
   private stopped = true;
   private backoffMs: number;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -75,6 +78,7 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const resolve of this.firstListWaiters.splice(0)) resolve();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.listWatch.stop();
   }
@@ -89,6 +93,22 @@ export class ResilientInformer<T extends KubernetesObject> {
     return this.synced;
   }
 
+  /**
+   * Resolves once the first list has completed (at once if it has; also on stop). Before
+   * that the cache is empty whatever exists in the cluster, so code that acts on an absent
+   * object (the guardian recreating the DNS Service) must wait for this; afterwards the
+   * cache is valid, if possibly stale while a watch restarts.
+   */
+  waitForSync(): Promise<void> {
+    if (this.listedOnce || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.firstListWaiters.push(resolve));
+  }
+
+  /** True once the first list has completed: see waitForSync. */
+  hasListedOnce(): boolean {
+    return this.listedOnce;
+  }
+
   private async attempt(): Promise<void> {
     const errorBefore = this.errorCount;
     await this.listWatch.start();
@@ -96,6 +116,8 @@ export class ResilientInformer<T extends KubernetesObject> {
     // already gone to onError.
     if (this.errorCount === errorBefore && !this.stopped) {
       this.synced = true;
+      this.listedOnce = true;
+      for (const resolve of this.firstListWaiters.splice(0)) resolve();
       this.lastError = undefined;
       this.backoffMs = this.options.initialBackoffMs ?? 500;
     }
