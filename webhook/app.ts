@@ -13,6 +13,7 @@ import type { WebhookMetrics } from "./metrics.js";
 import { decideDNSServiceGuard, dnsServiceGuardResponse } from "./dns-service-guard.js";
 import { AdmissionInternalError, handleMutate, type MutateDeps } from "./mutate-handler.js";
 import type { MutateDecodeResult } from "./mutate-review.js";
+import { LARGE_REVIEW_BYTES, LargeReviewBudget } from "./large-review-budget.js";
 import { MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
 import { decideServiceReservation } from "./reservation-guard.js";
 
@@ -23,24 +24,13 @@ import { decideServiceReservation } from "./reservation-guard.js";
  */
 export const ADMISSION_BODY_LIMIT = 7 * 1024 * 1024;
 
-/** A review over this size counts against MAX_LARGE_REVIEWS_IN_FLIGHT. */
-export const LARGE_REVIEW_BYTES = 64 * 1024;
-
-/**
- * Reviews over LARGE_REVIEW_BYTES (or without a Content-Length) being read or parsed at once.
- * Each holds its body twice while it is read and handed to the parse worker (~14 MiB at the
- * limit), and the worker parses one at a time: without a cap, a client opening many
- * connections with large bodies could take the process past its memory limit. Real pods
- * over 64 KiB are rare and one at a time; past the cap a review is answered HTTP 503
- * before its body is read, and the webhook's failurePolicy decides.
- */
-export const MAX_LARGE_REVIEWS_IN_FLIGHT = 4;
-
 export interface WebhookAppDeps extends MutateDeps {
   log: Logger;
   metrics: WebhookMetrics;
   /** TLS material; omit for `inject()`-only tests. */
   https?: { key: string | Buffer; cert: string | Buffer } | undefined;
+  /** Memory for large reviews (tests use small ones); default LargeReviewBudget's. */
+  largeReviewBudget?: LargeReviewBudget;
 }
 
 /** Apps that are draining (see startDraining); a WeakSet so the app type stays fastify's. */
@@ -92,25 +82,25 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
   app.addHook("onClose", async () => parser.close());
 
   // Bounded memory for large bodies: counted from their headers, before a byte is read.
-  let largeInFlight = 0;
-  app.addHook("onRequest", (req, reply, done) => {
+  const budget = deps.largeReviewBudget ?? new LargeReviewBudget();
+  app.addHook("onRequest", async (req, reply) => {
     const length = Number(req.headers["content-length"]);
-    if (req.method !== "POST" || (Number.isFinite(length) && length <= LARGE_REVIEW_BYTES)) return done();
-    if (largeInFlight >= MAX_LARGE_REVIEWS_IN_FLIGHT) {
-      const path = req.routeOptions.url ?? req.url;
-      deps.metrics.handlerErrors.inc({ path });
-      if (path === MUTATE_PATH) deps.metrics.internalErrors.inc({ reason: "large-reviews-busy" });
-      req.log.warn({ path, contentLength: req.headers["content-length"], inFlight: largeInFlight }, "too many large reviews in flight; the webhook's failurePolicy decides");
-      // The body is not read: close the connection rather than leave it for the next review.
-      void reply
-        .code(503)
-        .header("connection", "close")
-        .send({ error: `pod-dns-injector: ${largeInFlight} reviews over ${LARGE_REVIEW_BYTES} bytes are already being read or parsed`, code: "LARGE_REVIEWS_BUSY" });
+    if (req.method !== "POST" || (Number.isFinite(length) && length <= LARGE_REVIEW_BYTES)) return;
+    const bytes = Number.isFinite(length) ? length : ADMISSION_BODY_LIMIT;
+    const release = await budget.acquire(bytes);
+    if (release) {
+      reply.raw.once("close", release);
       return;
     }
-    largeInFlight++;
-    reply.raw.once("close", () => largeInFlight--);
-    done();
+    const path = req.routeOptions.url ?? req.url;
+    deps.metrics.handlerErrors.inc({ path });
+    if (path === MUTATE_PATH) deps.metrics.internalErrors.inc({ reason: "large-reviews-busy" });
+    req.log.warn({ path, contentLength: req.headers["content-length"], bytesInFlight: budget.bytesInFlight, waiting: budget.waiting }, "no room for a large review in time; the webhook's failurePolicy decides");
+    // The body is not read: close the connection rather than leave it for the next review.
+    return reply
+      .code(503)
+      .header("connection", "close")
+      .send({ error: `pod-dns-injector: no room in time for a review of ${bytes} bytes (${budget.bytesInFlight} bytes of large reviews in flight)`, code: "LARGE_REVIEWS_BUSY" });
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {

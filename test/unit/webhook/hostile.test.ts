@@ -10,7 +10,8 @@ import { pino } from "pino";
 import { INJECTED_ANNOTATION } from "../../../config/names.js";
 import { defaultSettings } from "../../../config/settings.js";
 import { standaloneFacts } from "../../../webhook/admission-facts.js";
-import { ADMISSION_BODY_LIMIT, MAX_LARGE_REVIEWS_IN_FLIGHT, buildWebhookApp } from "../../../webhook/app.js";
+import { ADMISSION_BODY_LIMIT, buildWebhookApp } from "../../../webhook/app.js";
+import { LargeReviewBudget } from "../../../webhook/large-review-budget.js";
 import { decide } from "../../../webhook/decision.js";
 import { MAX_ANNOTATIONS_BYTES, dnsConfigProblem } from "../../../config/dns-limits.js";
 import { createWebhookMetrics } from "../../../webhook/metrics.js";
@@ -156,12 +157,16 @@ describe("hostile and broken /mutate input (issue 11)", () => {
   });
 });
 
-describe("large reviews in flight are capped before their bodies are read", () => {
+describe("large reviews share a byte budget; past it they wait unread, then get a 503", () => {
+  const big = JSON.stringify(review(pod({}, { annotations: { "example.com/blob": "v".repeat(200_000) } })));
+  const bytes = Buffer.byteLength(big);
+  // Room for two such reviews; a third waits, a fourth gives up after 400 ms.
   const capped = buildWebhookApp({
     settings: () => settings,
     facts: standaloneFacts(() => settings),
     log: pino({ level: "silent" }),
     metrics: createWebhookMetrics({ version: "test", collectProcessMetrics: false }),
+    largeReviewBudget: new LargeReviewBudget(2 * bytes, 400),
   });
   before(() => capped.listen({ host: "127.0.0.1", port: 0 }));
   after(() => capped.close());
@@ -185,20 +190,59 @@ describe("large reviews in flight are capped before their bodies are read", () =
       received: () => received,
     };
   }
+  const settle = () => new Promise((r) => setTimeout(r, 50));
 
-  it(`the ${MAX_LARGE_REVIEWS_IN_FLIGHT + 1}th large review at once gets a 503 unread; the others are answered, and the slot is free again`, async () => {
-    const big = JSON.stringify(review(pod({}, { annotations: { "example.com/blob": "v".repeat(200_000) } })));
-    const reading = [];
-    for (let i = 0; i < MAX_LARGE_REVIEWS_IN_FLIGHT; i++) reading.push(await startLarge(big));
-    // Let the server see every request's headers before the next one arrives.
-    await new Promise((r) => setTimeout(r, 50));
-    const extra = await startLarge(big);
-    assert.equal(await extra.answered(), 503, extra.received().slice(0, 300));
-    assert.match(extra.received(), /LARGE_REVIEWS_BUSY/);
-    for (const r of reading) r.finish();
-    assert.deepEqual(await Promise.all(reading.map((r) => r.answered())), new Array(MAX_LARGE_REVIEWS_IN_FLIGHT).fill(200));
-    const again = await startLarge(big);
-    again.finish();
-    assert.equal(await again.answered(), 200, "slots are released when answers are sent");
+  it("within the budget reviews proceed; past it one waits and is answered once room frees; one that waits too long gets a 503", async () => {
+    const a = await startLarge(big);
+    const b = await startLarge(big);
+    await settle();
+    const waiting = await startLarge(big);
+    await settle();
+    a.finish();
+    assert.equal(await a.answered(), 200);
+    // a's answer freed room: the waiting review is admitted, and answered once it is sent.
+    waiting.finish();
+    assert.equal(await waiting.answered(), 200, waiting.received().slice(0, 300));
+    // b and waiting's room: b still holds half; a late one waits 400 ms, then gets a 503.
+    const late = await startLarge(big);
+    const c = await startLarge(big);
+    assert.equal(await c.answered(), 503, c.received().slice(0, 300));
+    assert.match(c.received(), /LARGE_REVIEWS_BUSY/);
+    b.finish();
+    late.finish();
+    assert.equal(await b.answered(), 200);
+    assert.equal(await late.answered(), 200);
+  });
+});
+
+describe("LargeReviewBudget", () => {
+  it("admits at once while it fits, then first come first served; one always proceeds", async () => {
+    const budget = new LargeReviewBudget(100, 1_000);
+    const r1 = await budget.acquire(60);
+    const r2 = await budget.acquire(40);
+    assert.ok(r1 && r2);
+    const order: string[] = [];
+    const p3 = budget.acquire(50).then((r) => (order.push("third"), r));
+    const p4 = budget.acquire(10).then((r) => (order.push("fourth"), r)); // fits size-wise, but waits its turn
+    assert.equal(budget.waiting, 2);
+    r1();
+    const r3 = await p3;
+    const r4 = await p4;
+    assert.deepEqual(order, ["third", "fourth"]);
+    r1(); // a second release is a no-op
+    assert.equal(budget.bytesInFlight, 40 + 50 + 10);
+    for (const r of [r2, r3, r4]) r?.();
+    assert.equal(budget.bytesInFlight, 0);
+    const huge = await budget.acquire(1_000);
+    assert.ok(huge, "a review larger than the budget proceeds alone");
+    huge();
+  });
+
+  it("gives up after waitMs", async () => {
+    const budget = new LargeReviewBudget(100, 50);
+    const held = await budget.acquire(100);
+    assert.equal(await budget.acquire(1), undefined);
+    assert.equal(budget.waiting, 0);
+    held?.();
   });
 });
