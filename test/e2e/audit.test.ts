@@ -45,7 +45,7 @@ import { summarizeResults, type PolicyReport } from "../../audit/policy-report.j
 import { CRD_MISSING_MESSAGE } from "../../audit/report-writer.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { createNamespace, createPod, podManifest, readPod, waitFor, printingOnFailure, kubeadmKubeDNS } from "./kube.js";
+import { createNamespace, createPod, podManifest, readPod, waitFor, printingOnFailure, kubeadmKubeDNS, stopWebhookAndControlPlane } from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const DNS_IP = "10.96.0.10";
@@ -209,12 +209,7 @@ describe("policy audits end to end (control plane + webhook process)", () => {
   });
 
   after(async () => {
-    try {
-      await webhook?.stop();
-    } catch (err) {
-      console.error(String(err)); // already stopped by the setup, or it died: shown, not fatal
-    }
-    await cp?.stop();
+    await stopWebhookAndControlPlane(webhook, cp);
     rmSync(auditDir, { recursive: true, force: true });
   });
 

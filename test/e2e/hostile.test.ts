@@ -18,7 +18,7 @@ import { INJECTED_ANNOTATION, INJECT_LABEL } from "../../config/names.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { propertyParams, typedPod, type GeneratedPod } from "../generative/pods.js";
-import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, waitFor } from "./kube.js";
+import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, waitFor, stopWebhookAndControlPlane } from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const PLAIN_NS = "gen-plain";
@@ -94,12 +94,7 @@ describe("the API server judges the webhook's output (generated pods, server-sid
   });
 
   after(async () => {
-    try {
-      await webhook?.stop();
-    } catch (err) {
-      console.error(String(err));
-    }
-    await cp?.stop();
+    await stopWebhookAndControlPlane(webhook, cp);
   });
 
   it(

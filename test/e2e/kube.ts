@@ -173,3 +173,17 @@ export function kubeadmKubeDNS(clusterIP: string, extraLabels: Record<string, st
   };
 }
 
+
+/**
+ * Teardown of a suite with a webhook process and a control plane: the webhook may already be
+ * stopped by a test or have died (its error is shown, not fatal), the control plane stops
+ * whatever happened.
+ */
+export async function stopWebhookAndControlPlane(webhook: { stop(): Promise<unknown> } | undefined, cp: { stop(): Promise<unknown> } | undefined): Promise<void> {
+  try {
+    await webhook?.stop();
+  } catch (err) {
+    console.error(String(err));
+  }
+  await cp?.stop();
+}

@@ -21,7 +21,7 @@ import type { PodDNSConfig } from "../../webhook/dns-config.js";
 import { hashDNSConfig } from "../../webhook/decision.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { apiErrorCode, createNamespace, createPod, describeApiError, podManifest, readPod, waitFor, printingOnFailure, kubeadmKubeDNS } from "./kube.js";
+import { apiErrorCode, createNamespace, createPod, describeApiError, podManifest, readPod, waitFor, printingOnFailure, kubeadmKubeDNS, stopWebhookAndControlPlane } from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const DNS_IP = "10.96.0.10";
@@ -157,13 +157,7 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
   });
 
   after(async () => {
-    try {
-      await webhook?.stop();
-    } catch (err) {
-      // Already reported by the test that stopped it, or the process died: show why.
-      console.error(String(err));
-    }
-    await cp?.stop();
+    await stopWebhookAndControlPlane(webhook, cp);
   });
 
   it(

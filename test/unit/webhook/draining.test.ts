@@ -9,12 +9,10 @@
 import assert from "node:assert/strict";
 import { Agent, request } from "node:https";
 import { after, before, describe, it } from "node:test";
-import { pino } from "pino";
+import { standaloneApp } from "./standalone-app.js";
 import { issueCertificateAuthority, issueServingCertificate } from "../../../certs/authority.js";
 import { defaultSettings } from "../../../config/settings.js";
-import { standaloneFacts } from "../../../webhook/admission-facts.js";
-import { buildWebhookApp, startDraining } from "../../../webhook/app.js";
-import { createWebhookMetrics } from "../../../webhook/metrics.js";
+import { startDraining } from "../../../webhook/app.js";
 import { pod, review } from "../fixtures.js";
 
 const now = new Date();
@@ -38,13 +36,7 @@ function post(port: number, agent: Agent, body: string): Promise<{ status: numbe
 }
 
 describe("draining the webhook before it closes (kept-alive connections)", () => {
-  const app = buildWebhookApp({
-    settings: () => settings,
-    facts: standaloneFacts(() => settings),
-    log: pino({ level: "silent" }),
-    metrics: createWebhookMetrics({ version: "test", collectProcessMetrics: false }),
-    https: { key: serving.keyPem, cert: serving.certPem },
-  });
+  const app = standaloneApp(settings, { https: { key: serving.keyPem, cert: serving.certPem } });
   let port = 0;
   const body = JSON.stringify(review(pod()));
   before(async () => {
@@ -75,13 +67,7 @@ describe("draining the webhook before it closes (kept-alive connections)", () =>
   it("under continuous load, drain then close: no review written to the app fails, none gets a 503", async () => {
     // What the API server does to a replica that is going away: reviews back to back over
     // kept-alive connections while serve drains (startDraining) and then closes.
-    const victim = buildWebhookApp({
-      settings: () => settings,
-      facts: standaloneFacts(() => settings),
-      log: pino({ level: "silent" }),
-      metrics: createWebhookMetrics({ version: "test", collectProcessMetrics: false }),
-      https: { key: serving.keyPem, cert: serving.certPem },
-    });
+    const victim = standaloneApp(settings, { https: { key: serving.keyPem, cert: serving.certPem } });
     await victim.listen({ host: "127.0.0.1", port: 0 });
     const victimPort = (victim.server.address() as { port: number }).port;
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });

@@ -6,26 +6,19 @@
 import assert from "node:assert/strict";
 import { connect as netConnect, type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { pino } from "pino";
+import { standaloneApp } from "./standalone-app.js";
 import { INJECTED_ANNOTATION } from "../../../config/names.js";
 import { defaultSettings } from "../../../config/settings.js";
-import { standaloneFacts } from "../../../webhook/admission-facts.js";
-import { ADMISSION_BODY_LIMIT, buildWebhookApp } from "../../../webhook/app.js";
+import { ADMISSION_BODY_LIMIT } from "../../../webhook/app.js";
 import { LargeReviewBudget } from "../../../webhook/large-review-budget.js";
 import { decide } from "../../../webhook/decision.js";
 import { MAX_ANNOTATIONS_BYTES, dnsConfigProblem } from "../../../config/dns-limits.js";
-import { createWebhookMetrics } from "../../../webhook/metrics.js";
 import { MAX_REVIEW_DEPTH, TOO_DEEP_ERROR } from "../../../webhook/review-parser.js";
 import { applyStrict, type PatchOp } from "../../generative/strict-patch.js";
 import { inputs, pod, review } from "../fixtures.js";
 
 const settings = defaultSettings();
-const app = buildWebhookApp({
-  settings: () => settings,
-  facts: standaloneFacts(() => settings),
-  log: pino({ level: "silent" }),
-  metrics: createWebhookMetrics({ version: "test", collectProcessMetrics: false }),
-});
+const app = standaloneApp(settings);
 
 async function post(payload: string) {
   const res = await app.inject({ method: "POST", url: "/mutate", headers: { "content-type": "application/json" }, payload });
@@ -161,13 +154,7 @@ describe("large reviews share a byte budget; past it they wait unread, then get 
   const big = JSON.stringify(review(pod({}, { annotations: { "example.com/blob": "v".repeat(200_000) } })));
   const bytes = Buffer.byteLength(big);
   // Room for two such reviews; a third waits, a fourth gives up after 400 ms.
-  const capped = buildWebhookApp({
-    settings: () => settings,
-    facts: standaloneFacts(() => settings),
-    log: pino({ level: "silent" }),
-    metrics: createWebhookMetrics({ version: "test", collectProcessMetrics: false }),
-    largeReviewBudget: new LargeReviewBudget(2 * bytes, 400),
-  });
+  const capped = standaloneApp(settings, { largeReviewBudget: new LargeReviewBudget(2 * bytes, 400) });
   before(() => capped.listen({ host: "127.0.0.1", port: 0 }));
   after(() => capped.close());
 

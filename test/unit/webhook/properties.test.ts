@@ -11,24 +11,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { pino } from "pino";
+import { standaloneApp } from "./standalone-app.js";
 import { INJECTED_ANNOTATION } from "../../../config/names.js";
 import { defaultSettings } from "../../../config/settings.js";
-import { standaloneFacts } from "../../../webhook/admission-facts.js";
-import { buildWebhookApp } from "../../../webhook/app.js";
 import { TOO_DEEP_ERROR } from "../../../webhook/review-parser.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../../../config/dns-limits.js";
-import { createWebhookMetrics } from "../../../webhook/metrics.js";
 import { TOO_DEEP_SHAPES, admissionReview, anyPod, envelope, propertyParams, serializeReview, type Envelope, type GeneratedPod } from "../../generative/pods.js";
 import { applyStrict, type PatchOp } from "../../generative/strict-patch.js";
 
 const settings = defaultSettings();
-const app = buildWebhookApp({
-  settings: () => settings,
-  facts: standaloneFacts(() => settings),
-  log: pino({ level: "silent" }),
-  metrics: createWebhookMetrics({ version: "test", collectProcessMetrics: false }),
-});
+const app = standaloneApp(settings);
 
 interface Answer {
   status: number;
