@@ -5,6 +5,7 @@
  */
 import { unwatchFile, watchFile } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
 import type { FastifyInstance } from "fastify";
 import type { Server as TLSServer } from "node:tls";
 import { MUTATE_PATH } from "../config/names.js";
@@ -21,7 +22,7 @@ import { readConfigFile, resolveSettings, type SettingsFlags } from "./settings-
 import { startTLS } from "./serve-tls.js";
 import { kubeEventRecorder } from "../kube/events.js";
 import { DNSServiceGuardian, GUARDIAN_LEASE } from "../controller/guardian.js";
-import { defaultIdentity } from "../kube/leader-election.js";
+import { LeaderElector, defaultIdentity } from "../kube/leader-election.js";
 import { SnapshotStore } from "../controller/snapshot-store.js";
 import { startBackgroundAudit, type BackgroundAudit } from "../audit/background.js";
 import { inputError } from "./errors.js";
@@ -46,6 +47,38 @@ export interface RunningServer {
   /** Resolves when the server has stopped (after `stop()` or a signal). */
   stopped: Promise<void>;
   stop(reason: string): Promise<void>;
+}
+
+/**
+ * Who runs the background audit: the guardian's Lease holder. With the guardian disabled,
+ * the audit campaigns for the same Lease itself, so that one replica audits and writes
+ * reports, not every one.
+ */
+function auditLeadership(
+  guardian: DNSServiceGuardian | undefined,
+  kubeConfig: KubeConfig,
+  settings: Settings,
+  log: Logger,
+  env: NodeJS.ProcessEnv,
+): { isLeader: () => boolean; elector?: LeaderElector } {
+  if (guardian) return { isLeader: () => guardian.isLeader() };
+  const g = settings.guardian;
+  const elLog = log.child({ component: "leader-election" });
+  const elector = new LeaderElector({
+    kubeConfig,
+    namespace: settings.injectorNamespace,
+    name: GUARDIAN_LEASE,
+    identity: defaultIdentity(env),
+    leaseDurationSeconds: g.leaseDurationSeconds,
+    renewDeadlineSeconds: g.renewDeadlineSeconds,
+    retryPeriodSeconds: g.retryPeriodSeconds,
+    log: elLog,
+    onStartedLeading: () => elLog.info("leading: this replica runs the background audit"),
+    onStoppedLeading: () => elLog.info("no longer leading: the background audit stops here"),
+  });
+  elector.start();
+  log.info({ lease: `${settings.injectorNamespace}/${GUARDIAN_LEASE}` }, "guardian disabled: the background audit campaigns for the lease itself");
+  return { isLeader: () => elector.isLeader(), elector };
 }
 
 /** The flags that override settings, as a settings document (the highest layer). */
@@ -157,15 +190,17 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
 
   // 6. Background audit (leader only: the guardian's Lease decides; one replica alone leads).
   let audit: BackgroundAudit | undefined;
+  let auditElector: LeaderElector | undefined;
   if (cluster && kubeConfig && settings.audit.enabled) {
     const facts = cluster;
-    const g = guardian;
+    const leadership = auditLeadership(guardian, kubeConfig, settings, log, env);
+    auditElector = leadership.elector;
     audit = startBackgroundAudit({
       kubeConfig,
       settings: currentSettings,
       log: log.child({ component: "audit" }),
       registry: metrics.registry,
-      isLeader: () => (g ? g.isLeader() : true),
+      isLeader: leadership.isLeader,
       dnsServiceIP: () => facts.dnsServiceIP(),
       intervalSeconds: settings.audit.intervalSeconds,
     });
@@ -208,6 +243,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       // connection), still listening, then close: fastify.close waits for in-flight reviews.
       startDraining(app);
       if (audit) await audit.stop();
+      if (auditElector) await auditElector.stop();
       if (guardian) await guardian.stop();
       await retireConnections(app, DRAIN_LINGER_MS);
       await closeWithin(app, DRAIN_DEADLINE_MS, log);
