@@ -92,7 +92,10 @@ async function startExternal(deps: TLSDeps, metrics: CertificateMetrics, certFil
       throw inputError(`cannot read TLS file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   };
-  const pair = parseKeyPair(...(await Promise.all([read(certFile), read(keyFile)])));
+  // One after the other, so that with both missing the error names the certificate every
+  // time (Promise.all would name whichever read failed first).
+  const certPem = await read(certFile);
+  const pair = parseKeyPair(certPem, await read(keyFile));
   if (!pair.ok) throw inputError(`TLS files ${certFile} and ${keyFile}: ${pair.problem}`);
   const first = await files.check();
   const current = reloader.current;
