@@ -2,15 +2,18 @@
  * The audit inside `serve`: on a schedule and whenever something that changes the verdict
  * changes (a namespace's labels, the configuration, the DNS Service IP: the caller calls
  * `trigger`), the leader audits the opted-in namespaces, refreshes the gauges and writes the
- * PolicyReports. Triggers are debounced and coalesced: one audit at a time, and one more if
- * anything came in meanwhile. Followers export no audit gauges, so sums across replicas
- * count every pod once.
+ * PolicyReports. Triggers are debounced and coalesced (kube/coalescing-runner.ts): one audit
+ * at a time, and one more if anything came in meanwhile. Only the holder of `serve`'s Lease
+ * audits; the election calls {@link BackgroundAudit.startedLeading} and
+ * {@link BackgroundAudit.stoppedLeading}. Followers export no audit gauges, so sums across
+ * replicas count every pod once.
  */
 import { performance } from "node:perf_hooks";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Settings } from "../config/settings.js";
+import { CoalescingRunner } from "../kube/coalescing-runner.js";
 import { auditCluster } from "./cluster-source.js";
 import { clearAudit, createAuditMetrics, recordAudit } from "./metrics.js";
 import { buildPolicyReports } from "./policy-report.js";
@@ -21,8 +24,6 @@ import { writePolicyReports } from "./report-writer.js";
 export const DEFAULT_AUDIT_INTERVAL_SECONDS = 300;
 /** Namespace label changes arrive in bursts (e.g. a GitOps sync relabels many at once). */
 const DEBOUNCE_MS = 1000;
-/** How often the runner looks at isLeader(), to audit at once when it becomes the leader. */
-const LEADERSHIP_POLL_MS = 2000;
 /** After a failed audit, one retry this soon rather than a full interval later. */
 const RETRY_AFTER_ERROR_MS = 30_000;
 
@@ -42,6 +43,10 @@ export interface BackgroundAuditDeps {
 export interface BackgroundAudit {
   /** Asks for an audit soon (debounced); ignored after stop() and, at run time, on followers. */
   trigger(reason: string): void;
+  /** This replica now holds the Lease: audit at once. */
+  startedLeading(): void;
+  /** Another replica leads now: drop the audit gauges (a follower exports none). */
+  stoppedLeading(): void;
   /** Stops the schedule, aborts a running audit between pages and waits for it. */
   stop(): Promise<void>;
 }
@@ -57,37 +62,17 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
   if (!(intervalMs > 0)) throw new Error(`startBackgroundAudit: intervalSeconds must be positive, got ${deps.intervalSeconds}`);
   const abort = new AbortController();
   let stopped = false;
-  let pending = new Set<string>();
-  let running: Promise<void> | undefined;
-  let debounce: NodeJS.Timeout | undefined;
   let retry: NodeJS.Timeout | undefined;
   let crdMissingLogged = false;
   const loggedWarnings = new Set<string>();
-  let wasLeader = deps.isLeader();
-
-  const trigger = (reason: string): void => {
-    if (stopped) return;
-    pending.add(reason);
-    if (debounce) return;
-    debounce = setTimeout(() => {
-      debounce = undefined;
-      drain();
-    }, DEBOUNCE_MS);
-    debounce.unref();
-  };
-
-  const drain = (): void => {
-    if (running || stopped) return;
-    running = (async () => {
-      while (pending.size && !stopped) {
-        const reasons = [...pending];
-        pending = new Set();
-        await runOnce(reasons);
-      }
-    })().finally(() => {
-      running = undefined;
-    });
-  };
+  const runner = new CoalescingRunner({
+    run: (reasons) => runOnce(reasons),
+    // runOnce reports its own failures; this is for a bug in the reporting itself.
+    onError: (err, reasons) => log.error({ component: "audit", err, reasons }, "background audit crashed"),
+    canRun: () => !stopped,
+    debounceMs: DEBOUNCE_MS,
+  });
+  const trigger = (reason: string): void => runner.trigger(reason);
 
   async function runOnce(reasons: string[]): Promise<void> {
     if (!deps.isLeader()) {
@@ -157,26 +142,19 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
 
   const schedule = setInterval(() => trigger("schedule"), intervalMs);
   schedule.unref();
-  const leadership = setInterval(() => {
-    const leader = deps.isLeader();
-    if (leader && !wasLeader) trigger("became leader");
-    if (!leader && wasLeader) clearAudit(metrics);
-    wasLeader = leader;
-  }, LEADERSHIP_POLL_MS);
-  leadership.unref();
-  if (wasLeader) trigger("start");
+  if (deps.isLeader()) trigger("start");
 
   return {
     trigger,
+    startedLeading: () => trigger("became leader"),
+    stoppedLeading: () => clearAudit(metrics),
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(schedule);
-      clearInterval(leadership);
-      if (debounce) clearTimeout(debounce);
       if (retry) clearTimeout(retry);
       abort.abort(new Error("background audit stopped"));
-      await running;
+      await runner.stop();
     },
   };
 }

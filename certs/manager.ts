@@ -18,6 +18,7 @@ import { hostname } from "node:os";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { CertificateSettings } from "../config/settings.js";
+import { CoalescingRunner } from "../kube/coalescing-runner.js";
 import { ResilientInformer } from "../kube/informer.js";
 import { serviceDNSNames } from "./authority.js";
 import { CABundleSync, type BundleTarget } from "./ca-bundle-sync.js";
@@ -59,8 +60,7 @@ export class CertificateManager {
   private readonly events: EventRecorder;
   private readonly now: () => Date;
   private readonly converge: ConvergeOptions;
-  private running: Promise<void> | undefined;
-  private dirty = false;
+  private readonly runner: CoalescingRunner;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -76,6 +76,15 @@ export class CertificateManager {
     const { settings, namespace, kubeConfig } = opts;
     this.log = opts.log.child({ component: "certificates" });
     this.now = opts.now ?? (() => new Date());
+    this.runner = new CoalescingRunner({
+      run: () => this.reconcile(),
+      // A bug or an unexpected failure (e.g. writing --ca-out): report and retry, never crash the webhook.
+      onError: (err) => {
+        this.opts.metrics.errors.inc({ operation: "reconcile" });
+        this.fail(`reconcile failed: ${messageOf(err)}`, err);
+      },
+      canRun: () => !this.stopped,
+    });
     this.store = opts.store ?? new KubeSecretStore(kubeConfig, namespace);
     // In a pod the hostname is the pod name: which replica did it.
     this.events = opts.events ?? kubeEventRecorder(kubeConfig, this.log, hostname());
@@ -136,13 +145,13 @@ export class CertificateManager {
     this.stopped = false;
     await Promise.all([this.bundles.start(), ...this.secretInformers.map((i) => i.start())]);
     this.requestReconcile();
-    await this.running;
+    await this.runner.idle();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.runner.idle();
     await Promise.all([this.bundles.stop(), ...this.secretInformers.map((i) => i.stop())]);
     this.opts.reloader.detach();
   }
@@ -157,25 +166,7 @@ export class CertificateManager {
 
   /** Reconciles soon; triggers during a reconcile coalesce into one more round. */
   requestReconcile(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.running = this.loop().finally(() => (this.running = undefined));
-  }
-
-  private async loop(): Promise<void> {
-    do {
-      this.dirty = false;
-      try {
-        await this.reconcile();
-      } catch (err) {
-        // A bug or an unexpected failure (e.g. writing --ca-out): report and retry, never crash the webhook.
-        this.opts.metrics.errors.inc({ operation: "reconcile" });
-        this.fail(`reconcile failed: ${messageOf(err)}`, err);
-      }
-    } while (this.dirty && !this.stopped);
+    this.runner.trigger("reconcile");
   }
 
   private async reconcile(): Promise<void> {

@@ -5,7 +5,6 @@
  */
 import { unwatchFile, watchFile } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Logger } from "pino";
 import type { FastifyInstance } from "fastify";
 import type { Server as TLSServer } from "node:tls";
 import { MUTATE_PATH } from "../config/names.js";
@@ -47,38 +46,6 @@ export interface RunningServer {
   /** Resolves when the server has stopped (after `stop()` or a signal). */
   stopped: Promise<void>;
   stop(reason: string): Promise<void>;
-}
-
-/**
- * Who runs the background audit: the guardian's Lease holder. With the guardian disabled,
- * the audit campaigns for the same Lease itself, so that one replica audits and writes
- * reports, not every one.
- */
-function auditLeadership(
-  guardian: DNSServiceGuardian | undefined,
-  kubeConfig: KubeConfig,
-  settings: Settings,
-  log: Logger,
-  env: NodeJS.ProcessEnv,
-): { isLeader: () => boolean; elector?: LeaderElector } {
-  if (guardian) return { isLeader: () => guardian.isLeader() };
-  const g = settings.guardian;
-  const elLog = log.child({ component: "leader-election" });
-  const elector = new LeaderElector({
-    kubeConfig,
-    namespace: settings.injectorNamespace,
-    name: GUARDIAN_LEASE,
-    identity: defaultIdentity(env),
-    leaseDurationSeconds: g.leaseDurationSeconds,
-    renewDeadlineSeconds: g.renewDeadlineSeconds,
-    retryPeriodSeconds: g.retryPeriodSeconds,
-    log: elLog,
-    onStartedLeading: () => elLog.info("leading: this replica runs the background audit"),
-    onStoppedLeading: () => elLog.info("no longer leading: the background audit stops here"),
-  });
-  elector.start();
-  log.info({ lease: `${settings.injectorNamespace}/${GUARDIAN_LEASE}` }, "guardian disabled: the background audit campaigns for the lease itself");
-  return { isLeader: () => elector.isLeader(), elector };
 }
 
 /** The flags that override settings, as a settings document (the highest layer). */
@@ -170,45 +137,75 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
     log.info({ synced: cluster.readiness() === null }, "informers started");
   }
 
-  // 5. Leader-only work: the DNS Service guardian (every replica campaigns; one repairs).
+  // 5. Leader-only work (the DNS Service guardian, the background audit): one Lease decides
+  // for both (every replica campaigns; one leads), and it starts only once the informers have
+  // synced, so the guardian never reads an empty cache as "deleted".
+  const leaderAbort = new AbortController();
   let guardian: DNSServiceGuardian | undefined;
-  if (cluster && kubeConfig && settings.guardian.enabled) {
-    const identity = defaultIdentity(env);
-    guardian = new DNSServiceGuardian({
-      kubeConfig,
-      settings: currentSettings,
-      log: log.child({ component: "guardian" }),
-      registry: metrics.registry,
-      serviceInformer: cluster.serviceInformer,
-      store: new SnapshotStore(kubeConfig, settings.injectorNamespace),
-      events: kubeEventRecorder(kubeConfig, log, identity),
-      identity,
-    });
-    guardian.start();
-    log.info({ identity, lease: `${settings.injectorNamespace}/${GUARDIAN_LEASE}` }, "DNS Service guardian started; campaigning for the lease");
-  }
-
-  // 6. Background audit (leader only: the guardian's Lease decides; one replica alone leads).
   let audit: BackgroundAudit | undefined;
-  let auditElector: LeaderElector | undefined;
-  if (cluster && kubeConfig && settings.audit.enabled) {
-    const facts = cluster;
-    const leadership = auditLeadership(guardian, kubeConfig, settings, log, env);
-    auditElector = leadership.elector;
-    audit = startBackgroundAudit({
-      kubeConfig,
-      settings: currentSettings,
-      log: log.child({ component: "audit" }),
-      registry: metrics.registry,
-      isLeader: leadership.isLeader,
-      dnsServiceIP: () => facts.dnsServiceIP(),
-      intervalSeconds: settings.audit.intervalSeconds,
+  let elector: LeaderElector | undefined;
+  const leaderWork = cluster && kubeConfig && (settings.guardian.enabled || settings.audit.enabled) ? startLeaderWork(cluster, kubeConfig) : Promise.resolve();
+  async function startLeaderWork(facts: ReturnType<typeof clusterFacts>, kc: KubeConfig): Promise<void> {
+    try {
+      await Promise.all([facts.namespaceInformer.waitForSync(leaderAbort.signal), facts.serviceInformer.waitForSync(leaderAbort.signal)]);
+    } catch {
+      return; // stopped before the caches synced
+    }
+    const identity = defaultIdentity(env);
+    const leader = { isLeader: () => elector?.isLeader() ?? false };
+    if (settings.guardian.enabled) {
+      guardian = new DNSServiceGuardian({
+        kubeConfig: kc,
+        settings: currentSettings,
+        log: log.child({ component: "guardian" }),
+        registry: metrics.registry,
+        serviceInformer: facts.serviceInformer,
+        store: new SnapshotStore(kc, settings.injectorNamespace),
+        events: kubeEventRecorder(kc, log, identity),
+        leader,
+      });
+      guardian.start();
+    }
+    if (settings.audit.enabled) {
+      const a = startBackgroundAudit({
+        kubeConfig: kc,
+        settings: currentSettings,
+        log: log.child({ component: "audit" }),
+        registry: metrics.registry,
+        isLeader: leader.isLeader,
+        dnsServiceIP: () => facts.dnsServiceIP(),
+        intervalSeconds: settings.audit.intervalSeconds,
+      });
+      audit = a;
+      // What changes a pod's verdict: its namespace's labels or annotations, the DNS IP.
+      facts.namespaceInformer.on("update", () => a.trigger("namespace changed"));
+      facts.namespaceInformer.on("add", () => a.trigger("namespace added"));
+      facts.onDNSServiceIPChange(() => a.trigger("DNS Service IP changed"));
+    }
+    const g = guardian;
+    const g2 = audit;
+    const lease = settings.guardian;
+    elector = new LeaderElector({
+      kubeConfig: kc,
+      namespace: settings.injectorNamespace,
+      name: GUARDIAN_LEASE,
+      identity,
+      leaseDurationSeconds: lease.leaseDurationSeconds,
+      renewDeadlineSeconds: lease.renewDeadlineSeconds,
+      retryPeriodSeconds: lease.retryPeriodSeconds,
+      log: log.child({ component: "leader-election" }),
+      onStartedLeading: () => {
+        g?.startedLeading();
+        g2?.startedLeading();
+      },
+      onStoppedLeading: () => {
+        g?.stoppedLeading();
+        g2?.stoppedLeading();
+      },
     });
-    const a = audit;
-    // What changes a pod's verdict: its namespace's labels or annotations, the DNS IP.
-    facts.namespaceInformer.on("update", () => a.trigger("namespace changed"));
-    facts.namespaceInformer.on("add", () => a.trigger("namespace added"));
-    facts.onDNSServiceIPChange(() => a.trigger("DNS Service IP changed"));
+    elector.start();
+    const what = guardian ? "DNS Service guardian" : "background audit";
+    log.info({ identity, lease: `${settings.injectorNamespace}/${GUARDIAN_LEASE}` }, `${what} started; campaigning for the lease`);
   }
 
   // Configuration reloads: a ConfigMap update swaps a symlink, which fs.watch misses, so
@@ -240,11 +237,14 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       shuttingDown = true;
       if (configPath) unwatchFile(configPath);
       // Retire the API server's kept-alive connections first (every answer now closes its
-      // connection), still listening, then close: fastify.close waits for in-flight reviews.
+      // connection), still listening; stop leader-only work, then the election releases the
+      // Lease (no write after it); then close: fastify.close waits for in-flight reviews.
       startDraining(app);
+      leaderAbort.abort(new Error(`stopping: ${reason}`));
+      await leaderWork;
       if (audit) await audit.stop();
-      if (auditElector) await auditElector.stop();
       if (guardian) await guardian.stop();
+      if (elector) await elector.stop();
       await retireConnections(app, DRAIN_LINGER_MS);
       await closeWithin(app, DRAIN_DEADLINE_MS, log);
       if (cluster) await cluster.stop();

@@ -11,9 +11,9 @@ import type { Registry } from "prom-client";
 import type { Settings } from "../config/settings.js";
 import { apiFailure } from "../kube/api-errors.js";
 import type { EventRecorder, EventTarget } from "../kube/events.js";
+import { CoalescingRunner } from "../kube/coalescing-runner.js";
 import type { ResilientInformer } from "../kube/informer.js";
 import { findIPHolder, type IPHolder } from "./ip-holder.js";
-import { LeaderElector } from "../kube/leader-election.js";
 import { createGuardianMetrics, type GuardianMetrics } from "./metrics.js";
 import { reconcileDNSService, type ReconcileAction } from "./reconcile.js";
 import type { SnapshotStore, StoredState } from "./snapshot-store.js";
@@ -28,7 +28,8 @@ export interface GuardianDeps {
   serviceInformer: ResilientInformer<V1Service>;
   store: SnapshotStore;
   events: EventRecorder;
-  identity: string;
+  /** The one leader election of `serve` (kube/leader-election.ts): only its leader writes. */
+  leader: { isLeader(): boolean };
 }
 
 /** Why a create failed, as the API server words it (pkg/registry/core/service/ipallocator). */
@@ -40,14 +41,17 @@ export function classifyCreateFailure(err: unknown): "already-allocated" | "out-
   return "other";
 }
 
+/**
+ * Leader-only: `serve` starts it once the Service informer has synced (an empty cache would
+ * read as "deleted") and calls {@link startedLeading}/{@link stoppedLeading} from its leader
+ * election.
+ */
 export class DNSServiceGuardian {
   private readonly core: CoreV1Api;
   private readonly metrics: GuardianMetrics;
-  private readonly elector: LeaderElector;
+  private readonly runner: CoalescingRunner;
   private state: StoredState = { snapshot: undefined, learnedIP: undefined };
   private stateLoaded = false;
-  private dirty = false;
-  private running: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private deletedAt: number | undefined;
   /** The fixed IP that the API server refused as out of range: don't retry until it changes. */
@@ -59,23 +63,11 @@ export class DNSServiceGuardian {
   constructor(private readonly d: GuardianDeps) {
     this.core = d.kubeConfig.makeApiClient(CoreV1Api);
     this.metrics = createGuardianMetrics(d.registry);
-    const g = d.settings().guardian;
-    this.elector = new LeaderElector({
-      kubeConfig: d.kubeConfig,
-      namespace: d.settings().injectorNamespace,
-      name: GUARDIAN_LEASE,
-      identity: d.identity,
-      leaseDurationSeconds: g.leaseDurationSeconds,
-      renewDeadlineSeconds: g.renewDeadlineSeconds,
-      retryPeriodSeconds: g.retryPeriodSeconds,
-      log: d.log.child({ component: "leader-election" }),
-      onStartedLeading: () => {
-        this.metrics.leader.set(1);
-        this.stateLoaded = false;
-        this.lastReport = "";
-        this.trigger("became leader");
-      },
-      onStoppedLeading: () => this.metrics.leader.set(0),
+    this.runner = new CoalescingRunner({
+      // The reason that asked first names the round (the e2e tests count periodic resyncs).
+      run: (reasons) => this.reconcile(reasons[0] ?? "trigger"),
+      onError: (err) => this.d.log.error({ err }, "guardian reconcile failed; retrying on the next event or resync"),
+      canRun: () => !this.stopped && this.d.leader.isLeader(),
     });
     d.serviceInformer.on("add", () => {
       // Back (whoever created it): the next deletion starts a new restore clock. Without
@@ -93,13 +85,24 @@ export class DNSServiceGuardian {
   private waitingForFirstList = false;
 
   isLeader(): boolean {
-    return this.elector.isLeader();
+    return this.d.leader.isLeader();
+  }
+
+  /** This replica now holds the Lease: read the stored state afresh and reconcile at once. */
+  startedLeading(): void {
+    this.metrics.leader.set(1);
+    this.stateLoaded = false;
+    this.lastReport = "";
+    this.trigger("became leader");
+  }
+
+  stoppedLeading(): void {
+    this.metrics.leader.set(0);
   }
 
   start(): void {
     this.stopped = false;
     this.metrics.leader.set(0);
-    this.elector.start();
     const resync = () => {
       this.resyncTimer = setTimeout(() => {
         this.trigger("periodic resync");
@@ -113,28 +116,13 @@ export class DNSServiceGuardian {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
-    await this.running;
-    await this.elector.stop();
+    await this.runner.idle();
     this.metrics.leader.set(0);
   }
 
   /** Coalesces triggers: one reconcile at a time, and one more if anything came in meanwhile. */
   trigger(why: string): void {
-    if (this.stopped || !this.elector.isLeader()) return;
-    this.dirty = true;
-    if (this.running) return;
-    this.running = (async () => {
-      while (this.dirty && !this.stopped && this.elector.isLeader()) {
-        this.dirty = false;
-        try {
-          await this.reconcile(why);
-        } catch (err) {
-          this.d.log.error({ err }, "guardian reconcile failed; retrying on the next event or resync");
-        }
-      }
-    })().finally(() => {
-      this.running = undefined;
-    });
+    this.runner.trigger(why);
   }
 
   private get ref() {
@@ -259,7 +247,7 @@ export class DNSServiceGuardian {
     let delayMs = 10;
     const deadline = Date.now() + 30_000;
     for (let attempt = 1; ; attempt++) {
-      if (this.stopped || !this.elector.isLeader()) return;
+      if (this.stopped || !this.d.leader.isLeader()) return;
       try {
         const created = await this.core.createNamespacedService({ namespace: ref.namespace, body });
         const seconds = (Date.now() - started) / 1000;

@@ -49,11 +49,11 @@ export class ResilientInformer<T extends KubernetesObject> {
   private synced = false;
   /** Until the first list completes the cache is empty, not "nothing exists". */
   private listedOnce = false;
-  private readonly firstListWaiters: (() => void)[] = [];
   private stopped = true;
   private backoffMs: number;
   private restartTimer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
+  private readonly syncWaiters = new Set<() => void>();
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
     this.backoffMs = options.initialBackoffMs ?? 500;
@@ -70,7 +70,11 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.listWatch.on(event, cb);
   }
 
-  /** Starts listing and watching; resolves after the first attempt (synced or not). */
+  /**
+   * Starts listing and watching; resolves after the first attempt, synced or not (the
+   * webhook serves meanwhile). Whoever must not read an empty cache awaits
+   * {@link waitForSync}.
+   */
   async start(): Promise<void> {
     this.stopped = false;
     await this.attempt();
@@ -78,9 +82,32 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const resolve of this.firstListWaiters.splice(0)) resolve();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.listWatch.stop();
+  }
+
+  /**
+   * Resolves once the cache has completed a list (at once if it ever has), however many
+   * restarts that takes; rejects with the signal's reason when `signal` aborts first. Before
+   * the first list the cache is empty whatever exists in the cluster, so code that acts on
+   * an absent object (the guardian recreating the DNS Service) must wait for this; after it
+   * the cache is valid, if possibly stale while a watch restarts.
+   */
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    if (this.listedOnce) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(abortReason(signal, this.options.name));
+    return new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.syncWaiters.delete(waiter);
+        reject(abortReason(signal!, this.options.name));
+      };
+      this.syncWaiters.add(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /** null when the initial list completed and no error is pending; else why not. */
@@ -91,17 +118,6 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   hasSynced(): boolean {
     return this.synced;
-  }
-
-  /**
-   * Resolves once the first list has completed (at once if it has; also on stop). Before
-   * that the cache is empty whatever exists in the cluster, so code that acts on an absent
-   * object (the guardian recreating the DNS Service) must wait for this; afterwards the
-   * cache is valid, if possibly stale while a watch restarts.
-   */
-  waitForSync(): Promise<void> {
-    if (this.listedOnce || this.stopped) return Promise.resolve();
-    return new Promise((resolve) => this.firstListWaiters.push(resolve));
   }
 
   /** True once the first list has completed: see waitForSync. */
@@ -117,9 +133,11 @@ export class ResilientInformer<T extends KubernetesObject> {
     if (this.errorCount === errorBefore && !this.stopped) {
       this.synced = true;
       this.listedOnce = true;
-      for (const resolve of this.firstListWaiters.splice(0)) resolve();
       this.lastError = undefined;
       this.backoffMs = this.options.initialBackoffMs ?? 500;
+      const waiters = [...this.syncWaiters];
+      this.syncWaiters.clear();
+      for (const w of waiters) w();
     }
   }
 
@@ -140,6 +158,10 @@ export class ResilientInformer<T extends KubernetesObject> {
     }, delay);
     this.restartTimer.unref();
   }
+}
+
+function abortReason(signal: AbortSignal, name: string): Error {
+  return new Error(`stopped waiting for the ${name} informer to sync`, { cause: signal.reason });
 }
 
 function describeError(err: unknown): string {

@@ -1,7 +1,7 @@
 /**
  * ResilientInformer.waitForSync against a minimal watch endpoint (plain HTTP on loopback):
- * it resolves only once the first list has completed, stays resolved, and a stop releases
- * whoever waits. The guardian relies on it not to read an empty cache as "the DNS Service
+ * it resolves only once the first list has completed, stays resolved, and an abort
+ * releases whoever waits. The guardian relies on it not to read an empty cache as "the DNS Service
  * is gone".
  */
 import assert from "node:assert/strict";
@@ -59,12 +59,14 @@ describe("ResilientInformer.waitForSync", () => {
     await inf.stop();
   });
 
-  it("stop releases a waiter whose list never came", async () => {
+  it("an abort releases a waiter whose list never came, with the reason", async () => {
     const inf = informer(() => new Promise(() => {}));
     void inf.start();
-    const waiting = inf.waitForSync();
+    const abort = new AbortController();
+    const waiting = inf.waitForSync(abort.signal);
+    abort.abort(new Error("stopping"));
+    await assert.rejects(waiting);
     await inf.stop();
-    await waiting;
     assert.equal(inf.hasListedOnce(), false);
   });
 });
