@@ -155,8 +155,8 @@ export const SETTINGS_SCHEMA = {
       "x-error": "must be a mapping with namespace, name, clusterIP",
       properties: {
         // The informer watches this one Service from the start.
-        namespace: restart({ type: "string", format: "namespace-name", default: DEFAULT_DNS_SERVICE.namespace, "x-error": "not a valid namespace name: {got}" }),
-        name: restart({ type: "string", format: "dns-label", default: DEFAULT_DNS_SERVICE.name, "x-error": "not a valid Service name: {got}" }),
+        namespace: restart({ type: "string", format: "namespace-name", default: DEFAULT_DNS_SERVICE.namespace, description: "Namespace of the DNS Service.", "x-error": "not a valid namespace name: {got}" }),
+        name: restart({ type: "string", format: "dns-label", default: DEFAULT_DNS_SERVICE.name, description: "Name of the DNS Service (kubeadm: kube-dns, also for CoreDNS).", "x-error": "not a valid Service name: {got}" }),
         clusterIP: {
           type: ["string", "null"],
           anyOf: noneOr({ type: "string", format: "ip-address" }),
