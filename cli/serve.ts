@@ -17,6 +17,7 @@ import { createWebhookMetrics } from "../webhook/metrics.js";
 import { buildOpsApp, type ReadinessCheck } from "../webhook/ops-app.js";
 import { findCluster, loadKubeConfig } from "./kubeconfig.js";
 import { createLogger } from "./logger.js";
+import { restartOnlyReload } from "./config-reload.js";
 import { readConfigFile, resolveSettings, type SettingsFlags } from "./settings-source.js";
 import { startTLS } from "./serve-tls.js";
 import { kubeEventRecorder } from "../kube/events.js";
@@ -210,6 +211,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
 
   // Configuration reloads: a ConfigMap update swaps a symlink, which fs.watch misses, so
   // poll. A bad new file keeps the last good settings.
+  const applyReload = restartOnlyReload({ log, registry: metrics.registry });
   if (configPath) {
     watchFile(configPath, { interval: 2000, persistent: false }, () => {
       void readConfigFile(configPath)
@@ -219,7 +221,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
             log.error({ errors: r.errors }, "configuration reload rejected; keeping the previous settings");
             return;
           }
-          settings = r.settings;
+          settings = applyReload(settings, r.settings);
           log.level = settings.logLevel;
           log.info({ configPath }, "configuration reloaded");
           audit?.trigger("configuration reloaded");
