@@ -167,11 +167,11 @@ function validate(doc: unknown): ErrorObject[] {
   validator ??= (() => {
     const ajv = new Ajv({ allErrors: true, allowUnionTypes: true });
     ajv.addKeyword("x-reload").addKeyword("x-error");
-    const text = (check: (s: string) => boolean) => check;
-    ajv.addFormat("dns-subdomain", text(isDNSSubdomain));
-    ajv.addFormat("dns-label", text(isDNSLabel));
-    ajv.addFormat("namespace-name", text(isNamespaceName));
-    ajv.addFormat("certificate-dns-name", text(isCertificateDNSName));
+    // The DNS and IP rules stay in dns-limits.ts (the webhook applies them to pods too).
+    ajv.addFormat("dns-subdomain", isDNSSubdomain);
+    ajv.addFormat("dns-label", isDNSLabel);
+    ajv.addFormat("namespace-name", isNamespaceName);
+    ajv.addFormat("certificate-dns-name", isCertificateDNSName);
     ajv.addFormat("ip-address", (s) => canonicalIP(s) !== null);
     ajv.addFormat("port", (s) => /^\d+$/.test(s) && Number(s) <= 65535);
     return ajv.compile(SETTINGS_SCHEMA);
@@ -191,7 +191,7 @@ function schemaErrors(doc: unknown): { path: string; text: string }[] {
     const name = e.propertyName ?? params.propertyName;
     let found: { path: string; text: string };
     if (params.additionalProperty !== undefined) {
-      found = { path: join(at.path, params.additionalProperty ?? ""), text: `unknown setting (known: ${Object.keys(at.node.properties ?? {}).join(", ")})` };
+      found = { path: join(at.path, params.additionalProperty), text: `unknown setting (known: ${Object.keys(at.node.properties ?? {}).join(", ")})` };
     } else if (name !== undefined) {
       found = { path: join(at.path, name), text: message(at.node.propertyNames ?? {}, e.keyword, name) };
     } else if (params.missingProperty !== undefined) {

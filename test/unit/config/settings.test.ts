@@ -70,6 +70,32 @@ describe("parseSettings", () => {
     for (const w of want) assert.ok(r.errors.some((e) => w.test(e)), `missing error ${w}; got:\n${r.errors.join("\n")}`);
   });
 
+  it("names the exact item, what was wrong and what is allowed", () => {
+    const r = parseSettings({
+      profiles: { fast: { nameservers: ["1.1.1.1", "10.0.0.300"], options: ["edns0", { name: "timeout", value: true }] } },
+      excludedNamespaces: ["legacy", "Not_A_Namespace"],
+      webhook: { port: "70000", host: "" },
+      guardian: { repair: "fix" },
+    });
+    assert.ok(!r.ok);
+    assert.deepEqual(r.errors, [
+      'profiles.fast.nameservers[1]: not an IP address: "10.0.0.300"',
+      "profiles.fast.options[0]: must be a mapping {name, value}",
+      "profiles.fast.options[1].value: must be a string",
+      'excludedNamespaces[1]: not a valid namespace name: "Not_A_Namespace"',
+      "webhook.host: must be a non-empty string",
+      'webhook.port: a port number from 0 to 65535, got "70000"',
+      'guardian.repair: one of report, recreate, got "fix"',
+    ]);
+  });
+
+  it("an empty clusterIP means null, and a quoted port is a port", () => {
+    const r = parseSettings({ dnsService: { clusterIP: "" }, webhook: { port: "8444" } });
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    assert.equal(r.settings.dnsService.clusterIP, null);
+    assert.equal(r.settings.webhook.port, 8444);
+  });
+
   it("a non-mapping document is an error", () => {
     const r = parseSettings(["a"]);
     assert.ok(!r.ok);
