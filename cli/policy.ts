@@ -10,11 +10,12 @@ import { resolveSettings, type SettingsFlags } from "./settings-source.js";
 
 export interface PolicyRenderFlags extends SettingsFlags {
   output: OutputFormat;
-  validation: ValidationMode;
+  /** Default: the configuration's admission.validation. */
+  validation?: ValidationMode | undefined;
 }
 
 export async function runPolicyRender(flags: PolicyRenderFlags, io: CommandIO): Promise<number> {
   const { settings } = await resolveSettings(flags, io.env);
-  io.stdout(formatManifests(renderAdmissionPolicies(settings, { validation: flags.validation }), flags.output));
+  io.stdout(formatManifests(renderAdmissionPolicies(settings, { validation: flags.validation ?? settings.admission.validation }), flags.output));
   return EXIT_OK;
 }

@@ -113,7 +113,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
     .description("print the MutatingAdmissionPolicy, ValidatingAdmissionPolicy and bindings for the configuration (kubectl apply -f -)")
     .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
     .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
-    .addOption(new Option("--validation <action>", "what the ValidatingAdmissionPolicy does with a pod whose final DNS does not conform").choices(["warn", "deny"]).default("warn"))
+    .addOption(new Option("--validation <action>", "what the ValidatingAdmissionPolicy does with a pod whose final DNS does not conform (default: the configuration's admission.validation, warn)").choices(["warn", "deny"]))
     .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml"))
     .action(async (opts: PolicyRenderFlags) => setExit(await (await import("./policy.js")).runPolicyRender(opts, io)));
 

@@ -66,6 +66,8 @@ export interface Settings {
   guardian: GuardianSettings;
   /** The background audit in `serve` (cluster mode, leader only). */
   audit: { enabled: boolean; intervalSeconds: number };
+  /** Who injects: the webhook, the in-tree MutatingAdmissionPolicy (kept by the leader), or both. */
+  admission: AdmissionSettings;
   /** The self-managed webhook certificates (cluster mode without webhook.tlsCertFile). */
   certificates: CertificateSettings;
 }
@@ -107,6 +109,21 @@ export interface CertificateSettings {
   validatingWebhookConfiguration: string | null;
 }
 
+export const ADMISSION_MODES = ["webhook", "policy", "both"] as const;
+export type AdmissionMode = (typeof ADMISSION_MODES)[number];
+
+export interface AdmissionSettings {
+  /**
+   * `webhook` (default): the MutatingWebhookConfiguration calls /mutate. `policy`: the leader
+   * keeps the rendered MutatingAdmissionPolicy/ValidatingAdmissionPolicy applied (Kubernetes
+   * >= 1.36) and no MutatingWebhookConfiguration is needed. `both`: the policy, then the
+   * webhook over it (the policy is the fallback while every replica is down).
+   */
+  mode: AdmissionMode;
+  /** What the ValidatingAdmissionPolicy does with a non-conforming pod: `warn` (default) or `deny`. */
+  validation: "warn" | "deny";
+}
+
 export interface GuardianSettings {
   /** Watch the DNS Service and repair it (leader only). Default true. */
   enabled: boolean;
@@ -142,6 +159,7 @@ export function defaultSettings(): Settings {
     ops: { host: null, port: OPS_PORT },
     logLevel: "info",
     audit: { enabled: true, intervalSeconds: 300 },
+    admission: { mode: "webhook", validation: "warn" },
     guardian: {
       enabled: true,
       repair: "report",
@@ -184,6 +202,7 @@ const TOP_LEVEL_KEYS = [
   "guardian",
   "certificates",
   "audit",
+  "admission",
 ] as const;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
@@ -347,6 +366,9 @@ const SECTIONS: Section[] = [
   },
   function audit(doc, s, errors) {
     applyChecks(doc.audit, "audit", s.audit, errors, { enabled: boolean, intervalSeconds: seconds });
+  },
+  function admission(doc, s, errors) {
+    applyChecks(doc.admission, "admission", s.admission as unknown as Obj, errors, { mode: oneOf(...ADMISSION_MODES), validation: oneOf("warn", "deny") });
   },
   function logLevel(doc, s, errors) {
     if (doc.logLevel === undefined) return;
