@@ -35,7 +35,7 @@ import { combineLoad, runClosedLoop, runOpenLoop, type LoadResult } from "./load
 import { cpuSince, cpuSnapshot, type CpuUse } from "./process-cpu.js";
 import { machineBusySeconds, progress } from "./server-process.js";
 
-/** Whatever happens, the benchmark ends by itself (a full run takes about 2.5 minutes). */
+/** Whatever happens, the benchmark ends by itself (a full run takes about 2 minutes). */
 const WATCHDOG_MS = 8 * 60 * 1000;
 
 export interface Options {
@@ -57,7 +57,7 @@ const USAGE = `usage: npm run bench:e2e -- [--json] [--quick] [--rate N] [--dura
                               [--log-level LEVEL]
 
   --json              print one JSON object on stdout (progress goes to stderr)
-  --quick             smoke run (~1 minute): 2 rounds, 4 s open loop and 2 s closed loop
+  --quick             smoke run (~30 s): 2 rounds, 4 s open loop and 2 s closed loop
                       per configuration; not comparable with the targets
   --rate N            open-loop creates/s (default 50)
   --duration S        open-loop seconds per configuration, split over the rounds (default 20)
