@@ -135,7 +135,7 @@ function mutationVariables(settings: Settings): Json[] {
   return [
     // pod-dns-injector.io/searches: replaces the profile's extras when every entry is valid.
     { name: "nsSearchList", expression: `${str(SEARCHES_ANNOTATION)} in variables.nsAnnotations ? ${nsSearches}.split(",") : []` },
-    { name: "nsSearches", expression: `${firstN("variables.nsSearchList", MAX_SEARCHES)}.map(s, s.trim()).filter(s, s != "")` },
+    { name: "nsSearches", expression: `size(variables.nsSearchList) == 0 ? [] : ${firstN("variables.nsSearchList", MAX_SEARCHES)}.map(s, s.trim()).filter(s, s != "")` },
     {
       name: "profileSearches",
       expression: `${str(SEARCHES_ANNOTATION)} in variables.nsAnnotations && variables.nsSearches.all(s, ${validSearch("s")}) ? variables.nsSearches : ${byProfile(settings, (p) => strList(p.searches))}`,
@@ -155,13 +155,16 @@ function mutationVariables(settings: Settings): Json[] {
     { name: "ownSearches", expression: `variables.plain ? [] : ${firstN(own("searches"), READ_LIMITS.searches)}.filter(s, ${validSearch("s")})` },
     { name: "ownOptions", expression: `variables.plain ? [] : ${firstN(own("options"), READ_LIMITS.options)}.filter(o, has(o.name) && o.name != "").map(o, has(o.value) ? {"name": o.name, "value": o.value} : {"name": o.name})` },
     { name: "allNameservers", expression: `variables.profileNameservers + variables.ownNameservers` },
-    { name: "nameservers", expression: firstN(distinct("variables.allNameservers"), MAX_NAMESERVERS) },
+    { name: "uniqueNameservers", expression: distinct("variables.allNameservers") },
+    { name: "nameservers", expression: `size(variables.uniqueNameservers) <= ${MAX_NAMESERVERS} ? variables.uniqueNameservers : ${firstN("variables.uniqueNameservers", MAX_NAMESERVERS)}` },
     { name: "allSearches", expression: `(variables.clusterSearches + variables.profileSearches).filter(s, ${validSearch("s")}) + variables.ownSearches` },
-    { name: "distinctSearches", expression: firstN(distinct("variables.allSearches"), MAX_SEARCHES) },
+    { name: "uniqueSearches", expression: distinct("variables.allSearches") },
+    // The common case (short lists) skips the bounded walks and the prefix fold.
+    { name: "distinctSearches", expression: `size(variables.uniqueSearches) <= ${MAX_SEARCHES} ? variables.uniqueSearches : ${firstN("variables.uniqueSearches", MAX_SEARCHES)}` },
     // The longest prefix within the API server's 2048 characters (the webhook cuts greedily).
     {
       name: "searches",
-      expression: `lists.range(size(variables.distinctSearches)).filter(i, variables.distinctSearches.slice(0, i + 1).join(" ").size() <= ${MAX_SEARCH_LIST_CHARS}).map(i, variables.distinctSearches[i])`,
+      expression: `variables.distinctSearches.join(" ").size() <= ${MAX_SEARCH_LIST_CHARS} ? variables.distinctSearches : lists.range(size(variables.distinctSearches)).filter(i, variables.distinctSearches.slice(0, i + 1).join(" ").size() <= ${MAX_SEARCH_LIST_CHARS}).map(i, variables.distinctSearches[i])`,
     },
     // kubelet's merge: the pod's own option overrides the profile's of the same name (the
     // last one wins, in the profile's place); new names follow in order of first appearance.
@@ -173,7 +176,7 @@ function mutationVariables(settings: Settings): Json[] {
         `lists.range(size(variables.ownOptions)).filter(i, !variables.profileOptions.exists(p, p.name == variables.ownOptionNames[i]) && variables.ownOptionNames.indexOf(variables.ownOptionNames[i]) == i)` +
         `.map(i, variables.ownOptions[variables.ownOptionNames.lastIndexOf(variables.ownOptionNames[i])])`,
     },
-    { name: "options", expression: firstN("variables.mergedOptions", MAX_OPTIONS) },
+    { name: "options", expression: `size(variables.mergedOptions) <= ${MAX_OPTIONS} ? variables.mergedOptions : ${firstN("variables.mergedOptions", MAX_OPTIONS)}` },
   ];
 }
 
