@@ -10,8 +10,10 @@ const ABOVE_EVERYTHING = ["cli", "test", "bench", "image"];
 const PARTS = ["webhook", "controller", "certs", "audit"];
 const WEBHOOK_HTTP_SIDE = ["app", "mutate-handler", "mutate-review", "ops-app", "review-parser", "review-parser-worker", "admission-review", "admission-facts", "cluster-facts", "metrics", "registration"];
 const forbidden = {
-  config: ["kube", ...PARTS, ...ABOVE_EVERYTHING],
-  kube: [...PARTS, ...ABOVE_EVERYTHING],
+  config: ["kube", "policy", ...PARTS, ...ABOVE_EVERYTHING],
+  kube: ["policy", ...PARTS, ...ABOVE_EVERYTHING],
+  // The in-tree policy renderer is pure: settings in, API objects out.
+  policy: ["kube", ...PARTS, ...ABOVE_EVERYTHING],
   webhook: ["controller", "certs", "audit", ...ABOVE_EVERYTHING],
   controller: ["webhook", "certs", "audit", ...ABOVE_EVERYTHING],
   certs: ["webhook", "controller", "audit", ...ABOVE_EVERYTHING],

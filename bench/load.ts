@@ -13,6 +13,10 @@
  *   waiting for a free connection counts) to the last byte of the answer. The
  *   latency from its due time is kept too: it adds the pacer's own lateness (a 1 ms timer,
  *   and any stall of this process), an upper bound.
+ *
+ * The pacing itself (`runOpenLoop`) and a plain closed loop (`runClosedLoop`) work over any
+ * `LoadSlot`, so other clients can use them: `runPaced` gives them raw TLS connections to
+ * a webhook, the end-to-end benchmark keep-alive sockets to kube-apiserver.
  */
 import type { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
@@ -242,15 +246,27 @@ class RawConnection {
 
 class TimeoutError extends Error {}
 
+/** How one request ended, as the load loops count it. */
+export type Outcome = "ok" | "non2xx" | "error" | "timeout" | "mismatch";
+
+/**
+ * Where the open and closed loops send: one request at a time (a keep-alive connection, or
+ * one of an agent's sockets). `done` is called once per `send`, as soon as the answer is
+ * complete; a slot that is no longer `alive` gets no further requests.
+ */
+export interface LoadSlot {
+  send(done: (outcome: Outcome) => void): void;
+  readonly alive: boolean;
+}
+
+export type PacedResult = LoadResult & { dueLatency: LatencySummary; lateStarts: number };
+
 /**
  * Open loop: `rate` requests per second for `durationSec` over `connections` keep-alive
  * connections opened beforehand. A request due while every connection is busy waits in a
  * queue, and that wait is part of its latency. The TLS chain is verified against `ca`.
  */
-export async function runPaced(
-  target: Target,
-  opts: { rate: number; durationSec: number; connections: number; ca: string },
-): Promise<LoadResult & { dueLatency: LatencySummary; lateStarts: number }> {
+export async function runPaced(target: Target, opts: { rate: number; durationSec: number; connections: number; ca: string }): Promise<PacedResult> {
   const url = new URL(target.url);
   const body = Buffer.from(target.body);
   const request = Buffer.concat([
@@ -258,38 +274,76 @@ export async function runPaced(
     body,
   ]);
   const pool = await Promise.all(Array.from({ length: opts.connections }, () => RawConnection.connect(url, opts.ca)));
-  const idle = [...pool];
+  const slots: LoadSlot[] = pool.map((conn) => ({
+    get alive() {
+      return conn.alive;
+    },
+    send: (done) =>
+      conn.send(request, (result) => {
+        if (result instanceof Error) done(result instanceof TimeoutError ? "timeout" : "error");
+        else if (result.status < 200 || result.status >= 300) done("non2xx");
+        else done(target.verifyBody(result.body) ? "ok" : "mismatch");
+      }),
+  }));
+  try {
+    return await runOpenLoop(slots, opts);
+  } finally {
+    for (const c of pool) c.close();
+  }
+}
+
+type Counts = Record<Outcome, number>;
+
+const countOutcome = (counts: Counts, outcome: Outcome) => counts[outcome]++;
+
+function loadResult(counts: Counts, histogram: RecordableHistogram, activeSec: number, cpu: NodeJS.CpuUsage, wallSec: number): LoadResult {
+  return {
+    perSec: counts.ok / activeSec,
+    ok: counts.ok,
+    non2xx: counts.non2xx,
+    errors: counts.error,
+    timeouts: counts.timeout,
+    mismatches: counts.mismatch,
+    durationSec: activeSec,
+    latency: summarizeNs(histogram),
+    histogram,
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / wallSec,
+  };
+}
+
+/**
+ * Open loop over `slots`: request i is due at t0 + i/rate whatever happened to the others;
+ * one due while every slot is busy waits in a queue, and that wait is part of its latency.
+ */
+export async function runOpenLoop(slots: readonly LoadSlot[], opts: { rate: number; durationSec: number }): Promise<PacedResult> {
+  const idle = [...slots];
   const queue: Array<{ due: bigint; sent: bigint }> = [];
   let queueHead = 0;
   const fromDue = createHistogram();
   const fromSend = createHistogram();
   const total = Math.round(opts.rate * opts.durationSec);
   const intervalNs = 1e9 / opts.rate;
-  const counts = { ok: 0, non2xx: 0, errors: 0, timeouts: 0, mismatches: 0, done: 0 };
+  const counts: Counts = { ok: 0, non2xx: 0, error: 0, timeout: 0, mismatch: 0 };
+  let done = 0;
   let lateStarts = 0;
   let allDone: () => void = () => {};
   const finished = new Promise<void>((resolve) => (allDone = resolve));
 
-  const dispatch = (conn: RawConnection, job: { due: bigint; sent: bigint }) => {
-    conn.send(request, (result) => {
+  const dispatch = (slot: LoadSlot, job: { due: bigint; sent: bigint }) => {
+    slot.send((outcome) => {
       const end = process.hrtime.bigint();
-      if (result instanceof Error) {
-        if (result instanceof TimeoutError) counts.timeouts++;
-        else counts.errors++;
-      } else if (result.status < 200 || result.status >= 300) counts.non2xx++;
-      else if (!target.verifyBody(result.body)) counts.mismatches++;
-      else {
-        counts.ok++;
+      countOutcome(counts, outcome);
+      if (outcome === "ok") {
         fromDue.record(Math.max(1, Number(end - job.due)));
         fromSend.record(Math.max(1, Number(end - job.sent)));
       }
-      if (++counts.done === total) allDone();
-      if (!conn.alive) return;
+      if (++done === total) allDone();
+      if (!slot.alive) return;
       const waiting = queue[queueHead];
       if (waiting) {
         queueHead++;
-        dispatch(conn, waiting);
-      } else idle.push(conn);
+        dispatch(slot, waiting);
+      } else idle.push(slot);
     });
   };
 
@@ -304,8 +358,8 @@ export async function runPaced(
         const job = { due: t0 + BigInt(Math.round(next++ * intervalNs)), sent: now };
         // The timer ticks every millisecond or so; later than 2 ms means this process stalled.
         if (now - job.due > 2_000_000n) lateStarts++;
-        const conn = idle.pop();
-        if (conn) dispatch(conn, job);
+        const slot = idle.pop();
+        if (slot) dispatch(slot, job);
         else queue.push(job);
       }
       if (next >= total) {
@@ -321,23 +375,41 @@ export async function runPaced(
   let giveUp: NodeJS.Timeout | undefined;
   await Promise.race([finished, new Promise((r) => (giveUp = setTimeout(r, 11_000)))]);
   clearTimeout(giveUp);
-  counts.errors += total - counts.done;
-  for (const c of pool) c.close();
-  const elapsedSec = Number(sendEnd - t0) / 1e9;
+  counts.error += total - done;
   const cpu = process.cpuUsage(cpu0);
   const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
-  return {
-    perSec: counts.ok / elapsedSec,
-    ok: counts.ok,
-    non2xx: counts.non2xx,
-    errors: counts.errors,
-    timeouts: counts.timeouts,
-    mismatches: counts.mismatches,
-    durationSec: elapsedSec,
-    latency: summarizeNs(fromSend),
-    histogram: fromSend,
-    dueLatency: summarizeNs(fromDue),
-    lateStarts,
-    generatorCpu: (cpu.user + cpu.system) / 1e6 / wallSec,
-  };
+  return { ...loadResult(counts, fromSend, Number(sendEnd - t0) / 1e9, cpu, wallSec), dueLatency: summarizeNs(fromDue), lateStarts };
+}
+
+/**
+ * Closed loop over `slots`: each sends its next request as soon as its last one is
+ * answered, until `durationSec` is over (requests in flight then are still counted). The
+ * rate is counted up to the last answer; a slot that dies stops.
+ */
+export async function runClosedLoop(slots: readonly LoadSlot[], opts: { durationSec: number }): Promise<LoadResult> {
+  const histogram = createHistogram();
+  const counts: Counts = { ok: 0, non2xx: 0, error: 0, timeout: 0, mismatch: 0 };
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const stopAt = t0 + BigInt(Math.round(opts.durationSec * 1e9));
+  let last = t0;
+  const loop = (slot: LoadSlot) =>
+    new Promise<void>((resolve) => {
+      const next = () => {
+        const sent = process.hrtime.bigint();
+        slot.send((outcome) => {
+          const end = process.hrtime.bigint();
+          countOutcome(counts, outcome);
+          if (outcome === "ok") histogram.record(Math.max(1, Number(end - sent)));
+          last = end;
+          if (end < stopAt && slot.alive) next();
+          else resolve();
+        });
+      };
+      next();
+    });
+  await Promise.all(slots.map(loop));
+  const cpu = process.cpuUsage(cpu0);
+  const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
+  return loadResult(counts, histogram, Math.max(1e-3, Number(last - t0) / 1e9), cpu, wallSec);
 }

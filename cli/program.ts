@@ -9,6 +9,7 @@ import type { CertsGenerateFlags } from "./certs.js";
 import { CliError, EXIT_INPUT, EXIT_OK, EXIT_USAGE } from "./errors.js";
 import type { ExplainFlags } from "./explain.js";
 import type { CommandIO, InjectFlags } from "./inject.js";
+import type { PolicyRenderFlags } from "./policy.js";
 import type { ServeFlags } from "./serve.js";
 import { VERSION } from "./version.js";
 
@@ -105,6 +106,16 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
     .option("--secret <namespace/name>", "read tls.crt and ca.crt from this Secret instead")
     .option("--kubeconfig <file>", "kubeconfig for --secret (env KUBECONFIG)")
     .action(async (file: string | undefined, opts: { secret?: string; kubeconfig?: string }) => setExit(await (await import("./certs.js")).runCertsInspect(file, opts, io)));
+
+  const policy = program.command("policy").description("in-tree admission (Kubernetes >= 1.36): the MutatingAdmissionPolicy equivalent to the webhook");
+  policy
+    .command("render")
+    .description("print the MutatingAdmissionPolicy, ValidatingAdmissionPolicy and bindings for the configuration (kubectl apply -f -)")
+    .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
+    .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
+    .addOption(new Option("--validation <action>", "what the ValidatingAdmissionPolicy does with a pod whose final DNS does not conform (default: the configuration's admission.validation, warn)").choices(["warn", "deny"]))
+    .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml"))
+    .action(async (opts: PolicyRenderFlags) => setExit(await (await import("./policy.js")).runPolicyRender(opts, io)));
 
   registerAuditCommand(program, io, setExit);
   return program;

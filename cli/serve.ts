@@ -6,6 +6,9 @@
 import { unwatchFile, watchFile } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance } from "fastify";
+import { Gauge } from "prom-client";
+import { startAdmissionPolicyKeeper, type AdmissionPolicyKeeper } from "../controller/admission-policy-keeper.js";
+import { renderAdmissionPolicies } from "../policy/render.js";
 import type { Server as TLSServer } from "node:tls";
 import { MUTATE_PATH } from "../config/names.js";
 import { loadSettings } from "../config/load.js";
@@ -107,6 +110,10 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
     { name: "shutdown", check: () => (shuttingDown ? "shutting down" : null) },
   ];
   if (cluster) readiness.push({ name: "informers", check: () => cluster.readiness() });
+  // Which admission is active, on /readyz and as a gauge (the mode is restart-only).
+  const admissionMode = clusterMode ? settings.admission.mode : "webhook";
+  readiness.push({ name: `admission (${admissionMode} mode)`, check: () => null });
+  new Gauge({ name: "pod_dns_injector_admission_mode", help: "1 for the admission mode this replica runs: webhook, policy or both.", labelNames: ["mode"] as const, registers: [metrics.registry] }).set({ mode: admissionMode }, 1);
   const defaultHost = clusterMode ? "0.0.0.0" : "127.0.0.1";
   const webhookHost = settings.webhook.host ?? defaultHost;
   const opsHost = settings.ops.host ?? webhookHost;
@@ -145,7 +152,9 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   let guardian: DNSServiceGuardian | undefined;
   let audit: BackgroundAudit | undefined;
   let elector: LeaderElector | undefined;
-  const leaderWork = cluster && kubeConfig && (settings.guardian.enabled || settings.audit.enabled) ? startLeaderWork(cluster, kubeConfig) : Promise.resolve();
+  let policyKeeper: AdmissionPolicyKeeper | undefined;
+  const policyMode = admissionMode !== "webhook";
+  const leaderWork = cluster && kubeConfig && (settings.guardian.enabled || settings.audit.enabled || policyMode) ? startLeaderWork(cluster, kubeConfig) : Promise.resolve();
   async function startLeaderWork(facts: ReturnType<typeof clusterFacts>, kc: KubeConfig): Promise<void> {
     try {
       await Promise.all([facts.namespaceInformer.waitForSync(leaderAbort.signal), facts.serviceInformer.waitForSync(leaderAbort.signal)]);
@@ -183,8 +192,18 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       facts.namespaceInformer.on("add", () => a.trigger("namespace added"));
       facts.onDNSServiceIPChange(() => a.trigger("DNS Service IP changed"));
     }
+    if (policyMode) {
+      policyKeeper = startAdmissionPolicyKeeper({
+        kubeConfig: kc,
+        render: () => renderAdmissionPolicies(currentSettings(), { validation: currentSettings().admission.validation }),
+        log: log.child({ component: "admission-policy" }),
+        registry: metrics.registry,
+        resyncSeconds: settings.guardian.resyncSeconds,
+      });
+    }
     const g = guardian;
     const g2 = audit;
+    const k = policyKeeper;
     const lease = settings.guardian;
     elector = new LeaderElector({
       kubeConfig: kc,
@@ -198,14 +217,16 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       onStartedLeading: () => {
         g?.startedLeading();
         g2?.startedLeading();
+        k?.startedLeading();
       },
       onStoppedLeading: () => {
         g?.stoppedLeading();
         g2?.stoppedLeading();
+        k?.stoppedLeading();
       },
     });
     elector.start();
-    const what = guardian ? "DNS Service guardian" : "background audit";
+    const what = [guardian && "DNS Service guardian", audit && "background audit", policyKeeper && "admission policy keeper"].filter(Boolean).join(", ");
     log.info({ identity, lease: `${settings.injectorNamespace}/${GUARDIAN_LEASE}` }, `${what} started; campaigning for the lease`);
   }
 
@@ -225,6 +246,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
           log.level = settings.logLevel;
           log.info({ configPath }, "configuration reloaded");
           audit?.trigger("configuration reloaded");
+          policyKeeper?.settingsChanged();
         })
         .catch((err: unknown) => log.error({ err }, "configuration reload failed"));
     });
@@ -245,6 +267,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
       leaderAbort.abort(new Error(`stopping: ${reason}`));
       await leaderWork;
       if (audit) await audit.stop();
+      if (policyKeeper) await policyKeeper.stop();
       if (guardian) await guardian.stop();
       if (elector) await elector.stop();
       await retireConnections(app, DRAIN_LINGER_MS);

@@ -13,6 +13,7 @@ export const ENVIRONMENT_VARIABLES = {
   POD_DNS_INJECTOR_CLUSTER_DOMAIN: "clusterDomain",
   POD_DNS_INJECTOR_DNS_SERVICE_IP: "dnsService.clusterIP",
   POD_DNS_INJECTOR_RESERVATION_GUARD: "guardian.reservationGuard (true or false)",
+  POD_DNS_INJECTOR_ADMISSION_MODE: "admission.mode (webhook, policy or both)",
 } as const;
 
 export interface SettingsSources {
@@ -60,6 +61,7 @@ export function loadSettings(sources: SettingsSources): SettingsResult {
   if (env.POD_DNS_INJECTOR_DNS_SERVICE_IP) envDoc.dnsService = { clusterIP: env.POD_DNS_INJECTOR_DNS_SERVICE_IP };
   const guard = env.POD_DNS_INJECTOR_RESERVATION_GUARD;
   if (guard) envDoc.guardian = { reservationGuard: guard === "true" ? true : guard === "false" ? false : guard };
+  if (env.POD_DNS_INJECTOR_ADMISSION_MODE) envDoc.admission = { mode: env.POD_DNS_INJECTOR_ADMISSION_MODE };
   const envErrs = layer("environment", envDoc);
   if (envErrs) return { ok: false, errors: envErrs };
   if (sources.flags) {

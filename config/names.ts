@@ -14,6 +14,11 @@ export const NDOTS_ANNOTATION = `${DOMAIN}/ndots`;
 export const SEARCHES_ANNOTATION = `${DOMAIN}/searches`;
 /** Written on every pod we inject: `<profile>@<short hash of the applied dnsConfig>`. */
 export const INJECTED_ANNOTATION = `${DOMAIN}/injected`;
+/**
+ * The hash part of the injected annotation when the in-tree MutatingAdmissionPolicy injected
+ * the pod (`<profile>@policy`): CEL has no hash function, so the policy marks its work instead.
+ */
+export const POLICY_INJECTION_MARK = "policy";
 
 /** Kubelet marks static (mirror) pods with this annotation; they cannot be changed by us. */
 export const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
@@ -23,6 +28,8 @@ export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 export const NAMESPACE_MODES = ["enabled", "audit", "disabled"] as const;
 export type NamespaceMode = (typeof NAMESPACE_MODES)[number];
 export const POD_OPT_OUT_VALUE = "false";
+/** `admission.mode`: who injects (PRODUCT.md "Names"). */
+export const ADMISSION_MODES = ["webhook", "policy", "both"] as const;
 
 export const DEFAULT_INJECTOR_NAMESPACE = PRODUCT;
 export const MUTATING_WEBHOOK_CONFIGURATION = PRODUCT;

@@ -7,6 +7,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import {
+  ADMISSION_MODES,
   ALWAYS_EXCLUDED_NAMESPACES,
   DEFAULT_CLUSTER_DOMAIN,
   DEFAULT_DNS_SERVICE,
@@ -243,6 +244,17 @@ export const SETTINGS_SCHEMA = {
       properties: {
         enabled: restart(boolean(true, "Run the background audit.")),
         intervalSeconds: restart(seconds(300, "Schedule of the audit (it also runs when a namespace, the DNS Service IP or this file changes).")),
+      },
+    },
+    admission: {
+      type: "object",
+      description: "Who injects pods: the webhook, the in-tree MutatingAdmissionPolicy kept by the leader (Kubernetes >= 1.36), or both.",
+      additionalProperties: false,
+      "x-error": "must be a mapping",
+      properties: {
+        // Restart-only: which parts run (the policy keeper, the mode gauge) is wired at start.
+        mode: restart({ type: "string", enum: ADMISSION_MODES, default: "webhook", description: "webhook: the MutatingWebhookConfiguration calls /mutate; policy: the leader keeps the rendered policies applied; both.", "x-error": `one of ${ADMISSION_MODES.join(", ")}` }),
+        validation: { type: "string", enum: ["warn", "deny"], default: "warn", description: "What the ValidatingAdmissionPolicy does with a pod whose final DNS does not conform.", "x-error": "one of warn, deny" },
       },
     },
     certificates: restart({

@@ -6,7 +6,7 @@
  * rules). Pure: no fs, no env.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { ALWAYS_EXCLUDED_NAMESPACES } from "./names.js";
+import { ADMISSION_MODES, ALWAYS_EXCLUDED_NAMESPACES } from "./names.js";
 import { isObject } from "./json-shapes.js";
 import { canonicalIP, isCertificateDNSName, isDNSLabel, isDNSSubdomain, isNamespaceName } from "./dns-limits.js";
 import { SETTINGS_SCHEMA, defaultsDocument, type SchemaNode } from "./settings-schema.js";
@@ -46,6 +46,8 @@ export interface Settings {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   guardian: GuardianSettings;
   audit: { enabled: boolean; intervalSeconds: number };
+  /** Who injects: the webhook, the in-tree MutatingAdmissionPolicy (kept by the leader), or both. */
+  admission: AdmissionSettings;
   certificates: CertificateSettings;
 }
 
@@ -65,6 +67,20 @@ export interface CertificateSettings {
   mutatingWebhookConfiguration: string | null;
   /** null: none. */
   validatingWebhookConfiguration: string | null;
+}
+
+export type AdmissionMode = (typeof ADMISSION_MODES)[number];
+
+export interface AdmissionSettings {
+  /**
+   * `webhook` (default): the MutatingWebhookConfiguration calls /mutate. `policy`: the leader
+   * keeps the rendered MutatingAdmissionPolicy/ValidatingAdmissionPolicy applied (Kubernetes
+   * >= 1.36) and no MutatingWebhookConfiguration is needed. `both`: the policy, then the
+   * webhook over it (the policy is the fallback while every replica is down).
+   */
+  mode: AdmissionMode;
+  /** What the ValidatingAdmissionPolicy does with a non-conforming pod: `warn` (default) or `deny`. */
+  validation: "warn" | "deny";
 }
 
 /** The DNS Service guardian and its leader election. */

@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const forceBuild = process.argv.includes("--force-build");
-const sourceDirs = ["webhook", "controller", "certs", "audit", "cli", "config", "image", "kube", "test", "bench"];
+// The folders tsc compiles, from tsconfig.json itself: a second list here went stale once.
+const sourceDirs = JSON.parse(readFileSync(join(root, "tsconfig.json"), "utf8")).include;
 
 function run(cmd, args, what) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env: process.env });

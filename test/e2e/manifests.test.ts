@@ -13,7 +13,7 @@ import { buildValidatingWebhookConfiguration } from "../../webhook/registration.
 import { waitFor } from "./kube.js";
 
 const root = repoRoot();
-const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard" } as const;
+const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard", "admission-policy": "manifests/overlays/admission-policy" } as const;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML, read field by field
 type Obj = Record<string, any>;
 
@@ -76,7 +76,15 @@ describe("install manifests", () => {
         assert.ok(objects.some((o) => o.kind === "NetworkPolicy"), "a NetworkPolicy");
         const svc = objects.find((o) => o.kind === "Service")!;
         assert.ok((svc.spec.ports as Obj[]).some((p) => p.port === 443 && p.targetPort === "https"), "Service 443 → https (8443)");
-        const mwc = objects.find((o) => o.kind === "MutatingWebhookConfiguration")!;
+        const mwc = objects.find((o) => o.kind === "MutatingWebhookConfiguration");
+        // Policy mode: the API server injects (MutatingAdmissionPolicy); no pod webhook at all.
+        if (variant === "admission-policy") {
+          assert.equal(mwc, undefined, "no MutatingWebhookConfiguration in policy mode");
+          const env = dep.spec.template.spec.containers[0].env as Obj[];
+          assert.deepEqual(env.find((e) => e.name === "POD_DNS_INJECTOR_ADMISSION_MODE"), { name: "POD_DNS_INJECTOR_ADMISSION_MODE", value: "policy" });
+          return;
+        }
+        assert.ok(mwc, "a MutatingWebhookConfiguration");
         const wh = mwc.webhooks[0];
         const excluded = (wh.namespaceSelector.matchExpressions as Obj[]).find((e) => e.key === "kubernetes.io/metadata.name")!;
         assert.deepEqual([...excluded.values].sort(), ["kube-node-lease", "kube-public", "kube-system", "pod-dns-injector"]);

@@ -122,7 +122,7 @@ describe("settings schema", () => {
 describe("restart-only settings", () => {
   it("are the ones serve captures at start", () => {
     // cli/serve.ts and cli/serve-tls.ts read these once: listeners, the DNS Service informer,
-    // the Lease and leader-only work, the certificate authority. The rest is read per use.
+    // the Lease and leader-only work (with the admission mode), the certificate authority. The rest is read per use.
     assert.deepEqual(restartOnlySettings(), [
       "dnsService.namespace",
       "dnsService.name",
@@ -139,6 +139,7 @@ describe("restart-only settings", () => {
       "guardian.retryPeriodSeconds",
       "audit.enabled",
       "audit.intervalSeconds",
+      "admission.mode",
       ...Object.keys(SETTINGS_SCHEMA.properties.certificates.properties).map((k) => `certificates.${k}`),
     ]);
   });
