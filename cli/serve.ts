@@ -5,13 +5,13 @@
  */
 import { unwatchFile, watchFile } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { FastifyInstance } from "fastify";
-import type { Server as TLSServer } from "node:tls";
+import type { Server as HttpsServer } from "node:https";
+import type { Server as NetServer } from "node:net";
 import { MUTATE_PATH } from "../config/names.js";
 import { loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import { standaloneFacts, type AdmissionFacts } from "../webhook/admission-facts.js";
-import { buildWebhookApp, startDraining } from "../webhook/app.js";
+import { buildWebhookApp, startDraining, type WebhookApp } from "../webhook/app.js";
 import { clusterFacts } from "../webhook/cluster-facts.js";
 import { createWebhookMetrics } from "../webhook/metrics.js";
 import { buildOpsApp, type ReadinessCheck } from "../webhook/ops-app.js";
@@ -118,7 +118,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   }
   const opsPort = portOf(ops);
 
-  const app: FastifyInstance = buildWebhookApp({ settings: currentSettings, facts, log, metrics, https: { key: tls.keyPem, cert: tls.certPem } });
+  const app = buildWebhookApp({ settings: currentSettings, facts, log, metrics, https: { key: tls.keyPem, cert: tls.certPem } });
   let webhookListening = false;
   try {
     await listen(app, webhookHost, settings.webhook.port, "--port");
@@ -127,7 +127,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
     throw err;
   }
   webhookListening = true;
-  tls.attach(app.server as unknown as TLSServer);
+  tls.attach(app.server);
   const webhookPort = portOf(app);
   log.info({ webhookPort, opsPort, path: MUTATE_PATH, caFile: tls.caFile ?? null }, `webhook listening on https://${webhookHost}:${webhookPort}${MUTATE_PATH}`);
 
@@ -274,7 +274,7 @@ const DRAIN_DEADLINE_MS = 5_000;
  */
 const DRAIN_LINGER_MS = 2_000;
 
-async function retireConnections(app: FastifyInstance, lingerMs: number): Promise<void> {
+async function retireConnections(app: WebhookApp<HttpsServer>, lingerMs: number): Promise<void> {
   const deadline = Date.now() + lingerMs;
   while (Date.now() < deadline) {
     const open = await new Promise<number>((resolve) => app.server.getConnections((err, n) => resolve(err ? 0 : n)));
@@ -284,7 +284,7 @@ async function retireConnections(app: FastifyInstance, lingerMs: number): Promis
 }
 
 /** fastify's close (in-flight reviews finish, idle connections close), then closes what is left. */
-async function closeWithin(app: FastifyInstance, deadlineMs: number, log: { warn: (o: object, m: string) => void }): Promise<void> {
+async function closeWithin(app: WebhookApp<HttpsServer>, deadlineMs: number, log: { warn: (o: object, m: string) => void }): Promise<void> {
   const timer = setTimeout(() => {
     log.warn({ deadlineMs }, "connections still open after the drain deadline; closing them");
     app.server.closeAllConnections();
@@ -301,7 +301,13 @@ async function closeWithin(app: FastifyInstance, deadlineMs: number, log: { warn
  * Listens, turning the errors a user can fix (the port is taken, or privileged) into input
  * errors that name the address and the flag, instead of a stack trace.
  */
-async function listen(app: FastifyInstance, host: string, port: number, flag: string): Promise<void> {
+/** What listen and portOf need of a fastify app: both the webhook's and the ops app. */
+interface Listener {
+  listen(options: { host: string; port: number }): Promise<string>;
+  readonly server: NetServer;
+}
+
+async function listen(app: Listener, host: string, port: number, flag: string): Promise<void> {
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -313,7 +319,7 @@ async function listen(app: FastifyInstance, host: string, port: number, flag: st
   }
 }
 
-function portOf(app: FastifyInstance): number {
+function portOf(app: Listener): number {
   const address = app.server.address();
   return typeof address === "object" && address ? address.port : 0;
 }
