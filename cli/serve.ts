@@ -8,7 +8,7 @@
  */
 import { unwatchFile, watchFile } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Logger } from "pino";
+import type { DestinationStream, Logger } from "pino";
 import { MUTATE_PATH } from "../config/names.js";
 import { loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
@@ -35,6 +35,14 @@ export interface ServeFlags extends SettingsFlags {
   tlsKeyFile?: string | undefined;
   caOut?: string | undefined;
   logLevel?: string | undefined;
+}
+
+/** What a test may change about `serve`; the CLI passes none of it. */
+export interface ServeHooks {
+  /** Where the JSON log lines go. Default stdout. */
+  logDestination?: DestinationStream | undefined;
+  /** How often the config file is polled for changes. Default 2000 ms. */
+  configPollMs?: number | undefined;
 }
 
 export interface RunningServer {
@@ -68,12 +76,13 @@ function flagDocument(flags: ServeFlags): Record<string, unknown> {
  * @throws CliError (input or usage) for what the user can fix: a bad kubeconfig or config
  *   file, unusable TLS files, a port in use; whatever started is stopped first.
  */
-export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks: ServeHooks = {}): Promise<RunningServer> {
   const flagDoc = flagDocument(flags);
   const { settings: initial, configPath } = await resolveSettings(flags, env, flagDoc);
   let settings: Settings = initial;
   const currentSettings = () => settings;
-  const log = createLogger(settings.logLevel);
+  const log = createLogger(settings.logLevel, hooks.logDestination);
+  const configPollMs = hooks.configPollMs ?? 2000;
 
   // Cluster mode only when a cluster is explicitly configured: a flaky or missing API server
   // must never silently turn a deployed injector into "every namespace is enabled".
@@ -110,7 +119,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   // Configuration reloads: a ConfigMap update swaps a symlink, which fs.watch misses, so
   // poll. A bad new file keeps the last good settings.
   if (configPath) {
-    watchFile(configPath, { interval: 2000, persistent: false }, () => {
+    watchFile(configPath, { interval: configPollMs, persistent: false }, () => {
       void readConfigFile(configPath)
         .then((text) => {
           const r = loadSettings({ file: { path: configPath, text }, env, flags: flagDoc });
