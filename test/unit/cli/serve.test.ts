@@ -1,6 +1,5 @@
-/** `serve` standalone: lifecycle, readiness, TLS, config reload and SIGTERM draining. */
+/** `serve` standalone, in process: lifecycle, readiness, TLS, config reload and stop (SIGTERM: test/cli/serve-binary.test.ts). */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
@@ -9,7 +8,6 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { runServe } from "../../../cli/serve.js";
 import { pod, review } from "../fixtures.js";
-import { repoRoot } from "../repo-root.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "pdi-serve-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -111,34 +109,5 @@ describe("serve (standalone, in process)", () => {
     const kc = join(tmp, "kubeconfig");
     writeFileSync(kc, "not: [a kubeconfig");
     await assert.rejects(runServe({ kubeconfig: kc, port: 0, opsPort: 0, caOut: join(tmp, "ca2.crt") }, {}), /cannot load kubeconfig/);
-  });
-});
-
-describe("serve (the built binary)", () => {
-  it("SIGTERM drains and exits 0", async () => {
-    const caOut = join(tmp, "ca-bin.crt");
-    const child = spawn(process.execPath, [join(repoRoot(), "dist", "cli", "main.js"), "serve", "--port", "0", "--ops-port", "0", "--ca-out", caOut], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-    try {
-      let port = 0;
-      for (let i = 0; i < 100 && !port; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        const m = /"webhookPort":(\d+)/.exec(out);
-        if (m) port = Number(m[1]);
-      }
-      assert.ok(port > 0, `the server logged its port:\n${out}`);
-      assert.match(out, /standalone mode/, "the log says standalone in one line");
-      const r = await mutate(port, readFileSync(caOut, "utf8"), review(pod()));
-      assert.equal(r.status, 200);
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0);
-      assert.match(out, /shutting down: draining in-flight admission requests/);
-      assert.match(out, /"msg":"stopped"/);
-    } finally {
-      child.kill("SIGKILL");
-    }
   });
 });
