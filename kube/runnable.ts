@@ -66,6 +66,7 @@ export interface RunnableManagerOptions {
 /** How long past the drain deadline a stop may take before the manager moves on without it. */
 const STOP_GRACE_MS = 1_000;
 
+/** Runs a list of {@link Runnable}s: see the module comment for the order and the stop sequence. */
 export class RunnableManager {
   private readonly abort = new AbortController();
   private readonly started: Runnable[] = [];
