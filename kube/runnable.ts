@@ -61,10 +61,12 @@ export interface RunnableManagerOptions {
    * Without it (or without leader-only parts) this replica leads alone as soon as they start.
    */
   leaderElection?: ((leadership: LeaderCallbacks) => Campaign) | undefined;
+  /** How long past the deadline a stop may take before the manager moves on. Default 1 s. */
+  stopGraceMs?: number | undefined;
 }
 
 /** How long past the drain deadline a stop may take before the manager moves on without it. */
-const STOP_GRACE_MS = 1_000;
+const DEFAULT_STOP_GRACE_MS = 1_000;
 
 /** Runs a list of {@link Runnable}s: see the module comment for the order and the stop sequence. */
 export class RunnableManager {
@@ -189,7 +191,7 @@ export class RunnableManager {
   private async stopOne(name: string, stop: () => Promise<void>, deadline: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const overrun = new Promise<"overrun">((resolve) => {
-      timer = setTimeout(() => resolve("overrun"), Math.max(0, deadline - Date.now()) + STOP_GRACE_MS);
+      timer = setTimeout(() => resolve("overrun"), Math.max(0, deadline - Date.now()) + (this.o.stopGraceMs ?? DEFAULT_STOP_GRACE_MS));
       timer.unref();
     });
     try {

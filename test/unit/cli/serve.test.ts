@@ -79,8 +79,8 @@ describe("serve (standalone, in process)", () => {
       // A new config file is picked up (polling, as ConfigMap symlink swaps need).
       writeFileSync(config, "dnsService: {clusterIP: 10.96.0.53}\nlogLevel: error\n");
       let nameservers: string[] | undefined;
-      for (let i = 0; i < 40 && nameservers?.[0] !== "10.96.0.53"; i++) {
-        await new Promise((r) => setTimeout(r, 250));
+      for (let i = 0; i < 200 && nameservers?.[0] !== "10.96.0.53"; i++) {
+        await new Promise((r) => setTimeout(r, 50));
         nameservers = injectedNameserver((await mutate(server.webhookPort, ca, review(pod()))).json.response.patch);
       }
       assert.deepEqual(nameservers, ["10.96.0.53"], "the reloaded configuration is used within 10 s");

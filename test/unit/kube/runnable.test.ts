@@ -79,6 +79,7 @@ describe("RunnableManager", () => {
       runnables: [part("first", events, { stop: async (d) => void (deadlines.push(d), events.push("stop first")) }), hung],
       log: { ...quiet, warn: ((_o: object, m: string) => void warnings.push(m)) as never },
       drainMs: 10,
+      stopGraceMs: 10,
     });
     await manager.start();
     await manager.stop("test");
