@@ -6,8 +6,8 @@
  * The list order is the start order, and stop runs it in reverse after every part was told
  * to drain: the webhook retires its connections at once, the leader-only work stops and the
  * election releases the Lease, then the webhook closes within the drain deadline, and only
- * then the informers stop (in-flight reviews still read the namespace cache), TLS and the ops
- * port (probes answer until the end).
+ * then the informers stop (in-flight reviews still read the namespace cache), then the ops
+ * port and TLS.
  */
 import type { Server as HttpsServer } from "node:https";
 import type { Server as NetServer } from "node:net";

@@ -4,7 +4,7 @@
  * port (probes answer, not ready) → informers started → HTTPS listening → ready; once the
  * informers have synced, the leader-only work and its election. Stop, under one deadline:
  * not ready and draining → leader-only work → the Lease released → HTTPS closed → informers
- * → TLS → ops port.
+ * → ops port → TLS.
  */
 import { unwatchFile, watchFile } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
