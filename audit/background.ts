@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Settings } from "../config/settings.js";
 import { CoalescingRunner } from "../kube/coalescing-runner.js";
+import { realTimers, type Timers } from "../kube/timers.js";
 import { auditCluster } from "./cluster-source.js";
 import { clearAudit, createAuditMetrics, recordAudit } from "./metrics.js";
 import { buildPolicyReports } from "./policy-report.js";
@@ -38,6 +39,8 @@ export interface BackgroundAuditDeps {
   dnsServiceIP: () => string | undefined;
   /** Seconds between scheduled audits. Default {@link DEFAULT_AUDIT_INTERVAL_SECONDS}. */
   intervalSeconds?: number;
+  /** The schedule, the debounce and the retry; tests pass a manual clock. Default real timers. */
+  timers?: Timers | undefined;
 }
 
 export interface BackgroundAudit {
@@ -62,7 +65,9 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
   if (!(intervalMs > 0)) throw new Error(`startBackgroundAudit: intervalSeconds must be positive, got ${deps.intervalSeconds}`);
   const abort = new AbortController();
   let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
+  const timers = deps.timers ?? realTimers;
+  /** Cancels the pending retry after an error, while one is pending. */
+  let retry: (() => void) | undefined;
   let crdMissingLogged = false;
   const loggedWarnings = new Set<string>();
   const runner = new CoalescingRunner({
@@ -71,6 +76,7 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
     onError: (err, reasons) => log.error({ component: "audit", err, reasons }, "background audit crashed"),
     canRun: () => !stopped,
     debounceMs: DEBOUNCE_MS,
+    timers,
   });
   const trigger = (reason: string): void => runner.trigger(reason);
 
@@ -130,18 +136,14 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
       if (stopped && abort.signal.aborted) return;
       metrics.runs.inc({ outcome: "error" });
       log.error({ component: "audit", err, reasons }, `background audit failed; retrying in ${RETRY_AFTER_ERROR_MS / 1000} s`);
-      if (!retry) {
-        retry = setTimeout(() => {
-          retry = undefined;
-          trigger("retry after error");
-        }, RETRY_AFTER_ERROR_MS);
-        retry.unref();
-      }
+      retry ??= timers.after(RETRY_AFTER_ERROR_MS, () => {
+        retry = undefined;
+        trigger("retry after error");
+      });
     }
   }
 
-  const schedule = setInterval(() => trigger("schedule"), intervalMs);
-  schedule.unref();
+  const cancelSchedule = timers.every(intervalMs, () => trigger("schedule"));
   if (deps.isLeader()) trigger("start");
 
   return {
@@ -151,8 +153,8 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearInterval(schedule);
-      if (retry) clearTimeout(retry);
+      cancelSchedule();
+      retry?.();
       abort.abort(new Error("background audit stopped"));
       await runner.stop();
     },

@@ -8,7 +8,10 @@
  * Started with --expose-gc so the parent can ask for RSS after a full collection.
  */
 import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
 import { createLogger } from "../cli/logger.js";
 import { VERSION } from "../cli/version.js";
 import { MUTATE_PATH } from "../config/names.js";
@@ -25,11 +28,14 @@ function send(message: ChildMessage): void {
   process.send?.(message);
 }
 
-function buildBaselineApp(tls: { key: string; cert: string }): FastifyInstance {
+/** Any of the three servers: HTTPS, with the webhook's pino logger or fastify's default one. */
+type BenchApp<L extends FastifyBaseLogger> = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, L>;
+
+function buildBaselineApp(tls: { key: string; cert: string }): BenchApp<FastifyBaseLogger> {
   const app = Fastify({
     https: { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" },
     keepAliveTimeout: 75_000,
-  }) as unknown as FastifyInstance;
+  });
   // fastify's default JSON parser; the answer echoes the uid, as any valid response must.
   app.post(MUTATE_PATH, async (req) => {
     const uid = (req.body as { request?: { uid?: string } } | null)?.request?.uid ?? "";
@@ -43,21 +49,19 @@ function buildBaselineApp(tls: { key: string; cert: string }): FastifyInstance {
  * fixed 400 without parsing it, so sending hostile bodies to it costs the machine what the
  * transfer costs (TLS on both ends, loopback copies) and nothing of the webhook's own work.
  */
-function buildSinkApp(tls: { key: string; cert: string }): FastifyInstance {
+function buildSinkApp(tls: { key: string; cert: string }): BenchApp<FastifyBaseLogger> {
   const app = Fastify({
     https: { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" },
     keepAliveTimeout: 75_000,
     bodyLimit: ADMISSION_BODY_LIMIT,
-  }) as unknown as FastifyInstance;
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, _body, done) => done(null, null));
   app.post(MUTATE_PATH, async (_req, reply) => reply.code(400).send({ error: "sink: body discarded" }));
   return app;
 }
 
-function buildServer(kind: ServerKind, logLevel: string, tls: { key: string; cert: string }): FastifyInstance {
-  if (kind === "baseline") return buildBaselineApp(tls);
-  if (kind === "sink") return buildSinkApp(tls);
+function buildWebhookServer(logLevel: string, tls: { key: string; cert: string }): BenchApp<Logger> {
   const settings = defaultSettings();
   settings.logLevel = logLevel as typeof settings.logLevel;
   return buildWebhookApp({
@@ -69,8 +73,16 @@ function buildServer(kind: ServerKind, logLevel: string, tls: { key: string; cer
   });
 }
 
-async function start(message: Extract<ParentMessage, { type: "start" }>): Promise<FastifyInstance> {
-  const app = buildServer(message.server, message.logLevel, { key: message.keyPem, cert: message.certPem });
+async function start(message: Extract<ParentMessage, { type: "start" }>): Promise<void> {
+  const tls = { key: message.keyPem, cert: message.certPem };
+  const kind: ServerKind = message.server;
+  if (kind === "baseline") return serve(buildBaselineApp(tls));
+  if (kind === "sink") return serve(buildSinkApp(tls));
+  return serve(buildWebhookServer(message.logLevel, tls));
+}
+
+/** Counts and times every request, answers the parent's stats and stop messages, listens. */
+async function serve<L extends FastifyBaseLogger>(app: BenchApp<L>): Promise<void> {
   let latency: RecordableHistogram = createHistogram();
   let responses = 0;
   const cpuAtStart = process.cpuUsage();
@@ -118,7 +130,6 @@ async function start(message: Extract<ParentMessage, { type: "start" }>): Promis
   const address = app.server.address();
   if (address === null || typeof address === "string") throw new Error("server address unknown after listen");
   send({ type: "listening", port: address.port, pid: process.pid });
-  return app;
 }
 
 if (!process.send) {

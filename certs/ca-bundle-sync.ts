@@ -28,6 +28,7 @@ const MAX_ATTEMPTS = 4;
 /** After an error other than a conflict, try again this much later. */
 const RETRY_AFTER_ERROR_MS = 1000;
 
+/** The caBundle writer for a set of webhook configurations (see the module comment). */
 export class CABundleSync {
   private readonly api: AdmissionregistrationV1Api;
   private readonly informers: Map<string, ResilientInformer<Configuration>> = new Map();

@@ -268,10 +268,10 @@ async function syncServingCA({ snap, writeServing }: StepContext): Promise<Execu
 }
 
 /**
- * `pod-dns-injector-ca-<unix seconds>`: tells an old and a new CA apart during a rollover.
- * Not authority.ts's default `...-ca@<seconds>`: node-forge encodes the CN as a
- * PrintableString, which cannot hold "@", and Go's x509 (the API server reading a caBundle)
- * then rejects the whole certificate ("invalid PrintableString").
+ * The common name of each CA convergence issues, `pod-dns-injector-ca-<unix seconds>`
+ * (issueCertificateAuthority's default as well): tells an old and a new CA apart during a
+ * rollover. Letters, digits and dashes only, so it stays valid even where a tool encodes it
+ * as a PrintableString (Go's x509, reading a caBundle, rejects an "@" in one).
  */
 export function caCommonName(at: Date): string {
   return `pod-dns-injector-ca-${Math.floor(at.getTime() / 1000)}`;

@@ -38,6 +38,7 @@ export interface ExternalFilesOptions {
 /** Outcome of one look at the files. */
 export type FilesCheck = { changed: boolean; problem?: undefined } | { changed: false; problem: string };
 
+/** Polls the external certificate files and hands each consistent new pair to the reloader (see the module comment). */
 export class ExternalCertificateFiles {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;

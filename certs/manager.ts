@@ -52,6 +52,12 @@ export interface CertificateManagerOptions {
 const MIN_DELAY_MS = 50;
 const FIRST_RETRY_MS = 1000;
 
+/**
+ * The cluster-mode certificate loop (see the module comment). `start` resolves after the first
+ * convergence round, whether or not it produced a usable certificate (a missing namespace is
+ * retried, and `readiness` says why meanwhile); `stop` ends the watches and timers and waits
+ * for a round in progress. Writes go through the Secret store with preconditions only.
+ */
 export class CertificateManager {
   private readonly log: Logger;
   private readonly bundles: CABundleSync;

@@ -38,8 +38,9 @@ export function renewalTime(notBefore: Date, notAfter: Date, fraction: number = 
 /**
  * Whether `cert` should be replaced at `now`: true from `renewalTime(...)` onwards, which
  * includes an expired certificate. A certificate that is not yet valid is not renewed (its
- * renewal time is still ahead). The rotation plan (rotation.ts) schedules by `renewalTime`
- * itself; this predicate states the same rule for one certificate and its tests pin it.
+ * renewal time is still ahead). The rotation plan (rotation.ts) decides with it for the CA
+ * and the serving certificate, passing the issuance-based lifetime (`lifetimeStart`, the
+ * notBefore without the clock-skew backdating) as `notBefore`.
  *
  * @throws RangeError as `renewalTime`, and for an invalid `now`.
  */
@@ -51,7 +52,6 @@ export function needsRenewal(
   if (Number.isNaN(now.getTime())) throw new RangeError(`needsRenewal: invalid now ${String(now)}`);
   return now.getTime() >= renewalTime(cert.notBefore, cert.notAfter, fraction).getTime();
 }
-
 
 function checkFraction(fraction: number): void {
   if (!isValidRenewalFraction(fraction)) {

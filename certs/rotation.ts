@@ -18,7 +18,7 @@
  * A serving-certificate renewal needs no such dance: the CA does not change.
  */
 import { CLOCK_SKEW_ALLOWANCE_MS } from "./authority.js";
-import { renewalTime } from "./renewal.js";
+import { needsRenewal, renewalTime } from "./renewal.js";
 
 /** What the planner needs to know about a certificate. */
 export interface CertFacts {
@@ -139,6 +139,11 @@ export function renewAt(cert: Pick<CertFacts, "notBefore" | "notAfter">, fractio
   return renewalTime(lifetimeStart(cert), cert.notAfter, fraction);
 }
 
+/** Whether `cert` is due at `now`: {@link needsRenewal} over its issuance-based lifetime, as {@link renewAt}. */
+function isDue(cert: Pick<CertFacts, "notBefore" | "notAfter">, now: Date, fraction: number): boolean {
+  return needsRenewal({ notBefore: lifetimeStart(cert), notAfter: cert.notAfter }, now, fraction);
+}
+
 /** Whether every observed webhook's caBundle contains `fingerprint` (vacuously true for none). */
 export function bundlesTrust(bundles: readonly ObservedBundle[], fingerprint: string): boolean {
   return bundles.every((b) => b.fingerprints.includes(fingerprint));
@@ -196,7 +201,7 @@ export function planRotation(input: RotationInput): RotationPlan {
     return plan("steady", { action: "introduce-ca", reason: "rotation-requested", detail: "a CA rollover was requested with the rotate annotation", trustAlso: [] });
   }
   const caDue = renewAt(signing, input.policy.renewFraction);
-  if (now.getTime() >= caDue.getTime()) {
+  if (isDue(signing, now, input.policy.renewFraction)) {
     return plan("steady", { action: "introduce-ca", reason: "ca-renewal", detail: `the CA is past its renewal time ${caDue.toISOString()} (expires ${signing.notAfter.toISOString()})`, trustAlso: [] });
   }
   const servingDue = renewAt(serving.cert!, input.policy.renewFraction);
@@ -266,8 +271,9 @@ function servingReason(input: RotationInput, signing: CertFacts, rolling: boolea
   const missingNames = [...policy.dnsNames.filter((n) => !cert.dnsNames.includes(n)), ...policy.ipAddresses.filter((ip) => !cert.ipAddresses.includes(ip))];
   if (missingNames.length > 0) return { reason: "names-changed", detail: `the serving certificate lacks ${missingNames.join(", ")}` };
   if (serving.rotateRequested) return { reason: "rotation-requested", detail: "a serving-certificate rotation was requested with the rotate annotation" };
-  const due = renewAt(cert, policy.renewFraction);
-  if (now.getTime() >= due.getTime()) return { reason: "serving-renewal", detail: `past its renewal time ${due.toISOString()} (expires ${cert.notAfter.toISOString()})` };
+  if (isDue(cert, now, policy.renewFraction)) {
+    return { reason: "serving-renewal", detail: `past its renewal time ${renewAt(cert, policy.renewFraction).toISOString()} (expires ${cert.notAfter.toISOString()})` };
+  }
   return undefined;
 }
 

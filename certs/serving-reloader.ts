@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { CertificateMetrics } from "./metrics.js";
 import type { ParsedKeyPair } from "./secret-layout.js";
 
+/** Holds the current serving key pair and loads each new one into the attached HTTPS server. */
 export class ServingReloader {
   private server: TLSServer | undefined;
   private loaded: ParsedKeyPair | undefined;

@@ -45,7 +45,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
       .description("run the admission webhook (HTTPS) and the probes/metrics port; standalone on embedded defaults when no cluster is configured")
       .option("--kubeconfig <file>", "kubeconfig of the cluster (env KUBECONFIG); in a pod the in-cluster config is used")
       .option("--standalone", "ignore any cluster configuration and run on embedded defaults")
-      .option("--host <address>", "address of the HTTPS listener (default 0.0.0.0 with a cluster, 127.0.0.1 standalone)")
+      .option("--host <address>", "address of the HTTPS listener, and of the ops port unless ops.host is set (default webhook.host, else 0.0.0.0 in cluster mode: --kubeconfig, KUBECONFIG or in a pod; else 127.0.0.1)")
       .option("--port <port>", `HTTPS port (default ${WEBHOOK_PORT}; 0 picks a free one)`, parsePort)
       .option("--ops-port <port>", `plain-HTTP port for /healthz, /readyz, /metrics (default ${OPS_PORT})`, parsePort)
       .option("--tls-cert-file <file>", "serving certificate (PEM); default: an in-memory self-signed CA issues one")

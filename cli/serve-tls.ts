@@ -54,6 +54,13 @@ export interface TLSDeps {
   registry: Registry;
 }
 
+/**
+ * Starts the serving certificate's source, by the precedence in the module comment: external
+ * files, else the cluster's Secrets, else an in-memory CA. Resolves with a first certificate
+ * to listen with (in cluster mode possibly a throwaway one, with `readiness` saying why).
+ *
+ * @throws CliError (input) for unusable external files; I/O errors of writing --ca-out.
+ */
 export async function startTLS(deps: TLSDeps): Promise<TLSSource> {
   const metrics = createCertificateMetrics(deps.registry);
   const { tlsCertFile, tlsKeyFile } = deps.settings.webhook;

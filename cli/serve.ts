@@ -1,34 +1,30 @@
 /**
- * `pod-dns-injector serve`: wires the webhook's parts and runs them. Start order: settings →
- * TLS ready → ops port (probes answer, not ready) → HTTPS listening → informers synced →
- * ready. Stop in reverse: not ready → drain HTTPS → informers → ops port.
+ * `pod-dns-injector serve`: wires the webhook's parts and runs them as runnables
+ * (kube/runnable.ts, the parts in serve-parts.ts). Start order: settings → TLS ready → ops
+ * port (probes answer, not ready) → informers started → HTTPS listening → ready; once the
+ * informers have synced, the leader-only work and its election. Stop, under one deadline:
+ * not ready and draining → leader-only work → the Lease released → HTTPS closed → informers
+ * → ops port → TLS.
  */
 import { unwatchFile, watchFile } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { FastifyInstance } from "fastify";
+import type { DestinationStream, Logger } from "pino";
 import { Gauge } from "prom-client";
-import { startAdmissionPolicyKeeper, type AdmissionPolicyKeeper } from "../controller/admission-policy-keeper.js";
-import { renderAdmissionPolicies } from "../policy/render.js";
-import type { Server as TLSServer } from "node:tls";
 import { MUTATE_PATH } from "../config/names.js";
 import { loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
-import { standaloneFacts, type AdmissionFacts } from "../webhook/admission-facts.js";
-import { buildWebhookApp, startDraining } from "../webhook/app.js";
-import { clusterFacts } from "../webhook/cluster-facts.js";
+import { defaultIdentity } from "../kube/leader-election.js";
+import { RunnableManager, type Runnable } from "../kube/runnable.js";
+import { standaloneFacts } from "../webhook/admission-facts.js";
+import { buildWebhookApp } from "../webhook/app.js";
+import { clusterFacts, type ClusterFacts } from "../webhook/cluster-facts.js";
 import { createWebhookMetrics } from "../webhook/metrics.js";
 import { buildOpsApp, type ReadinessCheck } from "../webhook/ops-app.js";
 import { findCluster, loadKubeConfig } from "./kubeconfig.js";
 import { createLogger } from "./logger.js";
+import { STOP_DEADLINE_MS, informersPart, leaderWork, opsPart, tlsPart, webhookPart } from "./serve-parts.js";
 import { restartOnlyReload } from "./config-reload.js";
 import { readConfigFile, resolveSettings, type SettingsFlags } from "./settings-source.js";
-import { startTLS } from "./serve-tls.js";
-import { kubeEventRecorder } from "../kube/events.js";
-import { DNSServiceGuardian, GUARDIAN_LEASE } from "../controller/guardian.js";
-import { LeaderElector, defaultIdentity } from "../kube/leader-election.js";
-import { SnapshotStore } from "../controller/snapshot-store.js";
-import { startBackgroundAudit, type BackgroundAudit } from "../audit/background.js";
-import { inputError } from "./errors.js";
 import { VERSION } from "./version.js";
 
 export interface ServeFlags extends SettingsFlags {
@@ -41,6 +37,14 @@ export interface ServeFlags extends SettingsFlags {
   tlsKeyFile?: string | undefined;
   caOut?: string | undefined;
   logLevel?: string | undefined;
+}
+
+/** What a test may change about `serve`; the CLI passes none of it. */
+export interface ServeHooks {
+  /** Where the JSON log lines go. Default stdout. */
+  logDestination?: DestinationStream | undefined;
+  /** How often the config file is polled for changes. Default 2000 ms. */
+  configPollMs?: number | undefined;
 }
 
 export interface RunningServer {
@@ -67,174 +71,62 @@ function flagDocument(flags: ServeFlags): Record<string, unknown> {
 }
 
 /**
- * `serve`: TLS, the HTTPS webhook and the ops port, then (cluster mode) the informers, the
- * guardian and the background audit; config reloads; SIGTERM drains and stops in reverse.
+ * `serve`: TLS, the ops port and the HTTPS webhook, then (cluster mode) the informers, and
+ * once they have synced the guardian, the background audit and (admission.mode policy or
+ * both) the admission policy keeper under one Lease; config
+ * reloads; `stop` (SIGTERM) drains and stops in reverse under one deadline.
+ *
+ * @throws CliError (input or usage) for what the user can fix: a bad kubeconfig or config
+ *   file, unusable TLS files, a port in use; whatever started is stopped first.
  */
-export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks: ServeHooks = {}): Promise<RunningServer> {
   const flagDoc = flagDocument(flags);
   const { settings: initial, configPath } = await resolveSettings(flags, env, flagDoc);
   let settings: Settings = initial;
   const currentSettings = () => settings;
-  const log = createLogger(settings.logLevel);
+  const log = createLogger(settings.logLevel, hooks.logDestination);
+  const configPollMs = hooks.configPollMs ?? 2000;
 
   // Cluster mode only when a cluster is explicitly configured: a flaky or missing API server
   // must never silently turn a deployed injector into "every namespace is enabled".
   const source = flags.standalone ? undefined : findCluster(flags.kubeconfig, env, { homeFallback: false });
-  const clusterMode = source !== undefined;
   const kubeConfig: KubeConfig | undefined = source ? await loadKubeConfig(source, "serve") : undefined;
+  const cluster = kubeConfig ? clusterFacts(kubeConfig, currentSettings, log) : undefined;
+  logMode(log, settings, kubeConfig);
   const metrics = createWebhookMetrics({ version: VERSION });
 
-  // 1. TLS.
-  const tls = await startTLS({ settings, caOut: flags.caOut, log, kubeConfig, registry: metrics.registry });
-
-  // 2. Facts.
-  let facts: AdmissionFacts;
-  let cluster: ReturnType<typeof clusterFacts> | undefined;
-  if (kubeConfig) {
-    cluster = clusterFacts(kubeConfig, currentSettings, log);
-    facts = cluster;
-    log.info({ server: kubeConfig.getCurrentCluster()?.server, dnsService: `${settings.dnsService.namespace}/${settings.dnsService.name}` }, "cluster mode: namespaces and the DNS Service IP come from the API server");
-  } else {
-    facts = standaloneFacts(currentSettings);
-    log.info(
-      { nameserver: settings.dnsService.clusterIP, clusterDomain: settings.clusterDomain },
-      "standalone mode (no kubeconfig, not in a cluster): every calling namespace counts as enabled, the nameserver is the configured DNS Service IP",
-    );
-  }
-
-  // 3. Servers.
-  let shuttingDown = false;
-  const readiness: ReadinessCheck[] = [
-    { name: "tls", check: () => tls.readiness() },
-    { name: "webhook", check: () => (webhookListening ? null : "HTTPS server not listening") },
-    { name: "shutdown", check: () => (shuttingDown ? "shutting down" : null) },
-  ];
-  if (cluster) readiness.push({ name: "informers", check: () => cluster.readiness() });
-  // Which admission is active, on /readyz and as a gauge (the mode is restart-only).
-  const admissionMode = clusterMode ? settings.admission.mode : "webhook";
-  readiness.push({ name: `admission (${admissionMode} mode)`, check: () => null });
+  const webhookHost = settings.webhook.host ?? (kubeConfig ? "0.0.0.0" : "127.0.0.1");
+  const readiness: ReadinessCheck[] = [];
+  const tls = tlsPart({ settings, caOut: flags.caOut, log, kubeConfig, registry: metrics.registry });
+  const ops = opsPart(buildOpsApp({ log, registry: metrics.registry, readiness, live: () => true }), settings.ops.host ?? webhookHost, settings.ops.port);
+  const webhook = webhookPart({
+    tls: () => tls.source,
+    build: (t) => buildWebhookApp({ settings: currentSettings, facts: cluster ?? standaloneFacts(currentSettings), log, metrics, https: { key: t.keyPem, cert: t.certPem } }),
+    host: webhookHost,
+    port: settings.webhook.port,
+    path: MUTATE_PATH,
+    log,
+    opsPort: () => ops.port,
+  });
+  const leader = cluster && kubeConfig ? leaderWork({ kubeConfig, cluster, settings: currentSettings, log, registry: metrics.registry, identity: defaultIdentity(env) }) : undefined;
+  const audit = leader?.audit;
+  // Which admission is active, on /readyz and as a gauge (admission.mode is restart-only).
+  const admissionMode = kubeConfig ? settings.admission.mode : "webhook";
   new Gauge({ name: "pod_dns_injector_admission_mode", help: "1 for the admission mode this replica runs: webhook, policy or both.", labelNames: ["mode"] as const, registers: [metrics.registry] }).set({ mode: admissionMode }, 1);
-  const defaultHost = clusterMode ? "0.0.0.0" : "127.0.0.1";
-  const webhookHost = settings.webhook.host ?? defaultHost;
-  const opsHost = settings.ops.host ?? webhookHost;
-  const ops = buildOpsApp({ log, registry: metrics.registry, readiness, live: () => true });
-  try {
-    await listen(ops, opsHost, settings.ops.port, "--ops-port");
-  } catch (err) {
-    await tls.stop();
-    throw err;
-  }
-  const opsPort = portOf(ops);
-
-  const app: FastifyInstance = buildWebhookApp({ settings: currentSettings, facts, log, metrics, https: { key: tls.keyPem, cert: tls.certPem } });
-  let webhookListening = false;
-  try {
-    await listen(app, webhookHost, settings.webhook.port, "--port");
-  } catch (err) {
-    await Promise.all([tls.stop(), ops.close()]);
-    throw err;
-  }
-  webhookListening = true;
-  tls.attach(app.server as unknown as TLSServer);
-  const webhookPort = portOf(app);
-  log.info({ webhookPort, opsPort, path: MUTATE_PATH, caFile: tls.caFile ?? null }, `webhook listening on https://${webhookHost}:${webhookPort}${MUTATE_PATH}`);
-
-  // 4. Informers (the webhook answers meanwhile: a cache miss reads the namespace live).
-  if (cluster) {
-    await cluster.start();
-    log.info({ synced: cluster.readiness() === null }, "informers started");
-  }
-
-  // 5. Leader-only work (the DNS Service guardian, the background audit): one Lease decides
-  // for both (every replica campaigns; one leads), and it starts only once the informers have
-  // synced, so the guardian never reads an empty cache as "deleted".
-  const leaderAbort = new AbortController();
-  let guardian: DNSServiceGuardian | undefined;
-  let audit: BackgroundAudit | undefined;
-  let elector: LeaderElector | undefined;
-  let policyKeeper: AdmissionPolicyKeeper | undefined;
-  const policyMode = admissionMode !== "webhook";
-  const leaderWork = cluster && kubeConfig && (settings.guardian.enabled || settings.audit.enabled || policyMode) ? startLeaderWork(cluster, kubeConfig) : Promise.resolve();
-  async function startLeaderWork(facts: ReturnType<typeof clusterFacts>, kc: KubeConfig): Promise<void> {
-    try {
-      await Promise.all([facts.namespaceInformer.waitForSync(leaderAbort.signal), facts.serviceInformer.waitForSync(leaderAbort.signal)]);
-    } catch {
-      return; // stopped before the caches synced
-    }
-    const identity = defaultIdentity(env);
-    const leader = { isLeader: () => elector?.isLeader() ?? false };
-    if (settings.guardian.enabled) {
-      guardian = new DNSServiceGuardian({
-        kubeConfig: kc,
-        settings: currentSettings,
-        log: log.child({ component: "guardian" }),
-        registry: metrics.registry,
-        serviceInformer: facts.serviceInformer,
-        store: new SnapshotStore(kc, settings.injectorNamespace),
-        events: kubeEventRecorder(kc, log, identity),
-        leader,
-      });
-      guardian.start();
-    }
-    if (settings.audit.enabled) {
-      const a = startBackgroundAudit({
-        kubeConfig: kc,
-        settings: currentSettings,
-        log: log.child({ component: "audit" }),
-        registry: metrics.registry,
-        isLeader: leader.isLeader,
-        dnsServiceIP: () => facts.dnsServiceIP(),
-        intervalSeconds: settings.audit.intervalSeconds,
-      });
-      audit = a;
-      // What changes a pod's verdict: its namespace's labels or annotations, the DNS IP.
-      facts.namespaceInformer.on("update", () => a.trigger("namespace changed"));
-      facts.namespaceInformer.on("add", () => a.trigger("namespace added"));
-      facts.onDNSServiceIPChange(() => a.trigger("DNS Service IP changed"));
-    }
-    if (policyMode) {
-      policyKeeper = startAdmissionPolicyKeeper({
-        kubeConfig: kc,
-        render: () => renderAdmissionPolicies(currentSettings(), { validation: currentSettings().admission.validation }),
-        log: log.child({ component: "admission-policy" }),
-        registry: metrics.registry,
-        resyncSeconds: settings.guardian.resyncSeconds,
-      });
-    }
-    const g = guardian;
-    const g2 = audit;
-    const k = policyKeeper;
-    const lease = settings.guardian;
-    elector = new LeaderElector({
-      kubeConfig: kc,
-      namespace: settings.injectorNamespace,
-      name: GUARDIAN_LEASE,
-      identity,
-      leaseDurationSeconds: lease.leaseDurationSeconds,
-      renewDeadlineSeconds: lease.renewDeadlineSeconds,
-      retryPeriodSeconds: lease.retryPeriodSeconds,
-      log: log.child({ component: "leader-election" }),
-      onStartedLeading: () => {
-        g?.startedLeading();
-        g2?.startedLeading();
-        k?.startedLeading();
-      },
-      onStoppedLeading: () => {
-        g?.stoppedLeading();
-        g2?.stoppedLeading();
-        k?.stoppedLeading();
-      },
-    });
-    elector.start();
-    const what = [guardian && "DNS Service guardian", audit && "background audit", policyKeeper && "admission policy keeper"].filter(Boolean).join(", ");
-    log.info({ identity, lease: `${settings.injectorNamespace}/${GUARDIAN_LEASE}` }, `${what} started; campaigning for the lease`);
-  }
+  const manager = new RunnableManager({
+    runnables: [tls, ops, ...clusterParts(cluster, log), webhook, ...(leader?.runnables ?? [])],
+    log,
+    drainMs: STOP_DEADLINE_MS,
+    leaderElection: leader?.election,
+  });
+  readiness.push(...manager.readiness(), { name: `admission (${admissionMode} mode)`, check: () => null }, { name: "shutdown", check: () => (manager.stopRequested ? "shutting down" : null) });
+  await manager.start();
 
   // Configuration reloads: a ConfigMap update swaps a symlink, which fs.watch misses, so
   // poll. A bad new file keeps the last good settings.
   const applyReload = restartOnlyReload({ log, registry: metrics.registry });
   if (configPath) {
-    watchFile(configPath, { interval: 2000, persistent: false }, () => {
+    watchFile(configPath, { interval: configPollMs, persistent: false }, () => {
       void readConfigFile(configPath)
         .then((text) => {
           const r = loadSettings({ file: { path: configPath, text }, env, flags: flagDoc });
@@ -246,7 +138,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
           log.level = settings.logLevel;
           log.info({ configPath }, "configuration reloaded");
           audit?.trigger("configuration reloaded");
-          policyKeeper?.settingsChanged();
+          leader?.policies.settingsChanged();
         })
         .catch((err: unknown) => log.error({ err }, "configuration reload failed"));
     });
@@ -258,87 +150,28 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv): Promi
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ reason }, "shutting down: draining in-flight admission requests");
-      shuttingDown = true;
       if (configPath) unwatchFile(configPath);
-      // Retire the API server's kept-alive connections first (every answer now closes its
-      // connection), still listening; stop leader-only work, then the election releases the
-      // Lease (no write after it); then close: fastify.close waits for in-flight reviews.
-      startDraining(app);
-      leaderAbort.abort(new Error(`stopping: ${reason}`));
-      await leaderWork;
-      if (audit) await audit.stop();
-      if (policyKeeper) await policyKeeper.stop();
-      if (guardian) await guardian.stop();
-      if (elector) await elector.stop();
-      await retireConnections(app, DRAIN_LINGER_MS);
-      await closeWithin(app, DRAIN_DEADLINE_MS, log);
-      if (cluster) await cluster.stop();
-      await tls.stop();
-      await ops.close();
+      await manager.stop(reason);
       log.info("stopped");
       resolveStopped();
     })();
     return stopping;
   };
-  return { webhookPort, opsPort, caFile: tls.caFile, stopped, stop };
+  return { webhookPort: webhook.port, opsPort: ops.port, caFile: tls.source.caFile, stopped, stop };
 }
 
-/**
- * How long in-flight reviews get to finish on shutdown. The API server waits at most a
- * webhook's timeoutSeconds (default 10 s) for an answer; some of its keep-alive connections
- * were seen to stay open (not idle, no request) until our 75 s keep-alive timeout, which
- * kept the process past kubelet's grace period.
- */
-const DRAIN_DEADLINE_MS = 5_000;
+/** The informers exist in cluster mode only. */
+function clusterParts(cluster: ClusterFacts | undefined, log: Logger): Runnable[] {
+  return cluster ? [informersPart(cluster, log)] : [];
+}
 
-/**
- * How long, at most, the webhook keeps listening after SIGTERM while the API server retires
- * its connections (each one after its next review). Without a preStop delay, kube-proxy
- * may still send new connections here for about its sync period (1 s), so they are
- * accepted and answered too. Ends early once no connection is open.
- */
-const DRAIN_LINGER_MS = 2_000;
-
-async function retireConnections(app: FastifyInstance, lingerMs: number): Promise<void> {
-  const deadline = Date.now() + lingerMs;
-  while (Date.now() < deadline) {
-    const open = await new Promise<number>((resolve) => app.server.getConnections((err, n) => resolve(err ? 0 : n)));
-    if (open === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
+function logMode(log: Logger, settings: Settings, kubeConfig: KubeConfig | undefined): void {
+  if (kubeConfig) {
+    log.info({ server: kubeConfig.getCurrentCluster()?.server, dnsService: `${settings.dnsService.namespace}/${settings.dnsService.name}` }, "cluster mode: namespaces and the DNS Service IP come from the API server");
+  } else {
+    log.info(
+      { nameserver: settings.dnsService.clusterIP, clusterDomain: settings.clusterDomain },
+      "standalone mode (no kubeconfig, not in a cluster): every calling namespace counts as enabled, the nameserver is the configured DNS Service IP",
+    );
   }
-}
-
-/** fastify's close (in-flight reviews finish, idle connections close), then closes what is left. */
-async function closeWithin(app: FastifyInstance, deadlineMs: number, log: { warn: (o: object, m: string) => void }): Promise<void> {
-  const timer = setTimeout(() => {
-    log.warn({ deadlineMs }, "connections still open after the drain deadline; closing them");
-    app.server.closeAllConnections();
-  }, deadlineMs);
-  timer.unref();
-  try {
-    await app.close();
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Listens, turning the errors a user can fix (the port is taken, or privileged) into input
- * errors that name the address and the flag, instead of a stack trace.
- */
-async function listen(app: FastifyInstance, host: string, port: number, flag: string): Promise<void> {
-  try {
-    await app.listen({ host, port });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE") throw inputError(`port ${port} on ${host} is already in use (${flag})`);
-    if (code === "EACCES") throw inputError(`port ${port} on ${host}: permission denied (${flag}; ports below 1024 need privileges)`);
-    if (code === "EADDRNOTAVAIL") throw inputError(`cannot listen on ${host}:${port}: no such local address (${flag === "--port" ? "--host" : "ops.host"})`);
-    throw err;
-  }
-}
-
-function portOf(app: FastifyInstance): number {
-  const address = app.server.address();
-  return typeof address === "object" && address ? address.port : 0;
 }

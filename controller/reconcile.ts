@@ -29,6 +29,25 @@ export type ReconcileAction =
   | { kind: "drift"; observedIP: string; fixedIP: string; action: "report" | "recreate"; service?: V1Service }
   | { kind: "addon-managed"; observedIP: string | null; fixedIP: string | null };
 
+/**
+ * One reconcile step of the guardian: what to do about the DNS Service as observed. Pure;
+ * the runner (guardian.ts) performs the writes, on the leader only, in the order given.
+ *
+ * Contract, by case:
+ * - missing: `create` from the last good snapshot on `fixedIP`, annotated as restored by us;
+ *   `cannot-repair` (with the reason) without a fixed IP, without a snapshot, or when
+ *   kube-addon-manager owns it (it recreates the Service itself);
+ * - present on the expected IP (`fixedIP`, else the observed one): `in-sync`, or
+ *   `save-snapshot` when it differs from the stored copy; `learn-ip` first when no IP was
+ *   known yet;
+ * - owned by kube-addon-manager: never a write to the Service, only `addon-managed` (and a
+ *   snapshot when it is on the expected IP);
+ * - on another IP, or headless (drift): `drift` with `recreate` and the Service to recreate
+ *   (from the snapshot, else from the drifted object) when `repair` is recreate and an IP is
+ *   known, else `drift` with `report`. A drifted Service never replaces the snapshot.
+ *
+ * Never returns an empty list.
+ */
 export function reconcileDNSService(input: ReconcileInput): ReconcileAction[] {
   const { service, fixedIP, snapshot } = input;
   if (!service) {

@@ -6,6 +6,7 @@
  * GitOps sync relabelling many namespaces) start one run instead of two. It lives in kube/,
  * the lowest layer the three share, although it is not Kubernetes-specific.
  */
+import { realTimers, type Timers } from "./timers.js";
 
 export interface CoalescingRunnerOptions {
   /** One run; `reasons` are the distinct triggers since the previous run, oldest first. */
@@ -19,12 +20,15 @@ export interface CoalescingRunnerOptions {
   canRun?: (() => boolean) | undefined;
   /** Wait this long after the first trigger of a burst before running. Default 0 (no timer). */
   debounceMs?: number | undefined;
+  /** For the debounce; tests pass a manual clock. Default real (unref'd) timers. */
+  timers?: Timers | undefined;
 }
 
 export class CoalescingRunner {
   private pending = new Set<string>();
   private running: Promise<void> | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  /** Cancels the pending debounce, while one is pending. */
+  private debounce: (() => void) | undefined;
   private stopped = false;
 
   constructor(private readonly o: CoalescingRunnerOptions) {}
@@ -35,11 +39,10 @@ export class CoalescingRunner {
     this.pending.add(reason);
     if (!this.o.debounceMs) return this.kick();
     if (this.debounce) return;
-    this.debounce = setTimeout(() => {
+    this.debounce = (this.o.timers ?? realTimers).after(this.o.debounceMs, () => {
       this.debounce = undefined;
       this.kick();
-    }, this.o.debounceMs);
-    this.debounce.unref();
+    });
   }
 
   /** True while a run is in progress. */
@@ -56,7 +59,7 @@ export class CoalescingRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.pending.clear();
-    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce?.();
     this.debounce = undefined;
     await this.running;
   }

@@ -1,9 +1,11 @@
 /**
  * The lifecycle of `serve`, as controller-runtime's manager runs it: each long-running part
- * is a {@link Runnable}; the {@link RunnableManager} starts them in the order given (TLS →
- * ops port → HTTPS listening → caches), then, once every cache has synced, the leader-only
+ * is a {@link Runnable}; the {@link RunnableManager} starts them in the order given (serve:
+ * TLS → ops port → informers → HTTPS listening), then, once every cache has synced, the leader-only
  * parts and the one leader election that tells them when they lead. It stops them in reverse
- * under one drain deadline. Leader-only work never reads a cache that has not synced.
+ * under one drain deadline: first it tells every part to start draining, then stops the
+ * leader-only parts, then the election (which releases the Lease), then the rest. Leader-only
+ * work never reads a cache that has not synced.
  *
  * Unlike controller-runtime, losing the Lease does not end the process: every replica serves
  * the webhook, so a leader-only part is told it stopped leading and waits for the next term.
@@ -26,6 +28,11 @@ export interface Runnable {
   start(signal: AbortSignal): Promise<void>;
   /** Stops by `deadline` (epoch ms), the one drain deadline every part shares. */
   stop(deadline: number): Promise<void>;
+  /**
+   * Called on every started part the moment stop() begins, before any part stops: e.g. the
+   * webhook starts retiring its kept-alive connections while leader-only work winds down.
+   */
+  readonly drain?: (() => void) | undefined;
   /**
    * Set for leader-only work: started after every other part's caches synced, and told
    * when this replica gains or loses the Lease.
@@ -54,11 +61,14 @@ export interface RunnableManagerOptions {
    * Without it (or without leader-only parts) this replica leads alone as soon as they start.
    */
   leaderElection?: ((leadership: LeaderCallbacks) => Campaign) | undefined;
+  /** How long past the deadline a stop may take before the manager moves on. Default 1 s. */
+  stopGraceMs?: number | undefined;
 }
 
 /** How long past the drain deadline a stop may take before the manager moves on without it. */
-const STOP_GRACE_MS = 1_000;
+const DEFAULT_STOP_GRACE_MS = 1_000;
 
+/** Runs a list of {@link Runnable}s: see the module comment for the order and the stop sequence. */
 export class RunnableManager {
   private readonly abort = new AbortController();
   private readonly started: Runnable[] = [];
@@ -158,6 +168,7 @@ export class RunnableManager {
 
   private async stopAll(reason: string): Promise<void> {
     const deadline = Date.now() + this.o.drainMs;
+    for (const r of [...this.started].reverse()) r.drain?.();
     this.abort.abort(new Error(`stopping: ${reason}`));
     await this.leaderPhase;
     // Leader-only work first, so no write happens after the Lease is released; then the
@@ -180,7 +191,7 @@ export class RunnableManager {
   private async stopOne(name: string, stop: () => Promise<void>, deadline: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const overrun = new Promise<"overrun">((resolve) => {
-      timer = setTimeout(() => resolve("overrun"), Math.max(0, deadline - Date.now()) + STOP_GRACE_MS);
+      timer = setTimeout(() => resolve("overrun"), Math.max(0, deadline - Date.now()) + (this.o.stopGraceMs ?? DEFAULT_STOP_GRACE_MS));
       timer.unref();
     });
     try {

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The one test entry point (`npm test`): unit tests with coverage, then the end-to-end suites
+// The one test entry point (`npm test`): unit tests with coverage, then the CLI suites (the
+// built dist/cli/main.js spawned as users run it: test/cli), then the end-to-end suites
 // against a real kube-apiserver + etcd (+ kube-controller-manager) built from Go modules,
 // then the real-node tier (containerd, kubelet, kube-proxy, CoreDNS and our own image; needs
-// root). `node scripts/run-tests.mjs unit|e2e|node` runs one tier. Runs under the project's own Node
+// root). `node scripts/run-tests.mjs unit|cli|e2e|node` runs one tier. Runs under the project's own Node
 // (npm puts node_modules/.bin first on PATH), after scripts/bootstrap.mjs compiled dist/.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -14,11 +15,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bundledNode = join(root, "node_modules", ".bin", "node");
 const nodeBin = existsSync(bundledNode) ? bundledNode : process.execPath;
 const which = process.argv[2] ?? "all";
-if (!["all", "unit", "e2e", "node"].includes(which)) {
-  console.error(`usage: run-tests.mjs [all|unit|e2e|node] (got ${which})`);
+if (!["all", "unit", "cli", "e2e", "node"].includes(which)) {
+  console.error(`usage: run-tests.mjs [all|unit|cli|e2e|node] (got ${which})`);
   process.exit(2);
 }
 
+/**
+ * The compiled tests of one tier. tsc never deletes outputs, so a test whose source was moved
+ * or removed still has a .js in dist/: only those with a .ts source beside it in test/ count.
+ */
 function testFiles(dir) {
   const abs = join(root, "dist", "test", dir);
   if (!existsSync(abs)) return [];
@@ -27,7 +32,7 @@ function testFiles(dir) {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".test.js")) out.push(relative(root, p));
+      else if (e.name.endsWith(".test.js") && existsSync(join(root, relative(join(root, "dist"), p)).replace(/\.js$/, ".ts"))) out.push(relative(root, p));
     }
   };
   walk(abs);
@@ -79,6 +84,17 @@ if (which === "all" || which === "unit") {
     "--test-concurrency=2",
   ]);
   failed ||= status !== 0;
+}
+if (which === "all" || which === "cli") {
+  // Each of these spawns the CLI (a fresh Node process per command), which is what makes them
+  // slow; they are kept out of the unit tier so that it stays fast. No coverage: the code
+  // they cover runs in the child processes.
+  const files = testFiles("cli");
+  if (files.length === 0) {
+    console.error("no CLI tests found under dist/test/cli (did the build run?)");
+    process.exit(1);
+  }
+  failed ||= runNodeTests(files, ["--test-concurrency=2"]) !== 0;
 }
 if (which === "all" || which === "e2e") {
   const files = testFiles("e2e");

@@ -5,7 +5,9 @@
  * which the API server treats as a failed call and answers per the webhook's failurePolicy.
  * `buildWebhookApp` returns an app that tests drive with `inject()`; only the CLI listens.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Server as HttpServer } from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type RawReplyDefaultExpression, type RawRequestDefaultExpression } from "fastify";
 import type { Logger } from "pino";
 import { MUTATE_PATH, VALIDATE_PATH } from "../config/names.js";
 import { decodeAdmissionReview, reviewResponse } from "./admission-review.js";
@@ -24,17 +26,29 @@ import { decideServiceReservation } from "./reservation-guard.js";
  */
 export const ADMISSION_BODY_LIMIT = 7 * 1024 * 1024;
 
+/** The serving certificate and key (PEM). */
+export interface TLSMaterial {
+  key: string | Buffer;
+  cert: string | Buffer;
+}
+
+/**
+ * The webhook's fastify app, typed by its raw server: `WebhookApp<HttpsServer>` when built
+ * with TLS material (what `serve` listens with), plain HTTP for `inject()`-only tests.
+ */
+export type WebhookApp<S extends HttpServer = HttpServer> = FastifyInstance<S, RawRequestDefaultExpression<S>, RawReplyDefaultExpression<S>, Logger>;
+
 export interface WebhookAppDeps extends MutateDeps {
   log: Logger;
   metrics: WebhookMetrics;
   /** TLS material; omit for `inject()`-only tests. */
-  https?: { key: string | Buffer; cert: string | Buffer } | undefined;
+  https?: TLSMaterial | undefined;
   /** Memory for large reviews (tests use small ones); default LargeReviewBudget's. */
   largeReviewBudget?: LargeReviewBudget;
 }
 
 /** Apps that are draining (see startDraining); a WeakSet so the app type stays fastify's. */
-const draining = new WeakSet<FastifyInstance>();
+const draining = new WeakSet<object>();
 
 /**
  * Starts retiring the app's connections before it closes: every answer from now on says
@@ -43,7 +57,7 @@ const draining = new WeakSet<FastifyInstance>();
  * away. Closing a kept-alive connection instead races with a review being written on it,
  * and Go's HTTP client does not retry a POST it has written.
  */
-export function startDraining(app: FastifyInstance): void {
+export function startDraining<S extends HttpServer>(app: WebhookApp<S>): void {
   draining.add(app);
 }
 
@@ -52,8 +66,10 @@ export function startDraining(app: FastifyInstance): void {
  * are bounded (size, nesting, large ones in flight), a malformed review gets a 400 naming
  * the field, and our own failures a 500 so that the failurePolicy decides.
  */
-export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
-  const options: FastifyServerOptions & { https?: object } = {
+export function buildWebhookApp(deps: WebhookAppDeps & { https: TLSMaterial }): WebhookApp<HttpsServer>;
+export function buildWebhookApp(deps: WebhookAppDeps): WebhookApp;
+export function buildWebhookApp(deps: WebhookAppDeps): WebhookApp | WebhookApp<HttpsServer> {
+  const options = {
     loggerInstance: deps.log,
     bodyLimit: ADMISSION_BODY_LIMIT,
     // One line per review is logged by the handler with the decision; fastify's generic
@@ -68,11 +84,13 @@ export function buildWebhookApp(deps: WebhookAppDeps): FastifyInstance {
     return503OnClosing: false,
     // The API server keeps connections alive and reuses them for every webhook call.
     keepAliveTimeout: 75_000,
-  };
-  if (deps.https) {
-    options.https = { key: deps.https.key, cert: deps.https.cert, minVersion: "TLSv1.2" };
-  }
-  const app = Fastify(options) as unknown as FastifyInstance;
+  } satisfies FastifyServerOptions<HttpServer, Logger>;
+  if (deps.https) return addRoutes(Fastify({ ...options, https: { key: deps.https.key, cert: deps.https.cert, minVersion: "TLSv1.2" } }), deps);
+  return addRoutes(Fastify(options), deps);
+}
+
+/** The hooks, parsers, error handlers and routes, the same over HTTPS and plain HTTP. */
+function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDeps): WebhookApp<S> {
 
   // Our own JSON parser so a broken body gets a 400 that says where it broke.
   // The API server only ever sends JSON; anything else is answered with 415.

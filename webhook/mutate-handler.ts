@@ -40,10 +40,21 @@ export class AdmissionInternalError extends Error {
 }
 
 /**
- * Decides one review. `pod` is the request's object as read by decodeMutateReview (the
- * HTTP layer always passes it); without it the object in `review` is read here.
+ * Answers one /mutate review: reads the namespace's facts (only for a pod CREATE), asks the
+ * pure decision ({@link decide}) and turns it into the AdmissionResponse.
  *
- * @throws AdmissionInternalError when the namespace cannot be read (failurePolicy decides).
+ * Contract: the response always carries the request's `uid` and is always `allowed: true`;
+ * only `inject` carries a JSON Patch (`dnsPolicy: None`, the dnsConfig, our annotation), and
+ * `report` (audit mode) carries a warning saying what would be set instead. Every response
+ * has the audit annotations `decision` and `reason` (and `profile` when one applies), and the
+ * decision's warnings. The returned `decision` is the same one, for logs and metrics.
+ *
+ * `pod` is the request's object as read by decodeMutateReview (the HTTP layer always passes
+ * it); without it the object in `review` is read here.
+ *
+ * @throws AdmissionInternalError when the namespace cannot be read (`namespace-lookup-failed`)
+ *   or an unchecked object reaches it (`handler-bug`): the HTTP layer answers 500, so the
+ *   webhook's failurePolicy decides, never this function.
  */
 export async function handleMutate(review: AdmissionReview, deps: MutateDeps, pod?: PodRead): Promise<MutateOutcome> {
   const req = review.request;

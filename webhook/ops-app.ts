@@ -2,6 +2,7 @@
  * Plain-HTTP operations endpoints: liveness, readiness and Prometheus metrics. Separate from
  * the admission port so probes and scrapes need no TLS and never queue behind reviews.
  */
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -21,9 +22,12 @@ export interface OpsAppDeps {
   live?: () => boolean;
 }
 
+/** The ops app: plain HTTP, logging through the process's pino logger. */
+export type OpsApp = FastifyInstance<HttpServer, IncomingMessage, ServerResponse, Logger>;
+
 /** The plain-HTTP ops port: /healthz, /readyz (each readiness check listed) and /metrics. */
-export function buildOpsApp(deps: OpsAppDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.log, logController: new LogController({ disableRequestLogging: true }) }) as unknown as FastifyInstance;
+export function buildOpsApp(deps: OpsAppDeps): OpsApp {
+  const app = Fastify({ loggerInstance: deps.log, logController: new LogController({ disableRequestLogging: true }) });
   app.get(HEALTHZ_PATH, async (_req, reply) => {
     if (deps.live && !deps.live()) return reply.code(503).type("text/plain").send("shutting down\n");
     return reply.type("text/plain").send("ok\n");

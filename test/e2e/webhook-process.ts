@@ -33,8 +33,8 @@ export interface WebhookProcessOptions {
   logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   /**
    * Configuration file content (the `--config` YAML), merged over ours, which pins the ops
-   * listener to 127.0.0.1 (`--host` only moves the HTTPS listener) and puts 127.0.0.1 and
-   * localhost into the serving certificate (`certificates.extraIPs`/`extraDNSNames`).
+   * listener to 127.0.0.1 (it follows `--host` only while `ops.host` is unset) and puts
+   * 127.0.0.1 and localhost into the serving certificate (`certificates.extraIPs`/`extraDNSNames`).
    */
   config?: Record<string, unknown>;
   /** Extra `serve` arguments, appended after ours. */

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
-import { setTimeout as delay } from "node:timers/promises";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { pino } from "pino";
 import { Registry } from "prom-client";
@@ -15,6 +14,7 @@ import { startBackgroundAudit } from "../../../audit/background.js";
 import { auditCluster, NamespaceNotFoundError } from "../../../audit/cluster-source.js";
 import { buildPolicyReports } from "../../../audit/policy-report.js";
 import { CRD_MISSING_MESSAGE, writePolicyReports } from "../../../audit/report-writer.js";
+import { ManualTimers } from "../kube/manual-timers.js";
 import { startFakeApi, type FakeApi } from "./fake-api-server.js";
 import { DNS_IP, NEW_DNS_IP, injectedPod, plainPod } from "./fixtures.js";
 
@@ -192,45 +192,68 @@ describe("startBackgroundAudit against a fake API server", () => {
     api.requests.length = 0;
   });
 
+  type Line = Record<string, unknown>;
+  /** The audit's log lines, and a way to wait for one (the audit's own I/O paces the test, not a sleep). */
   const capture = () => {
-    const lines: Record<string, unknown>[] = [];
+    const lines: Line[] = [];
+    const waiters: { ok: () => boolean; resolve: () => void }[] = [];
     const stream = new Writable({
       write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+        for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l) as Line);
+        for (const w of [...waiters]) {
+          if (!w.ok()) continue;
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
         cb();
       },
     });
-    return { lines, log: pino({ level: "debug" }, stream) };
-  };
-  const waitUntil = async (what: string, ok: () => boolean, timeoutMs = 10_000) => {
-    const end = Date.now() + timeoutMs;
-    while (!ok()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await delay(50);
-    }
+    const waitFor = (what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> => {
+      if (ok()) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+        waiters.push({
+          ok,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
+    };
+    return { lines, waitFor, log: pino({ level: "debug" }, stream) };
   };
 
   it("a follower makes no API calls and exports no audit gauges", async () => {
-    const { log } = capture();
+    const { lines, log } = capture();
     const registry = new Registry();
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => false, dnsServiceIP: () => DNS_IP, intervalSeconds: 1 });
+    const timers = new ManualTimers();
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => false, dnsServiceIP: () => DNS_IP, intervalSeconds: 1, timers });
     bg.trigger("namespace labels changed");
-    await delay(2500);
+    await timers.advance(3000); // the debounce, then two scheduled rounds (each debounced too)
     await bg.stop();
     assert.deepEqual(api.requests, []);
     assert.doesNotMatch(await registry.metrics(), /pod_dns_injector_audit_nonconforming_pods\{/);
+    const skipped = lines.filter((l) => l.msg === "background audit skipped: not the leader").map((l) => l.reasons);
+    assert.deepEqual(skipped, [["namespace labels changed", "schedule"], ["schedule"]], "the runs happened and were skipped, not just never scheduled");
+    assert.equal(timers.pending, 0, "stop() cancels the schedule and the debounce");
   });
 
   it("the leader audits at start, writes reports and gauges; a missing CRD is logged once and the gauges stay current", async () => {
     api.crdInstalled = false;
-    const { lines, log } = capture();
+    const { lines, waitFor, log } = capture();
     const registry = new Registry();
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIP: () => NEW_DNS_IP, intervalSeconds: 3600 });
+    const timers = new ManualTimers();
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIP: () => NEW_DNS_IP, intervalSeconds: 3600, timers });
     const finished = () => lines.filter((l) => l.msg === "background audit finished");
-    await waitUntil("the first audit", () => finished().length === 1);
+    await timers.advance(999);
+    assert.equal(finished().length, 0, "the first audit waits for the debounce");
+    await timers.advance(1);
+    await waitFor("the first audit", () => finished().length === 1);
     bg.trigger("config reloaded");
     bg.trigger("DNS Service IP changed"); // coalesced with the one before
-    await waitUntil("the second audit", () => finished().length === 2);
+    await timers.advance(1000);
+    await waitFor("the second audit", () => finished().length === 2);
     assert.deepEqual(finished()[1]?.reasons, ["config reloaded", "DNS Service IP changed"]);
     assert.equal(lines.filter((l) => typeof l.msg === "string" && l.msg.includes("is not installed")).length, 1, "the missing CRD is logged once");
     const text = await registry.metrics();
@@ -240,23 +263,38 @@ describe("startBackgroundAudit against a fake API server", () => {
 
     api.crdInstalled = true;
     bg.trigger("CRD installed");
-    await waitUntil("the third audit", () => finished().length === 3);
+    await timers.advance(1000);
+    await waitFor("the third audit", () => finished().length === 3);
     assert.deepEqual((finished()[2]?.reports), { created: 2, updated: 0, unchanged: 0, deleted: 0 });
     assert.ok(lines.some((l) => l.msg === "the PolicyReport CRD is installed now: writing PolicyReports"));
     await bg.stop();
     bg.trigger("after stop");
-    await delay(1200);
+    assert.equal(timers.pending, 0, "after stop() nothing is scheduled: no debounce, no schedule");
+    await timers.advance(2 * 3600 * 1000);
     assert.equal(finished().length, 3, "no audit after stop()");
+    assert.equal(api.requests.filter((r) => r.method === "GET" && r.path === "/api/v1/namespaces").length, 3, "three audits listed the namespaces, none after stop()");
   });
 
   it("an API failure is logged and counted; the runner keeps going", async () => {
-    const { lines, log } = capture();
+    const { lines, waitFor, log } = capture();
     const registry = new Registry();
+    const timers = new ManualTimers();
+    const pods = api.collections.get("/api/v1/namespaces/team-a/pods")!;
     api.collections.delete("/api/v1/namespaces/team-a/pods");
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIP: () => DNS_IP, intervalSeconds: 3600 });
-    await waitUntil("the failure", () => lines.some((l) => l.level === 50));
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIP: () => DNS_IP, intervalSeconds: 3600, timers });
+    await timers.advance(1000);
+    await waitFor("the failure", () => lines.some((l) => l.level === 50));
     assert.match(String(lines.find((l) => l.level === 50)?.msg), /background audit failed; retrying in 30 s/);
     assert.match(await registry.metrics(), /pod_dns_injector_audit_runs_total\{outcome="error"\} 1/);
+
+    // The retry comes 30 s later (then the debounce), and succeeds once the pods list again.
+    api.collections.set("/api/v1/namespaces/team-a/pods", pods);
+    await timers.advance(29_999);
+    assert.equal(lines.filter((l) => l.msg === "background audit finished").length, 0, "no retry before 30 s");
+    await timers.advance(1 + 1000);
+    await waitFor("the retry", () => lines.some((l) => l.msg === "background audit finished"));
+    assert.deepEqual(lines.find((l) => l.msg === "background audit finished")?.reasons, ["retry after error"]);
+    assert.match(await registry.metrics(), /pod_dns_injector_audit_runs_total\{outcome="ok"\} 1/);
     await bg.stop();
   });
 });

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CoalescingRunner } from "../../../kube/coalescing-runner.js";
+import { ManualTimers } from "./manual-timers.js";
 
 function gate(): { wait: Promise<void>; open: () => void } {
   let open!: () => void;
@@ -86,13 +87,20 @@ describe("CoalescingRunner", () => {
 
   it("with a debounce, a burst of triggers starts one run", async () => {
     const runs: string[][] = [];
-    const runner = new CoalescingRunner({ run: async (r) => void runs.push(r), onError: () => assert.fail("no run throws"), debounceMs: 20 });
+    const timers = new ManualTimers();
+    const runner = new CoalescingRunner({ run: async (r) => void runs.push(r), onError: () => assert.fail("no run throws"), debounceMs: 20, timers });
     runner.trigger("x");
     runner.trigger("y");
     assert.equal(runner.busy, false, "nothing runs before the debounce");
-    await new Promise((r) => setTimeout(r, 60));
+    await timers.advance(19);
+    assert.deepEqual(runs, [], "nothing runs before the debounce has passed");
+    await timers.advance(1);
     await runner.idle();
     assert.deepEqual(runs, [["x", "y"]]);
+    runner.trigger("z");
     await runner.stop();
+    assert.equal(timers.pending, 0, "stop() cancels a pending debounce");
+    await timers.advance(100);
+    assert.deepEqual(runs, [["x", "y"]]);
   });
 });

@@ -47,6 +47,18 @@ describe("RunnableManager", () => {
     assert.equal(manager.stopRequested, true);
   });
 
+  it("stop tells every started part to drain before anything stops, leader-only work included", async () => {
+    const events: string[] = [];
+    const draining = (name: string, extra: Partial<Runnable> = {}) => part(name, events, { drain: () => void events.push(`drain ${name}`), ...extra });
+    const audit = draining("audit", { leaderOnly: { startedLeading: () => undefined, stoppedLeading: () => undefined } });
+    const manager = new RunnableManager({ runnables: [draining("ops"), draining("https"), audit], log: quiet, drainMs: 1000 });
+    await manager.start();
+    await manager.leaderWorkStarted();
+    events.length = 0;
+    await manager.stop("test");
+    assert.deepEqual(events, ["drain audit", "drain https", "drain ops", "stop audit", "stop https", "stop ops"]);
+  });
+
   it("a failing start stops what started, in reverse, and throws", async () => {
     const events: string[] = [];
     const manager = new RunnableManager({
@@ -67,6 +79,7 @@ describe("RunnableManager", () => {
       runnables: [part("first", events, { stop: async (d) => void (deadlines.push(d), events.push("stop first")) }), hung],
       log: { ...quiet, warn: ((_o: object, m: string) => void warnings.push(m)) as never },
       drainMs: 10,
+      stopGraceMs: 10,
     });
     await manager.start();
     await manager.stop("test");

@@ -1,12 +1,11 @@
 /** The webhook app as most unit tests want it: standalone facts, silent, its own metrics. */
-import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import type { Settings } from "../../../config/settings.js";
 import { standaloneFacts } from "../../../webhook/admission-facts.js";
-import { buildWebhookApp, type WebhookAppDeps } from "../../../webhook/app.js";
+import { buildWebhookApp, type WebhookApp, type WebhookAppDeps } from "../../../webhook/app.js";
 import { createWebhookMetrics } from "../../../webhook/metrics.js";
 
-export function standaloneApp(settings: Settings, extra: Partial<WebhookAppDeps> = {}): FastifyInstance {
+export function standaloneApp(settings: Settings, extra: Partial<WebhookAppDeps> = {}): WebhookApp {
   return buildWebhookApp({
     settings: () => settings,
     facts: standaloneFacts(() => settings),

@@ -3,7 +3,7 @@
  * `pod-dns-injector inject` prints and NAME.yaml.explain what `explain` prints. Every input
  * also runs through the HTTP path (/mutate via fastify inject): the pod (template) the API
  * server would store after applying our patch must equal the one in the .injected file.
- * Refresh with UPDATE_GOLDEN=1 npm run test:unit; outputs without an input fail as stale.
+ * Refresh with UPDATE_GOLDEN=1 npm run test:cli; outputs without an input fail as stale.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -18,7 +18,7 @@ import { buildWebhookApp } from "../../webhook/app.js";
 import { createWebhookMetrics } from "../../webhook/metrics.js";
 import { applyPatchCopy, type Operation } from "../../webhook/patch.js";
 import { findPodTemplate, type ManifestObject } from "../../webhook/workloads.js";
-import { repoRoot } from "./repo-root.js";
+import { repoRoot } from "../unit/repo-root.js";
 
 const root = repoRoot();
 const dir = join(root, "test", "golden", "inject");
@@ -34,8 +34,8 @@ function runCli(args: string[]): { stdout: string; stderr: string; status: numbe
 function golden(file: string, actual: string): void {
   const path = join(dir, file);
   if (update) writeFileSync(path, actual);
-  assert.ok(existsSync(path), `${file} is missing; run UPDATE_GOLDEN=1 npm run test:unit`);
-  assert.equal(actual, readFileSync(path, "utf8"), `${file} differs; if the change is intended, run UPDATE_GOLDEN=1 npm run test:unit and review the diff`);
+  assert.ok(existsSync(path), `${file} is missing; run UPDATE_GOLDEN=1 npm run test:cli`);
+  assert.equal(actual, readFileSync(path, "utf8"), `${file} differs; if the change is intended, run UPDATE_GOLDEN=1 npm run test:cli and review the diff`);
 }
 
 /** A Pod and a pod template differ only by apiVersion/kind. */

@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { repoRoot } from "../repo-root.js";
+import { repoRoot } from "../unit/repo-root.js";
 
 const cli = join(repoRoot(), "dist", "cli", "main.js");
 const tmp = mkdtempSync(join(tmpdir(), "pdi-cli-hostile-"));

@@ -2,8 +2,7 @@
  * `pod-dns-injector audit`, spawned as users run it: offline audits of the fixture
  * manifests in test/golden/audit (NAME.yaml → NAME.yaml.audit, the table; refresh with
  * UPDATE_GOLDEN=1, outputs without an input fail as stale), exit codes, formats, usage and
- * input errors. Runs dist/cli/main.js once cli/program.ts registers the command, until then
- * the test-only entry (a program with just `audit`, wired the same way).
+ * input errors. Runs the built dist/cli/main.js.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -12,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
-import { repoRoot } from "../repo-root.js";
+import { repoRoot } from "../unit/repo-root.js";
 
 const root = repoRoot();
 const goldenDir = join(root, "test", "golden", "audit");
@@ -30,8 +29,8 @@ const env = { PATH: process.env.PATH ?? "", HOME: tmp };
 function golden(file: string, actual: string): void {
   const path = join(goldenDir, file);
   if (update) writeFileSync(path, actual);
-  assert.ok(existsSync(path), `${file} is missing; run UPDATE_GOLDEN=1 npm run test:unit`);
-  assert.equal(actual, readFileSync(path, "utf8"), `${file} differs; if the change is intended, run UPDATE_GOLDEN=1 npm run test:unit and review the diff`);
+  assert.ok(existsSync(path), `${file} is missing; run UPDATE_GOLDEN=1 npm run test:cli`);
+  assert.equal(actual, readFileSync(path, "utf8"), `${file} differs; if the change is intended, run UPDATE_GOLDEN=1 npm run test:cli and review the diff`);
 }
 
 for (const entry of entries) {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
-import { repoRoot } from "../repo-root.js";
+import { repoRoot } from "../unit/repo-root.js";
 
 const cli = join(repoRoot(), "dist", "cli", "main.js");
 const tmp = mkdtempSync(join(tmpdir(), "pdi-cli-"));
