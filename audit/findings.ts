@@ -10,7 +10,7 @@
  * namespace lowered ndots since. When the pod's controller template is known, the audit
  * also decides the template, which is exactly what a restart would produce, and compares.
  */
-import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, type NamespaceMode } from "../config/names.js";
+import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, POLICY_INJECTION_MARK, type NamespaceMode } from "../config/names.js";
 import type { DNSOption, Settings } from "../config/settings.js";
 import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
 import { buildDNSConfig, describeDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
@@ -236,6 +236,10 @@ function judge(pod: AuditedPod, template: PodLike | undefined, ctx: JudgeContext
 
   const injected = isInjected(pod);
   let problems = injected ? compareInjected(pod, desired, decision, template, ctx) : [notInjected(pod, desired, ctx.ns)];
+  // The in-tree policy writes `<profile>@policy` (CEL has no hash): its pods are judged by
+  // their fields alone, which compareInjected has just done.
+  const byPolicy = pod.metadata.annotations?.[INJECTED_ANNOTATION] === `${decision.profile}@${POLICY_INJECTION_MARK}`;
+  if (byPolicy && problems.length === 0) return { ...labels, result: "pass", reason: "already-injected", message: "injected by the in-tree MutatingAdmissionPolicy and up to date", findings: [] };
   if (problems.length === 0 && decision.action !== "noop") {
     // decide saw something stale that the field comparison did not name: the annotation itself.
     problems = [annotationDrift(pod, decision)];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { INJECTED_ANNOTATION, INJECT_LABEL, NDOTS_ANNOTATION, PROFILE_ANNOTATION, SEARCHES_ANNOTATION } from "../../../config/names.js";
+import { INJECTED_ANNOTATION, INJECT_LABEL, NDOTS_ANNOTATION, POLICY_INJECTION_MARK, PROFILE_ANNOTATION, SEARCHES_ANNOTATION } from "../../../config/names.js";
 import { defaultSettings, type Settings } from "../../../config/settings.js";
 import { FINDING_KINDS, FINDING_RULES, auditPod, type AuditReason, type AuditResult, type AuditedPod, type FindingKind } from "../../../audit/findings.js";
 import type { Workload } from "../../../audit/owners.js";
@@ -13,6 +13,13 @@ function settingsWithProfiles(): Settings {
   s.profiles.corp = { nameservers: [], searches: [], options: [{ name: "ndots", value: "5" }] };
   s.profiles.nodelocal = { nameservers: ["169.254.20.10"], searches: [], options: [{ name: "ndots", value: "5" }] };
   return s;
+}
+
+/** A pod as the in-tree MutatingAdmissionPolicy stores it: the annotation carries `@policy`, not a hash. */
+function byPolicy(cfg: ReturnType<typeof defaultDNS>): AuditedPod {
+  const pod = podWithDNS("web-1", cfg);
+  pod.metadata.annotations = { [INJECTED_ANNOTATION]: `default@${POLICY_INJECTION_MARK}` };
+  return pod;
 }
 
 const rsTemplate = { metadata: { labels: { app: "web" } }, spec: {} };
@@ -46,6 +53,9 @@ describe("auditPod: one case per finding kind, pass and skip reason", () => {
     // pass: row 8 of the decision table
     { name: "an injected, up-to-date pod passes (row 8)", pod: injectedPod(), result: "pass", reason: "already-injected", kinds: [] },
     { name: "an up-to-date pod of a Deployment passes (its template agrees)", pod: injectedPod(), workload: deployment(), result: "pass", reason: "already-injected", kinds: [] },
+    // pass: injected by the in-tree MutatingAdmissionPolicy (`default@policy`, no hash), judged by its fields
+    { name: "a pod the in-tree policy injected, up to date, passes", pod: byPolicy(defaultDNS()), result: "pass", reason: "already-injected", kinds: [] },
+    { name: "a pod the in-tree policy injected before the DNS Service moved is stale", pod: byPolicy(defaultDNS()), ip: NEW_DNS_IP, result: "fail", reason: "reinject-outdated", kinds: ["stale-nameserver"] },
     // not-injected
     { name: "ClusterFirst, created before opt-in or with the webhook down", pod: plainPod(), result: "fail", reason: "cluster-first", kinds: ["not-injected"] },
     { name: "dnsPolicy unset (defaults to ClusterFirst)", pod: plainPod("p", { spec: { dnsPolicy: undefined } }), result: "fail", reason: "cluster-first", kinds: ["not-injected"] },
