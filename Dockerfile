@@ -15,6 +15,7 @@ COPY tsconfig.json ./
 COPY config ./config
 COPY kube ./kube
 COPY webhook ./webhook
+COPY policy ./policy
 COPY controller ./controller
 COPY certs ./certs
 COPY audit ./audit
@@ -34,6 +35,7 @@ COPY --from=production-deps /src/node_modules /app/node_modules
 COPY --from=build /src/dist/config /app/dist/config
 COPY --from=build /src/dist/kube /app/dist/kube
 COPY --from=build /src/dist/webhook /app/dist/webhook
+COPY --from=build /src/dist/policy /app/dist/policy
 COPY --from=build /src/dist/controller /app/dist/controller
 COPY --from=build /src/dist/certs /app/dist/certs
 COPY --from=build /src/dist/audit /app/dist/audit

@@ -12,7 +12,7 @@ export const NODE_PATH = "/nodejs/bin/node";
 export const APP_DIR = "/app";
 
 /** The compiled parts of the product that run in the container (dist/<dir>), never tests or benches. */
-export const PRODUCT_DIST_DIRS = ["config", "kube", "webhook", "controller", "certs", "audit", "cli"] as const;
+export const PRODUCT_DIST_DIRS = ["config", "kube", "webhook", "policy", "controller", "certs", "audit", "cli"] as const;
 /** Repository files the running program needs: package.json gives "type": "module" and the version. */
 export const APP_REPO_FILES = ["package.json", "LICENSE"] as const;
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { manifestImageName } from "../../../image/build.js";
 import { renderDockerfile } from "../../../image/dockerfile.js";
@@ -117,6 +117,28 @@ describe("product image content", () => {
   it("names the image as manifests/base/deployment.yaml deploys it, tagged with the package version", async () => {
     const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
     assert.equal(await manifestImageName(root), `ghcr.io/pod-dns-injector/pod-dns-injector:${version}`);
+  });
+});
+
+describe("the image holds every module the program imports", () => {
+  // A new top-level folder (policy/ once was) that the CLI imports but the image leaves
+  // out fails only at container start with ERR_MODULE_NOT_FOUND; catch it here instead.
+  it("every relative import reachable from cli/main.ts is inside PRODUCT_DIST_DIRS", () => {
+    const seen = new Set<string>();
+    const queue = [join(root, "cli", "main.ts")];
+    for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const source = readFileSync(file, "utf8");
+      for (const m of source.matchAll(/^\s*(?:import|export)\b[^"';]*?from\s+"(\.{1,2}\/[^"]+)"|import\(\s*"(\.{1,2}\/[^"]+)"\s*\)/gm)) {
+        const spec = (m[1] ?? m[2])!;
+        queue.push(resolve(dirname(file), spec.replace(/\.js$/, ".ts")));
+      }
+    }
+    const topDirs = new Set([...seen].map((f) => relative(root, f).split("/")[0]!));
+    assert.ok(topDirs.has("webhook") && topDirs.has("cli"), `the walk found the program's folders: ${[...topDirs].join(", ")}`);
+    const missing = [...topDirs].filter((d) => !(PRODUCT_DIST_DIRS as readonly string[]).includes(d));
+    assert.deepEqual(missing, [], `imported by the program but not copied into the image: ${missing.join(", ")}`);
   });
 });
 
