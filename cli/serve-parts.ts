@@ -273,8 +273,9 @@ export function leaderWork(d: LeaderWorkDeps): LeaderWork | undefined {
     return {
       start: () => {
         e.start();
-        const what = runnables.map((r) => r.name).join(", ");
-        d.log.info({ identity: d.identity, lease: `${injectorNamespace}/${GUARDIAN_LEASE}` }, `${what} started; campaigning for the lease`);
+        // One stable message (tests and log queries match it); the leader-only parts are a field.
+        const leaderWork = runnables.map((r) => r.name);
+        d.log.info({ identity: d.identity, lease: `${injectorNamespace}/${GUARDIAN_LEASE}`, leaderWork }, "leader election started; campaigning for the lease");
       },
       stop: () => e.stop(),
     };

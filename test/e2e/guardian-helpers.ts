@@ -87,7 +87,9 @@ export async function startGuardian(options: StartGuardianOptions): Promise<Guar
     const identity = await waitFor(
       `${options.name}: the "DNS Service guardian started" log line`,
       async () => {
-        const line = logRecords(process).find((r) => r.msg === "DNS Service guardian started; campaigning for the lease");
+        const line = logRecords(process).find(
+          (r) => r.msg === "leader election started; campaigning for the lease" && Array.isArray(r.leaderWork) && r.leaderWork.includes("guardian"),
+        );
         return typeof line?.identity === "string" ? { value: line.identity } : { detail: "no such line yet" };
       },
       { timeoutMs: 10_000, intervalMs: 50 },
