@@ -5,6 +5,7 @@
  * --write-reports stores the PolicyReports in the cluster. Exit code 1 when any pod fails
  * (foreign-dns and would-inject only warn), for CI and cron use; 2 for usage errors.
  */
+import type { KubeConfig } from "@kubernetes/client-node";
 import { Option, type Command } from "commander";
 import { stringify } from "yaml";
 import { NAMESPACE_MODES, PRODUCT, type NamespaceMode } from "../config/names.js";
@@ -18,14 +19,12 @@ import { findCluster, loadKubeConfig } from "./kubeconfig.js";
 import type { CommandIO } from "./inject.js";
 import { parseManifests, readInput } from "./manifest-io.js";
 import { resolveSettings, type SettingsFlags } from "./settings-source.js";
+import type { Settings } from "../config/settings.js";
 
 export const AUDIT_OUTPUTS = ["table", "json", "yaml", "policyreport"] as const;
 export type AuditOutput = (typeof AUDIT_OUTPUTS)[number];
 
-export interface AuditFlags extends SettingsFlags {
-  kubeconfig?: string | undefined;
-  namespace?: string | undefined;
-  allNamespaces?: boolean | undefined;
+export interface AuditFlags extends SettingsFlags, ClusterAuditFlags {
   output: AuditOutput;
   writeReports?: boolean | undefined;
   filename?: string | undefined;
@@ -71,24 +70,16 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
     if (bad) throw inputError(`${source}: document ${bad.index} (${bad.what}): ${bad.error}`);
     run = audit.run;
   } else {
-    const kubeConfig = await loadKubeConfig(findCluster(flags.kubeconfig, io.env, { homeFallback: true }), "audit", " (or audit manifests offline with -f FILE)");
-    // The cluster path (client-node and the list readers) is loaded only when it is taken.
-    const [{ auditCluster, NamespaceNotFoundError }, { writePolicyReports }] = await Promise.all([import("../audit/cluster-source.js"), import("../audit/report-writer.js")]);
-    const scope: AuditScope = flags.namespace !== undefined ? { kind: "namespace", name: flags.namespace } : flags.allNamespaces ? { kind: "all" } : { kind: "opted-in" };
-    const server = kubeConfig.getCurrentCluster()?.server ?? "(unknown server)";
-    try {
-      const result = await auditCluster({ kubeConfig, settings, scope, dnsServiceIP: flagIP });
-      for (const w of result.warnings) io.stderr(`${PRODUCT}: warning: ${w}\n`);
-      run = result;
-      if (flags.writeReports) {
+    const cluster = await auditClusterForCommand(flags, io, settings, { command: "audit", alternative: " (or audit manifests offline with -f FILE)" });
+    run = cluster.run;
+    if (flags.writeReports) {
+      const { writePolicyReports } = await import("../audit/report-writer.js");
+      const { scope, kubeConfig } = cluster;
+      try {
         outcome = await writePolicyReports({ kubeConfig, reports: buildPolicyReports(run), owns: scope.kind === "namespace" ? { kind: "namespaces", names: [scope.name] } : { kind: "all" } });
+      } catch (err) {
+        throw inputError(`cannot write PolicyReports to ${cluster.server}: ${errorText(err)}`);
       }
-    } catch (err) {
-      if (err instanceof NamespaceNotFoundError) throw inputError(`${err.message} (in ${server})`);
-      throw inputError(`cannot audit the cluster at ${server}: ${errorText(err)}`);
-    }
-    if (scope.kind === "opted-in" && run.namespaces.length === 0) {
-      io.stderr(`${PRODUCT}: no namespace is opted in (label pod-dns-injector.io/inject=enabled or audit); use -n NS or -A to audit others\n`);
     }
   }
   if (run.dnsService.ip === undefined) {
@@ -106,8 +97,47 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
   return hasViolations(run) ? EXIT_INPUT : EXIT_OK;
 }
 
-function checkFlags(flags: AuditFlags): void {
+/** The cluster flags `audit` and `restart` share: which cluster, which namespaces, which DNS IP to expect. */
+export interface ClusterAuditFlags {
+  kubeconfig?: string | undefined;
+  namespace?: string | undefined;
+  allNamespaces?: boolean | undefined;
+  nameserver?: string | undefined;
+}
+
+/**
+ * Audits the cluster the flags name, printing the audit's warnings: the cluster half of
+ * `audit`, also the first step of `restart`. Errors become CliErrors naming the server.
+ */
+export async function auditClusterForCommand(
+  flags: ClusterAuditFlags,
+  io: CommandIO,
+  settings: Settings,
+  what: { command: string; alternative?: string },
+): Promise<{ run: AuditRun; scope: AuditScope; kubeConfig: KubeConfig; server: string }> {
   if (flags.namespace !== undefined && flags.allNamespaces) throw usageError("-n/--namespace and -A/--all-namespaces are exclusive");
+  const kubeConfig = await loadKubeConfig(findCluster(flags.kubeconfig, io.env, { homeFallback: true }), what.command, what.alternative);
+  // The cluster path (client-node and the list readers) is loaded only when it is taken.
+  const { auditCluster, NamespaceNotFoundError } = await import("../audit/cluster-source.js");
+  const scope: AuditScope = flags.namespace !== undefined ? { kind: "namespace", name: flags.namespace } : flags.allNamespaces ? { kind: "all" } : { kind: "opted-in" };
+  const server = kubeConfig.getCurrentCluster()?.server ?? "(unknown server)";
+  const flagIP = flags.nameserver !== undefined ? { ip: settings.dnsService.clusterIP ?? undefined, source: "flag" as const } : undefined;
+  let run: AuditRun;
+  try {
+    const result = await auditCluster({ kubeConfig, settings, scope, dnsServiceIP: flagIP });
+    for (const w of result.warnings) io.stderr(`${PRODUCT}: warning: ${w}\n`);
+    run = result;
+  } catch (err) {
+    if (err instanceof NamespaceNotFoundError) throw inputError(`${err.message} (in ${server})`);
+    throw inputError(`cannot audit the cluster at ${server}: ${errorText(err)}`);
+  }
+  if (scope.kind === "opted-in" && run.namespaces.length === 0) {
+    io.stderr(`${PRODUCT}: no namespace is opted in (label pod-dns-injector.io/inject=enabled or audit); use -n NS or -A to audit others\n`);
+  }
+  return { run, scope, kubeConfig, server };
+}
+
+function checkFlags(flags: AuditFlags): void {
   if (flags.filename !== undefined) {
     for (const [set, name] of [[flags.allNamespaces, "-A/--all-namespaces"], [flags.writeReports, "--write-reports"], [flags.kubeconfig !== undefined, "--kubeconfig"]] as const) {
       if (set) throw usageError(`${name} audits a cluster; it cannot be combined with -f (an offline audit of manifests)`);
@@ -133,7 +163,7 @@ function render(run: AuditRun, output: AuditOutput): string {
   }
 }
 
-function errorText(err: unknown): string {
+export function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : "";
   return `${err.message}${cause}`;

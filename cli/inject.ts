@@ -16,6 +16,8 @@ export interface CommandIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Whether standard output is a terminal: `restart` acts without --yes only then. */
+  stdoutIsTTY?: boolean | undefined;
 }
 
 export async function runInject(flags: InjectFlags, io: CommandIO): Promise<number> {

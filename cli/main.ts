@@ -8,6 +8,7 @@ const io: CommandIO = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
   env: process.env,
+  stdoutIsTTY: process.stdout.isTTY === true,
 };
 const exitCode = await main(process.argv.slice(2), io);
 // Let stdout drain before exiting (large inject outputs into a pipe).

@@ -5,6 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { NAMESPACE_MODES, OPS_PORT, PRODUCT, WEBHOOK_PORT } from "../config/names.js";
 import { registerAuditCommand } from "./audit.js";
+import { registerRestartCommand } from "./restart.js";
 import type { CertsGenerateFlags } from "./certs.js";
 import { CliError, EXIT_INPUT, EXIT_OK, EXIT_USAGE } from "./errors.js";
 import type { ExplainFlags } from "./explain.js";
@@ -118,6 +119,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
     .action(async (opts: PolicyRenderFlags) => setExit(await (await import("./policy.js")).runPolicyRender(opts, io)));
 
   registerAuditCommand(program, io, setExit);
+  registerRestartCommand(program, io, setExit);
   return program;
 }
 

@@ -78,9 +78,9 @@ describe("policy audits end to end (control plane + webhook process)", () => {
   const withLogs = printingOnFailure(printLogs);
 
   /** The audit command, spawned; bounded by a timeout. */
-  function cli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  function cli(args: string[], input?: string, command = "audit"): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [cliEntry, "audit", `--kubeconfig=${cp!.kubeconfigPath}`, ...args], { cwd: repo, env: { PATH: process.env.PATH ?? "", HOME: auditDir }, timeout: 60_000, killSignal: "SIGKILL" });
+      const child = spawn(process.execPath, [cliEntry, command, `--kubeconfig=${cp!.kubeconfigPath}`, ...args], { cwd: repo, env: { PATH: process.env.PATH ?? "", HOME: auditDir }, timeout: 60_000, killSignal: "SIGKILL" });
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -459,6 +459,41 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       const watched = events.find((e) => e.stage === "ResponseComplete" && e.objectRef?.namespace === NS.mode && e.objectRef.name === "watched");
       assert.equal(watched?.annotations?.[`${MUTATING_WEBHOOK_NAME}/decision`], "report");
       assert.equal(watched?.annotations?.[`${MUTATING_WEBHOOK_NAME}/reason`], "would-inject");
+    }),
+  );
+
+  it(
+    "restart: plans from the audit; without a terminal only with --yes; restarts one at a time and stops after a rollout that cannot finish (no node here)",
+    withLogs(async () => {
+      const restartedAt = async () => ({
+        deployment: (await apps.readNamespacedDeployment({ namespace: NS.before, name: "early-web" })).spec?.template.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"],
+        statefulSet: (await apps.readNamespacedStatefulSet({ namespace: NS.before, name: "db" })).spec?.template.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"],
+      });
+      const dry = await cli(["-n", NS.before, "--dry-run"], undefined, "restart");
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, new RegExp(`^Restart \\(2\\):\n  deployment/early-web -n ${NS.before}: 1 pod \\(${names.earlyWeb}\\)\n  statefulset/db -n ${NS.before}: 1 pod \\(${names.db}\\)\n`));
+      assert.match(dry.stdout, new RegExp(`Not restarted, fix by hand \\(2\\):\n  cronjob/nightly -n ${NS.before}: 1 pod \\(${names.nightly}\\)\n    the next run of cronjob/nightly[^\n]*\n  pod/early -n ${NS.before}: 1 pod \\(early\\)\n    recreate the pod: kubectl delete pod early`));
+      assert.deepEqual(await restartedAt(), { deployment: undefined, statefulSet: undefined }, "--dry-run changes nothing");
+
+      const piped = await cli(["-n", NS.before], undefined, "restart");
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.match(piped.stderr, /standard output is not a terminal: printed the plan only; pass --yes to restart/);
+      assert.deepEqual(await restartedAt(), { deployment: undefined, statefulSet: undefined }, "not a terminal and no --yes: changes nothing");
+
+      const acted = await cli(["-n", NS.before, "--yes", "--timeout", "3s"], undefined, "restart");
+      assert.equal(acted.code, 1, `a rollout that cannot finish fails the command (${acted.stderr})`);
+      assert.match(acted.stderr, new RegExp(`deployment/early-web -n ${NS.before}: restarted`));
+      assert.match(acted.stdout, new RegExp(`deployment/early-web -n ${NS.before}: timed-out: not rolled out after 3 s: `));
+      assert.match(acted.stdout, new RegExp(`statefulset/db -n ${NS.before}: not-started: an earlier rollout failed`));
+      const after = await restartedAt();
+      assert.match(after.deployment ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, "the Deployment's template carries kubectl's restartedAt");
+      assert.equal(after.statefulSet, undefined, "nothing is restarted after a failed rollout");
+      // The Deployment controller rolled a new ReplicaSet from the restarted template: the patch is a real rollout.
+      await waitFor("a second ReplicaSet of early-web", async () => {
+        const sets = (await apps.listNamespacedReplicaSet({ namespace: NS.before, labelSelector: "app=early-web" })).items;
+        return sets.length === 2 ? { value: sets } : { detail: `${sets.length} ReplicaSets` };
+      }, { timeoutMs: 20_000 });
+      assert.ok(await readPod(core, NS.before, "early"), "the bare pod is listed, never deleted");
     }),
   );
 });
