@@ -221,6 +221,47 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
     assert.equal(tlsViaService.code, 0, tlsViaService.stdout + tlsViaService.stderr);
   }));
 
+  it("7. pod-dns-injector restart fixes a Deployment whose pods predate the opt-in: rolled out on the kubelet, every new pod injected, the audit passes", withLogs(async () => {
+    const ns = "restart-me";
+    await kubectl(["create", "namespace", ns]);
+    await kubectl(["-n", ns, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+    const deployment = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "legacy", namespace: ns },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: "legacy" } },
+        template: { metadata: { labels: { app: "legacy" } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "probe", image: node.images.dnsprobe.ref, imagePullPolicy: "Never", args: ["sleep"] }] } },
+      },
+    };
+    await kubectl(["apply", "-f", "-"], JSON.stringify(deployment));
+    await kubectl(["-n", ns, "rollout", "status", "deployment/legacy", "--timeout=90s"], undefined, 100_000);
+    // Opted in after the fact: the running pods keep kubelet's ClusterFirst, which the audit reports.
+    await kubectl(["label", "namespace", ns, `${INJECT_LABEL}=enabled`]);
+    const main = join(root, "dist", "cli", "main.js");
+    const cliRun = (args: string[]) => spawnSync(process.execPath, [main, ...args, "--kubeconfig", node.cp.kubeconfigPath, "-n", ns], { encoding: "utf8", timeout: 200_000 });
+    assert.equal(cliRun(["audit"]).status, 1, "before: the audit finds the uninjected pods");
+
+    const started = Date.now();
+    const restart = cliRun(["restart", "--yes", "--timeout", "3m"]);
+    const restartMs = Date.now() - started;
+    figures.restartRolloutMs = restartMs;
+    assert.equal(restart.status, 0, `restart: ${restart.stdout}${restart.stderr}`);
+    assert.match(restart.stdout, new RegExp(`^Restart \\(1\\):\n  deployment/legacy -n ${ns}: 2 pods`));
+    assert.match(restart.stdout, new RegExp(`deployment/legacy -n ${ns}: rolled out in \\d+\\.\\d s`), "restart waited for the rollout");
+    const pods = ((await getJson(["-n", ns, "get", "pods", "-l", "app=legacy"])).items as Obj[]).filter((p) => !p.metadata.deletionTimestamp);
+    assert.equal(pods.length, 2);
+    for (const p of pods) {
+      assert.deepEqual(p.spec.dnsConfig?.nameservers, [NODE_NETWORK.dnsServiceIP], `${p.metadata.name} is injected`);
+      assert.ok(p.status.conditions.some((c: Obj) => c.type === "Ready" && c.status === "True"), `${p.metadata.name} is ready`);
+    }
+    const after = cliRun(["audit"]);
+    assert.equal(after.status, 0, `after: the audit passes (${after.stdout})`);
+    console.log(`[real-node] restart rolled out deployment/legacy (2 pods) in ${restartMs} ms`);
+    await kubectl(["delete", "namespace", ns, "--wait=false"]);
+  }));
+
   it("3a. the deletion guard (base manifests) refuses a plain delete of kube-dns: the Service is untouched and pods see no failed lookup", withLogs(async () => {
     const guarded = await getJson(["-n", "kube-system", "get", "service", "kube-dns"]);
     assert.equal(guarded.metadata.annotations?.["pod-dns-injector.io/allow-delete"], undefined, "the guard is measured without the override");
