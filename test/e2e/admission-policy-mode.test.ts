@@ -119,7 +119,17 @@ describe("admission.mode policy with the admission-policy overlay's RBAC", () =>
       await waitFor("the keeper to put the policy back", async () => ((await reg.readMutatingAdmissionPolicy({ name: POLICY_NAMES.mutating }).catch(() => undefined)) ? { value: true } : {}), { timeoutMs: 15_000 });
       await probe();
 
-      const metrics = await webhook!.metrics();
+      // The keeper counts an apply once all four objects are written; the policy it put back
+      // first can already serve while the bindings are still being applied.
+      const metrics = await waitFor(
+        "the keeper to count its re-apply",
+        async () => {
+          const m = await webhook!.metrics();
+          const ok = sumMetric(m, "pod_dns_injector_admission_policy_applies_total", { result: "ok" });
+          return ok >= 2 ? { value: m } : { detail: `applies_total{result="ok"} = ${ok}` };
+        },
+        { timeoutMs: 15_000 },
+      );
       assert.equal(sumMetric(metrics, "pod_dns_injector_admission_mode", { mode: "policy" }), 1);
       assert.equal(sumMetric(metrics, "pod_dns_injector_admission_policy_in_sync"), 1);
       assert.ok(sumMetric(metrics, "pod_dns_injector_admission_policy_applies_total", { result: "ok" }) >= 2);
