@@ -30,6 +30,7 @@ export interface AuditFlags extends SettingsFlags, ClusterAuditFlags {
   filename?: string | undefined;
   mode?: string | undefined;
   profile?: string | undefined;
+  nodes?: boolean | undefined;
 }
 
 /** Adds `audit` to the program; `setExit` receives the command's exit code. */
@@ -45,6 +46,10 @@ export function registerAuditCommand(program: Command, io: CommandIO, setExit: (
     .option("-f, --filename <file>", "audit the pod templates of manifests offline instead of the cluster (a file, or - for standard input)")
     .addOption(new Option("--mode <mode>", "with -f: the namespaces' mode (default enabled)").choices([...NAMESPACE_MODES]))
     .option("--profile <name>", "with -f: the namespaces' DNS profile")
+    .option(
+      "--nodes",
+      "instead of pods, check every node's kubelet clusterDNS and clusterDomain against the live DNS Service (reads /api/v1/nodes/NAME/proxy/configz: needs get on nodes/proxy, a powerful permission; your credentials only, never the injector's)",
+    )
     .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
     .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
     .option("--nameserver <ip>", "the DNS Service IP to expect (default: the DNS Service's live clusterIP, else the configured fixed IP; with -f the configured one, 10.96.0.10)")
@@ -55,6 +60,7 @@ export function registerAuditCommand(program: Command, io: CommandIO, setExit: (
 export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number> {
   checkFlags(flags);
   const { settings } = await resolveSettings(flags, io.env);
+  if (flags.nodes) return runNodeAudit(flags, io, settings);
   if (flags.profile !== undefined && !settings.profiles[flags.profile]) {
     throw inputError(`--profile ${flags.profile}: no such profile (have: ${Object.keys(settings.profiles).join(", ")})`);
   }
@@ -137,7 +143,37 @@ export async function auditClusterForCommand(
   return { run, scope, kubeConfig, server };
 }
 
+/** `audit --nodes`: one row per node; exit 1 when a node disagrees or cannot be read. */
+async function runNodeAudit(flags: AuditFlags, io: CommandIO, settings: Settings): Promise<number> {
+  const kubeConfig = await loadKubeConfig(findCluster(flags.kubeconfig, io.env, { homeFallback: true }), "audit");
+  const server = kubeConfig.getCurrentCluster()?.server ?? "(unknown server)";
+  const [{ auditNodes }, { formatNodeTable }] = await Promise.all([import("../audit/node-source.js"), import("../audit/node-dns.js")]);
+  let result: Awaited<ReturnType<typeof auditNodes>>;
+  try {
+    result = await auditNodes({ kubeConfig, settings, nameserver: flags.nameserver });
+  } catch (err) {
+    throw inputError(`cannot audit the nodes of ${server}: ${errorText(err)}`);
+  }
+  const { rows, expected } = result;
+  if (rows.length === 0) io.stderr(`${PRODUCT}: the cluster at ${server} has no nodes\n`);
+  const doc = { dnsService: { service: expected.service, ips: expected.ips, clusterDomain: expected.clusterDomain }, nodes: rows };
+  io.stdout(flags.output === "json" ? `${JSON.stringify(doc, null, 2)}\n` : flags.output === "yaml" ? stringify(doc, { lineWidth: 0 }) : formatNodeTable(rows, expected));
+  return rows.some((r) => r.result !== "pass") ? EXIT_INPUT : EXIT_OK;
+}
+
 function checkFlags(flags: AuditFlags): void {
+  if (flags.nodes) {
+    const others = [
+      [flags.filename !== undefined, "-f"],
+      [flags.namespace !== undefined, "-n/--namespace"],
+      [flags.allNamespaces, "-A/--all-namespaces"],
+      [flags.writeReports, "--write-reports"],
+      [flags.mode !== undefined, "--mode"],
+      [flags.profile !== undefined, "--profile"],
+      [flags.output === "policyreport", "-o policyreport"],
+    ] as const;
+    for (const [set, name] of others) if (set) throw usageError(`--nodes checks the kubelets of the cluster's nodes; it cannot be combined with ${name}`);
+  }
   if (flags.filename !== undefined) {
     for (const [set, name] of [[flags.allNamespaces, "-A/--all-namespaces"], [flags.writeReports, "--write-reports"], [flags.kubeconfig !== undefined, "--kubeconfig"]] as const) {
       if (set) throw usageError(`${name} audits a cluster; it cannot be combined with -f (an offline audit of manifests)`);

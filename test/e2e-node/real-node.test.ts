@@ -262,6 +262,23 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
     await kubectl(["delete", "namespace", ns, "--wait=false"]);
   }));
 
+  it("8. audit --nodes reads the real kubelet's configz through the API server: it agrees with kube-dns; another expected IP or domain names the node", withLogs(async () => {
+    const main = join(root, "dist", "cli", "main.js");
+    const nodes = (args: string[]) => spawnSync(process.execPath, [main, "audit", "--nodes", "--kubeconfig", node.cp.kubeconfigPath, ...args], { encoding: "utf8", timeout: 60_000 });
+    const ok = nodes(["-o", "json"]);
+    assert.equal(ok.status, 0, `audit --nodes: ${ok.stdout}${ok.stderr}`);
+    const doc = JSON.parse(ok.stdout) as Obj;
+    assert.deepEqual(doc.dnsService, { service: "kube-system/kube-dns", ips: [NODE_NETWORK.dnsServiceIP], clusterDomain: NODE_NETWORK.clusterDomain });
+    assert.deepEqual(doc.nodes.map((r: Obj) => [r.node, r.result, r.clusterDNS, r.clusterDomain]), [[node.nodeName, "pass", [NODE_NETWORK.dnsServiceIP], NODE_NETWORK.clusterDomain]]);
+
+    const moved = nodes(["--nameserver", "10.96.0.99"]);
+    assert.equal(moved.status, 1, moved.stderr);
+    assert.match(moved.stdout, new RegExp(`^${node.nodeName} +${NODE_NETWORK.dnsServiceIP.replaceAll(".", "\\.")} +cluster\\.local +fail +kubelet's clusterDNS is ${NODE_NETWORK.dnsServiceIP.replaceAll(".", "\\.")} but kube-system/kube-dns is 10\\.96\\.0\\.99`, "m"));
+    const domain = nodes(["--cluster-domain", "corp.example"]);
+    assert.equal(domain.status, 1, domain.stderr);
+    assert.match(domain.stdout, /clusterDomain is cluster\.local but the cluster domain is corp\.example/);
+  }));
+
   it("3a. the deletion guard (base manifests) refuses a plain delete of kube-dns: the Service is untouched and pods see no failed lookup", withLogs(async () => {
     const guarded = await getJson(["-n", "kube-system", "get", "service", "kube-dns"]);
     assert.equal(guarded.metadata.annotations?.["pod-dns-injector.io/allow-delete"], undefined, "the guard is measured without the override");
