@@ -13,7 +13,7 @@ import { startControlPlane, type ControlPlane } from "../control-plane/harness.j
 import { repoRoot } from "../unit/repo-root.js";
 import { loadSettings, parseConfigText } from "../../config/load.js";
 import { chartPath, Helm, objectKey, parseYamlObjects, withoutHelmBookkeeping, type Obj } from "../helm/helm.js";
-import { waitFor } from "./kube.js";
+import { prepareForManifestDryRuns } from "./kube.js";
 
 const root = repoRoot();
 const NS = "pod-dns-injector";
@@ -81,17 +81,7 @@ describe("helm chart", () => {
     helm = new Helm();
     cp = await startControlPlane({ name: "helm-chart" });
     for (const c of COMBINATIONS) rendered.set(c.name, await helm.template(c.namespace ?? NS, c.set));
-    // Dry-runs of namespaced objects need their namespaces; cert-manager's kinds their CRDs.
-    for (const ns of [NS, "dns-system", "dns"]) {
-      const r = await cp.kubectl(["create", "namespace", ns]);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    const crds = await cp.kubectl(["apply", "-f", join(root, "test", "e2e", "fixtures", "cert-manager-crds.yaml")]);
-    assert.equal(crds.code, 0, crds.stderr);
-    await waitFor("cert-manager CRDs established", async () => {
-      const r = await cp.kubectl(["get", "--raw", "/apis/cert-manager.io/v1"]);
-      return r.code === 0 ? { value: true } : { detail: r.stderr };
-    });
+    await prepareForManifestDryRuns(cp, [NS, "dns-system", "dns"]);
   });
   after(async () => {
     await cp?.stop();
