@@ -102,8 +102,15 @@ if (which === "all" || which === "e2e") {
     console.error("no end-to-end tests found under dist/test/e2e");
     process.exit(1);
   }
-  // The control-plane binaries are built (or found) once, before any suite starts.
-  const env = buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint);
+  // The control-plane binaries and helm (the chart's suites) are built (or found) once,
+  // before any suite starts. Never skipped: without Go either build fails with what to install.
+  const env = {
+    ...buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint),
+    ...buildBinaries(
+      ["test", "helm", "build-helm.sh"],
+      "could not build or find helm (see above). Install Go >= 1.26 or set TEST_ASSET_HELM to a helm v3/v4 binary.",
+    ),
+  };
   // One control plane per file; files run one after another to stay within 2 cores.
   failed ||= runNodeTests(files, ["--test-concurrency=1", "--test-timeout=600000"], env) !== 0;
 }

@@ -2,9 +2,12 @@
  * Small client-node helpers for the end-to-end suites: namespaces that are ready for pods,
  * pod creation that also returns the API server's warnings, bounded waits, API errors.
  */
+import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { ApiException, CoreV1Api, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { DEFAULT_DNS_SERVICE } from "../../config/names.js";
+import type { ControlPlane } from "../control-plane/harness.js";
+import { repoRoot } from "../unit/repo-root.js";
 
 /** Options of {@link waitFor}; both bounds apply, whichever is hit first. */
 export interface WaitOptions {
@@ -186,4 +189,24 @@ export async function stopWebhookAndControlPlane(webhook: { stop(): Promise<unkn
     console.error(String(err));
   }
   await cp?.stop();
+}
+
+/**
+ * Makes a control plane ready for server-side dry-runs of the install manifests (kustomize
+ * or Helm): the namespaces their namespaced objects live in, and cert-manager's CRDs for the
+ * cert-manager variant.
+ *
+ * @throws Error naming the kubectl command that failed, or the CRDs never being served.
+ */
+export async function prepareForManifestDryRuns(cp: Pick<ControlPlane, "kubectl">, namespaces: readonly string[]): Promise<void> {
+  for (const ns of namespaces) {
+    const r = await cp.kubectl(["create", "namespace", ns]);
+    if (r.code !== 0) throw new Error(`kubectl create namespace ${ns}: ${r.stderr}`);
+  }
+  const crds = await cp.kubectl(["apply", "-f", join(repoRoot(), "test", "e2e", "fixtures", "cert-manager-crds.yaml")]);
+  if (crds.code !== 0) throw new Error(`kubectl apply cert-manager CRDs: ${crds.stderr}`);
+  await waitFor("cert-manager CRDs established", async () => {
+    const r = await cp.kubectl(["get", "--raw", "/apis/cert-manager.io/v1"]);
+    return r.code === 0 ? { value: true } : { detail: r.stderr };
+  });
 }

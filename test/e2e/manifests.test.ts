@@ -10,7 +10,7 @@ import { parseAllDocuments } from "yaml";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { repoRoot } from "../unit/repo-root.js";
 import { buildValidatingWebhookConfiguration } from "../../webhook/registration.js";
-import { waitFor } from "./kube.js";
+import { prepareForManifestDryRuns } from "./kube.js";
 
 const root = repoRoot();
 const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard", "admission-policy": "manifests/overlays/admission-policy" } as const;
@@ -28,16 +28,7 @@ describe("install manifests", () => {
       assert.equal(r.code, 0, `kubectl kustomize ${dir}: ${r.stderr}`);
       rendered.set(variant, { text: r.stdout, objects: parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean) });
     }
-    // A dry-run of namespaced objects needs their namespace to exist; cert-manager's kinds
-    // need their CRDs.
-    const ns = await cp.kubectl(["create", "namespace", "pod-dns-injector"]);
-    assert.equal(ns.code, 0, ns.stderr);
-    const crds = await cp.kubectl(["apply", "-f", join(root, "test", "e2e", "fixtures", "cert-manager-crds.yaml")]);
-    assert.equal(crds.code, 0, crds.stderr);
-    await waitFor("cert-manager CRDs established", async () => {
-      const r = await cp.kubectl(["get", "--raw", "/apis/cert-manager.io/v1"]);
-      return r.code === 0 ? { value: true } : { detail: r.stderr };
-    });
+    await prepareForManifestDryRuns(cp, ["pod-dns-injector"]);
   });
   after(async () => {
     await cp?.stop();

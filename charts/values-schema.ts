@@ -1,0 +1,177 @@
+/**
+ * The Helm chart's generated files, derived from the one description of the settings
+ * (config/settings-schema.ts): values.schema.json, where every setting of the configuration
+ * file is a top-level value with the same default, next to the chart's own values (image,
+ * replicas, the overlays as switches) described here; and templates/_settings.tpl, which
+ * writes exactly those settings into the ConfigMap. `npm run chart:generate` writes both; a
+ * unit test fails when a committed file differs, and another checks values.yaml against them.
+ *
+ * Helm validates values with a JSON Schema validator that knows none of our formats, so
+ * each one becomes the pattern (and length limit) it stands for: a bad DNS name or IP
+ * address is refused by `helm install` itself, naming the value's path.
+ */
+import { SETTINGS_SCHEMA, type SchemaNode } from "../config/settings-schema.js";
+import { PRODUCT } from "../config/names.js";
+
+/** The chart's folder, relative to the repository root. */
+export const CHART_DIR = `charts/${PRODUCT}`;
+
+// RE2 (Go's regexp, what Helm's validator uses) has no look-ahead: lengths go in maxLength.
+const LABEL = "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?";
+const SUBDOMAIN = `${LABEL}(\\.${LABEL})*`;
+const IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+const IPV4 = `${IPV4_OCTET}(\\.${IPV4_OCTET}){3}`;
+// The shape of an IPv6 address; the injector's own check (canonical form) is stricter.
+const IPV6 = "[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}(:" + IPV4 + ")?";
+
+type Format = NonNullable<SchemaNode["format"]>;
+const FORMATS: Record<Format, { pattern: string; maxLength?: number; description: string }> = {
+  "dns-subdomain": { pattern: `^${SUBDOMAIN}$`, maxLength: 253, description: "a lowercase DNS-1123 subdomain" },
+  "dns-label": { pattern: `^${LABEL}$`, maxLength: 63, description: "a lowercase DNS-1123 label" },
+  "namespace-name": { pattern: `^${LABEL}$`, maxLength: 63, description: "a namespace name (DNS-1123 label)" },
+  "certificate-dns-name": { pattern: `^(\\*\\.)?${SUBDOMAIN}$`, maxLength: 255, description: "a lowercase DNS name, optionally *. wildcard" },
+  "ip-address": { pattern: `^(${IPV4}|${IPV6})$`, description: "an IPv4 or IPv6 address" },
+  port: { pattern: "^[0-9]{1,5}$", description: "a port number" },
+};
+
+/** A settings node as plain JSON Schema: our formats become patterns, our `x-*` marks go. */
+function portable(node: SchemaNode): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key.startsWith("x-") || key === "$schema") continue;
+    if (key === "format") {
+      const f = FORMATS[value as Format];
+      out.pattern = f.pattern;
+      if (f.maxLength !== undefined) out.maxLength = f.maxLength;
+      out.description ??= f.description;
+      continue;
+    }
+    if (key === "properties") out.properties = Object.fromEntries(Object.entries(value as Record<string, SchemaNode>).map(([k, v]) => [k, portable(v)]));
+    else if (key === "anyOf") out.anyOf = (value as SchemaNode[]).map(portable);
+    else if ((key === "items" || key === "propertyNames" || key === "additionalProperties") && typeof value === "object") out[key] = portable(value as SchemaNode);
+    else out[key] = structuredClone(value);
+  }
+  return out;
+}
+
+const FAILURE_POLICIES = ["Ignore", "Fail"] as const;
+
+/**
+ * The chart's own values (not settings of the configuration file). Their defaults render
+ * exactly the kustomize base (test/e2e/helm-chart.test.ts compares the two).
+ */
+export const CHART_VALUES_SCHEMA = {
+  image: {
+    type: "object",
+    description: "The injector's container image.",
+    additionalProperties: false,
+    properties: {
+      repository: { type: "string", minLength: 1, default: `ghcr.io/${PRODUCT}/${PRODUCT}`, description: "Image name without the tag." },
+      tag: { type: "string", default: "", description: "Image tag; empty: the chart's appVersion." },
+      pullPolicy: { type: "string", enum: ["Always", "IfNotPresent", "Never"], default: "IfNotPresent", description: "imagePullPolicy of the container." },
+    },
+  },
+  imagePullSecrets: {
+    type: "array",
+    description: "Secrets for pulling the image from a private registry, as [{name: regcred}].",
+    items: { type: "object", required: ["name"], properties: { name: { type: "string", minLength: 1 } } },
+    default: [],
+  },
+  replicaCount: {
+    type: "integer",
+    minimum: 1,
+    default: 2,
+    description: "Replicas of the Deployment; the PodDisruptionBudget keeps one available, so 1 blocks node drains.",
+  },
+  resources: {
+    type: "object",
+    description: "The container's resources (see manifests/base/deployment.yaml for why these numbers).",
+    default: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "384Mi" } },
+  },
+  nodeSelector: { type: "object", additionalProperties: { type: "string" }, default: {}, description: "The pods' nodeSelector." },
+  tolerations: { type: "array", items: { type: "object" }, default: [], description: "The pods' tolerations." },
+  priorityClassName: { type: "string", default: "", description: "The pods' priorityClassName (e.g. system-cluster-critical with failurePolicy Fail); empty: none." },
+  failurePolicy: {
+    type: "string",
+    enum: FAILURE_POLICIES,
+    default: "Ignore",
+    description: "The pod webhook's failurePolicy (the fail-closed overlay): Ignore admits pods uninjected while no replica answers, Fail refuses them.",
+  },
+  certManager: {
+    type: "object",
+    description: "Certificates from cert-manager (the cert-manager overlay) instead of the injector's own authority.",
+    additionalProperties: false,
+    properties: {
+      enabled: { type: "boolean", default: false, description: "A self-signed CA Issuer and a serving Certificate; cainjector keeps caBundle right; needs cert-manager installed." },
+    },
+  },
+} as const satisfies Record<string, SchemaNode | Record<string, unknown>>;
+
+/** The setting keys of the configuration file, in documented order (the ConfigMap renders these). */
+export function settingKeys(): string[] {
+  return Object.keys(SETTINGS_SCHEMA.properties);
+}
+
+/** values.schema.json as an object: the settings (portable) and the chart's own values. */
+export function chartValuesSchema(): Record<string, unknown> {
+  const settings = portable(SETTINGS_SCHEMA) as { properties: Record<string, unknown> };
+  return {
+    $schema: SETTINGS_SCHEMA.$schema,
+    title: `${PRODUCT} Helm chart values`,
+    description:
+      "Generated from config/settings-schema.ts and charts/values-schema.ts by `npm run chart:generate`; do not edit. Every setting of the configuration file is a value of the same name and default; the rest are the chart's own. Unknown keys are errors.",
+    type: "object",
+    additionalProperties: false,
+    properties: { ...settings.properties, ...structuredClone(CHART_VALUES_SCHEMA) },
+  };
+}
+
+/** The file's text: two-space JSON and a final newline, as committed. */
+export function chartValuesSchemaText(): string {
+  return `${JSON.stringify(chartValuesSchema(), null, 2)}\n`;
+}
+
+/** Dotted paths of the settings that may be null, e.g. `webhook.host` (sections never are). */
+export function nullableSettings(node: SchemaNode = SETTINGS_SCHEMA, path = ""): string[] {
+  if (node.properties) return Object.entries(node.properties).flatMap(([key, child]) => nullableSettings(child, path ? `${path}.${key}` : key));
+  const types = typeof node.type === "string" ? [node.type] : (node.type ?? []);
+  return types.includes("null") ? [path] : [];
+}
+
+/**
+ * templates/_settings.tpl: the `pod-dns-injector.settings` template, the configuration file
+ * from the values. Helm deletes a value that is null (a default of null, or `--set x=null`)
+ * instead of keeping it, so each nullable setting that is missing is written back as null:
+ * the file then spells out every setting, and `--set dnsService.clusterIP=null` means
+ * "learn it", not "the default".
+ */
+export function settingsTemplateText(): string {
+  const keys = settingKeys().map((k) => JSON.stringify(k)).join(" ");
+  const lines = [
+    "{{/* Generated from config/settings-schema.ts by `npm run chart:generate` (charts/values-schema.ts); do not edit. */}}",
+    "{{/* The configuration file: every setting of the settings schema, from the values of the same names. */}}",
+    '{{- define "pod-dns-injector.settings" -}}',
+    `{{- $s := deepCopy (pick .Values ${keys}) }}`,
+  ];
+  const sections = new Set<string>();
+  for (const path of nullableSettings()) {
+    const keysOf = path.split(".");
+    const leaf = keysOf.pop()!;
+    let parent = "$s";
+    for (const key of keysOf) {
+      if (!sections.has(`${parent}.${key}`)) {
+        lines.push(`{{- if not (hasKey ${parent} ${JSON.stringify(key)}) }}{{ $_ := set ${parent} ${JSON.stringify(key)} dict }}{{ end }}`);
+        sections.add(`${parent}.${key}`);
+      }
+      parent = `${parent}.${key}`;
+    }
+    lines.push(`{{- if not (hasKey ${parent} ${JSON.stringify(leaf)}) }}{{ $_ := set ${parent} ${JSON.stringify(leaf)} nil }}{{ end }}`);
+  }
+  lines.push("{{- toYaml $s }}", "{{- end }}");
+  return `${lines.join("\n")}\n`;
+}
+
+/** Each generated file of the chart, relative to CHART_DIR, with its text. */
+export function generatedChartFiles(): Record<string, string> {
+  return { "values.schema.json": chartValuesSchemaText(), "templates/_settings.tpl": settingsTemplateText() };
+}
