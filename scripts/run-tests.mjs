@@ -3,7 +3,8 @@
 // built dist/cli/main.js spawned as users run it: test/cli), then the end-to-end suites
 // against a real kube-apiserver + etcd (+ kube-controller-manager) built from Go modules,
 // then the real-node tier (containerd, kubelet, kube-proxy, CoreDNS and our own image; needs
-// root). `node scripts/run-tests.mjs unit|cli|e2e|node` runs one tier. Runs under the project's own Node
+// root). The e2e tier also builds promtool (test/monitoring/build-promtool.sh) for the
+// monitoring overlay's rules. `node scripts/run-tests.mjs unit|cli|e2e|node` runs one tier. Runs under the project's own Node
 // (npm puts node_modules/.bin first on PATH), after scripts/bootstrap.mjs compiled dist/.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -102,8 +103,15 @@ if (which === "all" || which === "e2e") {
     console.error("no end-to-end tests found under dist/test/e2e");
     process.exit(1);
   }
-  // The control-plane binaries are built (or found) once, before any suite starts.
-  const env = buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint);
+  // The control-plane binaries and promtool (the monitoring overlay's rules and their unit
+  // tests: test/e2e/monitoring.test.ts) are built (or found) once, before any suite starts.
+  const env = {
+    ...buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint),
+    ...buildBinaries(
+      ["test", "monitoring", "build-promtool.sh"],
+      "could not build or find promtool (see above). Install Go >= 1.26 or set TEST_ASSET_PROMTOOL to a promtool binary.",
+    ),
+  };
   // One control plane per file; files run one after another to stay within 2 cores.
   failed ||= runNodeTests(files, ["--test-concurrency=1", "--test-timeout=600000"], env) !== 0;
 }

@@ -13,7 +13,7 @@ import { buildValidatingWebhookConfiguration } from "../../webhook/registration.
 import { waitFor } from "./kube.js";
 
 const root = repoRoot();
-const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard", "admission-policy": "manifests/overlays/admission-policy" } as const;
+const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard", "admission-policy": "manifests/overlays/admission-policy", monitoring: "manifests/overlays/monitoring" } as const;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML, read field by field
 type Obj = Record<string, any>;
 
@@ -28,16 +28,18 @@ describe("install manifests", () => {
       assert.equal(r.code, 0, `kubectl kustomize ${dir}: ${r.stderr}`);
       rendered.set(variant, { text: r.stdout, objects: parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean) });
     }
-    // A dry-run of namespaced objects needs their namespace to exist; cert-manager's kinds
-    // need their CRDs.
+    // A dry-run of namespaced objects needs their namespace to exist; cert-manager's and the
+    // Prometheus Operator's kinds need their CRDs.
     const ns = await cp.kubectl(["create", "namespace", "pod-dns-injector"]);
     assert.equal(ns.code, 0, ns.stderr);
-    const crds = await cp.kubectl(["apply", "-f", join(root, "test", "e2e", "fixtures", "cert-manager-crds.yaml")]);
-    assert.equal(crds.code, 0, crds.stderr);
-    await waitFor("cert-manager CRDs established", async () => {
-      const r = await cp.kubectl(["get", "--raw", "/apis/cert-manager.io/v1"]);
-      return r.code === 0 ? { value: true } : { detail: r.stderr };
-    });
+    for (const [fixture, group] of [["cert-manager-crds.yaml", "cert-manager.io"], ["prometheus-operator-crds.yaml", "monitoring.coreos.com"]]) {
+      const crds = await cp.kubectl(["apply", "-f", join(root, "test", "e2e", "fixtures", fixture!)]);
+      assert.equal(crds.code, 0, crds.stderr);
+      await waitFor(`${group} CRDs established`, async () => {
+        const r = await cp.kubectl(["get", "--raw", `/apis/${group}/v1`]);
+        return r.code === 0 ? { value: true } : { detail: r.stderr };
+      });
+    }
   });
   after(async () => {
     await cp?.stop();
