@@ -103,13 +103,18 @@ if (which === "all" || which === "e2e") {
     console.error("no end-to-end tests found under dist/test/e2e");
     process.exit(1);
   }
-  // The control-plane binaries and promtool (the monitoring overlay's rules and their unit
-  // tests: test/e2e/monitoring.test.ts) are built (or found) once, before any suite starts.
+  // The control-plane binaries, promtool (the monitoring overlay's rules and their unit tests:
+  // test/e2e/monitoring.test.ts) and the Prometheus Operator's CRDs (the overlay's dry-run in
+  // test/e2e/manifests.test.ts) are built (or found) once, before any suite starts.
   const env = {
     ...buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint),
     ...buildBinaries(
       ["test", "monitoring", "build-promtool.sh"],
       "could not build or find promtool (see above). Install Go >= 1.26 or set TEST_ASSET_PROMTOOL to a promtool binary.",
+    ),
+    ...buildBinaries(
+      ["test", "monitoring", "build-prometheus-operator-crds.sh"],
+      "could not generate or find the Prometheus Operator CRDs (see above). Install Go >= 1.26 or set TEST_ASSET_PROMETHEUS_OPERATOR_CRDS to a folder holding them.",
     ),
   };
   // One control plane per file; files run one after another to stay within 2 cores.
