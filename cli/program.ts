@@ -3,7 +3,7 @@
  * handles signals and exits. Exit codes: 0 success, 1 input error or violation, 2 usage.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { NAMESPACE_MODES, OPS_PORT, PRODUCT, WEBHOOK_PORT } from "../config/names.js";
+import { KUBECTL_PLUGIN_BIN, NAMESPACE_MODES, OPS_PORT, PRODUCT, WEBHOOK_PORT } from "../config/names.js";
 import { registerAuditCommand } from "./audit.js";
 import { registerRestartCommand } from "./restart.js";
 import type { CertsGenerateFlags } from "./certs.js";
@@ -26,8 +26,18 @@ function parsePositiveInt(value: string): number {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: Promise<void>) => void): Command {
-  const program = new Command(PRODUCT)
+/**
+ * The name usage and help show for the executable `invokedAs` (argv[1], a path): run as
+ * kubectl's plugin (`kubectl-pod_dns_injector`, which is how `kubectl pod-dns-injector` runs
+ * it), the user typed `kubectl pod-dns-injector`; anything else is the plain CLI.
+ */
+export function programName(invokedAs: string | undefined): string {
+  const base = (invokedAs ?? "").split(/[\\/]/).pop() ?? "";
+  return base.replace(/\.(js|cmd|ps1|exe)$/i, "") === KUBECTL_PLUGIN_BIN ? `kubectl ${PRODUCT}` : PRODUCT;
+}
+
+export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: Promise<void>) => void, name: string = PRODUCT): Command {
+  const program = new Command(name)
     .description("Pins every pod's DNS to the live cluster DNS Service: admission webhook, offline injection and explanations.")
     .version(VERSION, "--version")
     .showHelpAfterError("(run with --help for usage)")
@@ -123,14 +133,21 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
   return program;
 }
 
-/** Runs the CLI; resolves to the exit code once the command has finished. */
-export async function main(argv: string[], io: CommandIO): Promise<number> {
+/**
+ * Runs the CLI; resolves to the exit code once the command has finished. `name` is what usage
+ * and help call the program ({@link programName}).
+ */
+export async function main(argv: string[], io: CommandIO, name: string = PRODUCT): Promise<number> {
   let code = EXIT_OK;
   let keepAlive: Promise<void> | undefined;
-  const program = buildProgram(io, (c, k) => {
-    code = c;
-    keepAlive = k;
-  });
+  const program = buildProgram(
+    io,
+    (c, k) => {
+      code = c;
+      keepAlive = k;
+    },
+    name,
+  );
   try {
     await program.parseAsync(argv, { from: "user" });
     if (keepAlive) await keepAlive;

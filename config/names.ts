@@ -5,6 +5,12 @@
  */
 
 export const PRODUCT = "pod-dns-injector";
+/**
+ * The CLI's second executable name, for kubectl's plugin mechanism: `kubectl pod-dns-injector`
+ * runs `kubectl-pod_dns_injector` from PATH (dashes in a plugin command are underscores in the
+ * file name: https://kubernetes.io/docs/tasks/extend-kubectl/kubectl-plugins/).
+ */
+export const KUBECTL_PLUGIN_BIN = `kubectl-${PRODUCT.replaceAll("-", "_")}`;
 export const DOMAIN = "pod-dns-injector.io";
 
 /** Namespace label selecting the mode; also the pod opt-out label (value "false"). */

@@ -3,7 +3,8 @@
 // built dist/cli/main.js spawned as users run it: test/cli), then the end-to-end suites
 // against a real kube-apiserver + etcd (+ kube-controller-manager) built from Go modules,
 // then the real-node tier (containerd, kubelet, kube-proxy, CoreDNS and our own image; needs
-// root). `node scripts/run-tests.mjs unit|cli|e2e|node` runs one tier. Runs under the project's own Node
+// root). The e2e tier also builds promtool (test/monitoring/build-promtool.sh) for the
+// monitoring overlay's rules. `node scripts/run-tests.mjs unit|cli|e2e|node` runs one tier. Runs under the project's own Node
 // (npm puts node_modules/.bin first on PATH), after scripts/bootstrap.mjs compiled dist/.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -102,13 +103,24 @@ if (which === "all" || which === "e2e") {
     console.error("no end-to-end tests found under dist/test/e2e");
     process.exit(1);
   }
-  // The control-plane binaries and helm (the chart's suites) are built (or found) once,
-  // before any suite starts. Never skipped: without Go either build fails with what to install.
+  // The control-plane binaries, helm (the chart's suites), promtool (the monitoring
+  // overlay's rules and their unit tests: test/e2e/monitoring.test.ts) and the Prometheus
+  // Operator's CRDs (the overlay's dry-run in test/e2e/manifests.test.ts) are built (or
+  // found) once, before any suite starts. Never skipped: without Go a build fails with what
+  // to install.
   const env = {
     ...buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint),
     ...buildBinaries(
       ["test", "helm", "build-helm.sh"],
       "could not build or find helm (see above). Install Go >= 1.26 or set TEST_ASSET_HELM to a helm v3/v4 binary.",
+    ),
+    ...buildBinaries(
+      ["test", "monitoring", "build-promtool.sh"],
+      "could not build or find promtool (see above). Install Go >= 1.26 or set TEST_ASSET_PROMTOOL to a promtool binary.",
+    ),
+    ...buildBinaries(
+      ["test", "monitoring", "build-prometheus-operator-crds.sh"],
+      "could not generate or find the Prometheus Operator CRDs (see above). Install Go >= 1.26 or set TEST_ASSET_PROMETHEUS_OPERATOR_CRDS to a folder holding them.",
     ),
   };
   // One control plane per file; files run one after another to stay within 2 cores.

@@ -179,6 +179,7 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.reviews.inc({ action: decision.action, reason: decision.reason, mode: decision.mode ?? "" });
       deps.metrics.reviewDuration.observe({ action: decision.action }, seconds);
+      if (response.warnings?.length) deps.metrics.warnedReviews.inc({ action: decision.action, reason: decision.reason });
       const level = decision.action === "inject" || decision.action === "report" || decision.warnings.length ? "info" : "debug";
       if (deps.log.isLevelEnabled(level)) {
         const r = review.request;

@@ -8,6 +8,7 @@ export interface WebhookMetrics {
   registry: Registry;
   reviews: Counter<"action" | "reason" | "mode">;
   reviewDuration: Histogram<"action">;
+  warnedReviews: Counter<"action" | "reason">;
   malformedReviews: Counter<"path">;
   handlerErrors: Counter<"path">;
   dnsServiceGuard: Counter<"operation" | "decision" | "reason">;
@@ -38,6 +39,15 @@ export function createWebhookMetrics(options: { version: string; collectProcessM
       labelNames: ["action"],
       // Reviews take tens to hundreds of microseconds; the API server gives us timeoutSeconds (5 s).
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    // Warnings reach the client (kubectl prints them) but nothing else: this makes them
+    // visible on a dashboard without parsing logs. Reviews, not warnings: one review can
+    // carry several, and the reason code already says which kind.
+    warnedReviews: new Counter({
+      name: "pod_dns_injector_admission_reviews_warned_total",
+      help: "Pod admission reviews answered with at least one admission warning (cut entries, ignored annotations, unknown DNS IP, audit mode), by action and reason code.",
+      labelNames: ["action", "reason"],
       registers: [registry],
     }),
     malformedReviews: new Counter({

@@ -193,20 +193,37 @@ export async function stopWebhookAndControlPlane(webhook: { stop(): Promise<unkn
 
 /**
  * Makes a control plane ready for server-side dry-runs of the install manifests (kustomize
- * or Helm): the namespaces their namespaced objects live in, and cert-manager's CRDs for the
- * cert-manager variant.
+ * or Helm): the namespaces their namespaced objects live in, cert-manager's CRDs (minimal
+ * stand-ins) for the cert-manager variant and, when asked, the Prometheus Operator's real CRDs
+ * for the monitoring overlay.
  *
  * @throws Error naming the kubectl command that failed, or the CRDs never being served.
  */
-export async function prepareForManifestDryRuns(cp: Pick<ControlPlane, "kubectl">, namespaces: readonly string[]): Promise<void> {
+export async function prepareForManifestDryRuns(cp: Pick<ControlPlane, "kubectl">, namespaces: readonly string[], options: { prometheusOperatorCRDs?: boolean } = {}): Promise<void> {
   for (const ns of namespaces) {
     const r = await cp.kubectl(["create", "namespace", ns]);
     if (r.code !== 0) throw new Error(`kubectl create namespace ${ns}: ${r.stderr}`);
   }
-  const crds = await cp.kubectl(["apply", "-f", join(repoRoot(), "test", "e2e", "fixtures", "cert-manager-crds.yaml")]);
-  if (crds.code !== 0) throw new Error(`kubectl apply cert-manager CRDs: ${crds.stderr}`);
-  await waitFor("cert-manager CRDs established", async () => {
-    const r = await cp.kubectl(["get", "--raw", "/apis/cert-manager.io/v1"]);
-    return r.code === 0 ? { value: true } : { detail: r.stderr };
-  });
+  const crdFiles: [string, string][] = [[join(repoRoot(), "test", "e2e", "fixtures", "cert-manager-crds.yaml"), "cert-manager.io"]];
+  if (options.prometheusOperatorCRDs) {
+    // The Prometheus Operator's real CRDs, generated from its Go types
+    // (test/monitoring/build-prometheus-operator-crds.sh): the dry-run validates the
+    // monitoring overlay's objects against their schemas, unknown fields included.
+    const dir = process.env.POD_DNS_INJECTOR_TEST_PROMETHEUS_OPERATOR_CRDS;
+    if (!dir) {
+      throw new Error(
+        "POD_DNS_INJECTOR_TEST_PROMETHEUS_OPERATOR_CRDS is not set: run through `npm run test:e2e`, or export it from `bash test/monitoring/build-prometheus-operator-crds.sh`",
+      );
+    }
+    crdFiles.push([join(dir, "monitoring.coreos.com_servicemonitors.yaml"), "monitoring.coreos.com"], [join(dir, "monitoring.coreos.com_prometheusrules.yaml"), "monitoring.coreos.com"]);
+  }
+  for (const [file, group] of crdFiles) {
+    // Server-side: the operator's CRDs are too large for the last-applied annotation.
+    const crds = await cp.kubectl(["apply", "--server-side", "-f", file]);
+    if (crds.code !== 0) throw new Error(`kubectl apply --server-side -f ${file}: ${crds.stderr}`);
+    await waitFor(`${group} CRDs established`, async () => {
+      const r = await cp.kubectl(["get", "--raw", `/apis/${group}/v1`]);
+      return r.code === 0 ? { value: true } : { detail: r.stderr };
+    });
+  }
 }

@@ -13,7 +13,7 @@ import { buildValidatingWebhookConfiguration } from "../../webhook/registration.
 import { prepareForManifestDryRuns } from "./kube.js";
 
 const root = repoRoot();
-const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard", "admission-policy": "manifests/overlays/admission-policy" } as const;
+const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard", "admission-policy": "manifests/overlays/admission-policy", monitoring: "manifests/overlays/monitoring" } as const;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML, read field by field
 type Obj = Record<string, any>;
 
@@ -28,7 +28,7 @@ describe("install manifests", () => {
       assert.equal(r.code, 0, `kubectl kustomize ${dir}: ${r.stderr}`);
       rendered.set(variant, { text: r.stdout, objects: parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean) });
     }
-    await prepareForManifestDryRuns(cp, ["pod-dns-injector"]);
+    await prepareForManifestDryRuns(cp, ["pod-dns-injector"], { prometheusOperatorCRDs: true });
   });
   after(async () => {
     await cp?.stop();

@@ -172,6 +172,17 @@ describe("/mutate over fastify inject", () => {
     assert.match(text, /pod_dns_injector_build_info\{version="test"/);
     await a.close();
   });
+
+  it("counts reviews answered with warnings, by action and reason", async () => {
+    const facts: AdmissionFacts = { lookupNamespace: async (n) => namespace(n, "audit"), dnsServiceIP: () => "10.96.0.10" };
+    const { app: a, metrics } = app(facts);
+    await a.inject({ method: "POST", url: "/mutate", payload: review(pod()) as object });
+    await a.inject({ method: "POST", url: "/mutate", payload: review(pod({ dnsPolicy: "Default" })) as object });
+    const text = await metrics.registry.metrics();
+    assert.match(text, /pod_dns_injector_admission_reviews_warned_total\{action="report",reason="would-inject"\} 1/);
+    assert.doesNotMatch(text, /reviews_warned_total\{[^}]*reason="dns-policy-default"/, "a review without warnings is not counted");
+    await a.close();
+  });
 });
 
 describe("/mutate over real HTTPS", () => {
