@@ -16,6 +16,7 @@ import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook
 import { buildDNSConfig, describeDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../config/dns-limits.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "../webhook/namespace-policy.js";
+import { podCreateRequest } from "../webhook/pod-create.js";
 import { fixNamesPods, fixText, type FixContext, type FixFor, type OwnerReference, type Workload } from "./owners.js";
 
 /** The five kinds of finding, as issue 7 defines them. */
@@ -251,7 +252,7 @@ function judge(pod: AuditedPod, template: PodLike | undefined, ctx: JudgeContext
 
 function decideAsCreate(pod: PodLike, ns: NamespaceAuditInput): Decision {
   return decide({
-    request: { kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: ns.namespace },
+    request: podCreateRequest(ns.namespace),
     pod,
     namespace: ns.namespaceFacts,
     dnsServiceIP: ns.dnsServiceIP,

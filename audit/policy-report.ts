@@ -7,31 +7,28 @@
  *
  * Schema: https://github.com/kubernetes-sigs/wg-policy-prototypes/blob/master/policy-report/crd/v1alpha2
  */
-import { DOMAIN, PRODUCT } from "../config/names.js";
+import {
+  APP_COMPONENT_LABEL,
+  APP_NAME_LABEL,
+  DNS_SERVICE_IP_ANNOTATION,
+  DOMAIN,
+  MANAGED_BY_LABEL,
+  POLICY_REPORT_GROUP,
+  POLICY_REPORT_KIND,
+  POLICY_REPORT_NAME,
+  POLICY_REPORT_SOURCE,
+  POLICY_REPORT_VERSION,
+  PRODUCT,
+  REPORT_PART_ANNOTATION,
+} from "../config/names.js";
 import { FINDING_RULES, type AuditResult, type Severity } from "./findings.js";
 import { podEntries, sortPods, type AuditEntry, type AuditRun } from "./report.js";
 
-export const POLICY_REPORT_GROUP = "wgpolicyk8s.io";
-export const POLICY_REPORT_VERSION = "v1alpha2";
-export const POLICY_REPORT_PLURAL = "policyreports";
-export const POLICY_REPORT_KIND = "PolicyReport";
-/** The CustomResourceDefinition that must exist for reports to be written. */
-export const POLICY_REPORT_CRD = `${POLICY_REPORT_PLURAL}.${POLICY_REPORT_GROUP}`;
-/** Every result's `source`: the engine that manages the report. */
-export const POLICY_REPORT_SOURCE = PRODUCT;
-/** Name of a namespace's report; further parts get `-2`, `-3`, ... */
-export const POLICY_REPORT_NAME = PRODUCT;
-/** The label that marks a report as ours: the writer lists, updates and deletes only these. */
-export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const POLICY_REPORT_LABELS: Readonly<Record<string, string>> = {
   [MANAGED_BY_LABEL]: PRODUCT,
-  "app.kubernetes.io/name": PRODUCT,
-  "app.kubernetes.io/component": "audit",
+  [APP_NAME_LABEL]: PRODUCT,
+  [APP_COMPONENT_LABEL]: "audit",
 };
-/** "2/3" on split reports. */
-export const PART_ANNOTATION = `${DOMAIN}/report-part`;
-/** The nameserver the audit expected, for whoever reads the report later. */
-export const DNS_SERVICE_IP_ANNOTATION = `${DOMAIN}/dns-service-ip`;
 
 /**
  * Results per report object. etcd refuses objects over 1.5 MiB; a failing result with its
@@ -139,7 +136,7 @@ export function buildPolicyReports(run: AuditRun): PolicyReport[] {
     parts.forEach((results, i) => {
       const annotations: Record<string, string> = {};
       if (run.dnsService.ip) annotations[DNS_SERVICE_IP_ANNOTATION] = run.dnsService.ip;
-      if (parts.length > 1) annotations[PART_ANNOTATION] = `${i + 1}/${parts.length}`;
+      if (parts.length > 1) annotations[REPORT_PART_ANNOTATION] = `${i + 1}/${parts.length}`;
       reports.push({
         apiVersion: `${POLICY_REPORT_GROUP}/${POLICY_REPORT_VERSION}`,
         kind: POLICY_REPORT_KIND,

@@ -6,16 +6,10 @@
  * `crd-missing`, for the CLI to explain and the server to log once.
  */
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { PRODUCT } from "../config/names.js";
 import { apiFailure } from "../kube/api-errors.js";
 import { forEachItem } from "./cluster-source.js";
+import { MANAGED_BY_LABEL, PRODUCT, POLICY_REPORT_CRD, POLICY_REPORT_GROUP, POLICY_REPORT_KIND, POLICY_REPORT_PLURAL, POLICY_REPORT_VERSION } from "../config/names.js";
 import {
-  MANAGED_BY_LABEL,
-  POLICY_REPORT_CRD,
-  POLICY_REPORT_GROUP,
-  POLICY_REPORT_KIND,
-  POLICY_REPORT_PLURAL,
-  POLICY_REPORT_VERSION,
   carryTimestamps,
   sameReportContent,
   type PolicyReport,

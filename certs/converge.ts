@@ -8,12 +8,11 @@
  * Only I/O through the SecretStore interface; issuance and the clock are injectable.
  */
 import { X509Certificate } from "node:crypto";
+import { ISSUED_AT_ANNOTATION, ROTATED_ANNOTATION } from "../config/names.js";
 import { issueCertificateAuthority, issueServingCertificate, type PemKeyPair } from "./authority.js";
 import type { SecretContent, SecretStore, WriteOutcome } from "./secret-store.js";
 import {
   CA_KEYS,
-  ISSUED_AT_ANNOTATION,
-  ROTATED_ANNOTATION,
   SERVING_KEYS,
   bundlePem,
   issuerFingerprint,

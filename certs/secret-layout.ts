@@ -25,7 +25,7 @@
  *   serving certificate (RFC 3339), from which the rollover's grace period is measured.
  */
 import { X509Certificate, createPrivateKey } from "node:crypto";
-import { DOMAIN, PRODUCT } from "../config/names.js";
+import { APP_COMPONENT_LABEL, APP_NAME_LABEL, ISSUED_AT_ANNOTATION, MANAGED_BY_LABEL, PRODUCT, ROTATED_ANNOTATION, ROTATE_ANNOTATION } from "../config/names.js";
 import { describeCertificate, splitCertificateBundle, type CertificateDescription } from "./inspect.js";
 
 /** Data keys of the serving Secret (the `kubernetes.io/tls` convention, plus `ca.crt`). */
@@ -33,19 +33,11 @@ export const SERVING_KEYS = { cert: "tls.crt", key: "tls.key", ca: "ca.crt" } as
 /** Data keys of the CA Secret. */
 export const CA_KEYS = { cert: "tls.crt", key: "tls.key", nextCert: "next.crt", nextKey: "next.key", previous: "previous.crt" } as const;
 
-// These belong with the other user-facing names (config/names.ts); kept here until that
-// module takes them, built from the same DOMAIN so they cannot drift.
-/** Request a rotation: any new value triggers one. */
-export const ROTATE_ANNOTATION = `${DOMAIN}/rotate`;
-/** The last `rotate` value acted upon. */
-export const ROTATED_ANNOTATION = `${DOMAIN}/rotated`;
-/** When the injector wrote the serving certificate (RFC 3339). */
-export const ISSUED_AT_ANNOTATION = `${DOMAIN}/issued-at`;
 /** Labels on the Secrets we create, so `kubectl get secret -l` finds them. */
 export const SECRET_LABELS: Readonly<Record<string, string>> = {
-  "app.kubernetes.io/name": PRODUCT,
-  "app.kubernetes.io/component": "webhook-certificates",
-  "app.kubernetes.io/managed-by": PRODUCT,
+  [APP_NAME_LABEL]: PRODUCT,
+  [APP_COMPONENT_LABEL]: "webhook-certificates",
+  [MANAGED_BY_LABEL]: PRODUCT,
 };
 
 /** A Secret as the store returns it: data decoded to text (all our values are PEM). */

@@ -3,7 +3,7 @@
  * injected: the decision row, reason code, namespace mode, profile and resulting dnsConfig.
  * Reads the same Decision the webhook acts on, so the explanation cannot drift.
  */
-import { INJECT_LABEL, NAMESPACE_MODES } from "../config/names.js";
+import { INJECTED_ANNOTATION, INJECT_LABEL, NAMESPACE_MODES, PROFILE_ANNOTATION } from "../config/names.js";
 import type { Decision } from "../webhook/decision.js";
 import type { NamespaceFacts } from "../webhook/namespace-policy.js";
 import { optionText } from "../webhook/dns-config.js";
@@ -44,7 +44,7 @@ export async function runExplain(flags: ExplainFlags, io: CommandIO): Promise<nu
       if (nsFromFile.name !== name) throw inputError(`--namespace-file describes namespace ${nsFromFile.name}, but the pod is in ${name}`);
       return nsFromFile;
     }
-    return { name, labels: { [INJECT_LABEL]: flags.mode ?? "enabled" }, annotations: flags.profile ? { "pod-dns-injector.io/profile": flags.profile } : {} };
+    return { name, labels: { [INJECT_LABEL]: flags.mode ?? "enabled" }, annotations: flags.profile ? { [PROFILE_ANNOTATION]: flags.profile } : {} };
   };
   const source = flags.filename === "-" ? "<stdin>" : flags.filename;
   const docs = parseManifests(await readInput(flags.filename, io.stdin), source);
@@ -96,7 +96,7 @@ function formatExplanation(what: string, index: number, namespace: string, path:
     lines.push(`    nameservers: ${d.dnsConfig.nameservers.join(", ")}`);
     lines.push(`    searches:    ${d.dnsConfig.searches.join(", ")}`);
     lines.push(`    options:     ${d.dnsConfig.options.map(optionText).join(", ") || "(none)"}`);
-    lines.push(`    annotation:  pod-dns-injector.io/injected=${d.injectedAnnotation}`);
+    lines.push(`    annotation:  ${INJECTED_ANNOTATION}=${d.injectedAnnotation}`);
   }
   for (const w of d.warnings) lines.push(`  warning:    ${w}`);
   return `${lines.join("\n")}\n\n`;

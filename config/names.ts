@@ -69,3 +69,41 @@ export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
 export const DEFAULT_PROFILE = "default";
 /** Never mutated, whatever their labels say (the injector's own namespace is added at runtime). */
 export const ALWAYS_EXCLUDED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"] as const;
+
+/** Kubernetes' recommended labels, on every object we create (`kubectl get -l` finds ours). */
+export const APP_NAME_LABEL = "app.kubernetes.io/name";
+export const APP_COMPONENT_LABEL = "app.kubernetes.io/component";
+/** Also marks a PolicyReport as ours: the writer lists, updates and deletes only these. */
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+
+/** The Lease the leader-only work (guardian, background audit) runs under. */
+export const GUARDIAN_LEASE = `${PRODUCT}-guardian`;
+/** The guardian's last good copy of the DNS Service (a ConfigMap in the injector's namespace). */
+export const SNAPSHOT_CONFIGMAP = `${PRODUCT}-dns-service`;
+/** kube-addon-manager owns objects with this label and reconciles them every minute or so. */
+export const ADDON_MANAGER_LABEL = "addonmanager.kubernetes.io/mode";
+/** Written on Services we recreate, so an operator can tell who put it back. */
+export const RESTORED_BY_ANNOTATION = `${DOMAIN}/restored-by`;
+
+/** Certificate Secrets (certs/secret-layout.ts): request a rotation; any new value triggers one. */
+export const ROTATE_ANNOTATION = `${DOMAIN}/rotate`;
+/** The last `rotate` value acted upon. */
+export const ROTATED_ANNOTATION = `${DOMAIN}/rotated`;
+/** When the injector wrote the serving certificate (RFC 3339). */
+export const ISSUED_AT_ANNOTATION = `${DOMAIN}/issued-at`;
+
+/** PolicyReports (wgpolicyk8s.io/v1alpha2), what `audit --write-reports` writes. */
+export const POLICY_REPORT_GROUP = "wgpolicyk8s.io";
+export const POLICY_REPORT_VERSION = "v1alpha2";
+export const POLICY_REPORT_PLURAL = "policyreports";
+export const POLICY_REPORT_KIND = "PolicyReport";
+/** The CustomResourceDefinition that must exist for reports to be written. */
+export const POLICY_REPORT_CRD = `${POLICY_REPORT_PLURAL}.${POLICY_REPORT_GROUP}`;
+/** Every result's `source`: the engine that manages the report. */
+export const POLICY_REPORT_SOURCE = PRODUCT;
+/** Name of a namespace's report; further parts get `-2`, `-3`, ... */
+export const POLICY_REPORT_NAME = PRODUCT;
+/** "2/3" on split reports. */
+export const REPORT_PART_ANNOTATION = `${DOMAIN}/report-part`;
+/** The nameserver the audit expected, for whoever reads the report later. */
+export const DNS_SERVICE_IP_ANNOTATION = `${DOMAIN}/dns-service-ip`;

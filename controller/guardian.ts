@@ -8,6 +8,7 @@
 import { CoreV1Api, type KubeConfig, type V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { ADDON_MANAGER_LABEL, PRODUCT } from "../config/names.js";
 import type { Settings } from "../config/settings.js";
 import { apiFailure } from "../kube/api-errors.js";
 import type { EventRecorder, EventTarget } from "../kube/events.js";
@@ -18,7 +19,6 @@ import { createGuardianMetrics, type GuardianMetrics } from "./metrics.js";
 import { reconcileDNSService, type ReconcileAction } from "./reconcile.js";
 import type { SnapshotStore, StoredState } from "./snapshot-store.js";
 
-export const GUARDIAN_LEASE = "pod-dns-injector-guardian";
 
 export interface GuardianDeps {
   kubeConfig: KubeConfig;
@@ -192,7 +192,7 @@ export class DNSServiceGuardian {
           this.target(service),
           action.observedIP === action.fixedIP ? "Normal" : "Warning",
           "DNSServiceAddonManaged",
-          `${ref.text} carries addonmanager.kubernetes.io/mode=Reconcile: kube-addon-manager owns it, pod-dns-injector only reports (clusterIP ${action.observedIP ?? "none"}, fixed ${action.fixedIP ?? "unknown"})`,
+          `${ref.text} carries ${ADDON_MANAGER_LABEL}=Reconcile: kube-addon-manager owns it, ${PRODUCT} only reports (clusterIP ${action.observedIP ?? "none"}, fixed ${action.fixedIP ?? "unknown"})`,
         );
         return;
       case "drift":
@@ -258,7 +258,7 @@ export class DNSServiceGuardian {
         this.metrics.drift.set(0);
         this.lastReport = "";
         this.d.log.info({ service: ref.text, clusterIP: ip, previousIP: previousIP ?? null, attempts: attempt, seconds }, "DNS Service recreated on its fixed clusterIP");
-        await this.d.events.record(this.target(created), "Normal", "DNSServiceRestored", `pod-dns-injector recreated ${ref.text} on ${ip}${previousIP ? ` (it had ${previousIP})` : ""} after ${seconds.toFixed(3)} s`);
+        await this.d.events.record(this.target(created), "Normal", "DNSServiceRestored", `${PRODUCT} recreated ${ref.text} on ${ip}${previousIP ? ` (it had ${previousIP})` : ""} after ${seconds.toFixed(3)} s`);
         return;
       } catch (err) {
         const why = classifyCreateFailure(err);

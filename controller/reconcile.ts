@@ -5,12 +5,9 @@
  */
 import type { V1Service } from "@kubernetes/client-node";
 import { canonicalIP } from "../config/dns-limits.js";
+import { ADDON_MANAGER_LABEL, PRODUCT, RESTORED_BY_ANNOTATION } from "../config/names.js";
 import { sameSnapshot, serviceFromSnapshot, snapshotFromService, type ServiceSnapshot } from "./service-snapshot.js";
 
-/** kube-addon-manager owns objects with this label and reconciles them every minute or so. */
-export const ADDON_MANAGER_LABEL = "addonmanager.kubernetes.io/mode";
-/** Written on Services we recreate, so an operator can tell who put it back. */
-export const RESTORED_BY_ANNOTATION = "pod-dns-injector.io/restored-by";
 
 export interface ReconcileInput {
   service: V1Service | undefined;
@@ -56,9 +53,9 @@ export function reconcileDNSService(input: ReconcileInput): ReconcileAction[] {
     // The label left with the object, but the last good copy remembers who owns it:
     // kube-addon-manager recreates it from its own manifest (which may have moved on).
     if (snapshot.labels[ADDON_MANAGER_LABEL] === "Reconcile") {
-      return [{ kind: "cannot-repair", reason: "the DNS Service is missing; it is managed by kube-addon-manager (addonmanager.kubernetes.io/mode=Reconcile), which recreates it, so pod-dns-injector does not" }];
+      return [{ kind: "cannot-repair", reason: `the DNS Service is missing; it is managed by kube-addon-manager (${ADDON_MANAGER_LABEL}=Reconcile), which recreates it, so ${PRODUCT} does not` }];
     }
-    return [{ kind: "create", service: serviceFromSnapshot(snapshot, fixedIP, { [RESTORED_BY_ANNOTATION]: "pod-dns-injector" }) }];
+    return [{ kind: "create", service: serviceFromSnapshot(snapshot, fixedIP, { [RESTORED_BY_ANNOTATION]: PRODUCT }) }];
   }
   const observed = service.spec?.clusterIP ? canonicalIP(service.spec.clusterIP) : null;
   const actions: ReconcileAction[] = [];
@@ -79,7 +76,7 @@ export function reconcileDNSService(input: ReconcileInput): ReconcileAction[] {
   const observedText = observed ?? service.spec?.clusterIP ?? "none";
   if (input.repair === "recreate" && effectiveIP) {
     const base = snapshot ?? snapshotFromService(service);
-    return [...actions, { kind: "drift", observedIP: observedText, fixedIP: effectiveIP, action: "recreate", service: serviceFromSnapshot(base, effectiveIP, { [RESTORED_BY_ANNOTATION]: "pod-dns-injector" }) }];
+    return [...actions, { kind: "drift", observedIP: observedText, fixedIP: effectiveIP, action: "recreate", service: serviceFromSnapshot(base, effectiveIP, { [RESTORED_BY_ANNOTATION]: PRODUCT }) }];
   }
   return [...actions, { kind: "drift", observedIP: observedText, fixedIP: effectiveIP ?? "unknown", action: "report" }];
 }

@@ -4,11 +4,10 @@
  * deleted while it was down.
  */
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from "@kubernetes/client-node";
-import { PRODUCT } from "../config/names.js";
+import { APP_COMPONENT_LABEL, APP_NAME_LABEL, PRODUCT, SNAPSHOT_CONFIGMAP } from "../config/names.js";
 import { apiFailure, isConflict, isNotFound } from "../kube/api-errors.js";
 import type { ServiceSnapshot } from "./service-snapshot.js";
 
-export const SNAPSHOT_CONFIGMAP = `${PRODUCT}-dns-service`;
 
 export interface StoredState {
   snapshot: ServiceSnapshot | undefined;
@@ -56,7 +55,7 @@ export class SnapshotStore {
       const body: V1ConfigMap = {
         apiVersion: "v1",
         kind: "ConfigMap",
-        metadata: { name: this.name, namespace: this.namespace, labels: { "app.kubernetes.io/name": PRODUCT, "app.kubernetes.io/component": "guardian" }, resourceVersion: current?.metadata?.resourceVersion },
+        metadata: { name: this.name, namespace: this.namespace, labels: { [APP_NAME_LABEL]: PRODUCT, [APP_COMPONENT_LABEL]: "guardian" }, resourceVersion: current?.metadata?.resourceVersion },
         data,
       };
       try {

@@ -3,6 +3,8 @@
  * Status object or its JSON text). Used to tell a conflict from a retryable allocation race
  * from a configuration error.
  */
+import { isObject } from "../config/json-shapes.js";
+
 export interface ApiFailure {
   /** HTTP status, 0 when the request never got an answer. */
   code: number;
@@ -28,7 +30,7 @@ export function apiFailure(err: unknown): ApiFailure {
       // not JSON: keep the text as the message
     }
   }
-  const status = typeof body === "object" && body !== null ? (body as { reason?: unknown; message?: unknown; details?: { kind?: unknown } }) : {};
+  const status = (isObject(body) ? body : {}) as { reason?: unknown; message?: unknown; details?: { kind?: unknown } };
   const message = typeof status.message === "string" ? status.message : typeof body === "string" ? body : typeof e?.message === "string" ? e.message.split("\n")[0] ?? "" : String(err);
   return { code, reason: typeof status.reason === "string" ? status.reason : "", kind: typeof status.details?.kind === "string" ? status.details.kind : "", message };
 }

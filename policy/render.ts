@@ -14,6 +14,8 @@
  */
 import {
   ALWAYS_EXCLUDED_NAMESPACES,
+  APP_COMPONENT_LABEL,
+  APP_NAME_LABEL,
   INJECTED_ANNOTATION,
   INJECT_LABEL,
   MIRROR_POD_ANNOTATION,
@@ -202,7 +204,7 @@ function namespaceSelector(settings: Settings, modes: readonly string[]): Json {
   };
 }
 
-const labels = { "app.kubernetes.io/name": PRODUCT, "app.kubernetes.io/component": "admission-policy" };
+const labels = { [APP_NAME_LABEL]: PRODUCT, [APP_COMPONENT_LABEL]: "admission-policy" };
 
 const podCreateOnly = {
   // "pods" alone never matches a subresource (pods/status, pods/ephemeralcontainers): row 1.

@@ -5,6 +5,7 @@
  */
 import type { Operation } from "./patch.js";
 import { isObject } from "../config/json-shapes.js";
+import { isPodCreate } from "./pod-create.js";
 
 export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
 const OPERATIONS = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
@@ -42,10 +43,6 @@ export interface AdmissionResponse {
 export type DecodeResult = { ok: true; review: AdmissionReview } | { ok: false; error: string };
 
 
-/** A Pod CREATE, not a subresource: the only request the webhook mutates. */
-export function isPodCreate(r: Pick<AdmissionRequest, "kind" | "operation" | "subResource">): boolean {
-  return r.kind.kind === "Pod" && r.kind.group === "" && r.operation === "CREATE" && !r.subResource;
-}
 
 /** Checks the envelope field by field; the message names the first offending field. */
 export function decodeAdmissionReview(body: unknown): DecodeResult {

@@ -18,6 +18,8 @@ import { excludedNamespaces, type Profile, type Settings } from "../config/setti
 import { buildDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
+import { isPodCreate } from "./pod-create.js";
+import { isObject } from "../config/json-shapes.js";
 
 /** Reason codes, one per outcome; stable, kebab-case, used as metric label values. */
 export const REASONS = {
@@ -118,10 +120,10 @@ function decided(reason: ReasonCode, action: Action, extra: Partial<Decision> = 
 
 /** Row 1: only Pod CREATE, never a subresource. */
 function requestRow(request: DecisionInputs["request"]): Decision | undefined {
+  if (isPodCreate(request)) return undefined;
   if (request.kind.group !== "" || request.kind.kind !== "Pod") return decided("not-a-pod", "allow", {}, `${request.kind.kind || "unknown kind"}`);
   if (request.subResource) return decided("subresource", "allow", {}, request.subResource);
-  if (request.operation !== "CREATE") return decided("not-create", "allow", {}, request.operation);
-  return undefined;
+  return decided("not-create", "allow", {}, request.operation);
 }
 
 /** Row 2. */
@@ -305,8 +307,7 @@ function measureAnnotations(annotations: Record<string, unknown>): number {
   return bytes;
 }
 
-const isOption = (o: unknown): o is { name: string; value?: string } =>
-  typeof o === "object" && o !== null && typeof (o as { name?: unknown }).name === "string" && ["undefined", "string"].includes(typeof (o as { value?: unknown }).value);
+const isOption = (o: unknown): o is { name: string; value?: string } => isObject(o) && typeof o.name === "string" && ["undefined", "string"].includes(typeof o.value);
 
 function copyDNSConfig(cfg: Required<PodDNSConfig>): Required<PodDNSConfig> {
   return { nameservers: [...cfg.nameservers], searches: [...cfg.searches], options: cfg.options.map((o) => ({ ...o })) };

@@ -5,7 +5,8 @@
 import { INJECTED_ANNOTATION } from "../config/names.js";
 import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
-import { allowedResponse, encodePatch, isPodCreate, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
+import { isPodCreate } from "./pod-create.js";
+import { allowedResponse, encodePatch, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
 import { applyDecision, decide, type Decision, type PodLike } from "./decision.js";
 import { describeDNSConfig } from "./dns-config.js";
 import { createInjectionPatch } from "./patch.js";

@@ -4,7 +4,8 @@
  * result is small whatever the body's size, which is what lets a worker thread do this for
  * large bodies and hand the result to the main thread cheaply (review-parser.ts). Pure.
  */
-import { decodeAdmissionReview, isPodCreate, type AdmissionRequest, type AdmissionReview } from "./admission-review.js";
+import { isPodCreate } from "./pod-create.js";
+import { decodeAdmissionReview, type AdmissionRequest, type AdmissionReview } from "./admission-review.js";
 import { describeValue, isNamespaceName } from "../config/dns-limits.js";
 import { readPod, type PodRead } from "./pod-view.js";
 

@@ -8,6 +8,7 @@ import type { Settings } from "../config/settings.js";
 import { applyDecision, decide, type Decision } from "./decision.js";
 import { describeValue, isNamespaceName } from "../config/dns-limits.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
+import { podCreateRequest } from "./pod-create.js";
 import { describeObject, findPodTemplate, replacePodTemplate, type ManifestObject } from "./workloads.js";
 
 export interface OfflineOptions {
@@ -54,7 +55,7 @@ export function injectManifest(obj: ManifestObject, options: OfflineOptions): Of
         annotations: options.profile ? { [PROFILE_ANNOTATION]: options.profile } : {},
       };
   const decision = decide({
-    request: { kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace },
+    request: podCreateRequest(namespace),
     // Decided on the bounded view, as the webhook does; applied to the whole template.
     pod: found.read.pod,
     annotationBytes: found.read.annotationBytes,

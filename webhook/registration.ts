@@ -19,6 +19,7 @@ import {
   POD_OPT_OUT_VALUE,
   PRODUCT,
   WEBHOOK_SERVICE,
+  APP_NAME_LABEL,
 } from "../config/names.js";
 
 export interface RegistrationOptions {
@@ -120,7 +121,7 @@ export function buildValidatingWebhookConfiguration(options: ValidatingRegistrat
   return {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "ValidatingWebhookConfiguration",
-    metadata: { name: options.name ?? VALIDATING_WEBHOOK_CONFIGURATION, labels: { "app.kubernetes.io/name": PRODUCT } },
+    metadata: { name: options.name ?? VALIDATING_WEBHOOK_CONFIGURATION, labels: { [APP_NAME_LABEL]: PRODUCT } },
     webhooks: [buildDNSServiceGuardWebhook(options), ...(options.reservationGuard ? [buildReservationGuardWebhook(options)] : [])],
   };
 }
@@ -135,7 +136,7 @@ export function buildMutatingWebhookConfiguration(options: RegistrationOptions):
   return {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "MutatingWebhookConfiguration",
-    metadata: { name: options.name ?? MUTATING_WEBHOOK_CONFIGURATION, labels: { "app.kubernetes.io/name": PRODUCT } },
+    metadata: { name: options.name ?? MUTATING_WEBHOOK_CONFIGURATION, labels: { [APP_NAME_LABEL]: PRODUCT } },
     webhooks: [
       {
         name: MUTATING_WEBHOOK_NAME,

@@ -10,10 +10,8 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { setTimeout as delay } from "node:timers/promises";
 import { CoordinationV1Api, CoreV1Api, type CoreV1Event, type V1Lease, type V1Service } from "@kubernetes/client-node";
-import { DEFAULT_DNS_SERVICE, DEFAULT_DNS_SERVICE_IP, DEFAULT_INJECTOR_NAMESPACE } from "../../config/names.js";
-import { GUARDIAN_LEASE } from "../../controller/guardian.js";
+import { DEFAULT_DNS_SERVICE, DEFAULT_DNS_SERVICE_IP, DEFAULT_INJECTOR_NAMESPACE, GUARDIAN_LEASE, SNAPSHOT_CONFIGMAP } from "../../config/names.js";
 import type { ServiceSnapshot } from "../../controller/service-snapshot.js";
-import { SNAPSHOT_CONFIGMAP } from "../../controller/snapshot-store.js";
 import { apiErrorCode, describeApiError, waitFor, type WaitOptions } from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 

@@ -14,8 +14,7 @@ import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { AdmissionregistrationV1Api, CoordinationV1Api, CoreV1Api, type V1Service } from "@kubernetes/client-node";
-import { VALIDATE_PATH } from "../../config/names.js";
-import { ADDON_MANAGER_LABEL, RESTORED_BY_ANNOTATION } from "../../controller/reconcile.js";
+import { ADDON_MANAGER_LABEL, RESTORED_BY_ANNOTATION, VALIDATE_PATH } from "../../config/names.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import {
   DNS_NAME,

@@ -27,8 +27,7 @@ import {
   type KubeConfig,
 } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
-import { ROTATED_ANNOTATION, ROTATE_ANNOTATION } from "../../certs/secret-layout.js";
-import { ALLOW_DELETE_ANNOTATION, INJECTED_ANNOTATION, INJECT_LABEL } from "../../config/names.js";
+import { ALLOW_DELETE_ANNOTATION, INJECTED_ANNOTATION, INJECT_LABEL, ROTATED_ANNOTATION, ROTATE_ANNOTATION } from "../../config/names.js";
 import { buildMutatingWebhookConfiguration, buildValidatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { repoRoot } from "../unit/repo-root.js";

@@ -8,7 +8,6 @@ import { defaultSettings } from "../../../config/settings.js";
 import { auditPod, type PodAudit } from "../../../audit/findings.js";
 import {
   MAX_RESULTS_PER_REPORT,
-  POLICY_REPORT_NAME,
   buildPolicyReports,
   canonicalJSON,
   carryTimestamps,
@@ -18,6 +17,7 @@ import {
   type PolicyReport,
 } from "../../../audit/policy-report.js";
 import type { AuditRun } from "../../../audit/report.js";
+import { POLICY_REPORT_NAME } from "../../../config/names.js";
 import { repoRoot } from "../repo-root.js";
 import { DNS_IP, NEW_DNS_IP, NS, audit, injectedPod, ns, plainPod } from "./fixtures.js";
 

@@ -4,7 +4,8 @@ import { describe, it } from "node:test";
 import { issueCertificateAuthority, issueServingCertificate, serviceDNSNames, type PemKeyPair } from "../../../certs/authority.js";
 import { caCommonName, convergeCertificates, trustTracker, type ConvergeOptions, type ConvergeResult } from "../../../certs/converge.js";
 import type { ObservedBundle } from "../../../certs/rotation.js";
-import { CA_KEYS, ISSUED_AT_ANNOTATION, ROTATED_ANNOTATION, ROTATE_ANNOTATION, SERVING_KEYS, parseBundle, readCASecret, readServingSecret } from "../../../certs/secret-layout.js";
+import { ISSUED_AT_ANNOTATION, ROTATED_ANNOTATION, ROTATE_ANNOTATION } from "../../../config/names.js";
+import { CA_KEYS, SERVING_KEYS, parseBundle, readCASecret, readServingSecret } from "../../../certs/secret-layout.js";
 import { FakeSecretStore } from "./fake-secret-store.js";
 
 const SECOND = 1000;
