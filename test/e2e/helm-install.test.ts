@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { SNAPSHOT_CONFIGMAP } from "../../controller/snapshot-store.js";
+import { SNAPSHOT_CONFIGMAP } from "../../config/names.js";
 import { defaultSettings } from "../../config/settings.js";
 import { chartPath, Helm, objectKey, parseYamlObjects, type Obj } from "../helm/helm.js";
 
