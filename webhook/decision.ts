@@ -10,6 +10,7 @@ import {
   MIRROR_POD_ANNOTATION,
   NDOTS_ANNOTATION,
   POD_OPT_OUT_VALUE,
+  POLICY_INJECTION_MARK,
   PROFILE_ANNOTATION,
   SEARCHES_ANNOTATION,
   type NamespaceMode,
@@ -320,7 +321,9 @@ function copyDNSConfig(cfg: Required<PodDNSConfig>): Required<PodDNSConfig> {
  * nameserver or old cluster searches: the leading nameserver(s) we put first, the cluster's
  * searches and the profile's extras. Options stay: an applied option cannot be told apart
  * from the pod's own override of the profile, and dropping it would break idempotency.
- * A dnsConfig changed since (e.g. by another webhook) is kept whole as the pod's own.
+ * A dnsConfig changed since (e.g. by another webhook) is kept whole as the pod's own. A
+ * dnsConfig the in-tree policy injected (`both` mode: it runs before webhooks, possibly
+ * with an older DNS IP in its param) is ours by its mark, whatever its hash.
  */
 function ownPartOfInjected(raw: unknown, annotation: string, namespace: string, domain: string, profile: Profile): unknown {
   if (typeof raw !== "object" || raw === null) return raw;
@@ -330,7 +333,9 @@ function ownPartOfInjected(raw: unknown, annotation: string, namespace: string, 
   if (!Array.isArray(applied.nameservers) || !Array.isArray(applied.searches) || !Array.isArray(applied.options)) return raw;
   const strings = (v: unknown[]) => v.every((x) => typeof x === "string");
   if (!applied.options.every(isOption) || !strings(applied.nameservers) || !strings(applied.searches)) return raw;
-  if (hashDNSConfig(applied) !== hash) return raw;
+  // The in-tree policy (admission.mode both) marks its injection `<profile>@policy`: it
+  // builds the dnsConfig the same way (policy/render.ts), so the same parts are ours.
+  if (hash !== POLICY_INJECTION_MARK && hashDNSConfig(applied) !== hash) return raw;
   const ours = new Set([`${namespace}.svc.${domain}`, `svc.${domain}`, domain, ...profile.searches]);
   return {
     nameservers: applied.nameservers.slice(Math.max(1, profile.nameservers.length)),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { INJECTED_ANNOTATION, INJECT_LABEL } from "../../../config/names.js";
+import { INJECTED_ANNOTATION, INJECT_LABEL, POLICY_INJECTION_MARK } from "../../../config/names.js";
 import { defaultSettings, parseSettings } from "../../../config/settings.js";
 import { REASONS, applyDecision, decide, type ReasonCode } from "../../../webhook/decision.js";
 import { inputs, namespace, pod } from "../fixtures.js";
@@ -71,6 +71,19 @@ describe("decide: every row of the decision table", () => {
     assert.deepEqual(d.dnsConfig?.options, [{ name: "ndots", value: "2" }]);
     const again = decide(inputs({ pod: applyDecision(old, d), dnsServiceIP: "10.96.0.10" }));
     assert.equal(again.reason, "already-injected", "and the result is stable");
+  });
+
+  it("admission.mode both: a pod the in-tree policy injected with an older IP gets the live one, not both", () => {
+    // What the MutatingAdmissionPolicy stores (policy/render.ts) when its param still had the old IP.
+    const byPolicy = pod(
+      { dnsPolicy: "None", dnsConfig: { nameservers: ["10.96.0.99", "192.0.2.53"], searches: ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"], options: [{ name: "ndots", value: "5" }] } },
+      { annotations: { [INJECTED_ANNOTATION]: `default@${POLICY_INJECTION_MARK}` } },
+    );
+    const d = decide(inputs({ pod: byPolicy, dnsServiceIP: "10.96.0.10" }));
+    assert.equal(d.reason, "reinject-outdated");
+    assert.deepEqual(d.dnsConfig?.nameservers, ["10.96.0.10", "192.0.2.53"], "the policy's old IP is dropped, the pod's own nameserver stays");
+    assert.deepEqual(d.dnsConfig?.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"]);
+    assert.equal(decide(inputs({ pod: applyDecision(byPolicy, d), dnsServiceIP: "10.96.0.10" })).reason, "already-injected", "and the result is stable");
   });
 
   it("a pod with its own option overriding the profile stays idempotent", () => {
