@@ -11,6 +11,22 @@ export const MAX_NAMESERVERS = 3;
 export const MAX_SEARCHES = 32;
 /** Kubernetes' MaxDNSSearchListChars: the searches joined with single spaces. */
 export const MAX_SEARCH_LIST_CHARS = 2048;
+/**
+ * musl's resolver (Alpine) reads resolv.conf into a 256-byte buffer and skips a line that
+ * does not fit with its newline: a `search` line of more than 254 characters is ignored
+ * whole, and the pod resolves no short name. glibc has no such limit; the API server allows
+ * 2048 characters of searches.
+ */
+export const MUSL_MAX_LINE_CHARS = 254;
+/** How resolv.conf spells the line: `search a b c`. */
+export const SEARCH_LINE_PREFIX = "search ";
+/**
+ * The longest searches joined with spaces a profile allows: the API server's 2048, or less
+ * when the profile's `maxSearchLineBytes` bounds resolv.conf's `search ...` line.
+ */
+export function searchListLimit(maxSearchLineBytes: number | undefined): number {
+  return maxSearchLineBytes === undefined ? MAX_SEARCH_LIST_CHARS : Math.min(MAX_SEARCH_LIST_CHARS, maxSearchLineBytes - SEARCH_LINE_PREFIX.length);
+}
 /** RFC 1123 subdomain length limit, as DNS1123SubdomainMaxLength. */
 export const MAX_SUBDOMAIN_LENGTH = 253;
 

@@ -91,7 +91,7 @@ const PROFILE_SCHEMA = {
   type: "object",
   description: "A DNS profile: what a namespace opts into with the annotation pod-dns-injector.io/profile.",
   additionalProperties: false,
-  "x-error": "must be a mapping with nameservers, searches, options, ndots",
+  "x-error": "must be a mapping with nameservers, searches, options, ndots, maxSearchLineBytes",
   properties: {
     nameservers: {
       type: "array",
@@ -125,6 +125,13 @@ const PROFILE_SCHEMA = {
       "x-error": "must be a list of {name, value}",
     },
     ndots: { type: "integer", minimum: 0, maximum: 15, description: "Shorthand for the ndots option (it replaces one in options).", "x-error": "an integer from 0 to 15 (glibc caps ndots at 15)" },
+    maxSearchLineBytes: {
+      type: "integer",
+      minimum: 16,
+      maximum: 2055,
+      description: "Cut the search list so that resolv.conf's line 'search a b c' has at most this many characters; 254 keeps it readable by musl (Alpine), which ignores a longer line. Unset: only the API server's 2048-character limit cuts, with a warning over 254.",
+      "x-error": "an integer from 16 to 2055 (254: musl's limit)",
+    },
   },
 } as const satisfies SchemaNode;
 

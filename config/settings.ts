@@ -26,6 +26,8 @@ export interface Profile {
   searches: string[];
   /** The document's `ndots` shorthand is folded in here. */
   options: DNSOption[];
+  /** Cut searches so that resolv.conf's `search` line stays within this many characters (unset: no cut). */
+  maxSearchLineBytes?: number | undefined;
 }
 
 export interface Settings {

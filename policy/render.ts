@@ -27,7 +27,7 @@ import {
   PROFILE_ANNOTATION,
   SEARCHES_ANNOTATION,
 } from "../config/names.js";
-import { MAX_NAMESERVERS, MAX_OPTIONS, MAX_SEARCH_LIST_CHARS, MAX_SEARCHES, MAX_SUBDOMAIN_LENGTH, READ_LIMITS } from "../config/dns-limits.js";
+import { MAX_NAMESERVERS, MAX_OPTIONS, MAX_SEARCHES, MAX_SUBDOMAIN_LENGTH, READ_LIMITS, searchListLimit } from "../config/dns-limits.js";
 import type { DNSOption, Profile, Settings } from "../config/settings.js";
 
 /** The names of the four objects; one set per cluster. */
@@ -163,10 +163,12 @@ function mutationVariables(settings: Settings): Json[] {
     { name: "uniqueSearches", expression: distinct("variables.allSearches") },
     // The common case (short lists) skips the bounded walks and the prefix fold.
     { name: "distinctSearches", expression: `size(variables.uniqueSearches) <= ${MAX_SEARCHES} ? variables.uniqueSearches : ${firstN("variables.uniqueSearches", MAX_SEARCHES)}` },
-    // The longest prefix within the API server's 2048 characters (the webhook cuts greedily).
+    // The longest prefix within the API server's 2048 characters, or the profile's
+    // maxSearchLineBytes (the webhook cuts greedily).
+    { name: "searchLimit", expression: byProfile(settings, (p) => String(searchListLimit(p.maxSearchLineBytes))) },
     {
       name: "searches",
-      expression: `variables.distinctSearches.join(" ").size() <= ${MAX_SEARCH_LIST_CHARS} ? variables.distinctSearches : lists.range(size(variables.distinctSearches)).filter(i, variables.distinctSearches.slice(0, i + 1).join(" ").size() <= ${MAX_SEARCH_LIST_CHARS}).map(i, variables.distinctSearches[i])`,
+      expression: `variables.distinctSearches.join(" ").size() <= variables.searchLimit ? variables.distinctSearches : lists.range(size(variables.distinctSearches)).filter(i, variables.distinctSearches.slice(0, i + 1).join(" ").size() <= variables.searchLimit).map(i, variables.distinctSearches[i])`,
     },
     // kubelet's merge: the pod's own option overrides the profile's of the same name (the
     // last one wins, in the profile's place); new names follow in order of first appearance.

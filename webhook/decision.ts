@@ -16,7 +16,7 @@ import {
   type NamespaceMode,
 } from "../config/names.js";
 import { excludedNamespaces, type Profile, type Settings } from "../config/settings.js";
-import { buildDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
+import { buildDNSConfig, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
 import { isPodCreate } from "./pod-create.js";
@@ -190,7 +190,7 @@ function injectionRows(inputs: DecisionInputs, derived: NamespaceDerived, pod: P
   const b = base(policy);
   const built = injectionFor(inputs, derived, pod);
   const annotation = built.annotation;
-  const warnings = [...policy.warnings, ...built.cuts.map((c) => `pod-dns-injector: ${c}`)];
+  const warnings = [...policy.warnings, ...[...built.cuts, ...built.resolverWarnings].map((c) => `pod-dns-injector: ${c}`)];
   const result = { ...b, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings };
 
   // Row 8: re-invocation (reinvocationPolicy: IfNeeded) or a pod that was injected offline.
@@ -241,12 +241,13 @@ function injectionFor(inputs: DecisionInputs, derived: NamespaceDerived, pod: Po
 interface BuiltInjection {
   dnsConfig: Required<PodDNSConfig>;
   cuts: string[];
+  resolverWarnings: string[];
   annotation: string;
   /** Why the API server would reject it, or null. */
   problem: string | null;
 }
 
-function buildInjection(built: { dnsConfig: Required<PodDNSConfig>; cuts: string[] }, profileName: string): BuiltInjection {
+function buildInjection(built: BuiltDNSConfig, profileName: string): BuiltInjection {
   return { ...built, annotation: `${profileName}@${hashDNSConfig(built.dnsConfig)}`, problem: dnsConfigProblem(built.dnsConfig) };
 }
 

@@ -10,7 +10,10 @@ import {
   MAX_OPTIONS,
   MAX_SEARCH_LIST_CHARS,
   MAX_SEARCHES,
+  MUSL_MAX_LINE_CHARS,
   READ_LIMITS,
+  SEARCH_LINE_PREFIX,
+  searchListLimit,
   canonicalIP,
   describeValue,
   isValidSearch,
@@ -55,6 +58,11 @@ export interface BuiltDNSConfig {
   dnsConfig: Required<PodDNSConfig>;
   /** Everything dropped or cut, one short sentence each (they become admission warnings). */
   cuts: string[];
+  /**
+   * What some resolvers would ignore although the API server accepts it (musl's line limit),
+   * one sentence each (admission warnings too). Not a cut: feeding the result back repeats them.
+   */
+  resolverWarnings: string[];
 }
 
 export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
@@ -77,6 +85,7 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
   const d = inputs.clusterDomain;
   const clusterSearches = [`${inputs.namespace}.svc.${d}`, `svc.${d}`, d];
   const searches: string[] = [];
+  const limit = searchListLimit(inputs.profile.maxSearchLineBytes);
   let length = -1; // joined with spaces: n entries cost sum(len) + n - 1
   for (const candidate of [...clusterSearches, ...inputs.profile.searches, ...own.searches]) {
     if (searches.includes(candidate)) continue;
@@ -90,12 +99,23 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
       cuts.push(`dropped search ${candidate}: at most ${MAX_SEARCHES} search domains`);
       continue;
     }
-    if (length + 1 + candidate.length > MAX_SEARCH_LIST_CHARS) {
-      cuts.push(`dropped search ${candidate}: search list over ${MAX_SEARCH_LIST_CHARS} characters`);
+    if (length + 1 + candidate.length > limit) {
+      cuts.push(
+        limit === MAX_SEARCH_LIST_CHARS
+          ? `dropped search ${candidate}: search list over ${MAX_SEARCH_LIST_CHARS} characters`
+          : `dropped search ${candidate}: resolv.conf's search line over the profile's maxSearchLineBytes ${inputs.profile.maxSearchLineBytes}`,
+      );
       continue;
     }
     searches.push(candidate);
     length += 1 + candidate.length;
+  }
+  const resolverWarnings: string[] = [];
+  const line = SEARCH_LINE_PREFIX.length + length;
+  if (searches.length > 0 && line > MUSL_MAX_LINE_CHARS) {
+    resolverWarnings.push(
+      `resolv.conf's search line is ${line} characters: musl (Alpine) ignores a line over ${MUSL_MAX_LINE_CHARS}, so its pods would resolve no short name; set the profile's maxSearchLineBytes: ${MUSL_MAX_LINE_CHARS} to cut it`,
+    );
   }
 
   // Options: the profile's, the pod's own overriding by name (kubelet's merge rule).
@@ -110,7 +130,7 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
       options.push({ ...o });
     }
   }
-  return { dnsConfig: { nameservers, searches, options }, cuts };
+  return { dnsConfig: { nameservers, searches, options }, cuts, resolverWarnings };
 }
 
 

@@ -52,7 +52,12 @@ export function resolveNamespacePolicy(ns: NamespaceFacts, settings: Settings): 
   }
   const base = settings.profiles[profileName];
   if (!base) throw new Error(`settings: default profile ${JSON.stringify(profileName)} is not defined`);
-  const profile: Profile = { nameservers: [...base.nameservers], searches: [...base.searches], options: base.options.map((o) => ({ ...o })) };
+  const profile: Profile = {
+    nameservers: [...base.nameservers],
+    searches: [...base.searches],
+    options: base.options.map((o) => ({ ...o })),
+    ...(base.maxSearchLineBytes !== undefined ? { maxSearchLineBytes: base.maxSearchLineBytes } : {}),
+  };
 
   const ndots = ns.annotations[NDOTS_ANNOTATION];
   if (ndots !== undefined) {

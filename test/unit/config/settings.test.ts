@@ -70,6 +70,17 @@ describe("parseSettings", () => {
     for (const w of want) assert.ok(r.errors.some((e) => w.test(e)), `missing error ${w}; got:\n${r.errors.join("\n")}`);
   });
 
+  it("a profile's maxSearchLineBytes: 16 to 2055, kept through normalisation", () => {
+    const ok = parseSettings({ profiles: { alpine: { maxSearchLineBytes: 254 } } });
+    assert.ok(ok.ok, ok.ok ? "" : ok.errors.join("\n"));
+    assert.equal(ok.settings.profiles.alpine?.maxSearchLineBytes, 254);
+    for (const bad of [8, 3000, "254"]) {
+      const r = parseSettings({ profiles: { alpine: { maxSearchLineBytes: bad } } });
+      assert.ok(!r.ok);
+      assert.match(r.errors.join("\n"), /^profiles\.alpine\.maxSearchLineBytes: an integer from 16 to 2055 \(254: musl's limit\)/m);
+    }
+  });
+
   it("names the exact item, what was wrong and what is allowed", () => {
     const r = parseSettings({
       profiles: { fast: { nameservers: ["1.1.1.1", "10.0.0.300"], options: ["edns0", { name: "timeout", value: true }] } },

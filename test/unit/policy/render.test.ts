@@ -102,6 +102,16 @@ describe("policy render", () => {
     assert.equal(variable(map, "clusterSearches"), '[request.namespace + ".svc.k8s.example", "svc.k8s.example", "k8s.example"]');
   });
 
+  it("cuts the search list to each profile's maxSearchLineBytes, else to the API server's 2048 characters", () => {
+    const s = defaultSettings();
+    s.profiles.alpine = { nameservers: [], searches: [], options: [], maxSearchLineBytes: 254 };
+    const map = byKind(render(s), "MutatingAdmissionPolicy");
+    // 254 minus "search " (7): the longest searches joined with spaces that fit the line.
+    assert.equal(variable(map, "searchLimit"), 'variables.profileName == "alpine" ? 247 : (2048)');
+    assert.match(variable(map, "searches"), /join\(" "\)\.size\(\) <= variables\.searchLimit \?/);
+    assert.equal(variable(byKind(render(defaultSettings()), "MutatingAdmissionPolicy"), "searchLimit"), "2048");
+  });
+
   it("quotes every configured string as a CEL string literal", () => {
     const s = defaultSettings();
     s.profiles.q = { nameservers: [], searches: [], options: [{ name: 'we"ird\\', value: "a\nb" }] };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Profile } from "../../../config/settings.js";
 import { buildDNSConfig } from "../../../webhook/dns-config.js";
-import { MAX_SEARCH_LIST_CHARS, canonicalIP, isValidSearch, searchListLength } from "../../../config/dns-limits.js";
+import { MAX_SEARCH_LIST_CHARS, MUSL_MAX_LINE_CHARS, SEARCH_LINE_PREFIX, canonicalIP, isValidSearch, searchListLength, searchListLimit } from "../../../config/dns-limits.js";
 
 const profile = (p: Partial<Profile> = {}): Profile => ({ nameservers: [], searches: [], options: [{ name: "ndots", value: "5" }], ...p });
 const build = (own: unknown, p: Partial<Profile> = {}, ip = "10.96.0.10") =>
@@ -68,6 +68,7 @@ describe("buildDNSConfig: the API server's limits", () => {
     assert.equal(r.dnsConfig.searches.length, 32);
     assert.equal(r.cuts.length, 6);
     assert.equal(r.cuts[0], "dropped search d29.example: at most 32 search domains");
+    assert.equal(r.resolverWarnings.length, 1, "the 32 searches make a line over 254 characters: musl's warning");
     assertValid(r.dnsConfig);
   });
 
@@ -91,6 +92,37 @@ describe("buildDNSConfig: the API server's limits", () => {
     const filled = build({ searches: exact });
     assert.ok(searchListLength(filled.dnsConfig.searches) <= MAX_SEARCH_LIST_CHARS);
     assertValid(filled.dnsConfig);
+  });
+
+  it("warns, naming musl, when resolv.conf's search line is over 254 characters; exactly 254 is quiet", () => {
+    const base = build(undefined).dnsConfig.searches; // team-a.svc.cluster.local svc.cluster.local cluster.local
+    const room = MUSL_MAX_LINE_CHARS - SEARCH_LINE_PREFIX.length - searchListLength(base) - 1;
+    // One search of `room` characters: labels of 60 joined with dots, then "example".
+    const labels = Array.from({ length: Math.floor((room - "example".length - 2) / 61) }, () => "a".repeat(60));
+    const head = "b".repeat(room - "example".length - labels.length * 61 - 1);
+    const fits = [head, ...labels, "example"].filter(Boolean).join(".");
+    assert.equal(fits.length, room);
+    const quiet = build({ searches: [fits] });
+    assert.equal(SEARCH_LINE_PREFIX.length + searchListLength(quiet.dnsConfig.searches), MUSL_MAX_LINE_CHARS);
+    assert.deepEqual([...quiet.cuts, ...quiet.resolverWarnings], []);
+    const over = build({ searches: [`c${fits}`] });
+    assert.deepEqual(over.dnsConfig.searches, [...base, `c${fits}`], "only a warning: glibc reads the line");
+    assert.deepEqual(over.cuts, []);
+    assert.deepEqual(over.resolverWarnings, [
+      "resolv.conf's search line is 255 characters: musl (Alpine) ignores a line over 254, so its pods would resolve no short name; set the profile's maxSearchLineBytes: 254 to cut it",
+    ]);
+  });
+
+  it("a profile's maxSearchLineBytes cuts the search list so the line fits, naming what was dropped", () => {
+    const long = (i: number) => `${"a".repeat(60)}.s${i}.example`; // 72 characters
+    const r = build({ searches: [long(1), long(2), long(3), "short.example"] }, { maxSearchLineBytes: MUSL_MAX_LINE_CHARS });
+    // "search " (7) + cluster's three (57) + 2 × (1 + 72) = 210; a third long one would be 283.
+    assert.deepEqual(r.dnsConfig.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", long(1), long(2), "short.example"]);
+    assert.ok(SEARCH_LINE_PREFIX.length + searchListLength(r.dnsConfig.searches) <= MUSL_MAX_LINE_CHARS);
+    assert.deepEqual(r.cuts, [`dropped search ${long(3)}: resolv.conf's search line over the profile's maxSearchLineBytes 254`]);
+    assert.equal(searchListLimit(undefined), MAX_SEARCH_LIST_CHARS);
+    assert.equal(searchListLimit(5000), MAX_SEARCH_LIST_CHARS, "never above the API server's limit");
+    assertValid(r.dnsConfig);
   });
 
   it("drops the pod's own entries the API server would reject, naming each", () => {
