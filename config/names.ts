@@ -28,6 +28,8 @@ export const POLICY_INJECTION_MARK = "policy";
 
 /** Kubelet marks static (mirror) pods with this annotation; they cannot be changed by us. */
 export const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
+/** The well-known node label a pod's nodeSelector names its OS with (`windows`, `linux`). */
+export const OS_NODE_LABEL = "kubernetes.io/os";
 /** Set by the API server on every namespace since 1.21; used by our namespaceSelector. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 

@@ -219,6 +219,13 @@ export const SETTINGS_SCHEMA = {
         port: port(OPS_PORT, "HTTP port of the probes and metrics."),
       },
     }),
+    windows: {
+      type: "string",
+      enum: ["inject", "skip"],
+      default: "inject",
+      description: "Windows pods (spec.os.name or nodeSelector kubernetes.io/os: windows): inject nameservers and searches without resolver options, which Windows ignores (with a warning), or skip them.",
+      "x-error": "one of inject, skip",
+    },
     logLevel: { type: "string", enum: LOG_LEVELS, default: "info", description: "pino log level.", "x-error": `one of ${LOG_LEVELS.join(", ")}` },
     guardian: {
       type: "object",

@@ -45,6 +45,8 @@ export interface Settings {
   injectorNamespace: string;
   webhook: { host: string | null; port: number; tlsCertFile: string | null; tlsKeyFile: string | null };
   ops: { host: string | null; port: number };
+  /** Windows pods: injected without resolver options (Windows ignores them), or skipped. */
+  windows: "inject" | "skip";
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   guardian: GuardianSettings;
   audit: { enabled: boolean; intervalSeconds: number };

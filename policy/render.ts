@@ -21,6 +21,7 @@ import {
   MIRROR_POD_ANNOTATION,
   NAMESPACE_NAME_LABEL,
   NDOTS_ANNOTATION,
+  OS_NODE_LABEL,
   POD_OPT_OUT_VALUE,
   POLICY_INJECTION_MARK,
   PRODUCT,
@@ -87,8 +88,13 @@ function byProfile(settings: Settings, render: (p: Profile) => string): string {
   return expr;
 }
 
+/** isWindowsPod: `spec.os.name: windows`, or a nodeSelector on `kubernetes.io/os: windows`. */
+const WINDOWS_POD =
+  `(has(object.spec.os) && has(object.spec.os.name) && object.spec.os.name == "windows") || ` +
+  `(has(object.spec.nodeSelector) && ${str(OS_NODE_LABEL)} in object.spec.nodeSelector && object.spec.nodeSelector[${str(OS_NODE_LABEL)}] == "windows")`;
+
 /** The rows of the decision table the API server evaluates before the policy runs (rows 4-7). */
-function podConditions(finalState: boolean): Json[] {
+function podConditions(settings: Settings, finalState: boolean): Json[] {
   const conditions: Json[] = [
     { name: "not-opted-out", expression: `!(${str(INJECT_LABEL)} in ${labelsOf("object")}) || ${labelsOf("object")}[${str(INJECT_LABEL)}] != ${str(POD_OPT_OUT_VALUE)}` },
     { name: "not-a-mirror-pod", expression: `!(${str(MIRROR_POD_ANNOTATION)} in ${annotationsOf("object")})` },
@@ -98,6 +104,8 @@ function podConditions(finalState: boolean): Json[] {
       expression: `!has(object.spec.hostNetwork) || !object.spec.hostNetwork || (has(object.spec.dnsPolicy) && object.spec.dnsPolicy != "ClusterFirst")`,
     },
   ];
+  // Row 7's `windows: skip`: Windows pods keep kubelet's DNS, and are not judged either.
+  if (settings.windows === "skip") conditions.push({ name: "not-windows", expression: `!(${WINDOWS_POD})` });
   if (finalState) {
     // After admission: pods we injected carry dnsPolicy None and our annotation; a pod that
     // set dnsPolicy None itself manages its own DNS (row 7) and is not ours to judge.
@@ -144,9 +152,11 @@ function mutationVariables(settings: Settings): Json[] {
     },
     // pod-dns-injector.io/ndots: an integer 0-15 goes first, replacing the profile's ndots.
     { name: "nsNdots", expression: `${str(NDOTS_ANNOTATION)} in variables.nsAnnotations && ${nsNdots}.trim().matches("^([0-9]|1[0-5])$") ? [${nsNdots}.trim()] : []` },
+    // Windows ignores resolver options: its pods get none of the profile's (the webhook warns).
+    { name: "windows", expression: WINDOWS_POD },
     {
       name: "profileOptions",
-      expression: `variables.nsNdots.map(n, {"name": "ndots", "value": n}) + (${byProfile(settings, (p) => `[${p.options.map(optionLiteral).join(", ")}]`)}).filter(o, size(variables.nsNdots) == 0 || o.name != "ndots")`,
+      expression: `variables.windows ? [] : variables.nsNdots.map(n, {"name": "ndots", "value": n}) + (${byProfile(settings, (p) => `[${p.options.map(optionLiteral).join(", ")}]`)}).filter(o, size(variables.nsNdots) == 0 || o.name != "ndots")`,
     },
     // The pod's own entries, the first READ_LIMITS of each list as the webhook reads them,
     // those the API server would refuse dropped. Most pods have no dnsConfig: variables are
@@ -243,7 +253,7 @@ export function renderAdmissionPolicies(settings: Settings, options: PolicyRende
     spec: {
       paramKind: { apiVersion: "v1", kind: "Service" },
       matchConstraints: podCreateOnly,
-      matchConditions: podConditions(false),
+      matchConditions: podConditions(settings, false),
       variables: [...profileVariables(settings), ...mutationVariables(settings)],
       mutations: [{ patchType: "JSONPatch", jsonPatch: { expression: MUTATION_EXPRESSION } }],
       failurePolicy: options.failurePolicy ?? "Ignore",
@@ -259,7 +269,7 @@ export function renderAdmissionPolicies(settings: Settings, options: PolicyRende
     spec: {
       paramKind: { apiVersion: "v1", kind: "Service" },
       matchConstraints: podCreateOnly,
-      matchConditions: podConditions(true),
+      matchConditions: podConditions(settings, true),
       variables: [
         ...profileVariables(settings),
         { name: "injected", expression: `has(object.spec.dnsPolicy) && object.spec.dnsPolicy == "None" && has(object.spec.dnsConfig)` },

@@ -9,6 +9,7 @@ import {
   INJECT_LABEL,
   MIRROR_POD_ANNOTATION,
   NDOTS_ANNOTATION,
+  OS_NODE_LABEL,
   POD_OPT_OUT_VALUE,
   POLICY_INJECTION_MARK,
   PROFILE_ANNOTATION,
@@ -16,7 +17,7 @@ import {
   type NamespaceMode,
 } from "../config/names.js";
 import { excludedNamespaces, type Profile, type Settings } from "../config/settings.js";
-import { buildDNSConfig, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
+import { buildDNSConfig, optionText, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
 import { isPodCreate } from "./pod-create.js";
@@ -35,10 +36,12 @@ export const REASONS = {
   "dns-policy-default": { row: 5, text: "dnsPolicy Default: the pod asked for the node's DNS" },
   "host-network-cluster-first": { row: 6, text: "hostNetwork with ClusterFirst: kubelet treats it as Default" },
   "pod-manages-own-dns": { row: 7, text: "dnsPolicy None set by the pod: it manages its own DNS" },
+  "windows-skipped": { row: 7, text: "a Windows pod, and the setting windows is skip" },
   "already-injected": { row: 8, text: "already injected and up to date" },
   "dns-service-ip-unknown": { row: 9, text: "the DNS Service IP is unknown: admitted unchanged" },
   "cluster-first": { row: 9, text: "ClusterFirst pod: injected" },
   "cluster-first-with-host-net": { row: 9, text: "ClusterFirstWithHostNet pod: injected" },
+  "windows-pod": { row: 9, text: "Windows pod: injected with nameservers and searches, without the profile's resolver options (Windows ignores them)" },
   "reinject-outdated": { row: 9, text: "injected before, but the dnsConfig is out of date: re-injected" },
   "would-inject": { row: 9, text: "audit mode: would be injected, left unchanged" },
   "annotations-full": { row: 9, text: "the injected annotation would take the pod's annotations over the API server's 256 KiB limit: admitted unchanged" },
@@ -64,7 +67,13 @@ export interface RequestFacts {
 /** A Pod, or a pod template: just the fields the decision reads. Untrusted shape. */
 export interface PodLike {
   metadata?: { name?: string; generateName?: string; labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
-  spec?: { dnsPolicy?: string; hostNetwork?: boolean; dnsConfig?: unknown } | undefined;
+  spec?: { dnsPolicy?: string; hostNetwork?: boolean; dnsConfig?: unknown; os?: { name?: string }; nodeSelector?: Record<string, string> } | undefined;
+}
+
+/** A Windows pod: `spec.os.name: windows`, or a nodeSelector on `kubernetes.io/os: windows`. */
+export function isWindowsPod(pod: PodLike): boolean {
+  const spec = pod.spec;
+  return spec?.os?.name === "windows" || spec?.nodeSelector?.[OS_NODE_LABEL] === "windows";
 }
 
 export interface DecisionInputs {
@@ -111,7 +120,13 @@ export function decide(inputs: DecisionInputs): Decision {
   const ns = inputs.namespace ?? { name: inputs.request.namespace, labels: {}, annotations: {} };
   const derived = namespaceDerived(ns, inputs.dnsServiceIP, inputs.settings);
   const pod = podFacts(inputs.pod);
-  return namespaceRow(derived.policy, inputs.namespace !== undefined) ?? podRow(pod, derived.policy) ?? dnsServiceRow(inputs, derived.policy) ?? injectionRows(inputs, derived, pod);
+  return (
+    namespaceRow(derived.policy, inputs.namespace !== undefined) ??
+    podRow(pod, derived.policy) ??
+    windowsRow(pod, derived.policy, inputs.settings) ??
+    dnsServiceRow(inputs, derived.policy) ??
+    injectionRows(inputs, derived, pod)
+  );
 }
 
 /** A decision of row `reason`, with its message (and a detail in parentheses). */
@@ -151,12 +166,13 @@ interface PodFacts {
   /** Unset means ClusterFirst. */
   dnsPolicy: string;
   previousAnnotation: unknown;
+  windows: boolean;
 }
 
 function podFacts(pod: PodLike): PodFacts {
   const annotations = pod.metadata?.annotations ?? {};
   const spec = pod.spec ?? {};
-  return { labels: pod.metadata?.labels ?? {}, annotations, spec, dnsPolicy: spec.dnsPolicy ?? "ClusterFirst", previousAnnotation: annotations[INJECTED_ANNOTATION] };
+  return { labels: pod.metadata?.labels ?? {}, annotations, spec, dnsPolicy: spec.dnsPolicy ?? "ClusterFirst", previousAnnotation: annotations[INJECTED_ANNOTATION], windows: isWindowsPod(pod) };
 }
 
 const base = (policy: Policy) => ({ mode: policy.mode ?? undefined, profile: policy.profileName });
@@ -175,6 +191,11 @@ function podRow(pod: PodFacts, policy: Policy): Decision | undefined {
     return decided("pod-manages-own-dns", "skip", b, `unknown dnsPolicy ${JSON.stringify(dnsPolicy)}`);
   }
   return undefined;
+}
+
+/** Row 7 too: with `windows: skip`, Windows pods keep kubelet's DNS. */
+function windowsRow(pod: PodFacts, policy: Policy, settings: Settings): Decision | undefined {
+  return pod.windows && settings.windows === "skip" ? decided("windows-skipped", "skip", base(policy)) : undefined;
 }
 
 /** No nameserver to inject: admitted unchanged with a warning, never rejected. */
@@ -209,7 +230,8 @@ function injectionRows(inputs: DecisionInputs, derived: NamespaceDerived, pod: P
     const detail = `${after} bytes with ${INJECTED_ANNOTATION}, the limit is ${MAX_ANNOTATIONS_BYTES}`;
     return decided("annotations-full", "skip", { ...b, warnings: [...policy.warnings, `pod-dns-injector: not injected: the pod's annotations would total ${detail}`] }, detail);
   }
-  const reason: ReasonCode = pod.dnsPolicy === "None" ? "reinject-outdated" : pod.dnsPolicy === "ClusterFirstWithHostNet" ? "cluster-first-with-host-net" : "cluster-first";
+  const reason: ReasonCode =
+    pod.dnsPolicy === "None" ? "reinject-outdated" : pod.windows ? "windows-pod" : pod.dnsPolicy === "ClusterFirstWithHostNet" ? "cluster-first-with-host-net" : "cluster-first";
   return decided(reason, "inject", result);
 }
 
@@ -220,8 +242,10 @@ function injectionFor(inputs: DecisionInputs, derived: NamespaceDerived, pod: Po
   const { request, settings } = inputs;
   const injectedBefore = pod.previousAnnotation !== undefined;
   const plain = pod.spec.dnsConfig === undefined && !injectedBefore && unreadCount(inputs) === 0;
-  if (plain && derived.plain) return derived.plain;
-  const { profile, profileName } = derived.policy;
+  const slot = pod.windows ? "plainWindows" : "plain";
+  if (plain && derived[slot]) return derived[slot];
+  const { profileName } = derived.policy;
+  const profile = pod.windows ? { ...derived.policy.profile, options: [] } : derived.policy.profile;
   const built = buildInjection(
     buildDNSConfig({
       namespace: request.namespace,
@@ -233,7 +257,10 @@ function injectionFor(inputs: DecisionInputs, derived: NamespaceDerived, pod: Po
     }),
     profileName,
   );
-  if (plain) derived.plain = freezeDeep(built);
+  if (pod.windows && derived.policy.profile.options.length > 0) {
+    built.resolverWarnings.push(`Windows ignores resolver options: the profile's ${derived.policy.profile.options.map(optionText).join(", ")} not injected`);
+  }
+  if (plain) derived[slot] = freezeDeep(built);
   return built;
 }
 
@@ -256,6 +283,8 @@ interface NamespaceDerived {
   policy: ReturnType<typeof resolveNamespacePolicy>;
   /** The injection of a pod without a dnsConfig of its own, once one was built. */
   plain?: BuiltInjection;
+  /** The same for a Windows pod (no profile options). */
+  plainWindows?: BuiltInjection;
 }
 
 /**

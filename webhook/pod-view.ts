@@ -15,7 +15,7 @@
  * and only the labels and annotations the decision reads are copied. The view is what
  * crosses from the body-parsing worker to the main thread, so it must stay small.
  */
-import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION } from "../config/names.js";
+import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, OS_NODE_LABEL } from "../config/names.js";
 import type { DNSOption } from "../config/settings.js";
 import type { PodLike } from "./decision.js";
 import type { UnreadEntries } from "./dns-config.js";
@@ -25,10 +25,18 @@ import { isObject } from "../config/json-shapes.js";
 /** The labels and annotations the decision reads; every other key is only measured. */
 const READ_LABELS = [INJECT_LABEL];
 const READ_ANNOTATIONS = [INJECTED_ANNOTATION, MIRROR_POD_ANNOTATION];
+/** The nodeSelector key that tells a Windows pod (isWindowsPod). */
+const READ_NODE_SELECTOR = [OS_NODE_LABEL];
 
 export interface PodView extends PodLike {
   metadata?: { name?: string; generateName?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: { dnsPolicy?: string; hostNetwork?: boolean; dnsConfig?: { nameservers?: string[]; searches?: string[]; options?: DNSOption[] } };
+  spec?: {
+    dnsPolicy?: string;
+    hostNetwork?: boolean;
+    dnsConfig?: { nameservers?: string[]; searches?: string[]; options?: DNSOption[] };
+    os?: { name?: string };
+    nodeSelector?: Record<string, string>;
+  };
 }
 
 /** A pod as read: the view plus what the view leaves out but the decision must know. */
@@ -127,6 +135,12 @@ function readPodOrThrow(value: unknown, field: string): PodRead {
     }
     // null is what a YAML `dnsConfig:` with nothing under it gives: the same as absent.
     if (s.dnsConfig !== undefined && s.dnsConfig !== null) spec.dnsConfig = readDNSConfig(s.dnsConfig, `${f}.dnsConfig`, unread);
+    if (s.os !== undefined && s.os !== null) {
+      if (!isObject(s.os)) fail(`${f}.os`, "an object", s.os);
+      const osName = optionalString(s.os, "name", `${f}.os`);
+      spec.os = osName === undefined ? {} : { name: osName };
+    }
+    if (s.nodeSelector !== undefined && s.nodeSelector !== null) spec.nodeSelector = readStringMap(s.nodeSelector, `${f}.nodeSelector`, READ_NODE_SELECTOR).map;
     pod.spec = spec;
   }
   return { pod, annotationBytes: bytes, unread };

@@ -112,6 +112,18 @@ describe("policy render", () => {
     assert.equal(variable(byKind(render(defaultSettings()), "MutatingAdmissionPolicy"), "searchLimit"), "2048");
   });
 
+  it("Windows pods: no profile options; with windows: skip a match condition leaves them out of both policies", () => {
+    const inject = render(defaultSettings());
+    assert.match(variable(byKind(inject, "MutatingAdmissionPolicy"), "windows"), /object\.spec\.os\.name == "windows"\) \|\| .*object\.spec\.nodeSelector\["kubernetes\.io\/os"\] == "windows"/);
+    assert.match(variable(byKind(inject, "MutatingAdmissionPolicy"), "profileOptions"), /^variables\.windows \? \[\] : /);
+    const conditionNames = (objs: Obj[], kind: string) => (byKind(objs, kind).spec as { matchConditions: { name: string }[] }).matchConditions.map((c) => c.name);
+    assert.ok(!conditionNames(inject, "MutatingAdmissionPolicy").includes("not-windows"));
+    const s = defaultSettings();
+    s.windows = "skip";
+    const skip = render(s);
+    for (const kind of ["MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"]) assert.ok(conditionNames(skip, kind).includes("not-windows"), kind);
+  });
+
   it("quotes every configured string as a CEL string literal", () => {
     const s = defaultSettings();
     s.profiles.q = { nameservers: [], searches: [], options: [{ name: 'we"ird\\', value: "a\nb" }] };
