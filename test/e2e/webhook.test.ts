@@ -252,7 +252,9 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
       for (const cut of ["dropped nameserver 9.9.9.9", "dropped nameserver 1.0.0.1", ...ownSearches.slice(29).map((s) => `dropped search ${s}`)]) {
         assert.ok(warnings.some((w) => w.includes(cut)), `no warning "${cut}…" in ${JSON.stringify(warnings)}`);
       }
-      assert.equal(warnings.length, 2 + 6, JSON.stringify(warnings));
+      // Two nameservers and six searches cut, and the search line is still too long for musl.
+      assert.ok(warnings.some((w) => /search line is \d+ characters: musl/.test(w)), `no musl warning in ${JSON.stringify(warnings)}`);
+      assert.equal(warnings.length, 2 + 6 + 1, JSON.stringify(warnings));
     }),
   );
 
