@@ -15,6 +15,7 @@ import type { DNSOption, Settings } from "../config/settings.js";
 import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
 import { buildDNSConfig, describeDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../config/dns-limits.js";
+import { expandNameservers, hasProfileNameservers } from "../config/nameserver-tokens.js";
 import { resolveNamespacePolicy, type NamespaceFacts } from "../webhook/namespace-policy.js";
 import { podCreateRequest } from "../webhook/pod-create.js";
 import { fixNamesPods, fixText, type FixContext, type FixFor, type OwnerReference, type Workload } from "./owners.js";
@@ -377,7 +378,8 @@ function foreignDNS(pod: AuditedPod, input: NamespaceAuditInput): Problem | unde
   const own = readDNSConfig(pod.spec.dnsConfig).nameservers;
   const cluster = new Set<string>();
   for (const ip of [input.dnsServiceIP, input.settings.dnsService.clusterIP]) if (ip) cluster.add(canonical(ip));
-  for (const profile of Object.values(input.settings.profiles)) for (const ip of profile.nameservers) cluster.add(canonical(ip));
+  const live = { dnsService: [...cluster], nodeLocalDNS: input.settings.nodeLocalDNS.address };
+  for (const profile of Object.values(input.settings.profiles)) for (const ip of expandNameservers(profile.nameservers, live)) cluster.add(canonical(ip));
   if (own.some((ip) => cluster.has(canonical(ip)))) return undefined;
   const clusterList = [...cluster];
   return finding(
@@ -397,11 +399,12 @@ function freshDNSConfig(input: NamespaceAuditInput): Fresh {
   const built = buildDNSConfig({
     namespace: input.namespace,
     clusterDomain: input.settings.clusterDomain,
-    dnsServiceIP: input.dnsServiceIP ?? "",
+    dnsServiceIPs: input.dnsServiceIP ? [input.dnsServiceIP] : [],
+    nodeLocalDNS: input.settings.nodeLocalDNS.address,
     profile: policy.profile,
     podDNSConfig: undefined,
   });
-  return { nameservers: built.dnsConfig.nameservers.filter((s) => s !== ""), searches: built.dnsConfig.searches, fromProfile: policy.profile.nameservers.length > 0 };
+  return { nameservers: built.dnsConfig.nameservers, searches: built.dnsConfig.searches, fromProfile: hasProfileNameservers(policy.profile.nameservers) };
 }
 
 /** A stored dnsConfig, read defensively (manifests are untrusted). */

@@ -12,6 +12,7 @@
  */
 import { SETTINGS_SCHEMA, type SchemaNode } from "../config/settings-schema.js";
 import { PRODUCT } from "../config/names.js";
+import { NAMESERVER_TOKENS } from "../config/nameserver-tokens.js";
 
 /** The chart's folder, relative to the repository root. */
 export const CHART_DIR = `charts/${PRODUCT}`;
@@ -31,6 +32,7 @@ const FORMATS: Record<Format, { pattern: string; maxLength?: number; description
   "namespace-name": { pattern: `^${LABEL}$`, maxLength: 63, description: "a namespace name (DNS-1123 label)" },
   "certificate-dns-name": { pattern: `^(\\*\\.)?${SUBDOMAIN}$`, maxLength: 255, description: "a lowercase DNS name, optionally *. wildcard" },
   "ip-address": { pattern: `^(${IPV4}|${IPV6})$`, description: "an IPv4 or IPv6 address" },
+  "nameserver-entry": { pattern: `^(${IPV4}|${IPV6}|${NAMESERVER_TOKENS.join("|")})$`, description: `an IP address, ${NAMESERVER_TOKENS.join(" or ")}` },
   port: { pattern: "^[0-9]{1,5}$", description: "a port number" },
 };
 

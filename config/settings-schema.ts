@@ -23,6 +23,7 @@ import {
 } from "./names.js";
 import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_RENEWAL_FRACTION, DEFAULT_SERVING_VALIDITY_DAYS } from "./certificate-defaults.js";
 import type { Settings } from "./settings.js";
+import { DEFAULT_NODE_LOCAL_DNS_ADDRESS, DNS_SERVICE_TOKEN, NODE_LOCAL_DNS_PROFILE, NODE_LOCAL_DNS_TOKEN } from "./nameserver-tokens.js";
 
 type JSONType = "string" | "number" | "integer" | "boolean" | "array" | "object" | "null";
 
@@ -41,7 +42,7 @@ export interface SchemaNode {
   readonly anyOf?: readonly SchemaNode[];
   readonly const?: unknown;
   /** Our formats (DNS names, IPs, ports as text): config/settings.ts backs them with config/dns-limits.ts. */
-  readonly format?: "dns-subdomain" | "dns-label" | "namespace-name" | "certificate-dns-name" | "ip-address" | "port";
+  readonly format?: "dns-subdomain" | "dns-label" | "namespace-name" | "certificate-dns-name" | "ip-address" | "nameserver-entry" | "port";
   readonly minimum?: number;
   readonly maximum?: number;
   readonly exclusiveMinimum?: number;
@@ -95,11 +96,11 @@ const PROFILE_SCHEMA = {
   properties: {
     nameservers: {
       type: "array",
-      description: "Nameservers, at most 3 (the resolver's limit); empty: the DNS Service's live clusterIP.",
+      description: `Nameservers in order, at most 3 (the resolver's limit): IP addresses and the tokens ${DNS_SERVICE_TOKEN} (the DNS Service's live clusterIP) and ${NODE_LOCAL_DNS_TOKEN} (nodeLocalDNS.address); empty: [${DNS_SERVICE_TOKEN}].`,
       maxItems: 3,
-      items: { type: "string", format: "ip-address", "x-error": "not an IP address: {got}" },
-      default: [],
-      "x-error": { default: "must be a list of IP addresses", maxItems: "at most 3 (the resolver's limit)" },
+      items: { type: "string", format: "nameserver-entry", "x-error": `neither an IP address nor ${DNS_SERVICE_TOKEN} or ${NODE_LOCAL_DNS_TOKEN}: {got}` },
+      default: [DNS_SERVICE_TOKEN],
+      "x-error": { default: `must be a list of IP addresses, ${DNS_SERVICE_TOKEN} or ${NODE_LOCAL_DNS_TOKEN}`, maxItems: "at most 3 (the resolver's limit)" },
     },
     searches: {
       type: "array",
@@ -174,13 +175,42 @@ export const SETTINGS_SCHEMA = {
         },
       },
     },
+    nodeLocalDNS: {
+      type: "object",
+      description: "NodeLocal DNSCache, what the nameserver token nodeLocalDNS (and the built-in profile node-local-dns) stands for.",
+      additionalProperties: false,
+      "x-error": "must be a mapping with address",
+      properties: {
+        address: {
+          type: "string",
+          format: "ip-address",
+          default: DEFAULT_NODE_LOCAL_DNS_ADDRESS,
+          description: "The address node-local-dns listens on on every node (its -localip; the link-local 169.254.20.10 by default).",
+          "x-error": "not an IP address: {got}",
+        },
+      },
+    },
     defaultProfile: { type: "string", default: DEFAULT_PROFILE, description: "The profile of a namespace that names none (or an unknown one).", "x-error": "must be a string" },
     profiles: {
       type: "object",
       description: "DNS profiles by name; a profile given here replaces the built-in one of that name.",
       propertyNames: { format: "dns-label", "x-error": "profile names must be DNS labels (lowercase, digits, '-')" },
       additionalProperties: PROFILE_SCHEMA,
-      default: { [DEFAULT_PROFILE]: { nameservers: [], searches: [], options: [{ name: "ndots", value: "5" }] } },
+      default: {
+        [DEFAULT_PROFILE]: { nameservers: [DNS_SERVICE_TOKEN], searches: [], options: [{ name: "ndots", value: "5" }] },
+        // NodeLocal DNSCache first, the DNS Service as fallback. glibc asks nameservers in
+        // order and waits 5 s for each by default: with a dead node cache every lookup would
+        // wait 5 s before the fallback (kubernetes/dns#310, #732); timeout:1 makes it 1 s.
+        [NODE_LOCAL_DNS_PROFILE]: {
+          nameservers: [NODE_LOCAL_DNS_TOKEN, DNS_SERVICE_TOKEN],
+          searches: [],
+          options: [
+            { name: "ndots", value: "5" },
+            { name: "timeout", value: "1" },
+            { name: "attempts", value: "2" },
+          ],
+        },
+      },
       "x-error": "must be a mapping of profile name to profile",
     },
     excludedNamespaces: {

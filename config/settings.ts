@@ -10,6 +10,7 @@ import { ADMISSION_MODES, ALWAYS_EXCLUDED_NAMESPACES } from "./names.js";
 import { isObject } from "./json-shapes.js";
 import { canonicalIP, isCertificateDNSName, isDNSLabel, isDNSSubdomain, isNamespaceName } from "./dns-limits.js";
 import { SETTINGS_SCHEMA, defaultsDocument, type SchemaNode } from "./settings-schema.js";
+import { isNameserverEntry, normaliseNameserverEntry } from "./nameserver-tokens.js";
 
 // The types below mirror the schema (test/unit/config/settings-schema.test.ts checks at
 // compile time that they agree); each field's meaning is its schema `description`.
@@ -21,7 +22,7 @@ export interface DNSOption {
 
 /** A named DNS profile: what a namespace opts into with `pod-dns-injector.io/profile`. */
 export interface Profile {
-  /** Empty means "the DNS Service's live clusterIP". */
+  /** IPs and the tokens dnsService / nodeLocalDNS (config/nameserver-tokens.ts); empty means [dnsService]. */
   nameservers: string[];
   searches: string[];
   /** The document's `ndots` shorthand is folded in here. */
@@ -38,6 +39,8 @@ export interface Settings {
     /** null = learn it from the Service. */
     clusterIP: string | null;
   };
+  /** NodeLocal DNSCache's listen address: what the nameserver token nodeLocalDNS stands for. */
+  nodeLocalDNS: { address: string };
   defaultProfile: string;
   profiles: Record<string, Profile>;
   /** Always includes kube-system, kube-public and kube-node-lease. */
@@ -142,7 +145,8 @@ function crossFieldErrors(s: Settings): string[] {
 /** What the schema's value turns into in Settings, by path (`*`: any profile name). */
 const NORMALISE: Record<string, (v: never) => unknown> = {
   "dnsService.clusterIP": (v: string | null) => (v === null || v === "" ? null : canonicalIP(v)),
-  "profiles.*.nameservers": (v: string[]) => v.map(canonicalIP),
+  "profiles.*.nameservers": (v: string[]) => v.map(normaliseNameserverEntry),
+  "nodeLocalDNS.address": canonicalIP,
   "profiles.*.options": (v: { name: string; value?: string | number | null }[]) => v.map(({ name, value }) => (value === undefined || value === null ? { name } : { name, value: String(value) })),
   "profiles.*": ({ ndots, ...p }: Profile & { ndots?: number }): Profile =>
     ndots === undefined ? p : { ...p, options: [{ name: "ndots", value: String(ndots) }, ...p.options.filter((o) => o.name !== "ndots")] },
@@ -193,6 +197,7 @@ function validate(doc: unknown): ErrorObject[] {
     ajv.addFormat("namespace-name", isNamespaceName);
     ajv.addFormat("certificate-dns-name", isCertificateDNSName);
     ajv.addFormat("ip-address", (s) => canonicalIP(s) !== null);
+    ajv.addFormat("nameserver-entry", isNameserverEntry);
     ajv.addFormat("port", (s) => /^\d+$/.test(s) && Number(s) <= 65535);
     return ajv.compile(SETTINGS_SCHEMA);
   })();

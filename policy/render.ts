@@ -30,6 +30,7 @@ import {
 } from "../config/names.js";
 import { MAX_NAMESERVERS, MAX_OPTIONS, MAX_SEARCHES, MAX_SUBDOMAIN_LENGTH, READ_LIMITS, searchListLimit } from "../config/dns-limits.js";
 import type { DNSOption, Profile, Settings } from "../config/settings.js";
+import { DNS_SERVICE_TOKEN, NODE_LOCAL_DNS_TOKEN, usesDNSService } from "../config/nameserver-tokens.js";
 
 /** The names of the four objects; one set per cluster. */
 export const POLICY_NAMES = {
@@ -80,10 +81,13 @@ function byProfile(settings: Settings, render: (p: Profile) => string): string {
   const names = Object.keys(settings.profiles).filter((n) => n !== settings.defaultProfile).sort();
   const fallback = settings.profiles[settings.defaultProfile];
   if (!fallback) throw new Error(`settings: default profile ${JSON.stringify(settings.defaultProfile)} is not defined`);
-  let expr = render(fallback);
+  const fallbackExpr = render(fallback);
+  let expr = fallbackExpr;
   for (const name of names.reverse()) {
     const p = settings.profiles[name];
-    if (p) expr = `variables.profileName == ${str(name)} ? ${render(p)} : (${expr})`;
+    // A profile that renders like the default needs no branch of its own (less CEL cost).
+    const own = p ? render(p) : fallbackExpr;
+    if (own !== fallbackExpr) expr = `variables.profileName == ${str(name)} ? ${own} : (${expr})`;
   }
   return expr;
 }
@@ -120,6 +124,27 @@ function podConditions(settings: Settings, finalState: boolean): Json[] {
   return conditions;
 }
 
+/**
+ * A profile's nameservers as CEL: literal IPs as list literals, `dnsService` as the
+ * parameter's live clusterIP, `nodeLocalDNS` as the configured address (known at render time).
+ */
+function nameserversExpression(profile: Profile, settings: Settings): string {
+  const parts: string[] = [];
+  let literals: string[] = [];
+  const flush = () => {
+    if (literals.length) parts.push(strList(literals));
+    literals = [];
+  };
+  for (const entry of profile.nameservers.length ? profile.nameservers : [DNS_SERVICE_TOKEN]) {
+    if (entry === DNS_SERVICE_TOKEN) {
+      flush();
+      parts.push("variables.dnsServiceIP");
+    } else literals.push(entry === NODE_LOCAL_DNS_TOKEN ? settings.nodeLocalDNS.address : entry);
+  }
+  flush();
+  return parts.join(" + ");
+}
+
 /** Variables shared by both policies: the namespace's profile and the cluster part of the DNS config. */
 function profileVariables(settings: Settings): Json[] {
   const d = settings.clusterDomain;
@@ -132,7 +157,9 @@ function profileVariables(settings: Settings): Json[] {
     },
     // The DNS Service's live clusterIP (the binding's parameter), canonical as the API server stores it.
     { name: "dnsServiceIP", expression: `params != null && has(params.spec.clusterIP) && isIP(params.spec.clusterIP) ? [params.spec.clusterIP] : []` },
-    { name: "profileNameservers", expression: byProfile(settings, (p) => (p.nameservers.length ? strList(p.nameservers) : "variables.dnsServiceIP")) },
+    { name: "profileNameservers", expression: byProfile(settings, (p) => nameserversExpression(p, settings)) },
+    // As the webhook: a profile that names the DNS Service is not injected without its IP.
+    { name: "dnsServiceMissing", expression: byProfile(settings, (p) => (usesDNSService(p.nameservers) ? "size(variables.dnsServiceIP) == 0" : "false")) },
     { name: "clusterSearches", expression: `[request.namespace + ${str(`.svc.${d}`)}, ${str(`svc.${d}`)}, ${str(d)}]` },
   ];
 }
@@ -198,7 +225,7 @@ const INJECTED_PATH = `"/metadata/annotations/" + jsonpatch.escapeKey(${str(INJE
 
 /** Row 9 as a JSON Patch; no nameserver (no DNS Service) is "admitted unchanged". */
 const MUTATION_EXPRESSION = [
-  "size(variables.nameservers) == 0 ? [] : [",
+  "size(variables.nameservers) == 0 || variables.dnsServiceMissing ? [] : [",
   `  JSONPatch{op: "add", path: "/spec/dnsPolicy", value: "None"},`,
   `  JSONPatch{op: "add", path: "/spec/dnsConfig", value: Object.spec.dnsConfig{nameservers: variables.nameservers, searches: variables.searches, options: variables.options.map(o, "value" in o ? Object.spec.dnsConfig.options{name: o.name, value: o["value"]} : Object.spec.dnsConfig.options{name: o.name})}}`,
   `] + (has(object.metadata.annotations) ? [] : [JSONPatch{op: "add", path: "/metadata/annotations", value: {}}])`,

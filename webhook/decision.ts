@@ -22,6 +22,7 @@ import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../con
 import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
 import { isPodCreate } from "./pod-create.js";
 import { isObject } from "../config/json-shapes.js";
+import { usesDNSService } from "../config/nameserver-tokens.js";
 
 /** Reason codes, one per outcome; stable, kebab-case, used as metric label values. */
 export const REASONS = {
@@ -200,7 +201,7 @@ function windowsRow(pod: PodFacts, policy: Policy, settings: Settings): Decision
 
 /** No nameserver to inject: admitted unchanged with a warning, never rejected. */
 function dnsServiceRow({ dnsServiceIP, settings }: DecisionInputs, policy: Policy): Decision | undefined {
-  if (dnsServiceIP !== undefined || policy.profile.nameservers.length > 0) return undefined;
+  if (dnsServiceIP !== undefined || !usesDNSService(policy.profile.nameservers)) return undefined;
   const svc = `${settings.dnsService.namespace}/${settings.dnsService.name}`;
   return decided("dns-service-ip-unknown", "skip", { ...base(policy), warnings: [...policy.warnings, `pod-dns-injector: DNS Service ${svc} IP unknown; pod admitted without DNS injection`] });
 }
@@ -250,7 +251,8 @@ function injectionFor(inputs: DecisionInputs, derived: NamespaceDerived, pod: Po
     buildDNSConfig({
       namespace: request.namespace,
       clusterDomain: settings.clusterDomain,
-      dnsServiceIP: inputs.dnsServiceIP ?? "",
+      dnsServiceIPs: inputs.dnsServiceIP === undefined ? [] : [inputs.dnsServiceIP],
+      nodeLocalDNS: settings.nodeLocalDNS.address,
       profile,
       podDNSConfig: injectedBefore ? ownPartOfInjected(pod.spec.dnsConfig, String(pod.previousAnnotation), request.namespace, settings.clusterDomain, profile) : pod.spec.dnsConfig,
       unread: inputs.unread,

@@ -5,6 +5,7 @@
  * deterministic; feeding the result back in as the pod's own dnsConfig yields the same result.
  */
 import type { DNSOption, Profile } from "../config/settings.js";
+import { expandNameservers } from "../config/nameserver-tokens.js";
 import {
   MAX_NAMESERVERS,
   MAX_OPTIONS,
@@ -39,7 +40,10 @@ export function describeDNSConfig(cfg: Required<PodDNSConfig>): string {
 export interface DNSConfigInputs {
   namespace: string;
   clusterDomain: string;
-  dnsServiceIP: string;
+  /** The DNS Service's clusterIP(s), what the profile's `dnsService` stands for; empty while unknown. */
+  dnsServiceIPs: readonly string[];
+  /** What the profile's `nodeLocalDNS` stands for (settings.nodeLocalDNS.address). */
+  nodeLocalDNS: string;
   profile: Profile;
   /** The pod's own spec.dnsConfig, as sent (untrusted shape). */
   podDNSConfig: unknown;
@@ -69,8 +73,8 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
   const cuts: string[] = [];
   const own = readOwnDNSConfig(inputs.podDNSConfig, cuts, inputs.unread);
 
-  // Nameservers: the profile's (default: the DNS Service IP), then the pod's own.
-  const profileServers = inputs.profile.nameservers.length ? inputs.profile.nameservers : [inputs.dnsServiceIP];
+  // Nameservers: the profile's (tokens expanded; default: the DNS Service IP), then the pod's own.
+  const profileServers = expandNameservers(inputs.profile.nameservers, { dnsService: inputs.dnsServiceIPs, nodeLocalDNS: inputs.nodeLocalDNS });
   const nameservers: string[] = [];
   for (const candidate of [...profileServers, ...own.nameservers]) {
     if (nameservers.includes(candidate)) continue;

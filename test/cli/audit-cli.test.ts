@@ -142,7 +142,7 @@ for (const entry of entries) {
       const cases: [string[], RegExp][] = [
         [["-f", join(tmp, "missing.yaml")], /missing\.yaml: cannot read: ENOENT/],
         [["-f", bad], /bad\.yaml: document 1 \(Deployment d\): spec\.template: expected an object/],
-        [["-f", fixture("gitops-current.yaml"), "--profile", "nope"], /--profile nope: no such profile \(have: default\)/],
+        [["-f", fixture("gitops-current.yaml"), "--profile", "nope"], /--profile nope: no such profile \(have: default, node-local-dns\)/],
         [["--kubeconfig", join(tmp, "nope.kubeconfig")], /cannot load kubeconfig .*nope\.kubeconfig/],
       ];
       for (const [args, message] of cases) {

@@ -110,7 +110,29 @@ describe("pod-dns-injector CLI", () => {
     assert.deepEqual((JSON.parse(ns.stdout) as { spec: { dnsConfig: { nameservers: string[] } } }).spec.dnsConfig.nameservers, ["10.100.0.10"]);
     const unknown = run(["inject", "-f", "-", "--profile", "nope"], POD);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /--profile nope: no such profile \(have: default\)/);
+    assert.match(unknown.stderr, /--profile nope: no such profile \(have: default, node-local-dns\)/);
+  });
+
+  it("the built-in node-local-dns profile: the node cache first, the DNS Service as fallback, short timeouts", () => {
+    const dnsConfigOf = (r: { code: number | null; stdout: string; stderr: string }) => {
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { spec: { dnsConfig: unknown } }).spec.dnsConfig;
+    };
+    const options = [
+      { name: "ndots", value: "5" },
+      { name: "timeout", value: "1" },
+      { name: "attempts", value: "2" },
+    ];
+    const searches = ["default.svc.cluster.local", "svc.cluster.local", "cluster.local"];
+    assert.deepEqual(dnsConfigOf(run(["inject", "-f", "-", "--profile", "node-local-dns", "-o", "json"], POD)), { nameservers: ["169.254.20.10", "10.96.0.10"], searches, options });
+    // The link-local address is a setting; the tokens work in any profile, in any order.
+    const cfg = file("nodelocal.yaml", "nodeLocalDNS: {address: 169.254.25.10}\nprofiles:\n  fallback-first:\n    nameservers: [dnsService, nodeLocalDNS, 10.0.0.53]\n");
+    assert.deepEqual(dnsConfigOf(run(["inject", "-f", "-", "--config", cfg, "--profile", "node-local-dns", "-o", "json"], POD)), { nameservers: ["169.254.25.10", "10.96.0.10"], searches, options });
+    assert.deepEqual((dnsConfigOf(run(["inject", "-f", "-", "--config", cfg, "--profile", "fallback-first", "-o", "json"], POD)) as { nameservers: string[] }).nameservers, ["10.96.0.10", "169.254.25.10", "10.0.0.53"]);
+    const bad = file("bad-token.yaml", "profiles:\n  x:\n    nameservers: [dnsservice]\n");
+    const r = run(["inject", "-f", "-", "--config", bad], POD);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /profiles\.x\.nameservers\[0\]: neither an IP address nor dnsService or nodeLocalDNS: "dnsservice"/);
   });
 
   it("-o json prints one object, or a v1 List for several", () => {

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { INJECTED_ANNOTATION, INJECT_LABEL, POLICY_INJECTION_MARK } from "../../config/names.js";
+import { INJECTED_ANNOTATION, INJECT_LABEL, POLICY_INJECTION_MARK, PROFILE_ANNOTATION } from "../../config/names.js";
 import { defaultSettings } from "../../config/settings.js";
 import { POLICY_DIFFERENCES, goldenCaseKey } from "../../policy/differences.js";
 import { renderAdmissionPolicies, type ValidationMode } from "../../policy/render.js";
@@ -27,6 +27,9 @@ import { startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 const DNS_IP = "10.96.0.10";
 const NEW_DNS_IP = "10.96.0.53";
 const GOLDEN_NS = "team-a";
+/** A namespace on the built-in node-local-dns profile (nameserver tokens, issue 14 items 1-2). */
+const NODE_LOCAL_NS = "team-node-local";
+const NODE_LOCAL_CASE = "node-local-dns profile";
 const goldenDir = join(repoRoot(), "test", "golden", "inject");
 
 /** A golden document that is (or holds) a pod: the Pod the API server is asked to create. */
@@ -52,6 +55,10 @@ function goldenCases(): GoldenCase[] {
       cases.push({ key: goldenCaseKey(file, i), namespace, pod: { ...template, apiVersion: "v1", kind: "Pod", metadata } });
     });
   }
+  // Not a golden file (offline inject has no namespace annotations): the same plain pod in a
+  // namespace that asks for the built-in node-local-dns profile.
+  const plain = podManifest("node-local-plain");
+  cases.push({ key: NODE_LOCAL_CASE, namespace: NODE_LOCAL_NS, pod: { ...plain, metadata: { ...plain.metadata, namespace: NODE_LOCAL_NS } } });
   return cases;
 }
 
@@ -122,7 +129,9 @@ describe("in-tree admission (MutatingAdmissionPolicy + ValidatingAdmissionPolicy
       const [started] = await Promise.all([
         startWebhookProcess({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, name: "pod-dns-injector", config: { guardian: { enabled: false } } }),
         // Offline inject (the golden outputs) treats every namespace as enabled; so do we.
-        ...[...new Set([GOLDEN_NS, ...cases.map((c) => c.namespace)])].filter((ns) => ns !== "kube-system").map((ns) => createNamespace(core, ns, { labels: { [INJECT_LABEL]: "enabled" } })),
+        ...[...new Set([GOLDEN_NS, ...cases.map((c) => c.namespace)])]
+          .filter((ns) => ns !== "kube-system")
+          .map((ns) => createNamespace(core, ns, { labels: { [INJECT_LABEL]: "enabled" }, annotations: ns === NODE_LOCAL_NS ? { [PROFILE_ANNOTATION]: "node-local-dns" } : {} })),
       ]);
       webhook = started;
     } catch (err) {
@@ -191,6 +200,27 @@ describe("in-tree admission (MutatingAdmissionPolicy + ValidatingAdmissionPolicy
       for (const c of cases) {
         const p = injectedBy(stored.policy.get(c.key));
         if (p !== undefined && p !== injectedBy(c.pod)) assert.match(p, new RegExp(`@${POLICY_INJECTION_MARK}$`), `${c.key}: ${INJECTED_ANNOTATION}`);
+      }
+    }),
+  );
+
+  it(
+    "the node-local-dns profile: the node cache first, the live DNS IP as fallback, short timeouts, in both modes",
+    withLogs(async () => {
+      const expected = {
+        nameservers: ["169.254.20.10", DNS_IP],
+        searches: [`${NODE_LOCAL_NS}.svc.cluster.local`, "svc.cluster.local", "cluster.local"],
+        options: [
+          { name: "ndots", value: "5" },
+          { name: "timeout", value: "1" },
+          { name: "attempts", value: "2" },
+        ],
+      };
+      for (const mode of ["webhook", "policy"] as const) {
+        const pod = stored[mode].get(NODE_LOCAL_CASE);
+        assert.equal(pod?.spec?.dnsPolicy, "None", mode);
+        assert.deepEqual(JSON.parse(JSON.stringify(pod?.spec?.dnsConfig)), expected, mode);
+        assert.match(injectedBy(pod) ?? "", /^node-local-dns@/, mode);
       }
     }),
   );

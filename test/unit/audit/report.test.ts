@@ -54,7 +54,7 @@ describe("formats", () => {
         `team-a     deployment/web  2     fail    stale-nameserver  injected with nameserver ${DNS_IP}, but the DNS Service kube-system/kube-dns is at ${NEW_DNS_IP}`,
         "           pods: web-5d8-a, web-5d8-b",
         "           fix:  kubectl rollout restart deployment/web -n team-a",
-        `team-a     pod/crawler     1     warn    foreign-dns       manages its own DNS (dnsPolicy None) with nameservers 8.8.8.8, none of them a cluster DNS server (${NEW_DNS_IP}, ${DNS_IP}): Service names do not resolve`,
+        `team-a     pod/crawler     1     warn    foreign-dns       manages its own DNS (dnsPolicy None) with nameservers 8.8.8.8, none of them a cluster DNS server (${NEW_DNS_IP}, ${DNS_IP}, 169.254.20.10): Service names do not resolve`,
         "           fix:  informational: the pod sets dnsPolicy None with its own nameservers; if it must resolve Service names, add the cluster DNS IP to spec.dnsConfig.nameservers, or drop dnsPolicy None so that pod-dns-injector manages its DNS",
         "team-a     pod/early       1     fail    not-injected      not injected: dnsPolicy ClusterFirst and no pod-dns-injector.io/injected annotation (created before the namespace opted in, or while the webhook was unavailable)",
         "           fix:  recreate the pod: kubectl delete pod early -n team-a, then create it again from its manifest (pod DNS is fixed at creation)",

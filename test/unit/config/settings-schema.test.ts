@@ -168,7 +168,7 @@ describe("restart-only settings", () => {
     assert.deepEqual(kept.webhook, running.webhook);
     assert.deepEqual(kept.certificates, running.certificates);
     assert.equal(kept.logLevel, "debug");
-    assert.deepEqual(kept.profiles.fast, { nameservers: [], searches: [], options: [{ name: "ndots", value: "1" }] });
+    assert.deepEqual(kept.profiles.fast, { nameservers: ["dnsService"], searches: [], options: [{ name: "ndots", value: "1" }] });
     assert.deepEqual(restartOnlyChanges(running, kept), []);
     assert.ok(parseSettings({}, kept).ok, "the result is valid settings");
     kept.certificates.extraIPs.push("10.9.9.9");

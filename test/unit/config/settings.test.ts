@@ -8,7 +8,7 @@ describe("parseSettings", () => {
     const r = parseSettings(null);
     assert.ok(r.ok);
     assert.deepEqual(r.settings, defaultSettings());
-    assert.deepEqual(r.settings.profiles.default, { nameservers: [], searches: [], options: [{ name: "ndots", value: "5" }] });
+    assert.deepEqual(r.settings.profiles.default, { nameservers: ["dnsService"], searches: [], options: [{ name: "ndots", value: "5" }] });
     assert.deepEqual([...excludedNamespaces(r.settings)].sort(), ["kube-node-lease", "kube-public", "kube-system", "pod-dns-injector"]);
   });
 
@@ -90,7 +90,7 @@ describe("parseSettings", () => {
     });
     assert.ok(!r.ok);
     assert.deepEqual(r.errors, [
-      'profiles.fast.nameservers[1]: not an IP address: "10.0.0.300"',
+      'profiles.fast.nameservers[1]: neither an IP address nor dnsService or nodeLocalDNS: "10.0.0.300"',
       "profiles.fast.options[0]: must be a mapping {name, value}",
       "profiles.fast.options[1].value: must be a string",
       'excludedNamespaces[1]: not a valid namespace name: "Not_A_Namespace"',

@@ -94,9 +94,17 @@ describe("policy render", () => {
     s.profiles.fast = { nameservers: [], searches: ["corp.example"], options: [{ name: "ndots", value: "2" }, { name: "edns0" }] };
     s.profiles.cache = { nameservers: ["169.254.20.10"], searches: [], options: [] };
     s.clusterDomain = "k8s.example";
+    s.nodeLocalDNS.address = "169.254.25.10";
     const map = byKind(render(s), "MutatingAdmissionPolicy");
-    assert.match(variable(map, "profileName"), /in \["cache", "default", "fast"\] \?/);
-    assert.equal(variable(map, "profileNameservers"), 'variables.profileName == "cache" ? ["169.254.20.10"] : (variables.profileName == "fast" ? variables.dnsServiceIP : (variables.dnsServiceIP))');
+    assert.match(variable(map, "profileName"), /in \["cache", "default", "fast", "node-local-dns"\] \?/);
+    assert.equal(
+      variable(map, "profileNameservers"),
+      'variables.profileName == "cache" ? ["169.254.20.10"] : (variables.profileName == "node-local-dns" ? ["169.254.25.10"] + variables.dnsServiceIP : (variables.dnsServiceIP))',
+    );
+    assert.equal(
+      variable(map, "dnsServiceMissing"),
+      'variables.profileName == "cache" ? false : (size(variables.dnsServiceIP) == 0)',
+    );
     assert.match(variable(map, "profileSearches"), /variables\.profileName == "fast" \? \["corp\.example"\]/);
     assert.match(variable(map, "profileOptions"), /\{"name": "ndots", "value": "2"\}, \{"name": "edns0"\}/);
     assert.equal(variable(map, "clusterSearches"), '[request.namespace + ".svc.k8s.example", "svc.k8s.example", "k8s.example"]');

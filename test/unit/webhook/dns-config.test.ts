@@ -6,7 +6,7 @@ import { MAX_SEARCH_LIST_CHARS, MUSL_MAX_LINE_CHARS, SEARCH_LINE_PREFIX, canonic
 
 const profile = (p: Partial<Profile> = {}): Profile => ({ nameservers: [], searches: [], options: [{ name: "ndots", value: "5" }], ...p });
 const build = (own: unknown, p: Partial<Profile> = {}, ip = "10.96.0.10") =>
-  buildDNSConfig({ namespace: "team-a", clusterDomain: "cluster.local", dnsServiceIP: ip, profile: profile(p), podDNSConfig: own });
+  buildDNSConfig({ namespace: "team-a", clusterDomain: "cluster.local", dnsServiceIPs: ip ? [ip] : [], nodeLocalDNS: "169.254.20.10", profile: profile(p), podDNSConfig: own });
 
 /** What the API server's validatePodDNSConfig checks (pkg/apis/core/validation). */
 function assertValid(cfg: { nameservers: string[]; searches: string[]; options: { name: string }[] }): void {
