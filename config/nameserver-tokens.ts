@@ -32,20 +32,23 @@ export function normaliseNameserverEntry(entry: string): string {
   return (NAMESERVER_TOKENS as readonly string[]).includes(entry) ? entry : (canonicalIP(entry) ?? entry);
 }
 
-/** An empty list means `[dnsService]`: what every profile meant before the token existed. */
-const effective = (entries: readonly string[]): readonly string[] => (entries.length ? entries : [DNS_SERVICE_TOKEN]);
+/**
+ * The entries a profile means: an empty list is `[dnsService]`, what every profile meant
+ * before the token existed. Every reader of a profile's nameservers goes through this.
+ */
+export const effectiveNameservers = (entries: readonly string[]): readonly string[] => (entries.length ? entries : [DNS_SERVICE_TOKEN]);
 
 /** Whether the profile needs the DNS Service's IP (it cannot be injected while that is unknown). */
 export function usesDNSService(entries: readonly string[]): boolean {
-  return effective(entries).includes(DNS_SERVICE_TOKEN);
+  return effectiveNameservers(entries).includes(DNS_SERVICE_TOKEN);
 }
 
 /** Whether any nameserver comes from the profile itself rather than from the DNS Service. */
 export function hasProfileNameservers(entries: readonly string[]): boolean {
-  return effective(entries).some((e) => e !== DNS_SERVICE_TOKEN);
+  return effectiveNameservers(entries).some((e) => e !== DNS_SERVICE_TOKEN);
 }
 
 /** The profile's nameservers with the tokens replaced, in order (not yet de-duplicated or cut). */
 export function expandNameservers(entries: readonly string[], live: LiveNameservers): string[] {
-  return effective(entries).flatMap((e) => (e === DNS_SERVICE_TOKEN ? [...live.dnsService] : e === NODE_LOCAL_DNS_TOKEN ? [live.nodeLocalDNS] : [e]));
+  return effectiveNameservers(entries).flatMap((e) => (e === DNS_SERVICE_TOKEN ? [...live.dnsService] : e === NODE_LOCAL_DNS_TOKEN ? [live.nodeLocalDNS] : [e]));
 }

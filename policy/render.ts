@@ -30,7 +30,7 @@ import {
 } from "../config/names.js";
 import { MAX_NAMESERVERS, MAX_OPTIONS, MAX_SEARCHES, MAX_SUBDOMAIN_LENGTH, READ_LIMITS, searchListLimit } from "../config/dns-limits.js";
 import type { DNSOption, Profile, Settings } from "../config/settings.js";
-import { DNS_SERVICE_TOKEN, NODE_LOCAL_DNS_TOKEN, usesDNSService } from "../config/nameserver-tokens.js";
+import { DNS_SERVICE_TOKEN, NODE_LOCAL_DNS_TOKEN, effectiveNameservers, usesDNSService } from "../config/nameserver-tokens.js";
 
 /** The names of the four objects; one set per cluster. */
 export const POLICY_NAMES = {
@@ -135,7 +135,7 @@ function nameserversExpression(profile: Profile, settings: Settings): string {
     if (literals.length) parts.push(strList(literals));
     literals = [];
   };
-  for (const entry of profile.nameservers.length ? profile.nameservers : [DNS_SERVICE_TOKEN]) {
+  for (const entry of effectiveNameservers(profile.nameservers)) {
     if (entry === DNS_SERVICE_TOKEN) {
       flush();
       parts.push("variables.dnsServiceIP");

@@ -142,6 +142,13 @@ describe("auditPod: the finding's values", () => {
     assert.equal(f?.actual, `nameservers ${DNS_IP} 1.1.1.1`);
   });
 
+  it("a pod injected before its namespace moved to node-local-dns fails until restarted (README's rollout)", () => {
+    const a = audit(injectedPod(), { facts: ns("enabled", { [PROFILE_ANNOTATION]: "node-local-dns" }) });
+    assert.equal(a.result, "fail");
+    // The node cache is missing in front (stale-nameserver), and timeout/attempts are missing (drift).
+    assert.deepEqual(a.findings.map((f) => f.kind), ["stale-nameserver", "drift"]);
+  });
+
   it("stale-nameserver against a profile's nameservers names the profile", () => {
     const a = audit(injectedPod(), { facts: ns("enabled", { [PROFILE_ANNOTATION]: "nodelocal" }), settings: settingsWithProfiles() });
     assert.equal(a.findings[0]?.message, `injected with nameserver ${DNS_IP}, but the profile "nodelocal" uses 169.254.20.10`);
