@@ -142,6 +142,12 @@ describe("auditPod: the finding's values", () => {
     assert.equal(f?.actual, `nameservers ${DNS_IP} 1.1.1.1`);
   });
 
+  it("a Windows pod injected without the profile's options passes (the audit judges it by the Windows decision)", () => {
+    const windows = plainPod("win-1", { spec: { os: { name: "windows" } } });
+    const a = audit(injectedPod("win-1", { pod: windows }));
+    assert.equal(a.result, "pass", JSON.stringify(a.findings));
+  });
+
   it("a pod injected before its namespace moved to node-local-dns fails until restarted (README's rollout)", () => {
     const a = audit(injectedPod(), { facts: ns("enabled", { [PROFILE_ANNOTATION]: "node-local-dns" }) });
     assert.equal(a.result, "fail");
