@@ -35,8 +35,8 @@ export interface BackgroundAuditDeps {
   log: Logger;
   registry: Registry;
   isLeader: () => boolean;
-  /** The DNS Service's live clusterIP (else the configured one), e.g. from serve's informer cache. */
-  dnsServiceIP: () => string | undefined;
+  /** The DNS Service's live clusterIPs (else the configured one), e.g. from serve's informer cache. */
+  dnsServiceIPs: () => readonly string[];
   /** Seconds between scheduled audits. Default {@link DEFAULT_AUDIT_INTERVAL_SECONDS}. */
   intervalSeconds?: number;
   /** The schedule, the debounce and the retry; tests pass a manual clock. Default real timers. */
@@ -88,12 +88,12 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
     }
     const started = performance.now();
     try {
-      const ip = deps.dnsServiceIP();
+      const ips = deps.dnsServiceIPs();
       const run = await auditCluster({
         kubeConfig: deps.kubeConfig,
         settings: deps.settings(),
         scope: { kind: "opted-in" },
-        dnsServiceIP: { ip, source: ip ? "live" : "unknown" },
+        dnsServiceIPs: { ips, source: ips.length ? "live" : "unknown" },
         signal: abort.signal,
       });
       for (const w of run.warnings) {

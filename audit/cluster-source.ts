@@ -7,10 +7,10 @@
  */
 import { CoreV1Api, type KubeConfig, type V1Namespace, type V1OwnerReference, type V1Pod, type V1PodTemplateSpec } from "@kubernetes/client-node";
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION } from "../config/names.js";
-import type { Settings } from "../config/settings.js";
+import { configuredDNSServiceIPs, type Settings } from "../config/settings.js";
 import { apiFailure } from "../kube/api-errors.js";
 import type { PodLike } from "../webhook/decision.js";
-import { canonicalIP } from "../config/dns-limits.js";
+import { serviceClusterIPs } from "../kube/service-ips.js";
 import type { NamespaceFacts } from "../webhook/namespace-policy.js";
 import { createPodAuditor, podDNSKey, type AuditedPod, type PodAudit } from "./findings.js";
 import { ListError, streamListPage, type FieldSelection } from "./list-stream.js";
@@ -38,7 +38,7 @@ export interface ClusterAuditOptions {
    * The nameserver to expect, when the caller knows it (--nameserver, or serve's informer
    * cache); otherwise the DNS Service is read, falling back to the configured fixed IP.
    */
-  dnsServiceIP?: { ip: string | undefined; source: DNSServiceSource } | undefined;
+  dnsServiceIPs?: { ips: readonly string[]; source: DNSServiceSource } | undefined;
   /** Items per list request. Default 500. */
   pageSize?: number;
   /** Namespaces audited at the same time. Default 2: one request in flight while the other page is scanned; more only adds memory. */
@@ -64,14 +64,14 @@ export async function auditCluster(options: ClusterAuditOptions): Promise<AuditR
   const generatedAt = (options.now ?? (() => new Date()))();
   const warnings: string[] = [];
 
-  const dns = options.dnsServiceIP ?? (await readDNSServiceIP(core, settings));
+  const dns = options.dnsServiceIPs ?? (await readDNSServiceIPs(core, settings));
   const namespaces = await listNamespaces(kubeConfig, core, options.scope, limit, signal);
 
   const pods: PodAudit[] = [];
   const queue = [...namespaces];
   const worker = async () => {
     for (let ns = queue.shift(); ns; ns = queue.shift()) {
-      pods.push(...(await auditNamespace({ kubeConfig, ns, settings, dnsServiceIP: dns.ip, limit, signal, warnings })));
+      pods.push(...(await auditNamespace({ kubeConfig, ns, settings, dnsServiceIPs: dns.ips, limit, signal, warnings })));
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
@@ -80,23 +80,23 @@ export async function auditCluster(options: ClusterAuditOptions): Promise<AuditR
     context: { source: "cluster" },
     pods,
     namespaces: namespaces.map((n) => n.name).sort(),
-    dnsService: { namespace: settings.dnsService.namespace, name: settings.dnsService.name, ip: dns.ip, source: dns.source },
+    dnsService: { namespace: settings.dnsService.namespace, name: settings.dnsService.name, ips: dns.ips, source: dns.source },
     generatedAt,
     warnings,
   };
 }
 
-/** The DNS Service's live clusterIP, else the configured fixed IP (as the webhook injects). */
-export async function readDNSServiceIP(core: CoreV1Api, settings: Settings): Promise<{ ip: string | undefined; source: DNSServiceSource }> {
+/** The DNS Service's live clusterIPs, else the configured fixed IP (as the webhook injects). */
+export async function readDNSServiceIPs(core: CoreV1Api, settings: Settings): Promise<{ ips: readonly string[]; source: DNSServiceSource }> {
   const { namespace, name } = settings.dnsService;
   try {
-    const svc = await core.readNamespacedService({ namespace, name });
-    const ip = svc.spec?.clusterIP ? canonicalIP(svc.spec.clusterIP) : null;
-    if (ip) return { ip, source: "live" };
+    const ips = serviceClusterIPs(await core.readNamespacedService({ namespace, name }));
+    if (ips.length) return { ips, source: "live" };
   } catch (err) {
     if (apiFailure(err).code !== 404) throw new Error(`get Service ${namespace}/${name}: ${apiFailure(err).message}`, { cause: err });
   }
-  return settings.dnsService.clusterIP ? { ip: settings.dnsService.clusterIP, source: "configured" } : { ip: undefined, source: "unknown" };
+  const configured = configuredDNSServiceIPs(settings);
+  return { ips: configured, source: configured.length ? "configured" : "unknown" };
 }
 
 /**
@@ -163,7 +163,7 @@ interface NamespaceAuditDeps {
   kubeConfig: KubeConfig;
   ns: NamespaceFacts;
   settings: Settings;
-  dnsServiceIP: string | undefined;
+  dnsServiceIPs: readonly string[];
   limit: number;
   signal: AbortSignal | undefined;
   warnings: string[];
@@ -229,7 +229,7 @@ async function auditNamespace(d: NamespaceAuditDeps): Promise<PodAudit[]> {
     }
   }
   const lookup = (kind: string, name: string) => owners.get(`${kind}/${name}`);
-  const audit = createPodAuditor({ namespace, namespaceFacts: d.ns, settings: d.settings, dnsServiceIP: d.dnsServiceIP });
+  const audit = createPodAuditor({ namespace, namespaceFacts: d.ns, settings: d.settings, dnsServiceIPs: d.dnsServiceIPs });
   // The pods of one controller share one Workload (and so their findings, see createPodAuditor).
   const workloads = new Map<OwnerLink, Workload>();
   return records.map((r) => {

@@ -11,7 +11,7 @@
  * also decides the template, which is exactly what a restart would produce, and compares.
  */
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, POLICY_INJECTION_MARK, type NamespaceMode } from "../config/names.js";
-import type { DNSOption, Settings } from "../config/settings.js";
+import { configuredDNSServiceIPs, type DNSOption, type Settings } from "../config/settings.js";
 import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
 import { buildDNSConfig, describeDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../config/dns-limits.js";
@@ -112,8 +112,8 @@ export interface NamespaceAuditInput {
   /** The namespace's current labels and annotations; undefined when unknown. */
   namespaceFacts: NamespaceFacts | undefined;
   settings: Settings;
-  /** The live clusterIP of the DNS Service (or the override / configured IP). */
-  dnsServiceIP: string | undefined;
+  /** What `dnsService` stands for: the DNS Service's live clusterIPs (or the override / configured IP); empty while unknown. */
+  dnsServiceIPs: readonly string[];
   context?: FixContext | undefined;
 }
 
@@ -256,7 +256,7 @@ function decideAsCreate(pod: PodLike, ns: NamespaceAuditInput): Decision {
     request: podCreateRequest(ns.namespace),
     pod,
     namespace: ns.namespaceFacts,
-    dnsServiceIP: ns.dnsServiceIP,
+    dnsServiceIPs: ns.dnsServiceIPs,
     settings: ns.settings,
   });
 }
@@ -377,7 +377,7 @@ function foreignDNS(pod: AuditedPod, input: NamespaceAuditInput): Problem | unde
   if (pod.spec?.dnsPolicy !== "None") return undefined;
   const own = readDNSConfig(pod.spec.dnsConfig).nameservers;
   const cluster = new Set<string>();
-  for (const ip of [input.dnsServiceIP, input.settings.dnsService.clusterIP]) if (ip) cluster.add(canonical(ip));
+  for (const ip of [...input.dnsServiceIPs, ...configuredDNSServiceIPs(input.settings)]) cluster.add(canonical(ip));
   const live = { dnsService: [...cluster], nodeLocalDNS: input.settings.nodeLocalDNS.address };
   for (const profile of Object.values(input.settings.profiles)) for (const ip of expandNameservers(profile.nameservers, live)) cluster.add(canonical(ip));
   if (own.some((ip) => cluster.has(canonical(ip)))) return undefined;
@@ -399,7 +399,7 @@ function freshDNSConfig(input: NamespaceAuditInput): Fresh {
   const built = buildDNSConfig({
     namespace: input.namespace,
     clusterDomain: input.settings.clusterDomain,
-    dnsServiceIPs: input.dnsServiceIP ? [input.dnsServiceIP] : [],
+    dnsServiceIPs: input.dnsServiceIPs,
     nodeLocalDNS: input.settings.nodeLocalDNS.address,
     profile: policy.profile,
     podDNSConfig: undefined,

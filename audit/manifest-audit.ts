@@ -5,7 +5,7 @@
  * before a DNS IP change or a profile change fails. Pure.
  */
 import { INJECT_LABEL, PROFILE_ANNOTATION, type NamespaceMode } from "../config/names.js";
-import type { Settings } from "../config/settings.js";
+import { configuredDNSServiceIPs, type Settings } from "../config/settings.js";
 import type { NamespaceFacts } from "../webhook/namespace-policy.js";
 import { describeObject, findPodTemplate, type ManifestObject } from "../webhook/workloads.js";
 import { createPodAuditor, type AuditedPod, type PodAudit, type PodAuditor } from "./findings.js";
@@ -22,7 +22,7 @@ export interface ManifestAuditOptions {
   /** The namespaces' profile annotation. */
   profile?: string | undefined;
   /** The nameserver to expect; default the configured fixed IP. */
-  dnsServiceIP?: { ip: string | undefined; source: DNSServiceSource } | undefined;
+  dnsServiceIPs?: { ips: readonly string[]; source: DNSServiceSource } | undefined;
   now?: () => Date;
 }
 
@@ -46,7 +46,8 @@ export interface ManifestAudit {
  */
 export function auditManifests(documents: readonly ManifestDocumentInput[], options: ManifestAuditOptions): ManifestAudit {
   const { settings } = options;
-  const dns = options.dnsServiceIP ?? (settings.dnsService.clusterIP ? { ip: settings.dnsService.clusterIP, source: "configured" as const } : { ip: undefined, source: "unknown" as const });
+  const configured = configuredDNSServiceIPs(settings);
+  const dns = options.dnsServiceIPs ?? { ips: configured, source: configured.length ? ("configured" as const) : ("unknown" as const) };
   const facts = (name: string): NamespaceFacts => ({
     name,
     labels: { [INJECT_LABEL]: options.mode ?? "enabled" },
@@ -57,7 +58,7 @@ export function auditManifests(documents: readonly ManifestDocumentInput[], opti
   const auditors = new Map<string, PodAuditor>();
   const auditorFor = (namespace: string): PodAuditor => {
     let a = auditors.get(namespace);
-    if (!a) auditors.set(namespace, (a = createPodAuditor({ namespace, namespaceFacts: facts(namespace), settings, dnsServiceIP: dns.ip, context: { source: "manifest", file: options.source } })));
+    if (!a) auditors.set(namespace, (a = createPodAuditor({ namespace, namespaceFacts: facts(namespace), settings, dnsServiceIPs: dns.ips, context: { source: "manifest", file: options.source } })));
     return a;
   };
   for (const doc of documents) {
@@ -88,7 +89,7 @@ export function auditManifests(documents: readonly ManifestDocumentInput[], opti
       context: { source: "manifest", file: options.source },
       pods,
       namespaces: [...auditors.keys()].sort(),
-      dnsService: { namespace: settings.dnsService.namespace, name: settings.dnsService.name, ip: dns.ip, source: dns.source },
+      dnsService: { namespace: settings.dnsService.namespace, name: settings.dnsService.name, ips: dns.ips, source: dns.source },
       generatedAt: (options.now ?? (() => new Date()))(),
     },
     invalid,

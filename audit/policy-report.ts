@@ -135,7 +135,7 @@ export function buildPolicyReports(run: AuditRun): PolicyReport[] {
   for (const [namespace, parts] of [...byNamespace].sort(([a], [b]) => a.localeCompare(b))) {
     parts.forEach((results, i) => {
       const annotations: Record<string, string> = {};
-      if (run.dnsService.ip) annotations[DNS_SERVICE_IP_ANNOTATION] = run.dnsService.ip;
+      if (run.dnsService.ips.length) annotations[DNS_SERVICE_IP_ANNOTATION] = run.dnsService.ips.join(",");
       if (parts.length > 1) annotations[REPORT_PART_ANNOTATION] = `${i + 1}/${parts.length}`;
       reports.push({
         apiVersion: `${POLICY_REPORT_GROUP}/${POLICY_REPORT_VERSION}`,

@@ -15,7 +15,8 @@ export interface AuditRun {
   pods: PodAudit[];
   /** Every namespace audited, including those without pods. */
   namespaces: string[];
-  dnsService: { namespace: string; name: string; ip: string | undefined; source: DNSServiceSource };
+  /** `ips`: what `dnsService` stood for (a dual-stack Service's two, primary first); empty while unknown. */
+  dnsService: { namespace: string; name: string; ips: readonly string[]; source: DNSServiceSource };
   generatedAt: Date;
 }
 
@@ -116,7 +117,8 @@ export function sortPods(pods: readonly PodAudit[]): PodAudit[] {
 function document(run: AuditRun): object {
   return {
     generatedAt: run.generatedAt.toISOString(),
-    dnsService: { service: `${run.dnsService.namespace}/${run.dnsService.name}`, ip: run.dnsService.ip ?? null, source: run.dnsService.source },
+    // `ip` (the primary) predates dual-stack; `ips` has every family.
+    dnsService: { service: `${run.dnsService.namespace}/${run.dnsService.name}`, ip: run.dnsService.ips[0] ?? null, ips: run.dnsService.ips, source: run.dnsService.source },
     summary: summarize(run),
     results: sortPods(run.pods).flatMap(podEntries),
   };
@@ -193,8 +195,8 @@ export function summaryLine(run: AuditRun): string {
   const s = summarize(run);
   const noun = run.context.source === "manifest" ? "pod template" : "pod";
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  const dns = run.dnsService.ip
-    ? `expected nameserver ${run.dnsService.ip} (${run.dnsService.source === "live" ? `live clusterIP of ${run.dnsService.namespace}/${run.dnsService.name}` : run.dnsService.source === "flag" ? "--nameserver" : "configured dnsService.clusterIP"})`
+  const dns = run.dnsService.ips.length
+    ? `expected nameserver ${run.dnsService.ips.join(", ")} (${run.dnsService.source === "live" ? `live clusterIP of ${run.dnsService.namespace}/${run.dnsService.name}` : run.dnsService.source === "flag" ? "--nameserver" : "configured dnsService.clusterIP"})`
     : `DNS Service ${run.dnsService.namespace}/${run.dnsService.name} IP unknown`;
   const found = FINDING_KINDS.filter((k) => s.findings[k] > 0).map((k) => `${k} ${s.findings[k]}`);
   return (

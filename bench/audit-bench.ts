@@ -142,7 +142,7 @@ function benchPod(name: string, namespace: string, i: number, owner: { name: str
     request: { kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace },
     pod,
     namespace: { name: namespace, labels: { [INJECT_LABEL]: "enabled" }, annotations: {} },
-    dnsServiceIP: i % 3 === 0 ? DNS_IP : OLD_DNS_IP,
+    dnsServiceIPs: [i % 3 === 0 ? DNS_IP : OLD_DNS_IP],
     settings: defaultSettings(),
   });
   return applyDecision(pod, d);

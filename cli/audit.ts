@@ -52,31 +52,31 @@ export function registerAuditCommand(program: Command, io: CommandIO, setExit: (
     )
     .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
     .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
-    .option("--nameserver <ip>", "the DNS Service IP to expect (default: the DNS Service's live clusterIP, else the configured fixed IP; with -f the configured one, 10.96.0.10)")
+    .option("--nameserver <ip[,ip]>", "the DNS Service IP(s) to expect, two for a dual-stack Service (default: the DNS Service's live clusterIPs, else the configured fixed IP; with -f the configured one, 10.96.0.10)")
     .action(async (opts: AuditFlags) => setExit(await runAudit(opts, io)));
 }
 
 /** Runs the audit; resolves to the exit code. Throws CliError for usage and input errors. */
 export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number> {
   checkFlags(flags);
-  const { settings } = await resolveSettings(flags, io.env);
+  const { settings, nameservers } = await resolveSettings(flags, io.env);
   if (flags.nodes) return runNodeAudit(flags, io, settings);
   if (flags.profile !== undefined && !settings.profiles[flags.profile]) {
     throw inputError(`--profile ${flags.profile}: no such profile (have: ${Object.keys(settings.profiles).join(", ")})`);
   }
-  const flagIP = flags.nameserver !== undefined ? { ip: settings.dnsService.clusterIP ?? undefined, source: "flag" as const } : undefined;
+  const flagIPs = nameservers !== undefined ? { ips: nameservers, source: "flag" as const } : undefined;
 
   let run: AuditRun;
   let outcome: WriteOutcome | undefined;
   if (flags.filename !== undefined) {
     const source = flags.filename === "-" ? "<stdin>" : flags.filename;
     const docs = parseManifests(await readInput(flags.filename, io.stdin), source);
-    const audit = auditManifests(docs, { settings, source, namespace: flags.namespace, mode: flags.mode as NamespaceMode | undefined, profile: flags.profile, dnsServiceIP: flagIP });
+    const audit = auditManifests(docs, { settings, source, namespace: flags.namespace, mode: flags.mode as NamespaceMode | undefined, profile: flags.profile, dnsServiceIPs: flagIPs });
     const bad = audit.invalid[0];
     if (bad) throw inputError(`${source}: document ${bad.index} (${bad.what}): ${bad.error}`);
     run = audit.run;
   } else {
-    const cluster = await auditClusterForCommand(flags, io, settings, { command: "audit", alternative: " (or audit manifests offline with -f FILE)" });
+    const cluster = await auditClusterForCommand(flags, io, settings, flagIPs, { command: "audit", alternative: " (or audit manifests offline with -f FILE)" });
     run = cluster.run;
     if (flags.writeReports) {
       const { writePolicyReports } = await import("../audit/report-writer.js");
@@ -88,7 +88,7 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
       }
     }
   }
-  if (run.dnsService.ip === undefined) {
+  if (run.dnsService.ips.length === 0) {
     io.stderr(`${PRODUCT}: warning: the DNS Service ${run.dnsService.namespace}/${run.dnsService.name} has no clusterIP and none is configured: pods are skipped (pass --nameserver IP)\n`);
   }
 
@@ -111,6 +111,9 @@ export interface ClusterAuditFlags {
   nameserver?: string | undefined;
 }
 
+/** Nameservers from `--nameserver IP[,IP]`, which the audit expects instead of the live Service's. */
+export type FlagNameservers = { ips: readonly string[]; source: "flag" } | undefined;
+
 /**
  * Audits the cluster the flags name, printing the audit's warnings: the cluster half of
  * `audit`, also the first step of `restart`. Errors become CliErrors naming the server.
@@ -119,6 +122,7 @@ export async function auditClusterForCommand(
   flags: ClusterAuditFlags,
   io: CommandIO,
   settings: Settings,
+  flagIPs: FlagNameservers,
   what: { command: string; alternative?: string },
 ): Promise<{ run: AuditRun; scope: AuditScope; kubeConfig: KubeConfig; server: string }> {
   if (flags.namespace !== undefined && flags.allNamespaces) throw usageError("-n/--namespace and -A/--all-namespaces are exclusive");
@@ -127,10 +131,9 @@ export async function auditClusterForCommand(
   const { auditCluster, NamespaceNotFoundError } = await import("../audit/cluster-source.js");
   const scope: AuditScope = flags.namespace !== undefined ? { kind: "namespace", name: flags.namespace } : flags.allNamespaces ? { kind: "all" } : { kind: "opted-in" };
   const server = kubeConfig.getCurrentCluster()?.server ?? "(unknown server)";
-  const flagIP = flags.nameserver !== undefined ? { ip: settings.dnsService.clusterIP ?? undefined, source: "flag" as const } : undefined;
   let run: AuditRun;
   try {
-    const result = await auditCluster({ kubeConfig, settings, scope, dnsServiceIP: flagIP });
+    const result = await auditCluster({ kubeConfig, settings, scope, dnsServiceIPs: flagIPs });
     for (const w of result.warnings) io.stderr(`${PRODUCT}: warning: ${w}\n`);
     run = result;
   } catch (err) {

@@ -27,7 +27,7 @@ export async function runExplain(flags: ExplainFlags, io: CommandIO): Promise<nu
     throw usageError(`--mode: one of ${NAMESPACE_MODES.join(", ")}, got ${JSON.stringify(flags.mode)}`);
   }
   if (flags.mode !== undefined && flags.namespaceFile !== undefined) throw usageError("--mode and --namespace-file are exclusive: the file's label gives the mode");
-  const { settings } = await resolveSettings(flags, io.env);
+  const { settings, nameservers } = await resolveSettings(flags, io.env);
   let nsFromFile: NamespaceFacts | undefined;
   if (flags.namespaceFile) {
     const docs = parseManifests(await readInput(flags.namespaceFile, io.stdin), flags.namespaceFile);
@@ -52,7 +52,7 @@ export async function runExplain(flags: ExplainFlags, io: CommandIO): Promise<nu
   let text = "";
   for (const doc of docs) {
     if (doc.object === null) continue;
-    const r = injectManifest(doc.object, { settings, namespace: flags.namespace ?? nsFromFile?.name, namespaceFacts });
+    const r = injectManifest(doc.object, { settings, namespace: flags.namespace ?? nsFromFile?.name, namespaceFacts, dnsServiceIPs: nameservers });
     if (r.kind === "invalid") throw inputError(`${source}: document ${doc.index} (${r.what}): ${r.error}`);
     if (r.kind === "passed-through") {
       explanations.push({ document: doc.index, object: r.what, decision: null, message: "not a Pod or workload: never mutated" });

@@ -21,7 +21,7 @@ export interface CommandIO {
 }
 
 export async function runInject(flags: InjectFlags, io: CommandIO): Promise<number> {
-  const { settings } = await resolveSettings(flags, io.env);
+  const { settings, nameservers } = await resolveSettings(flags, io.env);
   if (flags.profile !== undefined && !settings.profiles[flags.profile]) {
     throw inputError(`--profile ${flags.profile}: no such profile (have: ${Object.keys(settings.profiles).join(", ")})`);
   }
@@ -29,7 +29,7 @@ export async function runInject(flags: InjectFlags, io: CommandIO): Promise<numb
   const docs = parseManifests(await readInput(flags.filename, io.stdin), source);
   const out = docs.map((doc) => {
     if (doc.object === null) return null;
-    const r = injectManifest(doc.object, { settings, namespace: flags.namespace, profile: flags.profile });
+    const r = injectManifest(doc.object, { settings, namespace: flags.namespace, profile: flags.profile, dnsServiceIPs: nameservers });
     if (r.kind === "invalid") throw inputError(`${source}: document ${doc.index} (${r.what}): ${r.error}`);
     if (r.kind === "decided") {
       for (const w of r.decision.warnings) io.stderr(`${source}: document ${doc.index} (${r.what}): warning: ${w}\n`);

@@ -48,7 +48,7 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
     cmd
       .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
       .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
-      .option("--nameserver <ip>", "DNS Service IP to inject (default: the configured fixed IP, 10.96.0.10)");
+      .option("--nameserver <ip[,ip]>", "DNS Service IP to inject, or a dual-stack Service's two (IPv4,IPv6 in its ipFamilies order; default: the configured fixed IP, 10.96.0.10)");
 
   settingsOptions(
     program

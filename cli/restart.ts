@@ -61,7 +61,7 @@ export function registerRestartCommand(program: Command, io: CommandIO, setExit:
     .option("--timeout <duration>", `how long to wait for each rollout (default ${DEFAULT_TIMEOUT_SECONDS / 60}m)`, parseDuration, DEFAULT_TIMEOUT_SECONDS)
     .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
     .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
-    .option("--nameserver <ip>", "the DNS Service IP to expect (default: the DNS Service's live clusterIP)")
+    .option("--nameserver <ip[,ip]>", "the DNS Service IP(s) to expect, two for a dual-stack Service (default: the DNS Service's live clusterIPs)")
     .action(async (opts: RestartFlags) => setExit(await runRestart(opts, io)));
 }
 
@@ -150,8 +150,8 @@ export async function executeRestarts(targets: readonly RestartTarget[], o: Exec
 
 /** Runs the command; resolves to the exit code (1 when a rollout failed or timed out). */
 export async function runRestart(flags: RestartFlags, io: CommandIO): Promise<number> {
-  const { settings } = await resolveSettings(flags, io.env);
-  const { run, kubeConfig } = await auditClusterForCommand(flags, io, settings, { command: "restart" });
+  const { settings, nameservers } = await resolveSettings(flags, io.env);
+  const { run, kubeConfig } = await auditClusterForCommand(flags, io, settings, nameservers && { ips: nameservers, source: "flag" }, { command: "restart" });
   const plan = planRestarts(run.pods, excludedNamespaces(settings));
   io.stdout(formatPlan(plan));
   if (flags.dryRun) return EXIT_OK;

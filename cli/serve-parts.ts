@@ -223,7 +223,7 @@ export function leaderWork(d: LeaderWorkDeps): LeaderWork | undefined {
           log: d.log.child({ component: "audit" }),
           registry: d.registry,
           isLeader: leader.isLeader,
-          dnsServiceIP: () => d.cluster.dnsServiceIP(),
+          dnsServiceIPs: () => d.cluster.dnsServiceIPs(),
           intervalSeconds: auditSettings.intervalSeconds,
         });
         audit = a;

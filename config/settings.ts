@@ -253,6 +253,15 @@ function message(node: SchemaNode, keyword: string, value: unknown): string {
   return text.replaceAll("{got}", JSON.stringify(value));
 }
 
+/**
+ * The configured fixed IP as a nameserver list: what `dnsService` stands for while no live
+ * clusterIP is known (standalone, offline, a Service not observed yet).
+ */
+export function configuredDNSServiceIPs(settings: Settings): string[] {
+  const ip = settings.dnsService.clusterIP;
+  return ip ? [ip] : [];
+}
+
 /** All namespaces the webhook must never mutate, including the injector's own. */
 export function excludedNamespaces(settings: Settings): ReadonlySet<string> {
   // Asked on every admission review: built once per Settings object (settings are never

@@ -12,6 +12,8 @@ export interface ServiceSnapshot {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   clusterIP: string;
+  /** Every family's IP, primary first (absent in copies stored before dual-stack support). */
+  clusterIPs?: string[] | undefined;
   ports: V1ServicePort[];
   selector: Record<string, string>;
   ipFamilies?: string[] | undefined;
@@ -41,6 +43,7 @@ export function snapshotFromService(svc: V1Service): ServiceSnapshot {
     labels: { ...(svc.metadata?.labels ?? {}) },
     annotations,
     clusterIP: spec.clusterIP ?? "",
+    clusterIPs: spec.clusterIPs ? [...spec.clusterIPs] : undefined,
     // nodePort is allocated by the API server; a ClusterIP Service has none, keep it out.
     ports: (spec.ports ?? []).map(({ nodePort: _n, ...p }) => ({ ...p })),
     selector: { ...(spec.selector ?? {}) },
@@ -52,18 +55,26 @@ export function snapshotFromService(svc: V1Service): ServiceSnapshot {
   };
 }
 
-/** The Service to create: the snapshot on `fixedIP` (clusterIP is immutable: set at creation). */
+/**
+ * The Service to create: the snapshot on `fixedIP` (clusterIP is immutable: set at creation).
+ * A dual-stack copy comes back dual-stack: its second family's IP (what pods injected with
+ * both point at), `ipFamilies` and `ipFamilyPolicy` are restored with it.
+ */
 export function serviceFromSnapshot(snapshot: ServiceSnapshot, fixedIP: string, extraAnnotations: Record<string, string> = {}): V1Service {
   const spec: NonNullable<V1Service["spec"]> = {
     type: "ClusterIP",
     clusterIP: fixedIP,
-    clusterIPs: [fixedIP],
+    clusterIPs: [fixedIP, ...secondaryIPs(snapshot, fixedIP)],
     ports: snapshot.ports.map((p) => ({ ...p })),
     selector: { ...snapshot.selector },
   };
-  // Only single-stack families are carried over: a dual-stack Service needs a second IP we do
-  // not pin, so let the API server default the families from clusterIPs.
-  if (snapshot.ipFamilies?.length === 1) spec.ipFamilies = [...snapshot.ipFamilies];
+  // The families follow the IPs we pin; when the fixed IP is of another family than the
+  // copy's primary (a re-addressed cluster), the API server defaults them from clusterIPs.
+  if (snapshot.ipFamilies?.length && familyOf(fixedIP) === snapshot.ipFamilies[0]) {
+    // A family without a known IP (a copy stored before clusterIPs were kept) is allocated anew.
+    spec.ipFamilies = [...snapshot.ipFamilies];
+    if (snapshot.ipFamilyPolicy) spec.ipFamilyPolicy = snapshot.ipFamilyPolicy;
+  }
   if (snapshot.sessionAffinity) spec.sessionAffinity = snapshot.sessionAffinity;
   if (snapshot.publishNotReadyAddresses !== undefined) spec.publishNotReadyAddresses = snapshot.publishNotReadyAddresses;
   if (snapshot.internalTrafficPolicy) spec.internalTrafficPolicy = snapshot.internalTrafficPolicy;
@@ -73,6 +84,15 @@ export function serviceFromSnapshot(snapshot: ServiceSnapshot, fixedIP: string, 
     metadata: { name: snapshot.name, namespace: snapshot.namespace, labels: { ...snapshot.labels }, annotations: { ...snapshot.annotations, ...extraAnnotations } },
     spec,
   };
+}
+
+const familyOf = (ip: string) => (ip.includes(":") ? "IPv6" : "IPv4");
+
+/** The copy's other-family IP, when it had one and the fixed IP is of its primary family. */
+function secondaryIPs(snapshot: ServiceSnapshot, fixedIP: string): string[] {
+  const ips = snapshot.clusterIPs ?? [];
+  if (ips.length < 2 || familyOf(fixedIP) !== familyOf(ips[0]!)) return [];
+  return ips.slice(1).filter((ip) => familyOf(ip) !== familyOf(fixedIP));
 }
 
 /** True when two snapshots describe the same Service (so an unchanged one is not rewritten). */

@@ -126,7 +126,7 @@ function podConditions(settings: Settings, finalState: boolean): Json[] {
 
 /**
  * A profile's nameservers as CEL: literal IPs as list literals, `dnsService` as the
- * parameter's live clusterIP, `nodeLocalDNS` as the configured address (known at render time).
+ * parameter's live clusterIPs, `nodeLocalDNS` as the configured address (known at render time).
  */
 function nameserversExpression(profile: Profile, settings: Settings): string {
   const parts: string[] = [];
@@ -138,7 +138,7 @@ function nameserversExpression(profile: Profile, settings: Settings): string {
   for (const entry of effectiveNameservers(profile.nameservers)) {
     if (entry === DNS_SERVICE_TOKEN) {
       flush();
-      parts.push("variables.dnsServiceIP");
+      parts.push("variables.dnsServiceIPs");
     } else literals.push(entry === NODE_LOCAL_DNS_TOKEN ? settings.nodeLocalDNS.address : entry);
   }
   flush();
@@ -155,11 +155,18 @@ function profileVariables(settings: Settings): Json[] {
       name: "profileName",
       expression: `${str(PROFILE_ANNOTATION)} in variables.nsAnnotations && variables.nsAnnotations[${str(PROFILE_ANNOTATION)}] in ${strList(names)} ? variables.nsAnnotations[${str(PROFILE_ANNOTATION)}] : ${str(settings.defaultProfile)}`,
     },
-    // The DNS Service's live clusterIP (the binding's parameter), canonical as the API server stores it.
-    { name: "dnsServiceIP", expression: `params != null && has(params.spec.clusterIP) && isIP(params.spec.clusterIP) ? [params.spec.clusterIP] : []` },
+    // The DNS Service's live clusterIPs (the binding's parameter), canonical as the API server
+    // stores them, in its ipFamilies order (a dual-stack Service has two; validation keeps
+    // clusterIPs[i] in family ipFamilies[i]); clusterIP alone for an object without the list.
+    {
+      name: "dnsServiceIPs",
+      expression:
+        `params == null ? [] : has(params.spec.clusterIPs) && size(params.spec.clusterIPs) > 0 ? params.spec.clusterIPs.filter(s, isIP(s)) : ` +
+        `has(params.spec.clusterIP) && isIP(params.spec.clusterIP) ? [params.spec.clusterIP] : []`,
+    },
     { name: "profileNameservers", expression: byProfile(settings, (p) => nameserversExpression(p, settings)) },
     // As the webhook: a profile that names the DNS Service is not injected without its IP.
-    { name: "dnsServiceMissing", expression: byProfile(settings, (p) => (usesDNSService(p.nameservers) ? "size(variables.dnsServiceIP) == 0" : "false")) },
+    { name: "dnsServiceMissing", expression: byProfile(settings, (p) => (usesDNSService(p.nameservers) ? "size(variables.dnsServiceIPs) == 0" : "false")) },
     { name: "clusterSearches", expression: `[request.namespace + ${str(`.svc.${d}`)}, ${str(`svc.${d}`)}, ${str(d)}]` },
   ];
 }

@@ -3,14 +3,17 @@
  * implementation reads informer caches, the standalone one embedded defaults.
  */
 import { INJECT_LABEL } from "../config/names.js";
-import type { Settings } from "../config/settings.js";
+import { configuredDNSServiceIPs, type Settings } from "../config/settings.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
 
 export interface AdmissionFacts {
   /** The namespace's labels and annotations; undefined when it does not exist. */
   lookupNamespace(name: string): Promise<NamespaceFacts | undefined>;
-  /** The DNS Service's live clusterIP, else the configured fixed IP, else undefined. */
-  dnsServiceIP(): string | undefined;
+  /**
+   * What `dnsService` stands for: the DNS Service's live clusterIPs (both families of a
+   * dual-stack Service, primary first), else the configured fixed IP; empty while unknown.
+   */
+  dnsServiceIPs(): readonly string[];
 }
 
 /**
@@ -20,6 +23,6 @@ export interface AdmissionFacts {
 export function standaloneFacts(settings: () => Settings): AdmissionFacts {
   return {
     lookupNamespace: async (name) => ({ name, labels: { [INJECT_LABEL]: "enabled" }, annotations: {} }),
-    dnsServiceIP: () => settings().dnsService.clusterIP ?? undefined,
+    dnsServiceIPs: () => configuredDNSServiceIPs(settings()),
   };
 }

@@ -1,13 +1,13 @@
 /**
  * Cluster-mode facts: namespaces from a Namespace informer (with a live read on a cache
  * miss, since a namespace created a moment ago may not have reached the cache), and the DNS
- * Service's live clusterIP from an informer on that one Service.
+ * Service's live clusterIPs from an informer on that one Service.
  */
 import { CoreV1Api, type KubeConfig, type V1Namespace, type V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { Settings } from "../config/settings.js";
+import { configuredDNSServiceIPs, type Settings } from "../config/settings.js";
 import { ResilientInformer } from "../kube/informer.js";
-import { canonicalIP } from "../config/dns-limits.js";
+import { serviceClusterIPs } from "../kube/service-ips.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
 
@@ -18,15 +18,15 @@ export interface ClusterFacts extends AdmissionFacts {
   readiness(): string | null;
   /** The live Service object, for the guardian and audits. */
   dnsService(): V1Service | undefined;
-  /** Called whenever the live clusterIP changes (including the Service going away). */
-  onDNSServiceIPChange(cb: (ip: string | undefined, previous: string | undefined) => void): void;
+  /** Called whenever {@link AdmissionFacts.dnsServiceIPs} changes (the Service moved, lost a family, or went away). */
+  onDNSServiceIPChange(cb: (ips: readonly string[], previous: readonly string[]) => void): void;
   namespaceInformer: ResilientInformer<V1Namespace>;
   serviceInformer: ResilientInformer<V1Service>;
 }
 
 /**
  * The admission facts in cluster mode: namespaces from a Namespace informer, the DNS
- * Service's live clusterIP from an informer on it. Start it (and wait for it to sync) before
+ * Service's live clusterIPs from an informer on it. Start it (and wait for it to sync) before
  * serving; a namespace missing from the cache (just created) is read from the API.
  */
 export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, log: Logger): ClusterFacts {
@@ -53,25 +53,40 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
     labels: ns.metadata?.labels ?? {},
     annotations: ns.metadata?.annotations ?? {},
   });
-  let lastIP: string | undefined;
-  const ipListeners: ((ip: string | undefined, previous: string | undefined) => void)[] = [];
-  const setIP = (ip: string | undefined) => {
-    if (ip === lastIP) return;
-    const previous = lastIP;
-    lastIP = ip;
-    for (const cb of ipListeners) cb(ip, previous);
+  // The live clusterIPs as last observed, kept after a deletion: while the guardian restores
+  // the Service on its fixed IP, a dual-stack cluster's pods still get both families.
+  let liveIPs: readonly string[] = [];
+  let present = false;
+  const ipListeners: ((ips: readonly string[], previous: readonly string[]) => void)[] = [];
+  const effectiveIPs = (): readonly string[] => {
+    const fixed = configuredDNSServiceIPs(settings());
+    if (present && liveIPs.length) return liveIPs;
+    // Gone: the last live list if it is the one on the fixed IP (what the guardian puts back).
+    return liveIPs.length && (fixed.length === 0 || liveIPs[0] === fixed[0]) ? liveIPs : fixed;
+  };
+  let lastEffective: readonly string[] = [];
+  const notify = () => {
+    const next = effectiveIPs();
+    if (next.join(",") === lastEffective.join(",")) return;
+    const previous = lastEffective;
+    lastEffective = next;
+    for (const cb of ipListeners) cb(next, previous);
   };
   const dnsService = () => serviceInformer.cache.get(svcName, svcNamespace);
-  serviceInformer.on("add", (svc) => noteIP(svc));
-  serviceInformer.on("update", (svc) => noteIP(svc));
+  serviceInformer.on("add", (svc) => noteIPs(svc));
+  serviceInformer.on("update", (svc) => noteIPs(svc));
   serviceInformer.on("delete", () => {
-    log.warn({ service: `${svcNamespace}/${svcName}` }, "DNS Service deleted; injecting the configured fixed IP until it is back");
-    setIP(undefined);
+    present = false;
+    notify();
+    log.warn({ service: `${svcNamespace}/${svcName}`, injecting: effectiveIPs() }, "DNS Service deleted; injecting its last known IPs on the fixed IP until it is back");
   });
-  function noteIP(svc: V1Service): void {
-    const ip = svc.spec?.clusterIP ? canonicalIP(svc.spec.clusterIP) ?? undefined : undefined;
-    if (ip !== lastIP) log.info({ service: `${svcNamespace}/${svcName}`, clusterIP: ip ?? null, previous: lastIP ?? null }, "DNS Service clusterIP observed");
-    setIP(ip);
+  function noteIPs(svc: V1Service): void {
+    const ips = serviceClusterIPs(svc);
+    if (ips.join(",") !== liveIPs.join(",")) log.info({ service: `${svcNamespace}/${svcName}`, clusterIPs: ips, previous: liveIPs }, "DNS Service clusterIPs observed");
+    // A headless or IP-less Service gives no nameserver: fall back as if it were gone.
+    present = ips.length > 0;
+    if (ips.length) liveIPs = ips;
+    notify();
   }
 
   return {
@@ -98,10 +113,6 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
         throw new Error(`get Namespace ${name}`, { cause: err });
       }
     },
-    dnsServiceIP() {
-      const svc = dnsService();
-      const live = svc?.spec?.clusterIP ? canonicalIP(svc.spec.clusterIP) : null;
-      return live ?? settings().dnsService.clusterIP ?? undefined;
-    },
+    dnsServiceIPs: effectiveIPs,
   };
 }

@@ -22,7 +22,7 @@ import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../con
 import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
 import { isPodCreate } from "./pod-create.js";
 import { isObject } from "../config/json-shapes.js";
-import { usesDNSService } from "../config/nameserver-tokens.js";
+import { DNS_SERVICE_TOKEN, effectiveNameservers, usesDNSService } from "../config/nameserver-tokens.js";
 
 /** Reason codes, one per outcome; stable, kebab-case, used as metric label values. */
 export const REASONS = {
@@ -82,8 +82,11 @@ export interface DecisionInputs {
   pod: PodLike;
   /** undefined: the namespace is unknown (not in the cache and not readable). */
   namespace: NamespaceFacts | undefined;
-  /** The DNS Service's live clusterIP, else the configured fixed IP, else undefined. */
-  dnsServiceIP: string | undefined;
+  /**
+   * What the token `dnsService` stands for: the DNS Service's live clusterIPs (a dual-stack
+   * Service's two, primary first), else the configured fixed IP; empty while unknown.
+   */
+  dnsServiceIPs: readonly string[];
   settings: Settings;
   /**
    * Bytes of all the pod's annotations (keys + values), when `pod` is a view that does not
@@ -119,7 +122,7 @@ export function decide(inputs: DecisionInputs): Decision {
   const early = requestRow(inputs.request) ?? excludedNamespaceRow(inputs);
   if (early) return early;
   const ns = inputs.namespace ?? { name: inputs.request.namespace, labels: {}, annotations: {} };
-  const derived = namespaceDerived(ns, inputs.dnsServiceIP, inputs.settings);
+  const derived = namespaceDerived(ns, inputs.dnsServiceIPs, inputs.settings);
   const pod = podFacts(inputs.pod);
   return (
     namespaceRow(derived.policy, inputs.namespace !== undefined) ??
@@ -200,8 +203,8 @@ function windowsRow(pod: PodFacts, policy: Policy, settings: Settings): Decision
 }
 
 /** No nameserver to inject: admitted unchanged with a warning, never rejected. */
-function dnsServiceRow({ dnsServiceIP, settings }: DecisionInputs, policy: Policy): Decision | undefined {
-  if (dnsServiceIP !== undefined || !usesDNSService(policy.profile.nameservers)) return undefined;
+function dnsServiceRow({ dnsServiceIPs, settings }: DecisionInputs, policy: Policy): Decision | undefined {
+  if (dnsServiceIPs.length > 0 || !usesDNSService(policy.profile.nameservers)) return undefined;
   const svc = `${settings.dnsService.namespace}/${settings.dnsService.name}`;
   return decided("dns-service-ip-unknown", "skip", { ...base(policy), warnings: [...policy.warnings, `pod-dns-injector: DNS Service ${svc} IP unknown; pod admitted without DNS injection`] });
 }
@@ -251,10 +254,10 @@ function injectionFor(inputs: DecisionInputs, derived: NamespaceDerived, pod: Po
     buildDNSConfig({
       namespace: request.namespace,
       clusterDomain: settings.clusterDomain,
-      dnsServiceIPs: inputs.dnsServiceIP === undefined ? [] : [inputs.dnsServiceIP],
+      dnsServiceIPs: inputs.dnsServiceIPs,
       nodeLocalDNS: settings.nodeLocalDNS.address,
       profile,
-      podDNSConfig: injectedBefore ? ownPartOfInjected(pod.spec.dnsConfig, String(pod.previousAnnotation), request.namespace, settings.clusterDomain, profile) : pod.spec.dnsConfig,
+      podDNSConfig: injectedBefore ? ownPartOfInjected(pod.spec.dnsConfig, String(pod.previousAnnotation), { namespace: request.namespace, domain: settings.clusterDomain, profile, dnsServiceIPs: inputs.dnsServiceIPs }) : pod.spec.dnsConfig,
       unread: inputs.unread,
     }),
     profileName,
@@ -298,12 +301,12 @@ interface NamespaceDerived {
 const derivedCache = new WeakMap<Settings, Map<string, NamespaceDerived>>();
 const MAX_DERIVED_ENTRIES = 4096;
 
-function namespaceDerived(ns: NamespaceFacts, dnsServiceIP: string | undefined, settings: Settings): NamespaceDerived {
+function namespaceDerived(ns: NamespaceFacts, dnsServiceIPs: readonly string[], settings: Settings): NamespaceDerived {
   let cache = derivedCache.get(settings);
   if (!cache) derivedCache.set(settings, (cache = new Map<string, NamespaceDerived>()));
   const a = ns.annotations;
   // \0 cannot occur in names, labels or annotation values the API server accepts.
-  const key = `${ns.name}\0${ns.labels[INJECT_LABEL] ?? "\u0001"}\0${a[PROFILE_ANNOTATION] ?? "\u0001"}\0${a[NDOTS_ANNOTATION] ?? "\u0001"}\0${a[SEARCHES_ANNOTATION] ?? "\u0001"}\0${dnsServiceIP ?? ""}`;
+  const key = `${ns.name}\0${ns.labels[INJECT_LABEL] ?? "\u0001"}\0${a[PROFILE_ANNOTATION] ?? "\u0001"}\0${a[NDOTS_ANNOTATION] ?? "\u0001"}\0${a[SEARCHES_ANNOTATION] ?? "\u0001"}\0${dnsServiceIPs.join(",")}`;
   let hit = cache.get(key);
   if (!hit) {
     if (cache.size >= MAX_DERIVED_ENTRIES) cache.clear();
@@ -357,7 +360,8 @@ function copyDNSConfig(cfg: Required<PodDNSConfig>): Required<PodDNSConfig> {
  * dnsConfig the in-tree policy injected (`both` mode: it runs before webhooks, possibly
  * with an older DNS IP in its param) is ours by its mark, whatever its hash.
  */
-function ownPartOfInjected(raw: unknown, annotation: string, namespace: string, domain: string, profile: Profile): unknown {
+function ownPartOfInjected(raw: unknown, annotation: string, ctx: { namespace: string; domain: string; profile: Profile; dnsServiceIPs: readonly string[] }): unknown {
+  const { namespace, domain, profile } = ctx;
   if (typeof raw !== "object" || raw === null) return raw;
   const cfg = raw as PodDNSConfig;
   const applied = { nameservers: cfg.nameservers ?? [], searches: cfg.searches ?? [], options: cfg.options ?? [] };
@@ -369,8 +373,12 @@ function ownPartOfInjected(raw: unknown, annotation: string, namespace: string, 
   // builds the dnsConfig the same way (policy/render.ts), so the same parts are ours.
   if (hash !== POLICY_INJECTION_MARK && hashDNSConfig(applied) !== hash) return raw;
   const ours = new Set([`${namespace}.svc.${domain}`, `svc.${domain}`, domain, ...profile.searches]);
+  // The profile's entries came first, `dnsService` as many as it stands for now (a Service
+  // that became dual-stack since would take one of the pod's own: rare, and never a loss of
+  // the cluster's DNS).
+  const leading = effectiveNameservers(profile.nameservers).reduce((n, e) => n + (e === DNS_SERVICE_TOKEN ? Math.max(1, ctx.dnsServiceIPs.length) : 1), 0);
   return {
-    nameservers: applied.nameservers.slice(Math.max(1, profile.nameservers.length)),
+    nameservers: applied.nameservers.slice(leading),
     searches: applied.searches.filter((s) => !ours.has(s)),
     options: applied.options,
   };

@@ -83,7 +83,7 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
     request: { kind: req.kind, operation: req.operation, subResource: req.subResource, namespace },
     pod: view,
     namespace: nsFacts,
-    dnsServiceIP: deps.facts.dnsServiceIP(),
+    dnsServiceIPs: deps.facts.dnsServiceIPs(),
     settings,
     annotationBytes: read?.annotationBytes,
     unread: read?.unread,

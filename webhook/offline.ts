@@ -4,7 +4,7 @@
  * facts synthesised (a Pod CREATE in the object's namespace). Pure.
  */
 import { INJECT_LABEL, PROFILE_ANNOTATION } from "../config/names.js";
-import type { Settings } from "../config/settings.js";
+import { configuredDNSServiceIPs, type Settings } from "../config/settings.js";
 import { applyDecision, decide, type Decision } from "./decision.js";
 import { describeValue, isNamespaceName } from "../config/dns-limits.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
@@ -21,8 +21,8 @@ export interface OfflineOptions {
    */
   namespaceFacts?: ((name: string) => NamespaceFacts | undefined) | undefined;
   profile?: string | undefined;
-  /** Overrides the DNS Service IP (--nameserver); default: the configured fixed IP. */
-  dnsServiceIP?: string | undefined;
+  /** Overrides what `dnsService` stands for (--nameserver IP[,IP]); default: the configured fixed IP. */
+  dnsServiceIPs?: readonly string[] | undefined;
 }
 
 export type OfflineResult =
@@ -61,7 +61,7 @@ export function injectManifest(obj: ManifestObject, options: OfflineOptions): Of
     annotationBytes: found.read.annotationBytes,
     unread: found.read.unread,
     namespace: facts,
-    dnsServiceIP: options.dnsServiceIP ?? options.settings.dnsService.clusterIP ?? undefined,
+    dnsServiceIPs: options.dnsServiceIPs ?? configuredDNSServiceIPs(options.settings),
     settings: options.settings,
   });
   const object = decision.action === "inject" ? replacePodTemplate(obj, found.path, applyDecision(found.template, decision)) : obj;

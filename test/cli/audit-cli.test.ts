@@ -104,7 +104,7 @@ for (const entry of entries) {
     it("--nameserver sets the expected IP: the manifest injected with it passes, the others are stale", () => {
       const r = run(["-f", fixture("gitops-stale.yaml"), "--nameserver", "10.96.0.99", "-o", "json"]);
       const doc = JSON.parse(r.stdout) as { results: { pod: string; rule: string }[]; dnsService: { ip: string; source: string } };
-      assert.deepEqual(doc.dnsService, { service: "kube-system/kube-dns", ip: "10.96.0.99", source: "flag" });
+      assert.deepEqual(doc.dnsService, { service: "kube-system/kube-dns", ip: "10.96.0.99", ips: ["10.96.0.99"], source: "flag" });
       assert.ok(doc.results.some((e) => e.pod === "web" && e.rule === "up-to-date"));
       assert.ok(doc.results.some((e) => e.pod === "db" && e.rule === "stale-nameserver"));
     });
@@ -126,7 +126,8 @@ for (const entry of entries) {
         [["-o", "xml"], /argument 'xml' is invalid\. Allowed choices are table, json, yaml, policyreport/],
         [["-f", "x.yaml", "--mode", "on"], /argument 'on' is invalid/],
         [[], /no cluster to audit: pass --kubeconfig FILE or set KUBECONFIG \(or audit manifests offline with -f FILE\)/],
-        [["-f", "-", "--nameserver", "10.96.0.300"], /flags: dnsService\.clusterIP: not an IP address/],
+        [["-f", "-", "--nameserver", "10.96.0.300"], /--nameserver: "10\.96\.0\.300" is not an IP address/],
+        [["-f", "-", "--nameserver", "10.96.0.10,10.96.0.11"], /--nameserver: 10\.96\.0\.10,10\.96\.0\.11: a dual-stack Service has one IP of each family/],
       ];
       for (const [args, message] of cases) {
         const r = run(args, "");

@@ -28,6 +28,11 @@ export interface ControlPlaneOptions {
   controllerManager?: boolean;
   /** Label for the temp dir, kubeconfig context and etcd member; `[a-z0-9-]` is kept. */
   name?: string;
+  /**
+   * kube-apiserver's --service-cluster-ip-range; default 10.96.0.0/16. Two CIDRs, one per
+   * family, make a dual-stack cluster (e.g. `10.96.0.0/16,fd00:10:96::/112`).
+   */
+  serviceClusterIPRange?: string;
   /** Appended to kube-apiserver's command line; a later flag wins over ours. */
   extraApiServerFlags?: string[];
   /** Bound on the whole start-up, from spawning etcd to the last readiness check. */
@@ -564,7 +569,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       "--advertise-address=127.0.0.1",
       // Nothing could reach 127.0.0.1 from a pod anyway, and there are no pods that run.
       "--endpoint-reconciler-type=none",
-      `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+      `--service-cluster-ip-range=${options.serviceClusterIPRange ?? SERVICE_CLUSTER_IP_RANGE}`,
       "--authorization-mode=RBAC",
       `--client-ca-file=${caCert}`,
       `--tls-cert-file=${apiServerCert}`,

@@ -22,7 +22,7 @@ export function inputs(overrides: Partial<DecisionInputs> = {}, settings: Settin
     request: { kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: "team-a" },
     pod: pod(),
     namespace: namespace("team-a", "enabled"),
-    dnsServiceIP: "10.96.0.10",
+    dnsServiceIPs: ["10.96.0.10"],
     settings,
     ...overrides,
   };

@@ -25,7 +25,7 @@ function isQualifiedName(key: string): boolean {
 function facts(mode: string | undefined): AdmissionFacts {
   const labels: Record<string, string> = {};
   if (mode) labels[INJECT_LABEL] = mode;
-  return { lookupNamespace: async (name) => ({ name, labels, annotations: {} }), dnsServiceIP: () => NEW_DNS_IP };
+  return { lookupNamespace: async (name) => ({ name, labels, annotations: {} }), dnsServiceIPs: () => [NEW_DNS_IP] };
 }
 const review = (object: unknown, over: Record<string, unknown> = {}) => ({
   apiVersion: "admission.k8s.io/v1" as const,

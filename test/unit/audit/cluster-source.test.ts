@@ -59,7 +59,7 @@ describe("auditCluster against a fake API server", () => {
       "/api/v1/namespaces/team-c/pods?|2|",
     ]);
     assert.deepEqual(run.namespaces, ["team-a", "team-b", "team-c"]);
-    assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ip: NEW_DNS_IP, source: "live" });
+    assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ips: [NEW_DNS_IP], source: "live" });
     const byPod = Object.fromEntries(run.pods.map((p) => [p.name, `${p.result}:${p.findings.map((f) => f.kind).join("+")}:${p.workload.kind}/${p.workload.name}`]));
     assert.deepEqual(byPod, {
       "web-5d8-a": "fail:stale-nameserver:Deployment/web",
@@ -89,10 +89,10 @@ describe("auditCluster against a fake API server", () => {
   it("without the DNS Service the configured fixed IP is expected; a given IP skips the read", async () => {
     api.collections.set("/api/v1/namespaces/kube-system/services", []);
     const run = await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" } });
-    assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ip: DNS_IP, source: "configured" });
+    assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ips: [DNS_IP], source: "configured" });
     assert.equal(run.pods.find((p) => p.name === "web-5d8-a")?.result, "pass");
     api.requests.length = 0;
-    await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" }, dnsServiceIP: { ip: NEW_DNS_IP, source: "flag" } });
+    await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" }, dnsServiceIPs: { ips: [NEW_DNS_IP], source: "flag" } });
     assert.ok(!api.requests.some((r) => r.path.includes("/services/")));
   });
 
@@ -104,7 +104,7 @@ describe("auditCluster against a fake API server", () => {
   it("an aborted audit stops between pages", async () => {
     const ac = new AbortController();
     ac.abort(new Error("stopping"));
-    await assert.rejects(auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" }, signal: ac.signal, dnsServiceIP: { ip: DNS_IP, source: "flag" } }), /stopping/);
+    await assert.rejects(auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" }, signal: ac.signal, dnsServiceIPs: { ips: [DNS_IP], source: "flag" } }), /stopping/);
   });
 });
 
@@ -228,7 +228,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     const { lines, log } = capture();
     const registry = new Registry();
     const timers = new ManualTimers();
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => false, dnsServiceIP: () => DNS_IP, intervalSeconds: 1, timers });
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => false, dnsServiceIPs: () => [DNS_IP], intervalSeconds: 1, timers });
     bg.trigger("namespace labels changed");
     await timers.advance(3000); // the debounce, then two scheduled rounds (each debounced too)
     await bg.stop();
@@ -244,7 +244,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     const { lines, waitFor, log } = capture();
     const registry = new Registry();
     const timers = new ManualTimers();
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIP: () => NEW_DNS_IP, intervalSeconds: 3600, timers });
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => [NEW_DNS_IP], intervalSeconds: 3600, timers });
     const finished = () => lines.filter((l) => l.msg === "background audit finished");
     await timers.advance(999);
     assert.equal(finished().length, 0, "the first audit waits for the debounce");
@@ -281,7 +281,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     const timers = new ManualTimers();
     const pods = api.collections.get("/api/v1/namespaces/team-a/pods")!;
     api.collections.delete("/api/v1/namespaces/team-a/pods");
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIP: () => DNS_IP, intervalSeconds: 3600, timers });
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => [DNS_IP], intervalSeconds: 3600, timers });
     await timers.advance(1000);
     await waitFor("the failure", () => lines.some((l) => l.level === 50));
     assert.match(String(lines.find((l) => l.level === 50)?.msg), /background audit failed; retrying in 30 s/);

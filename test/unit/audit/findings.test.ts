@@ -113,7 +113,7 @@ describe("auditPod: one case per finding kind, pass and skip reason", () => {
   }
 
   it("excluded namespaces are skipped whatever their label (row 2)", () => {
-    const a = auditPod({ pod: plainPod(), namespace: "kube-system", namespaceFacts: ns("enabled", {}, "kube-system"), settings: defaultSettings(), dnsServiceIP: DNS_IP, workload: bare("web-1") });
+    const a = auditPod({ pod: plainPod(), namespace: "kube-system", namespaceFacts: ns("enabled", {}, "kube-system"), settings: defaultSettings(), dnsServiceIPs: [DNS_IP], workload: bare("web-1") });
     assert.equal(a.result, "skip");
     assert.equal(a.reason, "namespace-excluded");
   });

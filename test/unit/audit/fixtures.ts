@@ -36,7 +36,7 @@ export function injectedPod(name = "web-1", at: { ip?: string; facts?: Namespace
     request: { kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: NS },
     pod,
     namespace: at.facts ?? ns("enabled"),
-    dnsServiceIP: at.ip ?? DNS_IP,
+    dnsServiceIPs: [at.ip ?? DNS_IP],
     settings: at.settings ?? defaultSettings(),
   });
   if (d.action !== "inject") throw new Error(`fixture: expected an injection, got ${d.reason}`);
@@ -64,7 +64,7 @@ export function audit(pod: AuditedPod, over: { facts?: NamespaceFacts | undefine
     namespace: NS,
     namespaceFacts: "facts" in over ? over.facts : ns("enabled"),
     settings: over.settings ?? defaultSettings(),
-    dnsServiceIP: "ip" in over ? over.ip : DNS_IP,
+    dnsServiceIPs: "ip" in over ? (over.ip === undefined ? [] : [over.ip]) : [DNS_IP],
     workload: over.workload ?? bare(pod.metadata.name),
   });
 }

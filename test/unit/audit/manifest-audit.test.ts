@@ -26,7 +26,7 @@ describe("auditManifests", () => {
     ]);
     assert.deepEqual(run.namespaces, ["team-a", "team-b"]);
     assert.deepEqual(run.context, { source: "manifest", file: "x.yaml" });
-    assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ip: "10.96.0.10", source: "configured" });
+    assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ips: ["10.96.0.10"], source: "configured" });
   });
 
   it("--mode: disabled skips, audit would-inject", () => {

@@ -24,7 +24,7 @@ import { DNS_IP, NEW_DNS_IP, NS, audit, injectedPod, ns, plainPod } from "./fixt
 const AT = new Date("2026-03-01T12:00:00.250Z");
 
 function run(pods: PodAudit[], namespaces = [...new Set(pods.map((p) => p.namespace))]): AuditRun {
-  return { context: { source: "cluster" }, pods, namespaces, dnsService: { namespace: "kube-system", name: "kube-dns", ip: NEW_DNS_IP, source: "live" }, generatedAt: AT };
+  return { context: { source: "cluster" }, pods, namespaces, dnsService: { namespace: "kube-system", name: "kube-dns", ips: [NEW_DNS_IP], source: "live" }, generatedAt: AT };
 }
 
 const deployment = { kind: "Deployment", name: "web", namespace: NS, chain: [{ kind: "ReplicaSet", name: "web-5d8" }, { kind: "Deployment", name: "web" }], template: { metadata: {}, spec: {} } };
@@ -34,7 +34,7 @@ const sample = (): PodAudit[] => [
   audit(injectedPod("web-5d8-a"), { ip: NEW_DNS_IP, facts: ns("enabled", { [NDOTS_ANNOTATION]: "2" }), workload: deployment }), // stale + drift
   audit(plainPod("crawler", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: ["8.8.8.8"] } } }), { ip: NEW_DNS_IP }), // foreign-dns
   audit(plainPod("node-dns", { spec: { dnsPolicy: "Default" } }), { ip: NEW_DNS_IP }), // skip
-  auditPod({ pod: plainPod("other"), namespace: "team-b", namespaceFacts: ns("audit", {}, "team-b"), settings: defaultSettings(), dnsServiceIP: NEW_DNS_IP, workload: { kind: "Pod", name: "other", namespace: "team-b", chain: [] } }), // would-inject
+  auditPod({ pod: plainPod("other"), namespace: "team-b", namespaceFacts: ns("audit", {}, "team-b"), settings: defaultSettings(), dnsServiceIPs: [NEW_DNS_IP], workload: { kind: "Pod", name: "other", namespace: "team-b", chain: [] } }), // would-inject
 ];
 
 /**

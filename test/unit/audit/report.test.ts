@@ -12,7 +12,7 @@ const run = (pods: PodAudit[], namespaces = [NS, "quiet"]): AuditRun => ({
   context: { source: "cluster" },
   pods,
   namespaces,
-  dnsService: { namespace: "kube-system", name: "kube-dns", ip: NEW_DNS_IP, source: "live" },
+  dnsService: { namespace: "kube-system", name: "kube-dns", ips: [NEW_DNS_IP], source: "live" },
   generatedAt: new Date("2026-03-01T12:00:00Z"),
 });
 const pods = (): PodAudit[] => [
@@ -81,13 +81,13 @@ describe("formats", () => {
     const r = run([]);
     assert.match(summaryLine({ ...r, dnsService: { ...r.dnsService, source: "flag" } }), /expected nameserver 10\.96\.0\.53 \(--nameserver\)/);
     assert.match(summaryLine({ ...r, dnsService: { ...r.dnsService, source: "configured" } }), /\(configured dnsService\.clusterIP\)/);
-    assert.match(summaryLine({ ...r, dnsService: { ...r.dnsService, ip: undefined, source: "unknown" } }), /DNS Service kube-system\/kube-dns IP unknown/);
+    assert.match(summaryLine({ ...r, dnsService: { ...r.dnsService, ips: [], source: "unknown" } }), /DNS Service kube-system\/kube-dns IP unknown/);
   });
 
   it("json: summary and one entry per finding or per pass/skip pod", () => {
     const doc = JSON.parse(formatJSON(run(pods()))) as { summary: unknown; dnsService: unknown; results: Record<string, unknown>[]; generatedAt: string };
     assert.equal(doc.generatedAt, "2026-03-01T12:00:00.000Z");
-    assert.deepEqual(doc.dnsService, { service: "kube-system/kube-dns", ip: NEW_DNS_IP, source: "live" });
+    assert.deepEqual(doc.dnsService, { service: "kube-system/kube-dns", ip: NEW_DNS_IP, ips: [NEW_DNS_IP], source: "live" });
     assert.deepEqual(doc.summary, summarize(run(pods())));
     assert.equal(doc.results.length, 6);
     assert.deepEqual(doc.results[0], {

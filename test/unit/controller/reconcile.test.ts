@@ -52,6 +52,27 @@ describe("service snapshot", () => {
     assert.equal((svc as { status?: unknown }).status, undefined);
   });
 
+  it("a dual-stack copy is recreated dual-stack: both IPs, ipFamilies and ipFamilyPolicy (issue 14 item 3)", () => {
+    const dual = kubeDNS("10.96.0.10");
+    dual.spec = { ...dual.spec, clusterIPs: ["10.96.0.10", "fd00:10:96::a"], ipFamilies: ["IPv4", "IPv6"], ipFamilyPolicy: "RequireDualStack" };
+    const svc = serviceFromSnapshot(snapshotFromService(dual), "10.96.0.10");
+    assert.equal(svc.spec?.clusterIP, "10.96.0.10");
+    assert.deepEqual(svc.spec?.clusterIPs, ["10.96.0.10", "fd00:10:96::a"]);
+    assert.deepEqual(svc.spec?.ipFamilies, ["IPv4", "IPv6"]);
+    assert.equal(svc.spec?.ipFamilyPolicy, "RequireDualStack");
+    // A fixed IP of the other family than the copy's primary: no second IP or families are
+    // guessed, the API server defaults them from the one clusterIP.
+    const moved = serviceFromSnapshot(snapshotFromService(dual), "fd00:10:96::a");
+    assert.deepEqual(moved.spec?.clusterIPs, ["fd00:10:96::a"]);
+    assert.equal(moved.spec?.ipFamilies, undefined);
+    assert.equal(moved.spec?.ipFamilyPolicy, undefined);
+    // A copy stored before clusterIPs were kept: the families come back, the second IP is allocated anew.
+    const { clusterIPs: _c, ...old } = snapshotFromService(dual);
+    const fromOld = serviceFromSnapshot(old, "10.96.0.10");
+    assert.deepEqual(fromOld.spec?.clusterIPs, ["10.96.0.10"]);
+    assert.deepEqual(fromOld.spec?.ipFamilies, ["IPv4", "IPv6"]);
+  });
+
   it("round-trips through the ConfigMap format", () => {
     const snap = snapshotFromService(kubeDNS("10.96.0.10"));
     const stored = parseStored({ data: { "service.json": JSON.stringify(snap), clusterIP: "10.96.0.10" } });

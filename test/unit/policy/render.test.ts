@@ -99,11 +99,11 @@ describe("policy render", () => {
     assert.match(variable(map, "profileName"), /in \["cache", "default", "fast", "node-local-dns"\] \?/);
     assert.equal(
       variable(map, "profileNameservers"),
-      'variables.profileName == "cache" ? ["169.254.20.10"] : (variables.profileName == "node-local-dns" ? ["169.254.25.10"] + variables.dnsServiceIP : (variables.dnsServiceIP))',
+      'variables.profileName == "cache" ? ["169.254.20.10"] : (variables.profileName == "node-local-dns" ? ["169.254.25.10"] + variables.dnsServiceIPs : (variables.dnsServiceIPs))',
     );
     assert.equal(
       variable(map, "dnsServiceMissing"),
-      'variables.profileName == "cache" ? false : (size(variables.dnsServiceIP) == 0)',
+      'variables.profileName == "cache" ? false : (size(variables.dnsServiceIPs) == 0)',
     );
     assert.match(variable(map, "profileSearches"), /variables\.profileName == "fast" \? \["corp\.example"\]/);
     assert.match(variable(map, "profileOptions"), /\{"name": "ndots", "value": "2"\}, \{"name": "edns0"\}/);

@@ -70,7 +70,7 @@ describe("/mutate over fastify inject", () => {
   });
 
   it("audit mode: no patch, a warning and audit annotations describing the change", async () => {
-    const facts: AdmissionFacts = { lookupNamespace: async (n) => namespace(n, "audit"), dnsServiceIP: () => "10.96.0.10" };
+    const facts: AdmissionFacts = { lookupNamespace: async (n) => namespace(n, "audit"), dnsServiceIPs: () => ["10.96.0.10"] };
     const { json } = await post(review(pod()), facts);
     const r = json.response!;
     assert.equal(r.patch, undefined);
@@ -97,7 +97,7 @@ describe("/mutate over fastify inject", () => {
       lookupNamespace: async () => {
         throw new Error("get Namespace team-a: connection refused");
       },
-      dnsServiceIP: () => "10.96.0.10",
+      dnsServiceIPs: () => ["10.96.0.10"],
     };
     const { res, json, metrics } = await post(review(pod()), facts);
     // allowed:false in a 200 would be a rejection, which the API server never subjects to
@@ -174,7 +174,7 @@ describe("/mutate over fastify inject", () => {
   });
 
   it("counts reviews answered with warnings, by action and reason", async () => {
-    const facts: AdmissionFacts = { lookupNamespace: async (n) => namespace(n, "audit"), dnsServiceIP: () => "10.96.0.10" };
+    const facts: AdmissionFacts = { lookupNamespace: async (n) => namespace(n, "audit"), dnsServiceIPs: () => ["10.96.0.10"] };
     const { app: a, metrics } = app(facts);
     await a.inject({ method: "POST", url: "/mutate", payload: review(pod()) as object });
     await a.inject({ method: "POST", url: "/mutate", payload: review(pod({ dnsPolicy: "Default" })) as object });

@@ -33,7 +33,7 @@ describe("decide: what it shares between reviews", () => {
     const base = decide(inputs({}, settings));
     const reloaded = { ...defaultSettings(), clusterDomain: "k8s.internal" };
     assert.deepEqual(decide(inputs({}, reloaded)).dnsConfig?.searches, ["team-a.svc.k8s.internal", "svc.k8s.internal", "k8s.internal"]);
-    assert.deepEqual(decide(inputs({ dnsServiceIP: "10.96.0.99" }, settings)).dnsConfig?.nameservers, ["10.96.0.99"]);
+    assert.deepEqual(decide(inputs({ dnsServiceIPs: ["10.96.0.99"] }, settings)).dnsConfig?.nameservers, ["10.96.0.99"]);
     const tuned = decide(inputs({ namespace: namespace("team-a", "enabled", { "pod-dns-injector.io/ndots": "2" }) }, settings));
     assert.deepEqual(tuned.dnsConfig?.options, [{ name: "ndots", value: "2" }]);
     assert.notEqual(tuned.injectedAnnotation, base.injectedAnnotation);

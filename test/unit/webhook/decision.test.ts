@@ -30,7 +30,7 @@ describe("decide: every row of the decision table", () => {
     { name: "dnsPolicy unset", over: {}, row: 9, action: "inject", reason: "cluster-first" },
     { name: "ClusterFirstWithHostNet", over: { pod: pod({ hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" }) }, row: 9, action: "inject", reason: "cluster-first-with-host-net" },
     { name: "audit mode", over: { namespace: namespace("team-a", "audit") }, row: 9, action: "report", reason: "would-inject" },
-    { name: "unknown DNS IP", over: { dnsServiceIP: undefined }, row: 9, action: "skip", reason: "dns-service-ip-unknown" },
+    { name: "unknown DNS IP", over: { dnsServiceIPs: [] }, row: 9, action: "skip", reason: "dns-service-ip-unknown" },
   ];
   for (const c of cases) {
     it(`${c.name} → row ${c.row}, ${c.action}, ${c.reason}`, () => {
@@ -63,13 +63,13 @@ describe("decide: every row of the decision table", () => {
 
   it("re-injecting a pod injected with an old DNS IP replaces the IP instead of keeping it", () => {
     const own = { nameservers: ["192.0.2.53"], searches: ["corp.example"], options: [{ name: "ndots", value: "2" }] };
-    const old = applyDecision(pod({ dnsConfig: own }), decide(inputs({ pod: pod({ dnsConfig: own }), dnsServiceIP: "10.96.0.99" })));
-    const d = decide(inputs({ pod: old, dnsServiceIP: "10.96.0.10" }));
+    const old = applyDecision(pod({ dnsConfig: own }), decide(inputs({ pod: pod({ dnsConfig: own }), dnsServiceIPs: ["10.96.0.99"] })));
+    const d = decide(inputs({ pod: old, dnsServiceIPs: ["10.96.0.10"] }));
     assert.equal(d.reason, "reinject-outdated");
     assert.deepEqual(d.dnsConfig?.nameservers, ["10.96.0.10", "192.0.2.53"], "the old IP is gone, the pod's own nameserver stays");
     assert.deepEqual(d.dnsConfig?.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"]);
     assert.deepEqual(d.dnsConfig?.options, [{ name: "ndots", value: "2" }]);
-    const again = decide(inputs({ pod: applyDecision(old, d), dnsServiceIP: "10.96.0.10" }));
+    const again = decide(inputs({ pod: applyDecision(old, d), dnsServiceIPs: ["10.96.0.10"] }));
     assert.equal(again.reason, "already-injected", "and the result is stable");
   });
 
@@ -79,11 +79,11 @@ describe("decide: every row of the decision table", () => {
       { dnsPolicy: "None", dnsConfig: { nameservers: ["10.96.0.99", "192.0.2.53"], searches: ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"], options: [{ name: "ndots", value: "5" }] } },
       { annotations: { [INJECTED_ANNOTATION]: `default@${POLICY_INJECTION_MARK}` } },
     );
-    const d = decide(inputs({ pod: byPolicy, dnsServiceIP: "10.96.0.10" }));
+    const d = decide(inputs({ pod: byPolicy, dnsServiceIPs: ["10.96.0.10"] }));
     assert.equal(d.reason, "reinject-outdated");
     assert.deepEqual(d.dnsConfig?.nameservers, ["10.96.0.10", "192.0.2.53"], "the policy's old IP is dropped, the pod's own nameserver stays");
     assert.deepEqual(d.dnsConfig?.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"]);
-    assert.equal(decide(inputs({ pod: applyDecision(byPolicy, d), dnsServiceIP: "10.96.0.10" })).reason, "already-injected", "and the result is stable");
+    assert.equal(decide(inputs({ pod: applyDecision(byPolicy, d), dnsServiceIPs: ["10.96.0.10"] })).reason, "already-injected", "and the result is stable");
   });
 
   it("a pod with its own option overriding the profile stays idempotent", () => {
@@ -107,20 +107,20 @@ describe("decide: every row of the decision table", () => {
   it("the DNS IP is unknown but the profile names its own nameservers: still injected", () => {
     const r = parseSettings({ profiles: { nodelocal: { nameservers: ["169.254.20.10"] } } });
     assert.ok(r.ok);
-    const d = decide(inputs({ dnsServiceIP: undefined, namespace: namespace("team-a", "enabled", { "pod-dns-injector.io/profile": "nodelocal" }) }, r.settings));
+    const d = decide(inputs({ dnsServiceIPs: [], namespace: namespace("team-a", "enabled", { "pod-dns-injector.io/profile": "nodelocal" }) }, r.settings));
     assert.equal(d.action, "inject");
     assert.deepEqual(d.dnsConfig?.nameservers, ["169.254.20.10"]);
   });
 
   it("an unknown DNS IP carries a warning naming the Service", () => {
-    const d = decide(inputs({ dnsServiceIP: undefined }));
+    const d = decide(inputs({ dnsServiceIPs: [] }));
     assert.match(d.warnings.join("\n"), /kube-system\/kube-dns/);
   });
 });
 
 describe("decide: the injected result", () => {
   it("reproduces kubelet's ClusterFirst with the live IP and the default profile", () => {
-    const d = decide(inputs({ dnsServiceIP: "10.96.0.53" }));
+    const d = decide(inputs({ dnsServiceIPs: ["10.96.0.53"] }));
     assert.deepEqual(d.dnsConfig, {
       nameservers: ["10.96.0.53"],
       searches: ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local"],
@@ -132,7 +132,7 @@ describe("decide: the injected result", () => {
 
   it("is deterministic: same inputs, same annotation hash", () => {
     assert.equal(decide(inputs()).injectedAnnotation, decide(inputs()).injectedAnnotation);
-    assert.notEqual(decide(inputs()).injectedAnnotation, decide(inputs({ dnsServiceIP: "10.96.0.11" })).injectedAnnotation);
+    assert.notEqual(decide(inputs()).injectedAnnotation, decide(inputs({ dnsServiceIPs: ["10.96.0.11"] })).injectedAnnotation);
   });
 
   it("applyDecision sets dnsPolicy None, the dnsConfig and the annotation, keeping other annotations", () => {

@@ -69,14 +69,14 @@ describe("decide with the node-local-dns profile", () => {
   it("follows a configured address and the live IP", () => {
     const s = defaultSettings();
     s.nodeLocalDNS.address = "169.254.25.10";
-    assert.deepEqual(decide(inputs({ namespace: nodeLocal, dnsServiceIP: "10.100.0.10" }, s)).dnsConfig?.nameservers, ["169.254.25.10", "10.100.0.10"]);
+    assert.deepEqual(decide(inputs({ namespace: nodeLocal, dnsServiceIPs: ["10.100.0.10"] }, s)).dnsConfig?.nameservers, ["169.254.25.10", "10.100.0.10"]);
   });
 
   it("is not injected while the DNS Service IP is unknown (no fallback); a profile of literal IPs still is", () => {
-    assert.equal(decide(inputs({ namespace: nodeLocal, dnsServiceIP: undefined })).reason, "dns-service-ip-unknown");
+    assert.equal(decide(inputs({ namespace: nodeLocal, dnsServiceIPs: [] })).reason, "dns-service-ip-unknown");
     const s = defaultSettings();
     s.profiles.literal = { nameservers: ["nodeLocalDNS", "10.0.0.53"], searches: [], options: [] };
-    const d = decide(inputs({ namespace: namespace("team-a", "enabled", { [PROFILE_ANNOTATION]: "literal" }), dnsServiceIP: undefined }, s));
+    const d = decide(inputs({ namespace: namespace("team-a", "enabled", { [PROFILE_ANNOTATION]: "literal" }), dnsServiceIPs: [] }, s));
     assert.equal(d.action, "inject");
     assert.deepEqual(d.dnsConfig?.nameservers, ["169.254.20.10", "10.0.0.53"]);
   });
@@ -85,5 +85,36 @@ describe("decide with the node-local-dns profile", () => {
     const d = decide(inputs({ namespace: nodeLocal, pod: { spec: { dnsConfig: { nameservers: ["1.1.1.1", "8.8.8.8"] } } } }));
     assert.deepEqual(d.dnsConfig?.nameservers, ["169.254.20.10", "10.96.0.10", "1.1.1.1"]);
     assert.match(d.warnings.join("\n"), /dropped nameserver 8\.8\.8\.8: at most 3 nameservers/);
+  });
+});
+
+describe("dual-stack DNS Service (issue 14 item 3)", () => {
+  const dual = ["10.96.0.10", "fd00:10:96::a"];
+  const nodeLocal = namespace("team-a", "enabled", { [PROFILE_ANNOTATION]: "node-local-dns" });
+
+  it("dnsService stands for both clusterIPs, in the Service's order", () => {
+    const d = decide(inputs({ dnsServiceIPs: dual }));
+    assert.equal(d.action, "inject");
+    assert.deepEqual(d.dnsConfig?.nameservers, dual);
+    assert.deepEqual(d.warnings, []);
+    const v6first = decide(inputs({ dnsServiceIPs: [...dual].reverse() }));
+    assert.deepEqual(v6first.dnsConfig?.nameservers, ["fd00:10:96::a", "10.96.0.10"]);
+    assert.notEqual(v6first.injectedAnnotation, d.injectedAnnotation, "the order is part of what was applied");
+  });
+
+  it("with NodeLocal DNSCache first the three fit; a pod's own nameserver is cut with a warning", () => {
+    assert.deepEqual(decide(inputs({ namespace: nodeLocal, dnsServiceIPs: dual })).dnsConfig?.nameservers, ["169.254.20.10", ...dual]);
+    const d = decide(inputs({ namespace: nodeLocal, dnsServiceIPs: dual, pod: { spec: { dnsConfig: { nameservers: ["1.1.1.1"] } } } }));
+    assert.deepEqual(d.dnsConfig?.nameservers, ["169.254.20.10", ...dual]);
+    assert.match(d.warnings.join("\n"), /dropped nameserver 1\.1\.1\.1: at most 3 nameservers/);
+  });
+
+  it("re-injecting a pod injected with both takes both out as ours (no duplicate, no loss of its own)", () => {
+    const first = decide(inputs({ dnsServiceIPs: dual, pod: { spec: { dnsConfig: { nameservers: ["1.1.1.1"] } } } }));
+    assert.deepEqual(first.dnsConfig?.nameservers, [...dual, "1.1.1.1"]);
+    const stored = { metadata: { annotations: { "pod-dns-injector.io/injected": first.injectedAnnotation! } }, spec: { dnsPolicy: "None", dnsConfig: first.dnsConfig } };
+    const moved = decide(inputs({ dnsServiceIPs: ["10.96.0.20", "fd00:10:96::14"], pod: stored }));
+    assert.equal(moved.reason, "reinject-outdated");
+    assert.deepEqual(moved.dnsConfig?.nameservers, ["10.96.0.20", "fd00:10:96::14", "1.1.1.1"]);
   });
 });
