@@ -18,7 +18,7 @@ import { realTimers, type Timers } from "../kube/timers.js";
 import { auditCluster } from "./cluster-source.js";
 import { clearAudit, createAuditMetrics, recordAudit } from "./metrics.js";
 import { buildPolicyReports } from "./policy-report.js";
-import { summarize } from "./report.js";
+import { summarize, type ExpectedDNS } from "./report.js";
 import { writePolicyReports } from "./report-writer.js";
 
 /** Default schedule: every 5 minutes, the usual background-scan period of policy engines. */
@@ -35,8 +35,8 @@ export interface BackgroundAuditDeps {
   log: Logger;
   registry: Registry;
   isLeader: () => boolean;
-  /** The DNS Service's live clusterIPs (else the configured one), e.g. from serve's informer cache. */
-  dnsServiceIPs: () => readonly string[];
+  /** The DNS Services' live clusterIPs (else the configured ones), e.g. from serve's informer caches. */
+  dnsServiceIPs: () => Omit<ExpectedDNS, "source">;
   /** Seconds between scheduled audits. Default {@link DEFAULT_AUDIT_INTERVAL_SECONDS}. */
   intervalSeconds?: number;
   /** The schedule, the debounce and the retry; tests pass a manual clock. Default real timers. */
@@ -88,12 +88,12 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
     }
     const started = performance.now();
     try {
-      const ips = deps.dnsServiceIPs();
+      const { ips, newIPs } = deps.dnsServiceIPs();
       const run = await auditCluster({
         kubeConfig: deps.kubeConfig,
         settings: deps.settings(),
         scope: { kind: "opted-in" },
-        dnsServiceIPs: { ips, source: ips.length ? "live" : "unknown" },
+        dnsServiceIPs: { ips, newIPs, source: ips.length ? "live" : "unknown" },
         signal: abort.signal,
       });
       for (const w of run.warnings) {

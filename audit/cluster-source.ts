@@ -7,7 +7,7 @@
  */
 import { CoreV1Api, type KubeConfig, type V1Namespace, type V1OwnerReference, type V1Pod, type V1PodTemplateSpec } from "@kubernetes/client-node";
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION } from "../config/names.js";
-import { configuredDNSServiceIPs, type Settings } from "../config/settings.js";
+import { dnsServiceRefs, serviceRefText, type Settings } from "../config/settings.js";
 import { apiFailure } from "../kube/api-errors.js";
 import type { PodLike } from "../webhook/decision.js";
 import { serviceClusterIPs } from "../kube/service-ips.js";
@@ -15,7 +15,7 @@ import type { NamespaceFacts } from "../webhook/namespace-policy.js";
 import { createPodAuditor, podDNSKey, type AuditedPod, type PodAudit } from "./findings.js";
 import { ListError, streamListPage, type FieldSelection } from "./list-stream.js";
 import { controllerOf, resolveWorkload, type OwnerLink, type OwnerObject, type Workload } from "./owners.js";
-import type { AuditRun, DNSServiceSource } from "./report.js";
+import { runDNSService, type AuditRun, type ExpectedDNS } from "./report.js";
 
 export { ListError } from "./list-stream.js";
 /**
@@ -38,7 +38,7 @@ export interface ClusterAuditOptions {
    * The nameserver to expect, when the caller knows it (--nameserver, or serve's informer
    * cache); otherwise the DNS Service is read, falling back to the configured fixed IP.
    */
-  dnsServiceIPs?: { ips: readonly string[]; source: DNSServiceSource } | undefined;
+  dnsServiceIPs?: ExpectedDNS | undefined;
   /** Items per list request. Default 500. */
   pageSize?: number;
   /** Namespaces audited at the same time. Default 2: one request in flight while the other page is scanned; more only adds memory. */
@@ -71,7 +71,7 @@ export async function auditCluster(options: ClusterAuditOptions): Promise<AuditR
   const queue = [...namespaces];
   const worker = async () => {
     for (let ns = queue.shift(); ns; ns = queue.shift()) {
-      pods.push(...(await auditNamespace({ kubeConfig, ns, settings, dnsServiceIPs: dns.ips, limit, signal, warnings })));
+      pods.push(...(await auditNamespace({ kubeConfig, ns, settings, dnsServiceIPs: dns.ips, newDNSServiceIPs: dns.newIPs, limit, signal, warnings })));
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
@@ -80,23 +80,33 @@ export async function auditCluster(options: ClusterAuditOptions): Promise<AuditR
     context: { source: "cluster" },
     pods,
     namespaces: namespaces.map((n) => n.name).sort(),
-    dnsService: { namespace: settings.dnsService.namespace, name: settings.dnsService.name, ips: dns.ips, source: dns.source },
+    dnsService: runDNSService(settings, dns),
     generatedAt,
     warnings,
   };
 }
 
-/** The DNS Service's live clusterIPs, else the configured fixed IP (as the webhook injects). */
-export async function readDNSServiceIPs(core: CoreV1Api, settings: Settings): Promise<{ ips: readonly string[]; source: DNSServiceSource }> {
-  const { namespace, name } = settings.dnsService;
-  try {
-    const ips = serviceClusterIPs(await core.readNamespacedService({ namespace, name }));
-    if (ips.length) return { ips, source: "live" };
-  } catch (err) {
-    if (apiFailure(err).code !== 404) throw new Error(`get Service ${namespace}/${name}: ${apiFailure(err).message}`, { cause: err });
+/**
+ * What the webhook injects for `dnsService`: each DNS Service's live clusterIPs (else its
+ * configured fixed IP), in the order of settings `dnsServices`.
+ */
+export async function readDNSServiceIPs(core: CoreV1Api, settings: Settings): Promise<ExpectedDNS> {
+  const ips: string[] = [];
+  const perService: string[][] = [];
+  let live = false;
+  for (const ref of dnsServiceRefs(settings)) {
+    let found: string[] = [];
+    try {
+      found = serviceClusterIPs(await core.readNamespacedService({ namespace: ref.namespace, name: ref.name }));
+    } catch (err) {
+      if (apiFailure(err).code !== 404) throw new Error(`get Service ${serviceRefText(ref)}: ${apiFailure(err).message}`, { cause: err });
+    }
+    if (found.length) live = true;
+    else if (ref.clusterIP) found = [ref.clusterIP];
+    perService.push(found);
+    for (const ip of found) if (!ips.includes(ip)) ips.push(ip);
   }
-  const configured = configuredDNSServiceIPs(settings);
-  return { ips: configured, source: configured.length ? "configured" : "unknown" };
+  return { ips, source: ips.length === 0 ? "unknown" : live ? "live" : "configured", newIPs: perService.length > 1 ? perService[0] : undefined };
 }
 
 /**
@@ -164,6 +174,7 @@ interface NamespaceAuditDeps {
   ns: NamespaceFacts;
   settings: Settings;
   dnsServiceIPs: readonly string[];
+  newDNSServiceIPs: readonly string[] | undefined;
   limit: number;
   signal: AbortSignal | undefined;
   warnings: string[];
@@ -229,7 +240,7 @@ async function auditNamespace(d: NamespaceAuditDeps): Promise<PodAudit[]> {
     }
   }
   const lookup = (kind: string, name: string) => owners.get(`${kind}/${name}`);
-  const audit = createPodAuditor({ namespace, namespaceFacts: d.ns, settings: d.settings, dnsServiceIPs: d.dnsServiceIPs });
+  const audit = createPodAuditor({ namespace, namespaceFacts: d.ns, settings: d.settings, dnsServiceIPs: d.dnsServiceIPs, newDNSServiceIPs: d.newDNSServiceIPs });
   // The pods of one controller share one Workload (and so their findings, see createPodAuditor).
   const workloads = new Map<OwnerLink, Workload>();
   return records.map((r) => {

@@ -11,7 +11,7 @@
  * also decides the template, which is exactly what a restart would produce, and compares.
  */
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, POLICY_INJECTION_MARK, type NamespaceMode } from "../config/names.js";
-import { configuredDNSServiceIPs, type DNSOption, type Settings } from "../config/settings.js";
+import { configuredDNSServiceIPs, dnsServiceRefs, serviceRefText, type DNSOption, type Settings } from "../config/settings.js";
 import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
 import { buildDNSConfig, describeDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../config/dns-limits.js";
@@ -114,6 +114,8 @@ export interface NamespaceAuditInput {
   settings: Settings;
   /** What `dnsService` stands for: the DNS Service's live clusterIPs (or the override / configured IP); empty while unknown. */
   dnsServiceIPs: readonly string[];
+  /** During a Service-CIDR migration: the first (new) DNS Service's IPs (see ExpectedDNS). */
+  newDNSServiceIPs?: readonly string[] | undefined;
   context?: FixContext | undefined;
 }
 
@@ -307,14 +309,15 @@ function compareInjected(pod: AuditedPod, desired: Required<PodDNSConfig>, decis
   const leading = fresh.nameservers;
   const stale = !startsWith(actual.nameservers.map(canonical), leading.map(canonical));
   if (stale) {
-    const who = fresh.fromProfile ? `profile "${decision.profile}" uses` : `DNS Service ${settings.dnsService.namespace}/${settings.dnsService.name} is at`;
+    const who = fresh.fromProfile ? `profile "${decision.profile}" uses` : dnsServicesAre(settings);
     const injectedWith = actual.nameservers.slice(0, Math.max(1, leading.length));
+    const onlyOld = pointsOnlyAtOldServices(actual.nameservers, ctx.ns);
     // Without a template, the pod's own servers are whatever follows the injected ones.
     const expectedServers = template ? expected.nameservers : dedupe([...leading, ...actual.nameservers.slice(leading.length)]).slice(0, 3);
     findings.push(
       finding(
         "stale-nameserver",
-        `injected with nameserver ${injectedWith.join(", ") || "(none)"}, but the ${who} ${leading.join(", ")}`,
+        `injected with nameserver ${injectedWith.join(", ") || "(none)"}, but the ${who} ${leading.join(", ")}${onlyOld}`,
         `nameservers ${expectedServers.join(" ")}`,
         `nameservers ${actual.nameservers.join(" ") || "(none)"}`,
       ),
@@ -346,6 +349,23 @@ function compareInjected(pod: AuditedPod, desired: Required<PodDNSConfig>, decis
     );
   }
   return findings;
+}
+
+/** "DNS Service kube-system/kube-dns is at", or all of them during a migration. */
+function dnsServicesAre(settings: Settings): string {
+  const refs = dnsServiceRefs(settings);
+  return refs.length > 1 ? `DNS Services ${refs.map(serviceRefText).join(", ")} are at` : `DNS Service ${serviceRefText(refs[0]!)} is at`;
+}
+
+/**
+ * A Service-CIDR migration's question: which pods would lose DNS with the old Service. The
+ * text added to a stale-nameserver finding for a pod on none of the new Service's IPs.
+ */
+function pointsOnlyAtOldServices(nameservers: readonly string[], ns: NamespaceAuditInput): string {
+  const newIPs = (ns.newDNSServiceIPs ?? []).map(canonical);
+  if (newIPs.length === 0 || nameservers.some((ip) => newIPs.includes(canonical(ip)))) return "";
+  const first = dnsServiceRefs(ns.settings)[0];
+  return `; it points only at the old DNS Service IPs, not at the new ${first ? serviceRefText(first) : "Service"} (${newIPs.join(", ")}): restart it before the old Service is removed`;
 }
 
 function annotationDrift(pod: AuditedPod, decision: Decision): Problem {

@@ -5,11 +5,11 @@
  * before a DNS IP change or a profile change fails. Pure.
  */
 import { INJECT_LABEL, PROFILE_ANNOTATION, type NamespaceMode } from "../config/names.js";
-import { configuredDNSServiceIPs, type Settings } from "../config/settings.js";
+import { configuredDNSServiceIPs, dnsServiceRefs, type Settings } from "../config/settings.js";
 import type { NamespaceFacts } from "../webhook/namespace-policy.js";
 import { describeObject, findPodTemplate, type ManifestObject } from "../webhook/workloads.js";
 import { createPodAuditor, type AuditedPod, type PodAudit, type PodAuditor } from "./findings.js";
-import type { AuditRun, DNSServiceSource } from "./report.js";
+import { runDNSService, type AuditRun, type ExpectedDNS } from "./report.js";
 
 export interface ManifestAuditOptions {
   settings: Settings;
@@ -22,7 +22,7 @@ export interface ManifestAuditOptions {
   /** The namespaces' profile annotation. */
   profile?: string | undefined;
   /** The nameserver to expect; default the configured fixed IP. */
-  dnsServiceIPs?: { ips: readonly string[]; source: DNSServiceSource } | undefined;
+  dnsServiceIPs?: ExpectedDNS | undefined;
   now?: () => Date;
 }
 
@@ -47,7 +47,9 @@ export interface ManifestAudit {
 export function auditManifests(documents: readonly ManifestDocumentInput[], options: ManifestAuditOptions): ManifestAudit {
   const { settings } = options;
   const configured = configuredDNSServiceIPs(settings);
-  const dns = options.dnsServiceIPs ?? { ips: configured, source: configured.length ? ("configured" as const) : ("unknown" as const) };
+  const first = dnsServiceRefs(settings)[0]?.clusterIP;
+  const migrating = dnsServiceRefs(settings).length > 1 && first ? [first] : undefined;
+  const dns: ExpectedDNS = options.dnsServiceIPs ?? { ips: configured, source: configured.length ? "configured" : "unknown", newIPs: migrating };
   const facts = (name: string): NamespaceFacts => ({
     name,
     labels: { [INJECT_LABEL]: options.mode ?? "enabled" },
@@ -58,7 +60,7 @@ export function auditManifests(documents: readonly ManifestDocumentInput[], opti
   const auditors = new Map<string, PodAuditor>();
   const auditorFor = (namespace: string): PodAuditor => {
     let a = auditors.get(namespace);
-    if (!a) auditors.set(namespace, (a = createPodAuditor({ namespace, namespaceFacts: facts(namespace), settings, dnsServiceIPs: dns.ips, context: { source: "manifest", file: options.source } })));
+    if (!a) auditors.set(namespace, (a = createPodAuditor({ namespace, namespaceFacts: facts(namespace), settings, dnsServiceIPs: dns.ips, newDNSServiceIPs: dns.newIPs, context: { source: "manifest", file: options.source } })));
     return a;
   };
   for (const doc of documents) {
@@ -89,7 +91,7 @@ export function auditManifests(documents: readonly ManifestDocumentInput[], opti
       context: { source: "manifest", file: options.source },
       pods,
       namespaces: [...auditors.keys()].sort(),
-      dnsService: { namespace: settings.dnsService.namespace, name: settings.dnsService.name, ips: dns.ips, source: dns.source },
+      dnsService: runDNSService(settings, dns),
       generatedAt: (options.now ?? (() => new Date()))(),
     },
     invalid,

@@ -5,8 +5,8 @@
  * credentials and is never granted to the injector's ServiceAccount.
  */
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { canonicalIP } from "../config/dns-limits.js";
-import type { Settings } from "../config/settings.js";
+import { dnsServiceRefs, type Settings } from "../config/settings.js";
+import { serviceClusterIPs } from "../kube/service-ips.js";
 import { apiFailure } from "../kube/api-errors.js";
 import { checkNodeDNS, parseKubeletConfigz, type ExpectedNodeDNS, type KubeletDNS, type NodeDNSRow } from "./node-dns.js";
 
@@ -19,8 +19,8 @@ const PAGE = 500;
 export interface NodeAuditOptions {
   kubeConfig: KubeConfig;
   settings: Settings;
-  /** --nameserver: the IP to expect instead of the Service's. */
-  nameserver?: string | undefined;
+  /** --nameserver: the IP(s) to expect instead of the Service's (parsed, canonical). */
+  nameservers?: readonly string[] | undefined;
 }
 
 export async function auditNodes(o: NodeAuditOptions): Promise<{ rows: NodeDNSRow[]; expected: ExpectedNodeDNS }> {
@@ -49,17 +49,17 @@ export async function auditNodes(o: NodeAuditOptions): Promise<{ rows: NodeDNSRo
 }
 
 async function expectedDNS(core: CoreV1Api, o: NodeAuditOptions): Promise<ExpectedNodeDNS> {
-  const { namespace, name } = o.settings.dnsService;
+  // During a migration the first (new) Service is the one kubelets must end up pointing at.
+  const first = dnsServiceRefs(o.settings)[0] ?? o.settings.dnsService;
+  const { namespace, name } = first;
   const service = `${namespace}/${name}`;
   const base = { service, clusterDomain: o.settings.clusterDomain };
-  if (o.nameserver !== undefined) return { ...base, ips: [canonicalIP(o.nameserver) ?? o.nameserver] };
+  if (o.nameservers !== undefined) return { ...base, ips: [...o.nameservers] };
   try {
-    const svc = await core.readNamespacedService({ namespace, name });
-    const ips = (svc.spec?.clusterIPs ?? (svc.spec?.clusterIP ? [svc.spec.clusterIP] : [])).filter((ip) => ip !== "None");
-    return { ...base, ips: ips.map((ip) => canonicalIP(ip) ?? ip) };
+    return { ...base, ips: serviceClusterIPs(await core.readNamespacedService({ namespace, name })) };
   } catch (err) {
     if (apiFailure(err).code !== 404) throw new Error(`get Service ${service}: ${apiFailure(err).message}`, { cause: err });
-    return { ...base, ips: o.settings.dnsService.clusterIP ? [o.settings.dnsService.clusterIP] : [] };
+    return { ...base, ips: first.clusterIP ? [first.clusterIP] : [] };
   }
 }
 

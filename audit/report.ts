@@ -6,9 +6,28 @@
 import { stringify } from "yaml";
 import { FINDING_KINDS, FINDING_RULES, PASS_RULE, type AuditResult, type FindingKind, type PodAudit, type Severity } from "./findings.js";
 import { fixText, workloadRef, type FixContext, type Workload } from "./owners.js";
+import { dnsServiceRefs, serviceRefText, type Settings } from "../config/settings.js";
 
 /** Where the expected nameserver came from: --nameserver, the live Service, the configured fixed IP, or nowhere. */
 export type DNSServiceSource = "flag" | "live" | "configured" | "unknown";
+
+/** The run's `dnsService` field: the first DNS Service, and all of them when several are listed. */
+export function runDNSService(settings: Settings, dns: ExpectedDNS): AuditRun["dnsService"] {
+  const refs = dnsServiceRefs(settings);
+  const first = refs[0] ?? settings.dnsService;
+  return { namespace: first.namespace, name: first.name, ips: dns.ips, source: dns.source, ...(refs.length > 1 ? { services: refs.map(serviceRefText) } : {}) };
+}
+
+/** The nameservers the audit expects `dnsService` to stand for, and where they came from. */
+export interface ExpectedDNS {
+  ips: readonly string[];
+  source: DNSServiceSource;
+  /**
+   * During a Service-CIDR migration (several `dnsServices`): the first (new) Service's IPs.
+   * A stale pod on none of them points only at the old Services: the finding says so.
+   */
+  newIPs?: readonly string[] | undefined;
+}
 
 export interface AuditRun {
   context: FixContext;
@@ -16,7 +35,8 @@ export interface AuditRun {
   /** Every namespace audited, including those without pods. */
   namespaces: string[];
   /** `ips`: what `dnsService` stood for (a dual-stack Service's two, primary first); empty while unknown. */
-  dnsService: { namespace: string; name: string; ips: readonly string[]; source: DNSServiceSource };
+  /** The first DNS Service; `services` names them all when settings `dnsServices` lists several. */
+  dnsService: { namespace: string; name: string; ips: readonly string[]; source: DNSServiceSource; services?: readonly string[] | undefined };
   generatedAt: Date;
 }
 
@@ -196,7 +216,7 @@ export function summaryLine(run: AuditRun): string {
   const noun = run.context.source === "manifest" ? "pod template" : "pod";
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
   const dns = run.dnsService.ips.length
-    ? `expected nameserver ${run.dnsService.ips.join(", ")} (${run.dnsService.source === "live" ? `live clusterIP of ${run.dnsService.namespace}/${run.dnsService.name}` : run.dnsService.source === "flag" ? "--nameserver" : "configured dnsService.clusterIP"})`
+    ? `expected nameserver ${run.dnsService.ips.join(", ")} (${run.dnsService.source === "live" ? `live clusterIP of ${(run.dnsService.services ?? [`${run.dnsService.namespace}/${run.dnsService.name}`]).join(", ")}` : run.dnsService.source === "flag" ? "--nameserver" : "configured dnsService.clusterIP"})`
     : `DNS Service ${run.dnsService.namespace}/${run.dnsService.name} IP unknown`;
   const found = FINDING_KINDS.filter((k) => s.findings[k] > 0).map((k) => `${k} ${s.findings[k]}`);
   return (

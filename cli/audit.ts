@@ -60,7 +60,7 @@ export function registerAuditCommand(program: Command, io: CommandIO, setExit: (
 export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number> {
   checkFlags(flags);
   const { settings, nameservers } = await resolveSettings(flags, io.env);
-  if (flags.nodes) return runNodeAudit(flags, io, settings);
+  if (flags.nodes) return runNodeAudit(flags, io, settings, nameservers);
   if (flags.profile !== undefined && !settings.profiles[flags.profile]) {
     throw inputError(`--profile ${flags.profile}: no such profile (have: ${Object.keys(settings.profiles).join(", ")})`);
   }
@@ -147,13 +147,13 @@ export async function auditClusterForCommand(
 }
 
 /** `audit --nodes`: one row per node; exit 1 when a node disagrees or cannot be read. */
-async function runNodeAudit(flags: AuditFlags, io: CommandIO, settings: Settings): Promise<number> {
+async function runNodeAudit(flags: AuditFlags, io: CommandIO, settings: Settings, nameservers: readonly string[] | undefined): Promise<number> {
   const kubeConfig = await loadKubeConfig(findCluster(flags.kubeconfig, io.env, { homeFallback: true }), "audit");
   const server = kubeConfig.getCurrentCluster()?.server ?? "(unknown server)";
   const [{ auditNodes }, { formatNodeTable }] = await Promise.all([import("../audit/node-source.js"), import("../audit/node-dns.js")]);
   let result: Awaited<ReturnType<typeof auditNodes>>;
   try {
-    result = await auditNodes({ kubeConfig, settings, nameserver: flags.nameserver });
+    result = await auditNodes({ kubeConfig, settings, nameservers });
   } catch (err) {
     throw inputError(`cannot audit the nodes of ${server}: ${errorText(err)}`);
   }

@@ -5,7 +5,8 @@
 import { renderAdmissionPolicies, type ValidationMode } from "../policy/render.js";
 import type { CommandIO } from "./inject.js";
 import { formatManifests, type OutputFormat } from "./manifest-io.js";
-import { EXIT_OK } from "./errors.js";
+import { EXIT_OK, inputError } from "./errors.js";
+import { policyDNSServicesProblem } from "../config/settings.js";
 import { resolveSettings, type SettingsFlags } from "./settings-source.js";
 
 export interface PolicyRenderFlags extends SettingsFlags {
@@ -16,6 +17,8 @@ export interface PolicyRenderFlags extends SettingsFlags {
 
 export async function runPolicyRender(flags: PolicyRenderFlags, io: CommandIO): Promise<number> {
   const { settings } = await resolveSettings(flags, io.env);
+  const problem = policyDNSServicesProblem(settings);
+  if (problem) throw inputError(`cannot render the policies: ${problem}`);
   io.stdout(formatManifests(renderAdmissionPolicies(settings, { validation: flags.validation ?? settings.admission.validation }), flags.output));
   return EXIT_OK;
 }

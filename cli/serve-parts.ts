@@ -16,11 +16,11 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { startBackgroundAudit, type BackgroundAudit } from "../audit/background.js";
 import { GUARDIAN_LEASE } from "../config/names.js";
-import type { Settings } from "../config/settings.js";
+import { dnsServiceRefs, serviceRefText, type Settings } from "../config/settings.js";
 import { startAdmissionPolicyKeeper, type AdmissionPolicyKeeper } from "../controller/admission-policy-keeper.js";
 import { DNSServiceGuardian } from "../controller/guardian.js";
 import { renderAdmissionPolicies } from "../policy/render.js";
-import { SnapshotStore } from "../controller/snapshot-store.js";
+import { SnapshotStore, snapshotConfigMapName } from "../controller/snapshot-store.js";
 import { kubeEventRecorder } from "../kube/events.js";
 import { LeaderElector } from "../kube/leader-election.js";
 import type { Campaign, LeaderCallbacks, Runnable } from "../kube/runnable.js";
@@ -95,7 +95,7 @@ export function informersPart(cluster: ClusterFacts, log: Logger): Runnable {
       );
     },
     synced: async (signal) => {
-      await Promise.all([cluster.namespaceInformer.waitForSync(signal), cluster.serviceInformer.waitForSync(signal)]);
+      await Promise.all([cluster.namespaceInformer.waitForSync(signal), ...cluster.dnsServices.map((w) => w.informer.waitForSync(signal))]);
     },
     ready: () => cluster.readiness(),
     stop: async () => {
@@ -193,24 +193,35 @@ export function leaderWork(d: LeaderWorkDeps): LeaderWork | undefined {
   const runnables: Runnable[] = [];
 
   if (guardianSettings.enabled) {
-    let guardian: DNSServiceGuardian | undefined;
+    // One guardian per DNS Service (several during a Service-CIDR migration), each on its
+    // own fixed IP and last good copy, all under the one Lease.
+    let guardians: DNSServiceGuardian[] = [];
     runnables.push({
       name: "guardian",
       start: async () => {
-        guardian = new DNSServiceGuardian({
-          kubeConfig: d.kubeConfig,
-          settings: d.settings,
-          log: d.log.child({ component: "guardian" }),
-          registry: d.registry,
-          serviceInformer: d.cluster.serviceInformer,
-          store: new SnapshotStore(d.kubeConfig, injectorNamespace),
-          events: kubeEventRecorder(d.kubeConfig, d.log, d.identity),
-          leader,
+        const events = kubeEventRecorder(d.kubeConfig, d.log, d.identity);
+        guardians = d.cluster.dnsServices.map((watch, index) => {
+          const service = watch.ref;
+          const g = new DNSServiceGuardian({
+            kubeConfig: d.kubeConfig,
+            settings: d.settings,
+            log: d.log.child({ component: "guardian", service: serviceRefText(service) }),
+            registry: d.registry,
+            service,
+            fixedIP: () => dnsServiceRefs(d.settings())[index]?.clusterIP ?? null,
+            serviceInformer: watch.informer,
+            store: new SnapshotStore(d.kubeConfig, injectorNamespace, snapshotConfigMapName(service, d.settings().dnsService)),
+            events,
+            leader,
+          });
+          g.start();
+          return g;
         });
-        guardian.start();
       },
-      leaderOnly: { startedLeading: () => guardian?.startedLeading(), stoppedLeading: () => guardian?.stoppedLeading() },
-      stop: async () => guardian?.stop(),
+      leaderOnly: { startedLeading: () => guardians.forEach((g) => g.startedLeading()), stoppedLeading: () => guardians.forEach((g) => g.stoppedLeading()) },
+      stop: async () => {
+        await Promise.all(guardians.map((g) => g.stop()));
+      },
     });
   }
   if (auditSettings.enabled) {
@@ -223,7 +234,7 @@ export function leaderWork(d: LeaderWorkDeps): LeaderWork | undefined {
           log: d.log.child({ component: "audit" }),
           registry: d.registry,
           isLeader: leader.isLeader,
-          dnsServiceIPs: () => d.cluster.dnsServiceIPs(),
+          dnsServiceIPs: () => ({ ips: d.cluster.dnsServiceIPs(), newIPs: d.cluster.dnsServices.length > 1 ? d.cluster.dnsServices[0]!.ips() : undefined }),
           intervalSeconds: auditSettings.intervalSeconds,
         });
         audit = a;

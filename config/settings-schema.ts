@@ -175,6 +175,30 @@ export const SETTINGS_SCHEMA = {
         },
       },
     },
+    dnsServices: restart({
+      type: "array",
+      description:
+        "Several DNS Services in order, for a Service-CIDR migration: dnsService then stands for all their clusterIPs, the first Service's first (new first, old as fallback), and the guardian keeps each on its own fixed IP. Empty: dnsService alone.",
+      // Resolvers take 3 nameservers; more Services could never all be injected.
+      maxItems: 3,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["namespace", "name"],
+        "x-error": "must be a mapping with namespace, name and (optional) clusterIP",
+        properties: {
+          namespace: { type: "string", format: "namespace-name", "x-error": "not a valid namespace name: {got}" },
+          name: { type: "string", format: "dns-label", "x-error": "not a valid Service name: {got}" },
+          clusterIP: {
+            type: ["string", "null"],
+            anyOf: noneOr({ type: "string", format: "ip-address" }),
+            "x-error": "not an IP address: {got}",
+          },
+        },
+      },
+      default: [],
+      "x-error": { default: "must be a list of {namespace, name, clusterIP}", maxItems: "at most 3 (the resolver's limit of nameservers)" },
+    }),
     nodeLocalDNS: {
       type: "object",
       description: "NodeLocal DNSCache, what the nameserver token nodeLocalDNS (and the built-in profile node-local-dns) stands for.",

@@ -39,6 +39,8 @@ export interface Settings {
     /** null = learn it from the Service. */
     clusterIP: string | null;
   };
+  /** Several DNS Services in order (a Service-CIDR migration); empty: dnsService alone. Read them through {@link dnsServiceRefs}. */
+  dnsServices: DNSServiceRef[];
   /** NodeLocal DNSCache's listen address: what the nameserver token nodeLocalDNS stands for. */
   nodeLocalDNS: { address: string };
   defaultProfile: string;
@@ -56,6 +58,13 @@ export interface Settings {
   /** Who injects: the webhook, the in-tree MutatingAdmissionPolicy (kept by the leader), or both. */
   admission: AdmissionSettings;
   certificates: CertificateSettings;
+}
+
+/** A DNS Service and its fixed clusterIP (null: learn it from the Service). */
+export interface DNSServiceRef {
+  namespace: string;
+  name: string;
+  clusterIP: string | null;
 }
 
 /** The certificate authority the injector runs for itself in cluster mode. */
@@ -137,6 +146,9 @@ function crossFieldErrors(s: Settings): string[] {
   const { leaseDurationSeconds: lease, renewDeadlineSeconds: renew, retryPeriodSeconds: retry } = s.guardian;
   // client-go's rule: a leader must give up before others may take over, and retry within that.
   if (!(lease > renew && renew > retry)) errors.push(`guardian: need leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds (got ${lease} > ${renew} > ${retry})`);
+  errors.push(...dnsServicesErrors(s));
+  const policyProblem = s.admission.mode !== "webhook" ? policyDNSServicesProblem(s) : null;
+  if (policyProblem) errors.push(`admission.mode ${s.admission.mode}: ${policyProblem}`);
   const cs = s.certificates;
   if (cs.secretName === cs.caSecretName) errors.push(`certificates.secretName and certificates.caSecretName: must differ (both ${JSON.stringify(cs.secretName)}): the CA key must not sit in the serving Secret`);
   return errors;
@@ -145,6 +157,8 @@ function crossFieldErrors(s: Settings): string[] {
 /** What the schema's value turns into in Settings, by path (`*`: any profile name). */
 const NORMALISE: Record<string, (v: never) => unknown> = {
   "dnsService.clusterIP": (v: string | null) => (v === null || v === "" ? null : canonicalIP(v)),
+  dnsServices: (v: { namespace: string; name: string; clusterIP?: string | null }[]) =>
+    v.map(({ namespace, name, clusterIP }) => ({ namespace, name, clusterIP: clusterIP === undefined || clusterIP === null || clusterIP === "" ? null : canonicalIP(clusterIP) })),
   "profiles.*.nameservers": (v: string[]) => v.map(normaliseNameserverEntry),
   "nodeLocalDNS.address": canonicalIP,
   "profiles.*.options": (v: { name: string; value?: string | number | null }[]) => v.map(({ name, value }) => (value === undefined || value === null ? { name } : { name, value: String(value) })),
@@ -253,13 +267,56 @@ function message(node: SchemaNode, keyword: string, value: unknown): string {
   return text.replaceAll("{got}", JSON.stringify(value));
 }
 
+function dnsServicesErrors(s: Settings): string[] {
+  const errors: string[] = [];
+  const seen = new Map<string, number>();
+  const ips = new Map<string, number>();
+  dnsServiceRefs(s).forEach((ref, i) => {
+    const key = `${ref.namespace}/${ref.name}`;
+    const where = `dnsServices[${i}]`;
+    if (seen.has(key)) errors.push(`${where}: ${key} is listed twice (also dnsServices[${seen.get(key)}])`);
+    seen.set(key, i);
+    if (ref.clusterIP !== null) {
+      if (ips.has(ref.clusterIP)) errors.push(`${where}.clusterIP: ${ref.clusterIP} is also dnsServices[${ips.get(ref.clusterIP)}]'s: two Services cannot hold one IP`);
+      ips.set(ref.clusterIP, i);
+    }
+  });
+  return errors;
+}
+
 /**
- * The configured fixed IP as a nameserver list: what `dnsService` stands for while no live
- * clusterIP is known (standalone, offline, a Service not observed yet).
+ * Why the in-tree policy cannot follow `dnsServices`, or null. Its one parameter is the first
+ * Service (read live); the later ones (the old Services of a migration) it can only name by
+ * their fixed IPs, so each needs one.
+ */
+export function policyDNSServicesProblem(settings: Settings): string | null {
+  const missing = dnsServiceRefs(settings).slice(1).findIndex((r) => r.clusterIP === null);
+  if (missing < 0) return null;
+  return `dnsServices[${missing + 1}] (${serviceRefText(dnsServiceRefs(settings)[missing + 1]!)}) needs a clusterIP: the in-tree policy reads only the first DNS Service live and names the others by their fixed IPs`;
+}
+
+/**
+ * The DNS Services `dnsService` stands for, in order: `dnsServices` when set (an entry that
+ * names the `dnsService` Service without a clusterIP takes dnsService.clusterIP), else
+ * `dnsService` alone. Every reader of "which DNS Service" goes through this.
+ */
+export function dnsServiceRefs(settings: Settings): DNSServiceRef[] {
+  const { dnsService, dnsServices } = settings;
+  if (dnsServices.length === 0) return [dnsService];
+  return dnsServices.map((r) => (r.clusterIP === null && r.namespace === dnsService.namespace && r.name === dnsService.name ? { ...r, clusterIP: dnsService.clusterIP } : r));
+}
+
+/** `namespace/name`, as messages and logs name a Service. */
+export const serviceRefText = (ref: { namespace: string; name: string }) => `${ref.namespace}/${ref.name}`;
+
+/**
+ * The configured fixed IPs as a nameserver list, in the Services' order: what `dnsService`
+ * stands for while no live clusterIP is known (standalone, offline, a Service not observed yet).
  */
 export function configuredDNSServiceIPs(settings: Settings): string[] {
-  const ip = settings.dnsService.clusterIP;
-  return ip ? [ip] : [];
+  const ips: string[] = [];
+  for (const { clusterIP } of dnsServiceRefs(settings)) if (clusterIP !== null && !ips.includes(clusterIP)) ips.push(clusterIP);
+  return ips;
 }
 
 /** All namespaces the webhook must never mutate, including the injector's own. */

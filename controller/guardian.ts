@@ -1,5 +1,6 @@
 /**
- * The DNS Service guardian: keeps `dnsService` on its fixed clusterIP. Every replica watches
+ * The DNS Service guardian: keeps one DNS Service on its fixed clusterIP (`serve` runs one per
+ * Service of settings `dnsServices`, each on its own IP and last good copy). Every replica watches
  * (the webhook reads the nameserver from the same cache); only the Lease holder writes.
  * Deletion is repaired at once from the last good copy; drift is reported or repaired per
  * `guardian.repair`; a conflicting holder of the IP is reported by name and never touched;
@@ -25,6 +26,10 @@ export interface GuardianDeps {
   settings: () => Settings;
   log: Logger;
   registry: Registry;
+  /** The Service this guardian keeps (fixed for its lifetime: which Services is restart-only). */
+  service: { namespace: string; name: string };
+  /** Its configured fixed IP, read per reconcile (null: learn it from the Service). */
+  fixedIP: () => string | null;
   serviceInformer: ResilientInformer<V1Service>;
   store: SnapshotStore;
   events: EventRecorder;
@@ -62,7 +67,7 @@ export class DNSServiceGuardian {
 
   constructor(private readonly d: GuardianDeps) {
     this.core = d.kubeConfig.makeApiClient(CoreV1Api);
-    this.metrics = createGuardianMetrics(d.registry);
+    this.metrics = createGuardianMetrics(d.registry).forService(`${d.service.namespace}/${d.service.name}`);
     this.runner = new CoalescingRunner({
       // The reason that asked first names the round (the e2e tests count periodic resyncs).
       run: (reasons) => this.reconcile(reasons[0] ?? "trigger"),
@@ -126,7 +131,7 @@ export class DNSServiceGuardian {
   }
 
   private get ref() {
-    const { namespace, name } = this.d.settings().dnsService;
+    const { namespace, name } = this.d.service;
     return { namespace, name, text: `${namespace}/${name}` };
   }
 
@@ -152,7 +157,7 @@ export class DNSServiceGuardian {
     }
     const { namespace, name } = this.ref;
     const service = this.d.serviceInformer.cache.get(name, namespace);
-    const fixedIP = settings.dnsService.clusterIP ?? this.state.learnedIP ?? null;
+    const fixedIP = this.d.fixedIP() ?? this.state.learnedIP ?? null;
     if (this.badIP && this.badIP !== fixedIP) this.badIP = undefined;
     const actions = reconcileDNSService({ service, fixedIP, snapshot: this.state.snapshot, repair: settings.guardian.repair });
     this.d.log.debug({ why, actions: actions.map((a) => a.kind) }, "guardian reconcile");

@@ -14,6 +14,15 @@ export interface StoredState {
   learnedIP: string | undefined;
 }
 
+/**
+ * The last-good-copy ConfigMap of a DNS Service: `pod-dns-injector-dns-service` for the one
+ * `dnsService` names (as before several were possible, so an upgrade keeps it), and
+ * `pod-dns-injector-dns-service.<namespace>.<name>` for the other ones of `dnsServices`.
+ */
+export function snapshotConfigMapName(service: { namespace: string; name: string }, primary: { namespace: string; name: string }): string {
+  return service.namespace === primary.namespace && service.name === primary.name ? SNAPSHOT_CONFIGMAP : `${SNAPSHOT_CONFIGMAP}.${service.namespace}.${service.name}`;
+}
+
 export class SnapshotStore {
   private readonly core: CoreV1Api;
 

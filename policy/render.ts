@@ -29,7 +29,7 @@ import {
   SEARCHES_ANNOTATION,
 } from "../config/names.js";
 import { MAX_NAMESERVERS, MAX_OPTIONS, MAX_SEARCHES, MAX_SUBDOMAIN_LENGTH, READ_LIMITS, searchListLimit } from "../config/dns-limits.js";
-import type { DNSOption, Profile, Settings } from "../config/settings.js";
+import { dnsServiceRefs, type DNSOption, type Profile, type Settings } from "../config/settings.js";
 import { DNS_SERVICE_TOKEN, NODE_LOCAL_DNS_TOKEN, effectiveNameservers, usesDNSService } from "../config/nameserver-tokens.js";
 
 /** The names of the four objects; one set per cluster. */
@@ -148,6 +148,12 @@ function nameserversExpression(profile: Profile, settings: Settings): string {
 /** Variables shared by both policies: the namespace's profile and the cluster part of the DNS config. */
 function profileVariables(settings: Settings): Json[] {
   const d = settings.clusterDomain;
+  const fallbackIPs = dnsServiceRefs(settings)
+    .slice(1)
+    .flatMap((r) => (r.clusterIP === null ? [] : [r.clusterIP]));
+  const firstDNSServiceIPs =
+    `params == null ? [] : has(params.spec.clusterIPs) && size(params.spec.clusterIPs) > 0 ? params.spec.clusterIPs.filter(s, isIP(s)) : ` +
+    `has(params.spec.clusterIP) && isIP(params.spec.clusterIP) ? [params.spec.clusterIP] : []`;
   const names = Object.keys(settings.profiles).sort();
   return [
     { name: "nsAnnotations", expression: annotationsOf("namespaceObject") },
@@ -158,12 +164,14 @@ function profileVariables(settings: Settings): Json[] {
     // The DNS Service's live clusterIPs (the binding's parameter), canonical as the API server
     // stores them, in its ipFamilies order (a dual-stack Service has two; validation keeps
     // clusterIPs[i] in family ipFamilies[i]); clusterIP alone for an object without the list.
-    {
-      name: "dnsServiceIPs",
-      expression:
-        `params == null ? [] : has(params.spec.clusterIPs) && size(params.spec.clusterIPs) > 0 ? params.spec.clusterIPs.filter(s, isIP(s)) : ` +
-        `has(params.spec.clusterIP) && isIP(params.spec.clusterIP) ? [params.spec.clusterIP] : []`,
-    },
+    // During a Service-CIDR migration (several dnsServices) the later, old Services follow by
+    // their fixed IPs: a binding has one parameter (config/settings.ts policyDNSServicesProblem).
+    ...(fallbackIPs.length
+      ? [
+          { name: "firstDNSServiceIPs", expression: firstDNSServiceIPs },
+          { name: "dnsServiceIPs", expression: distinct(`(variables.firstDNSServiceIPs + ${strList(fallbackIPs)})`) },
+        ]
+      : [{ name: "dnsServiceIPs", expression: firstDNSServiceIPs }]),
     { name: "profileNameservers", expression: byProfile(settings, (p) => nameserversExpression(p, settings)) },
     // As the webhook: a profile that names the DNS Service is not injected without its IP.
     { name: "dnsServiceMissing", expression: byProfile(settings, (p) => (usesDNSService(p.nameservers) ? "size(variables.dnsServiceIPs) == 0" : "false")) },
@@ -258,6 +266,7 @@ const podCreateOnly = {
 };
 
 function binding(kind: string, policyName: string, settings: Settings, extra: Json): Json {
+  const firstRef = dnsServiceRefs(settings)[0] ?? settings.dnsService;
   return {
     apiVersion: ADMISSION_API,
     kind,
@@ -266,7 +275,7 @@ function binding(kind: string, policyName: string, settings: Settings, extra: Js
       policyName,
       // The DNS Service itself is the parameter: its live clusterIP, no copy to keep current.
       // Missing: the policy does not apply, so pods are admitted unchanged (never rejected).
-      paramRef: { name: settings.dnsService.name, namespace: settings.dnsService.namespace, parameterNotFoundAction: "Allow" },
+      paramRef: { name: firstRef.name, namespace: firstRef.namespace, parameterNotFoundAction: "Allow" },
       matchResources: { namespaceSelector: namespaceSelector(settings, ["enabled"]), objectSelector: {} },
       ...extra,
     },

@@ -1,37 +1,47 @@
 /**
  * Cluster-mode facts: namespaces from a Namespace informer (with a live read on a cache
  * miss, since a namespace created a moment ago may not have reached the cache), and the DNS
- * Service's live clusterIPs from an informer on that one Service.
+ * Services' live clusterIPs from one informer per Service (several during a Service-CIDR
+ * migration, settings `dnsServices`).
  */
 import { CoreV1Api, type KubeConfig, type V1Namespace, type V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { configuredDNSServiceIPs, type Settings } from "../config/settings.js";
+import { dnsServiceRefs, serviceRefText, type DNSServiceRef, type Settings } from "../config/settings.js";
 import { ResilientInformer } from "../kube/informer.js";
 import { serviceClusterIPs } from "../kube/service-ips.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
+
+/** One DNS Service as watched: its informer, and the IPs it stands for right now. */
+export interface DNSServiceWatch {
+  /** namespace/name as configured at start; the fixed IP is read from the live settings. */
+  readonly ref: Pick<DNSServiceRef, "namespace" | "name">;
+  readonly informer: ResilientInformer<V1Service>;
+  /** The live object, for the guardian and audits. */
+  service(): V1Service | undefined;
+  /** Its live clusterIPs, else (gone) the last live ones if on the fixed IP, else the fixed IP. */
+  ips(): readonly string[];
+}
 
 export interface ClusterFacts extends AdmissionFacts {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Informer readiness for /readyz. */
   readiness(): string | null;
-  /** The live Service object, for the guardian and audits. */
-  dnsService(): V1Service | undefined;
-  /** Called whenever {@link AdmissionFacts.dnsServiceIPs} changes (the Service moved, lost a family, or went away). */
+  /** The DNS Services in `dnsService`'s order (one unless settings `dnsServices` lists several). */
+  dnsServices: readonly DNSServiceWatch[];
+  /** Called whenever {@link AdmissionFacts.dnsServiceIPs} changes (a Service moved, lost a family, or went away). */
   onDNSServiceIPChange(cb: (ips: readonly string[], previous: readonly string[]) => void): void;
   namespaceInformer: ResilientInformer<V1Namespace>;
-  serviceInformer: ResilientInformer<V1Service>;
 }
 
 /**
  * The admission facts in cluster mode: namespaces from a Namespace informer, the DNS
- * Service's live clusterIPs from an informer on it. Start it (and wait for it to sync) before
- * serving; a namespace missing from the cache (just created) is read from the API.
+ * Services' live clusterIPs from informers on them. Start it (and wait for it to sync)
+ * before serving; a namespace missing from the cache (just created) is read from the API.
  */
 export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, log: Logger): ClusterFacts {
   const core = kubeConfig.makeApiClient(CoreV1Api);
-  const { namespace: svcNamespace, name: svcName } = settings().dnsService;
   const namespaceInformer = new ResilientInformer<V1Namespace>({
     kubeConfig,
     path: "/api/v1/namespaces",
@@ -39,69 +49,49 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
     log,
     name: "namespaces",
   });
-  const fieldSelector = `metadata.name=${svcName}`;
-  const serviceInformer = new ResilientInformer<V1Service>({
-    kubeConfig,
-    path: `/api/v1/namespaces/${svcNamespace}/services`,
-    list: () => core.listNamespacedService({ namespace: svcNamespace, fieldSelector }),
-    fieldSelector,
-    log,
-    name: `service ${svcNamespace}/${svcName}`,
-  });
   const toFacts = (ns: V1Namespace): NamespaceFacts => ({
     name: ns.metadata?.name ?? "",
     labels: ns.metadata?.labels ?? {},
     annotations: ns.metadata?.annotations ?? {},
   });
-  // The live clusterIPs as last observed, kept after a deletion: while the guardian restores
-  // the Service on its fixed IP, a dual-stack cluster's pods still get both families.
-  let liveIPs: readonly string[] = [];
-  let present = false;
   const ipListeners: ((ips: readonly string[], previous: readonly string[]) => void)[] = [];
-  const effectiveIPs = (): readonly string[] => {
-    const fixed = configuredDNSServiceIPs(settings());
-    if (present && liveIPs.length) return liveIPs;
-    // Gone: the last live list if it is the one on the fixed IP (what the guardian puts back).
-    return liveIPs.length && (fixed.length === 0 || liveIPs[0] === fixed[0]) ? liveIPs : fixed;
+  const watches: DNSServiceWatch[] = [];
+  const dnsServiceIPs = (): readonly string[] => {
+    if (watches.length === 1) return watches[0]!.ips();
+    const ips: string[] = [];
+    for (const w of watches) for (const ip of w.ips()) if (!ips.includes(ip)) ips.push(ip);
+    return ips;
   };
-  let lastEffective: readonly string[] = [];
+  let lastIPs: readonly string[] = [];
   const notify = () => {
-    const next = effectiveIPs();
-    if (next.join(",") === lastEffective.join(",")) return;
-    const previous = lastEffective;
-    lastEffective = next;
+    const next = dnsServiceIPs();
+    if (next.join(",") === lastIPs.join(",")) return;
+    const previous = lastIPs;
+    lastIPs = next;
     for (const cb of ipListeners) cb(next, previous);
   };
-  const dnsService = () => serviceInformer.cache.get(svcName, svcNamespace);
-  serviceInformer.on("add", (svc) => noteIPs(svc));
-  serviceInformer.on("update", (svc) => noteIPs(svc));
-  serviceInformer.on("delete", () => {
-    present = false;
-    notify();
-    log.warn({ service: `${svcNamespace}/${svcName}`, injecting: effectiveIPs() }, "DNS Service deleted; injecting its last known IPs on the fixed IP until it is back");
-  });
-  function noteIPs(svc: V1Service): void {
-    const ips = serviceClusterIPs(svc);
-    if (ips.join(",") !== liveIPs.join(",")) log.info({ service: `${svcNamespace}/${svcName}`, clusterIPs: ips, previous: liveIPs }, "DNS Service clusterIPs observed");
-    // A headless or IP-less Service gives no nameserver: fall back as if it were gone.
-    present = ips.length > 0;
-    if (ips.length) liveIPs = ips;
-    notify();
+  // The refs are read once: which Services are watched is a restart-only setting.
+  for (const [index, ref] of dnsServiceRefs(settings()).entries()) {
+    watches.push(watchDNSService({ kubeConfig, core, log, ref, fixedIP: () => dnsServiceRefs(settings())[index]?.clusterIP ?? null, onChange: notify }));
   }
+  const informers = () => [namespaceInformer, ...watches.map((w) => w.informer)];
 
   return {
     namespaceInformer,
-    serviceInformer,
+    dnsServices: watches,
     async start() {
-      await Promise.all([namespaceInformer.start(), serviceInformer.start()]);
+      await Promise.all(informers().map((i) => i.start()));
     },
     async stop() {
-      await Promise.all([namespaceInformer.stop(), serviceInformer.stop()]);
+      await Promise.all(informers().map((i) => i.stop()));
     },
     readiness() {
-      return namespaceInformer.readiness() ?? serviceInformer.readiness();
+      for (const i of informers()) {
+        const r = i.readiness();
+        if (r !== null) return r;
+      }
+      return null;
     },
-    dnsService,
     onDNSServiceIPChange: (cb) => void ipListeners.push(cb),
     async lookupNamespace(name) {
       const cached = namespaceInformer.cache.get(name);
@@ -113,6 +103,56 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
         throw new Error(`get Namespace ${name}`, { cause: err });
       }
     },
-    dnsServiceIPs: effectiveIPs,
+    dnsServiceIPs,
   };
+}
+
+interface WatchOptions {
+  kubeConfig: KubeConfig;
+  core: CoreV1Api;
+  log: Logger;
+  ref: Pick<DNSServiceRef, "namespace" | "name">;
+  fixedIP: () => string | null;
+  onChange: () => void;
+}
+
+function watchDNSService(o: WatchOptions): DNSServiceWatch {
+  const { namespace, name } = o.ref;
+  const text = serviceRefText(o.ref);
+  const fieldSelector = `metadata.name=${name}`;
+  const informer = new ResilientInformer<V1Service>({
+    kubeConfig: o.kubeConfig,
+    path: `/api/v1/namespaces/${namespace}/services`,
+    list: () => o.core.listNamespacedService({ namespace, fieldSelector }),
+    fieldSelector,
+    log: o.log,
+    name: `service ${text}`,
+  });
+  // The live clusterIPs as last observed, kept after a deletion: while the guardian restores
+  // the Service on its fixed IP, a dual-stack cluster's pods still get both families.
+  let liveIPs: readonly string[] = [];
+  let present = false;
+  const ips = (): readonly string[] => {
+    if (present && liveIPs.length) return liveIPs;
+    const fixed = o.fixedIP();
+    // Gone: the last live list if it is the one on the fixed IP (what the guardian puts back).
+    if (liveIPs.length && (fixed === null || liveIPs[0] === fixed)) return liveIPs;
+    return fixed === null ? [] : [fixed];
+  };
+  const noteIPs = (svc: V1Service) => {
+    const seen = serviceClusterIPs(svc);
+    if (seen.join(",") !== liveIPs.join(",")) o.log.info({ service: text, clusterIPs: seen, previous: liveIPs }, "DNS Service clusterIPs observed");
+    // A headless or IP-less Service gives no nameserver: fall back as if it were gone.
+    present = seen.length > 0;
+    if (seen.length) liveIPs = seen;
+    o.onChange();
+  };
+  informer.on("add", noteIPs);
+  informer.on("update", noteIPs);
+  informer.on("delete", () => {
+    present = false;
+    o.onChange();
+    o.log.warn({ service: text, injecting: ips() }, "DNS Service deleted; injecting its last known IPs on the fixed IP until it is back");
+  });
+  return { ref: { namespace, name }, informer, service: () => informer.cache.get(name, namespace), ips };
 }

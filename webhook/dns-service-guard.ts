@@ -9,7 +9,7 @@
  * ServiceAccount (the guardian's planned recreate on drift). Pure.
  */
 import { ALLOW_DELETE_ANNOTATION, INJECTOR_SERVICE_ACCOUNT } from "../config/names.js";
-import type { Settings } from "../config/settings.js";
+import { dnsServiceRefs, serviceRefText, type Settings } from "../config/settings.js";
 import { allowedResponse, deniedResponse, type AdmissionRequest, type AdmissionResponse } from "./admission-review.js";
 import { isObject } from "../config/json-shapes.js";
 
@@ -78,11 +78,6 @@ function breakingChange(oldSvc: ServiceShape, newSvc: ServiceShape): { reason: D
   return undefined;
 }
 
-/** The DNS Service this guard protects, as `namespace/name`. */
-function dnsServiceRef(settings: Settings): string {
-  return `${settings.dnsService.namespace}/${settings.dnsService.name}`;
-}
-
 /**
  * Decides a DELETE or UPDATE of a Service against the deletion guard. Requests that are
  * not about the configured DNS Service get `not-dns-service` (allowed), so the caller can
@@ -90,20 +85,21 @@ function dnsServiceRef(settings: Settings): string {
  */
 export function decideDNSServiceGuard(req: AdmissionRequest, settings: Settings): DNSServiceGuardDecision {
   const isService = req.kind.group === "" && req.kind.kind === "Service" && !req.subResource;
-  const { namespace, name } = settings.dnsService;
   const oldSvc = asService(req.oldObject);
   // A DeleteCollection (the namespace controller's way) validates each item with an empty
   // request name: the object's own name is what counts then.
   const target = req.name || (typeof oldSvc.metadata?.name === "string" ? oldSvc.metadata.name : "");
-  if (!isService || (req.operation !== "DELETE" && req.operation !== "UPDATE") || req.namespace !== namespace || target !== name) {
-    return { allowed: true, reason: "not-dns-service" };
-  }
+  // Every listed DNS Service is guarded; one taken out of dnsServices (a migration's last
+  // step) is not, so removing it as planned is never refused.
+  const guarded = isService && (req.operation === "DELETE" || req.operation === "UPDATE") ? dnsServiceRefs(settings).find((r) => r.namespace === req.namespace && r.name === target) : undefined;
+  if (!guarded) return { allowed: true, reason: "not-dns-service" };
+  const { namespace, name } = guarded;
   if (!settings.guardian.deletionGuard) return { allowed: true, reason: "guard-disabled" };
   if (req.userInfo?.username === `system:serviceaccount:${settings.injectorNamespace}:${INJECTOR_SERVICE_ACCOUNT}`) {
     return { allowed: true, reason: "injector-itself" };
   }
-  const ref = dnsServiceRef(settings);
-  const ip = settings.dnsService.clusterIP ?? (typeof oldSvc.spec?.clusterIP === "string" ? oldSvc.spec.clusterIP : "its clusterIP");
+  const ref = serviceRefText(guarded);
+  const ip = guarded.clusterIP ?? (typeof oldSvc.spec?.clusterIP === "string" ? oldSvc.spec.clusterIP : "its clusterIP");
   const override = `to do it deliberately, first run: kubectl -n ${namespace} annotate service ${name} ${ALLOW_DELETE_ANNOTATION}=true (or set guardian.deletionGuard: false)`;
   if (req.operation === "DELETE") {
     if (allowsDeletion(oldSvc)) {

@@ -41,6 +41,8 @@ export interface ValidatingRegistrationOptions extends RegistrationOptions {
   reservationGuard?: boolean;
   /** The DNS Service the deletion guard protects; default kube-system/kube-dns. */
   dnsService?: { namespace: string; name: string };
+  /** Several (settings `dnsServices`, a Service-CIDR migration): each is guarded; overrides dnsService. */
+  dnsServices?: readonly { namespace: string; name: string }[];
 }
 
 /**
@@ -81,16 +83,19 @@ export const REQUESTS_CLUSTER_IP_CONDITION = {
  * block Service operations; the guardian's repair stays the second line.
  */
 export function buildDNSServiceGuardWebhook(options: ValidatingRegistrationOptions): Record<string, unknown> {
-  const dns = options.dnsService ?? DEFAULT_DNS_SERVICE;
+  const services = options.dnsServices?.length ? options.dnsServices : [options.dnsService ?? DEFAULT_DNS_SERVICE];
+  const namespaces = [...new Set(services.map((s) => s.namespace))];
+  // By the stored object's name: a DeleteCollection (e.g. the namespace controller)
+  // sends each item with an empty request.name. UPDATE and DELETE always carry oldObject.
+  const isOne = (s: { namespace: string; name: string }) => `request.namespace == '${s.namespace}' && oldObject != null && oldObject.metadata.name == '${s.name}'`;
   return {
     name: DNS_SERVICE_GUARD_WEBHOOK_NAME,
     admissionReviewVersions: ["v1"],
     clientConfig: clientConfig(options, VALIDATE_PATH),
     rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE", "DELETE"], resources: ["services"], scope: "Namespaced" }],
-    namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: dns.namespace } },
-    // By the stored object's name: a DeleteCollection (e.g. the namespace controller)
-    // sends each item with an empty request.name. UPDATE and DELETE always carry oldObject.
-    matchConditions: [{ name: "is-the-dns-service", expression: `request.namespace == '${dns.namespace}' && oldObject != null && oldObject.metadata.name == '${dns.name}'` }],
+    namespaceSelector:
+      namespaces.length === 1 ? { matchLabels: { [NAMESPACE_NAME_LABEL]: namespaces[0] } } : { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: "In", values: namespaces }] },
+    matchConditions: [{ name: "is-the-dns-service", expression: services.length === 1 ? isOne(services[0]!) : services.map((s) => `(${isOne(s)})`).join(" || ") }],
     sideEffects: "None",
     failurePolicy: "Ignore",
     timeoutSeconds: options.timeoutSeconds ?? 5,

@@ -378,7 +378,7 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       const lines: Record<string, unknown>[] = [];
       const log = pino({ level: "info" }, new Writable({ write: (chunk: Buffer, _e, cb) => (chunk.toString().split("\n").filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)), cb()) }));
       const registry = new Registry();
-      const bg = startBackgroundAudit({ kubeConfig: cp!.kubeConfig(), settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => [NEW_DNS_IP], intervalSeconds: 3600 });
+      const bg = startBackgroundAudit({ kubeConfig: cp!.kubeConfig(), settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }), intervalSeconds: 3600 });
       try {
         const finished = () => lines.filter((l) => l.msg === "background audit finished");
         await waitFor("the first background audit", async () => (finished().length >= 1 ? { value: true } : { detail: JSON.stringify(lines.at(-1) ?? {}) }));

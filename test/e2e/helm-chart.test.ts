@@ -14,6 +14,7 @@ import { repoRoot } from "../unit/repo-root.js";
 import { loadSettings, parseConfigText } from "../../config/load.js";
 import { chartPath, Helm, objectKey, parseYamlObjects, withoutHelmBookkeeping, type Obj } from "../helm/helm.js";
 import { prepareForManifestDryRuns } from "./kube.js";
+import { buildDNSServiceGuardWebhook } from "../../webhook/registration.js";
 
 const root = repoRoot();
 const NS = "pod-dns-injector";
@@ -34,6 +35,11 @@ const COMBINATIONS: readonly { name: string; set: string[]; namespace?: string; 
     name: "another namespace and DNS Service",
     namespace: "dns-system",
     set: ["dnsService.namespace=dns", "dnsService.name=coredns", "dnsService.clusterIP=10.0.0.10", "clusterDomain=corp.example", "certManager.enabled=true", "guardian.reservationGuard=true"],
+  },
+  {
+    // README "Service-CIDR migration": the deletion guard covers both Services.
+    name: "two DNS Services (Service-CIDR migration)",
+    set: ["dnsServices[0].namespace=kube-system", "dnsServices[0].name=kube-dns-next", "dnsServices[0].clusterIP=10.100.0.10", "dnsServices[1].namespace=kube-system", "dnsServices[1].name=kube-dns"],
   },
 ];
 
@@ -136,6 +142,15 @@ describe("helm chart", () => {
     const parsed = parseConfigText("config.yaml", byKey.get("ConfigMap dns-system/pod-dns-injector")!.data["config.yaml"]);
     assert.ok(parsed.ok);
     assert.deepEqual((parsed.doc as Obj).dnsService, { namespace: "dns", name: "coredns", clusterIP: "10.0.0.10" });
+  });
+
+  it("with two DNS Services the deletion guard matches both, as registration.ts builds it", () => {
+    const objects = rendered.get("two DNS Services (Service-CIDR migration)")!.objects;
+    const guard = objects.find((o) => o.kind === "ValidatingWebhookConfiguration")!.webhooks[0];
+    const expected = buildDNSServiceGuardWebhook({ caBundlePem: "", dnsServices: [{ namespace: "kube-system", name: "kube-dns-next" }, { namespace: "kube-system", name: "kube-dns" }] }) as Obj;
+    assert.deepEqual(guard.namespaceSelector, expected.namespaceSelector);
+    assert.deepEqual(guard.matchConditions, expected.matchConditions);
+    assert.match(guard.matchConditions[0].expression, /'kube-dns-next'\) \|\| \(.*'kube-dns'/);
   });
 
   it("writes null settings into config.yaml, also when --set deletes them", async () => {

@@ -1,7 +1,7 @@
 {{/* Generated from config/settings-schema.ts by `npm run chart:generate` (charts/values-schema.ts); do not edit. */}}
 {{/* The configuration file: every setting of the settings schema, from the values of the same names. */}}
 {{- define "pod-dns-injector.settings" -}}
-{{- $s := deepCopy (pick .Values "clusterDomain" "dnsService" "nodeLocalDNS" "defaultProfile" "profiles" "excludedNamespaces" "injectorNamespace" "webhook" "ops" "windows" "logLevel" "guardian" "audit" "admission" "certificates") }}
+{{- $s := deepCopy (pick .Values "clusterDomain" "dnsService" "dnsServices" "nodeLocalDNS" "defaultProfile" "profiles" "excludedNamespaces" "injectorNamespace" "webhook" "ops" "windows" "logLevel" "guardian" "audit" "admission" "certificates") }}
 {{- if not (hasKey $s "dnsService") }}{{ $_ := set $s "dnsService" dict }}{{ end }}
 {{- if not (hasKey $s.dnsService "clusterIP") }}{{ $_ := set $s.dnsService "clusterIP" nil }}{{ end }}
 {{- if not (hasKey $s "webhook") }}{{ $_ := set $s "webhook" dict }}{{ end }}

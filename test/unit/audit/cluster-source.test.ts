@@ -228,7 +228,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     const { lines, log } = capture();
     const registry = new Registry();
     const timers = new ManualTimers();
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => false, dnsServiceIPs: () => [DNS_IP], intervalSeconds: 1, timers });
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => false, dnsServiceIPs: () => ({ ips: [DNS_IP] }), intervalSeconds: 1, timers });
     bg.trigger("namespace labels changed");
     await timers.advance(3000); // the debounce, then two scheduled rounds (each debounced too)
     await bg.stop();
@@ -244,7 +244,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     const { lines, waitFor, log } = capture();
     const registry = new Registry();
     const timers = new ManualTimers();
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => [NEW_DNS_IP], intervalSeconds: 3600, timers });
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }), intervalSeconds: 3600, timers });
     const finished = () => lines.filter((l) => l.msg === "background audit finished");
     await timers.advance(999);
     assert.equal(finished().length, 0, "the first audit waits for the debounce");
@@ -281,7 +281,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     const timers = new ManualTimers();
     const pods = api.collections.get("/api/v1/namespaces/team-a/pods")!;
     api.collections.delete("/api/v1/namespaces/team-a/pods");
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => [DNS_IP], intervalSeconds: 3600, timers });
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [DNS_IP] }), intervalSeconds: 3600, timers });
     await timers.advance(1000);
     await waitFor("the failure", () => lines.some((l) => l.level === 50));
     assert.match(String(lines.find((l) => l.level === 50)?.msg), /background audit failed; retrying in 30 s/);

@@ -126,6 +126,7 @@ describe("restart-only settings", () => {
     assert.deepEqual(restartOnlySettings(), [
       "dnsService.namespace",
       "dnsService.name",
+      "dnsServices",
       "injectorNamespace",
       "webhook.host",
       "webhook.port",
