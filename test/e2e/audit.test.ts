@@ -12,7 +12,7 @@
  * 4. webhook down: a pod admitted uninjected (failurePolicy Ignore) → not-injected.
  *
  * Then: the audit in-process and through the CLI, --write-reports without and with the
- * PolicyReport CRD (installed from test/e2e/fixtures), report updates and deletion, the
+ * PolicyReport CRD (installed from manifests/optional/report-crds), report updates and deletion, the
  * background runner's gauges and reports, `audit -f` on manifests, and the admission audit
  * annotations in the API server's audit log.
  */
@@ -52,7 +52,8 @@ const DNS_IP = "10.96.0.10";
 const NEW_DNS_IP = "10.96.0.53";
 const NS = { before: "audit-before", live: "audit-live", mode: "audit-mode", drift: "audit-drift", plain: "audit-plain" } as const;
 const IMAGE = "registry.k8s.io/pause:3.10";
-const CRD_FILE = join(import.meta.dirname, "..", "..", "..", "test", "e2e", "fixtures", "wgpolicyk8s.io_policyreports.yaml");
+const CRD_DIR = join(import.meta.dirname, "..", "..", "..", "manifests", "optional", "report-crds");
+const CRD_FILE = join(CRD_DIR, "wgpolicyk8s.io_policyreports.yaml");
 const REPORTS = { group: "wgpolicyk8s.io", version: "v1alpha2", plural: "policyreports" };
 
 /** dist/cli/main.js once cli/program.ts registers `audit`; until then the test-only entry. */

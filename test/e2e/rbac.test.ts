@@ -76,7 +76,7 @@ describe("RBAC: least privilege, proven", () => {
     const objects = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as Obj).filter(Boolean);
     rbacObjects = objects.filter((o) => ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(o.kind as string));
     await applyObjects(rbacObjects);
-    const crd = await cp.kubectl(["apply", "-f", join(root, "test", "e2e", "fixtures", "wgpolicyk8s.io_policyreports.yaml")]);
+    const crd = await cp.kubectl(["apply", "-f", join(root, "manifests", "optional", "report-crds", "wgpolicyk8s.io_policyreports.yaml")]);
     assert.equal(crd.code, 0, crd.stderr);
     await waitFor("PolicyReport CRD served", async () => ((await cp.kubectl(["get", "--raw", "/apis/wgpolicyk8s.io/v1alpha2"])).code === 0 ? { value: true } : {}));
 

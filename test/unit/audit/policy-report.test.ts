@@ -66,7 +66,7 @@ function validate(value: unknown, schema: Record<string, unknown>, path: string,
   }
 }
 
-const crd = parse(readFileSync(join(repoRoot(), "test", "e2e", "fixtures", "wgpolicyk8s.io_policyreports.yaml"), "utf8")) as { spec: { versions: { name: string; schema: { openAPIV3Schema: Record<string, unknown> } }[] } };
+const crd = parse(readFileSync(join(repoRoot(), "manifests", "optional", "report-crds", "wgpolicyk8s.io_policyreports.yaml"), "utf8")) as { spec: { versions: { name: string; schema: { openAPIV3Schema: Record<string, unknown> } }[] } };
 const schema = crd.spec.versions.find((v) => v.name === "v1alpha2")!.schema.openAPIV3Schema;
 
 describe("buildPolicyReports", () => {
