@@ -14,8 +14,8 @@
  * Then: the audit in-process and through the CLI, --write-reports without and with the
  * PolicyReport CRD (installed from manifests/optional/report-crds), report updates and deletion,
  * OpenReports Reports without and with the published openreports.io CRDs (strict server-side
- * validation, `both`), the background runner's gauges and reports in both APIs, `audit -f` on manifests, and the admission audit
- * annotations in the API server's audit log.
+ * validation, `both`), the background runner's gauges and reports in both APIs, `audit -f` on
+ * manifests, and the admission audit annotations in the API server's audit log.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";

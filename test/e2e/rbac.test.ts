@@ -4,8 +4,8 @@
  * scenario: start-up and certificates, caBundle injection, the webhook, a rotation, guardian
  * drift repair and restore, background audits writing, updating and deleting reports, and
  * the audit CLI. Twice: the base (PolicyReports) and manifests/overlays/openreports
- * (audit.reports openreports: openreports.io Reports, and no PolicyReport rule). It must never be refused (no 403 in its log, in the CLI's output, or in
- * the API server's audit log).
+ * (audit.reports openreports: openreports.io Reports, and no PolicyReport rule). It must
+ * never be refused (no 403 in its log, in the CLI's output, or in the API server's audit log).
  *
  * Then every granted verb must have been used (the API server's audit log lists the
  * ServiceAccount's requests), and every rule is removed in turn from the live cluster: the
