@@ -2,7 +2,7 @@
  * The audit inside `serve`: on a schedule and whenever something that changes the verdict
  * changes (a namespace's labels, the configuration, the DNS Service IP: the caller calls
  * `trigger`), the leader audits the opted-in namespaces, refreshes the gauges and writes the
- * PolicyReports. Triggers are debounced and coalesced (kube/coalescing-runner.ts): one audit
+ * reports in the API(s) `audit.reports` names (wgpolicyk8s PolicyReports, OpenReports Reports). Triggers are debounced and coalesced (kube/coalescing-runner.ts): one audit
  * at a time, and one more if anything came in meanwhile. Only the holder of `serve`'s Lease
  * audits; the election calls {@link BackgroundAudit.startedLeading} and
  * {@link BackgroundAudit.stoppedLeading}. Followers export no audit gauges, so sums across
@@ -17,9 +17,9 @@ import { CoalescingRunner } from "../kube/coalescing-runner.js";
 import { realTimers, type Timers } from "../kube/timers.js";
 import { auditCluster } from "./cluster-source.js";
 import { clearAudit, createAuditMetrics, recordAudit } from "./metrics.js";
-import { buildPolicyReports } from "./policy-report.js";
+import { REPORT_API_NAMES, reportApisOf, type ReportApi } from "../config/names.js";
 import { summarize, type ExpectedDNS } from "./report.js";
-import { writePolicyReports } from "./report-writer.js";
+import { writeReports, type ApiWriteOutcome } from "./report-writer.js";
 
 /** Default schedule: every 5 minutes, the usual background-scan period of policy engines. */
 export const DEFAULT_AUDIT_INTERVAL_SECONDS = 300;
@@ -68,7 +68,8 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
   const timers = deps.timers ?? realTimers;
   /** Cancels the pending retry after an error, while one is pending. */
   let retry: (() => void) | undefined;
-  let crdMissingLogged = false;
+  /** The APIs whose missing CRD was logged (once, until it is installed). */
+  const crdMissingLogged = new Set<ReportApi>();
   const loggedWarnings = new Set<string>();
   const runner = new CoalescingRunner({
     run: (reasons) => runOnce(reasons),
@@ -104,18 +105,10 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
       // Leadership may have moved during the lists: the new leader writes, we do not.
       if (stopped || !deps.isLeader()) return;
       recordAudit(metrics, run);
-      const outcome = await writePolicyReports({ kubeConfig: deps.kubeConfig, reports: buildPolicyReports(run), owns: { kind: "all" }, signal: abort.signal });
+      const outcomes = await writeReports({ kubeConfig: deps.kubeConfig, run, apis: reportApisOf(deps.settings().audit.reports), owns: { kind: "all" }, signal: abort.signal });
       const seconds = (performance.now() - started) / 1000;
       const summary = summarize(run);
-      if (outcome.kind === "crd-missing") {
-        metrics.crdMissing.set(1);
-        if (!crdMissingLogged) log.warn({ component: "audit" }, `${outcome.message}; the audit keeps updating its Prometheus metrics`);
-        crdMissingLogged = true;
-      } else {
-        metrics.crdMissing.set(0);
-        if (crdMissingLogged) log.info({ component: "audit" }, "the PolicyReport CRD is installed now: writing PolicyReports");
-        crdMissingLogged = false;
-      }
+      recordCrdOutcomes(outcomes);
       metrics.duration.set(seconds);
       metrics.lastRun.set(Date.now() / 1000);
       metrics.runs.inc({ outcome: "ok" });
@@ -128,7 +121,9 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
           namespaces: summary.namespaces,
           results: summary.byResult,
           findings: summary.findings,
-          ...(outcome.kind === "written" ? { reports: { created: outcome.created.length, updated: outcome.updated.length, unchanged: outcome.unchanged.length, deleted: outcome.deleted.length } } : {}),
+          reports: Object.fromEntries(
+            outcomes.flatMap(({ api, outcome: o }) => (o.kind === "written" ? [[api, { created: o.created.length, updated: o.updated.length, unchanged: o.unchanged.length, deleted: o.deleted.length }]] : [])),
+          ),
         },
         "background audit finished",
       );
@@ -140,6 +135,23 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
         retry = undefined;
         trigger("retry after error");
       });
+    }
+  }
+
+  /** The per-API CRD gauge, and one log line when a CRD goes missing or comes back. */
+  function recordCrdOutcomes(outcomes: readonly ApiWriteOutcome[]): void {
+    // Only the APIs written now have a series (a changed audit.reports drops the other's).
+    metrics.crdMissing.reset();
+    for (const { api, outcome } of outcomes) {
+      const n = REPORT_API_NAMES[api];
+      if (outcome.kind === "crd-missing") {
+        metrics.crdMissing.set({ api }, 1);
+        if (!crdMissingLogged.has(api)) log.warn({ component: "audit", api }, `${outcome.message}; the audit keeps updating its Prometheus metrics`);
+        crdMissingLogged.add(api);
+      } else {
+        metrics.crdMissing.set({ api }, 0);
+        if (crdMissingLogged.delete(api)) log.info({ component: "audit", api }, `the ${n.title} CRD is installed now: writing ${n.titlePlural}`);
+      }
     }
   }
 

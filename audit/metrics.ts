@@ -13,7 +13,8 @@ export interface AuditMetrics {
   lastRun: Gauge;
   duration: Gauge;
   runs: Counter<"outcome">;
-  crdMissing: Gauge;
+  /** By report API (wgpolicyk8s, openreports): only the APIs `audit.reports` writes have a series. */
+  crdMissing: Gauge<"api">;
 }
 
 /** The background audit's gauges and counters, registered on `registry` (the ops port's). */
@@ -34,7 +35,13 @@ export function createAuditMetrics(registry: Registry): AuditMetrics {
     lastRun: new Gauge({ name: "pod_dns_injector_audit_last_run_timestamp_seconds", help: "When the last successful audit finished (Unix time); alert if it gets old.", registers: [registry] }),
     duration: new Gauge({ name: "pod_dns_injector_audit_duration_seconds", help: "Wall time of the last successful audit, PolicyReport writes included.", registers: [registry] }),
     runs: new Counter({ name: "pod_dns_injector_audit_runs_total", help: "Background audits by outcome (ok, error).", labelNames: ["outcome"], registers: [registry] }),
-    crdMissing: new Gauge({ name: "pod_dns_injector_audit_policyreport_crd_missing", help: "1 while the PolicyReport CRD is not installed (the audit then only updates these metrics).", registers: [registry] }),
+    // The name predates OpenReports; the api label tells the two report APIs apart.
+    crdMissing: new Gauge({
+      name: "pod_dns_injector_audit_policyreport_crd_missing",
+      help: "1 while the CRD of a report API the audit writes is not installed, by api (wgpolicyk8s: PolicyReport, openreports: openreports.io Report); no reports of that API are written meanwhile.",
+      labelNames: ["api"],
+      registers: [registry],
+    }),
   };
 }
 

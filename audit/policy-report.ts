@@ -1,11 +1,18 @@
 /**
- * The audit as `wgpolicyk8s.io/v1alpha2` PolicyReport objects, the format Policy Reporter,
- * Kyverno's UI and other tools read: one report per namespace (split into parts only when
- * a namespace has more results than fit in one object), `source: pod-dns-injector`, one
- * result per finding or per conforming/skipped pod, the pod as the result's subject, and a
- * summary that counts exactly the results of its report. Pure.
+ * The audit as report objects, the format Policy Reporter, Kyverno's UI and other tools read,
+ * in either API: `wgpolicyk8s.io/v1alpha2` PolicyReports, or their successor
+ * `openreports.io/v1alpha1` Reports. One report per namespace (split into parts only when a
+ * namespace has more results than fit in one object), `source: pod-dns-injector`, one result
+ * per finding or per conforming/skipped pod, the pod as the result's subject, and a summary
+ * that counts exactly the results of its report. Pure.
  *
- * Schema: https://github.com/kubernetes-sigs/wg-policy-prototypes/blob/master/policy-report/crd/v1alpha2
+ * The two APIs share the result, summary and metadata shapes field for field; an OpenReports
+ * Report also names its `source` at the top (the engine that manages it; results may
+ * override it, ours repeat it for readers that look there). Neither sets `scope`: a report
+ * covers a namespace's pods and each result names its pod.
+ *
+ * Schemas: https://github.com/kubernetes-sigs/wg-policy-prototypes/blob/master/policy-report/crd/v1alpha2,
+ * https://github.com/openreports/reports-api/tree/main/crd/openreports.io/v1alpha1
  */
 import {
   APP_COMPONENT_LABEL,
@@ -13,13 +20,12 @@ import {
   DNS_SERVICE_IP_ANNOTATION,
   DOMAIN,
   MANAGED_BY_LABEL,
-  POLICY_REPORT_GROUP,
-  POLICY_REPORT_KIND,
   POLICY_REPORT_NAME,
   POLICY_REPORT_SOURCE,
-  POLICY_REPORT_VERSION,
   PRODUCT,
+  REPORT_API_NAMES,
   REPORT_PART_ANNOTATION,
+  type ReportApi,
 } from "../config/names.js";
 import { FINDING_RULES, type AuditResult, type Severity } from "./findings.js";
 import { podEntries, sortPods, type AuditEntry, type AuditRun } from "./report.js";
@@ -67,9 +73,12 @@ export interface PolicyReportSummary {
   skip: number;
 }
 
+/** A report in either API: a wgpolicyk8s PolicyReport, or an OpenReports Report (with `source`). */
 export interface PolicyReport {
   apiVersion: string;
   kind: string;
+  /** OpenReports only: the engine that manages the report. */
+  source?: string;
   metadata: {
     name: string;
     namespace: string;
@@ -115,11 +124,13 @@ function toResult(e: AuditEntry, run: AuditRun, timestamp: PolicyReportResult["t
 }
 
 /**
- * The reports of a run: one per namespace that has pods (a namespace without pods gets
- * none, and the writer deletes the one it had), split into parts of at most
- * {@link MAX_RESULTS_PER_REPORT} results without splitting a pod's results.
+ * The reports of a run in `api` (default wgpolicyk8s): one per namespace that has pods (a
+ * namespace without pods gets none, and the writer deletes the one it had), split into parts
+ * of at most {@link MAX_RESULTS_PER_REPORT} results without splitting a pod's results. Both
+ * APIs get the same names, labels, annotations, results and summaries.
  */
-export function buildPolicyReports(run: AuditRun): PolicyReport[] {
+export function buildPolicyReports(run: AuditRun, api: ReportApi = "wgpolicyk8s"): PolicyReport[] {
+  const names = REPORT_API_NAMES[api];
   // One object for every result of the run (they are serialised, never mutated).
   const timestamp = { seconds: Math.floor(run.generatedAt.getTime() / 1000), nanos: 0 };
   const byNamespace = new Map<string, PolicyReportResult[][]>();
@@ -138,9 +149,10 @@ export function buildPolicyReports(run: AuditRun): PolicyReport[] {
       if (run.dnsService.ips.length) annotations[DNS_SERVICE_IP_ANNOTATION] = run.dnsService.ips.join(",");
       if (parts.length > 1) annotations[REPORT_PART_ANNOTATION] = `${i + 1}/${parts.length}`;
       reports.push({
-        apiVersion: `${POLICY_REPORT_GROUP}/${POLICY_REPORT_VERSION}`,
-        kind: POLICY_REPORT_KIND,
+        apiVersion: `${names.group}/${names.version}`,
+        kind: names.kind,
         metadata: { name: reportName(i), namespace, labels: { ...POLICY_REPORT_LABELS }, annotations },
+        ...(api === "openreports" ? { source: POLICY_REPORT_SOURCE } : {}),
         summary: summarizeResults(results),
         results,
       });
@@ -169,13 +181,14 @@ export function carryTimestamps(next: PolicyReport, previous: { results?: unknow
   return { ...next, results: next.results.map((r) => ({ ...r, timestamp: seen.get(resultKey(r)) ?? r.timestamp })) };
 }
 
-/** Whether a stored report already says what `next` says (labels, our annotations, summary, results). */
-export function sameReportContent(next: PolicyReport, stored: { metadata?: { labels?: unknown; annotations?: unknown }; summary?: unknown; results?: unknown }): boolean {
+/** Whether a stored report already says what `next` says (labels, our annotations, source, summary, results). */
+export function sameReportContent(next: PolicyReport, stored: { metadata?: { labels?: unknown; annotations?: unknown }; source?: unknown; summary?: unknown; results?: unknown }): boolean {
   const ours = (a: unknown) => Object.fromEntries(Object.entries((a as Record<string, string> | undefined) ?? {}).filter(([k]) => k.startsWith(`${DOMAIN}/`)).sort());
   const labels = (l: unknown) => Object.fromEntries(Object.entries((l as Record<string, string> | undefined) ?? {}).filter(([k]) => k in POLICY_REPORT_LABELS).sort());
   return (
     canonicalJSON(labels(stored.metadata?.labels)) === canonicalJSON(labels(next.metadata.labels)) &&
     canonicalJSON(ours(stored.metadata?.annotations)) === canonicalJSON(ours(next.metadata.annotations)) &&
+    stored.source === next.source &&
     canonicalJSON(stored.summary) === canonicalJSON(next.summary) &&
     canonicalJSON(stored.results ?? []) === canonicalJSON(next.results)
   );

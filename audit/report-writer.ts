@@ -1,19 +1,22 @@
 /**
- * Writes the audit's PolicyReports: creates or updates one per namespace (parts for large
- * namespaces), leaves unchanged ones alone (a periodic audit of a quiet cluster writes
- * nothing), and deletes ours that the run no longer produces (a namespace without pods, or
- * one that left the audit's scope). A missing CRD is an expected outcome, not an error:
- * `crd-missing`, for the CLI to explain and the server to log once.
+ * Writes the audit's reports in one API (wgpolicyk8s PolicyReports or OpenReports Reports):
+ * creates or updates one per namespace (parts for large namespaces), leaves unchanged ones
+ * alone (a periodic audit of a quiet cluster writes nothing), and deletes ours that the run
+ * no longer produces (a namespace without pods, or one that left the audit's scope). A
+ * missing CRD is an expected outcome, not an error: `crd-missing`, for the CLI to explain and
+ * the server to log once. {@link writeReports} does this for each configured API.
  */
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { apiFailure } from "../kube/api-errors.js";
 import { forEachItem } from "./cluster-source.js";
-import { MANAGED_BY_LABEL, PRODUCT, POLICY_REPORT_CRD, POLICY_REPORT_GROUP, POLICY_REPORT_KIND, POLICY_REPORT_PLURAL, POLICY_REPORT_VERSION } from "../config/names.js";
+import { MANAGED_BY_LABEL, PRODUCT, REPORT_API_NAMES, type ReportApi } from "../config/names.js";
 import {
+  buildPolicyReports,
   carryTimestamps,
   sameReportContent,
   type PolicyReport,
 } from "./policy-report.js";
+import type { AuditRun } from "./report.js";
 
 export type WriteOutcome =
   | { kind: "written"; created: string[]; updated: string[]; unchanged: string[]; deleted: string[] }
@@ -24,19 +27,59 @@ export type ReportOwnership = { kind: "all" } | { kind: "namespaces"; names: rea
 
 export interface WriteOptions {
   kubeConfig: KubeConfig;
+  /** The API of `reports`; default wgpolicyk8s. */
+  api?: ReportApi;
   reports: readonly PolicyReport[];
   owns: ReportOwnership;
   pageSize?: number;
   signal?: AbortSignal;
 }
 
-/** The sentence both the CLI and the server use when the CRD is not there. */
-export const CRD_MISSING_MESSAGE =
-  `the PolicyReport CRD (${POLICY_REPORT_CRD}, version ${POLICY_REPORT_VERSION}) is not installed in the cluster, so no PolicyReports were written; ` +
-  `install it from https://github.com/kubernetes-sigs/wg-policy-prototypes/tree/master/policy-report/crd/v1alpha2 (Kyverno and Policy Reporter install it too)`;
+/** Where each API's CRD comes from, besides manifests/optional/report-crds. */
+const CRD_SOURCES: Readonly<Record<ReportApi, string>> = {
+  wgpolicyk8s: "https://github.com/kubernetes-sigs/wg-policy-prototypes/tree/master/policy-report/crd/v1alpha2 (Kyverno and Policy Reporter install it too)",
+  openreports: "https://github.com/openreports/reports-api/tree/main/crd/openreports.io/v1alpha1 (Kyverno >= 1.15 with --openreportsEnabled and Policy Reporter >= 3.2 install it too)",
+};
+
+/** The sentence both the CLI and the server use when the API's CRD is not there. */
+export function crdMissingMessage(api: ReportApi): string {
+  const n = REPORT_API_NAMES[api];
+  return (
+    `the ${n.title} CRD (${n.crd}, version ${n.version}) is not installed in the cluster, so no ${n.titlePlural} were written; ` +
+    `install it with kubectl apply -k manifests/optional/report-crds (in pod-dns-injector's sources) or from ${CRD_SOURCES[api]}`
+  );
+}
+
+/** {@link crdMissingMessage} of the wgpolicyk8s API. */
+export const CRD_MISSING_MESSAGE = crdMissingMessage("wgpolicyk8s");
+
+/** One API's outcome of {@link writeReports}. */
+export interface ApiWriteOutcome {
+  api: ReportApi;
+  outcome: WriteOutcome;
+}
+
+/**
+ * Builds the run's reports in each of `apis` and writes them, one API after the other; a
+ * missing CRD is that API's outcome and does not stop the others. Throws, naming the API's
+ * reports, on any other API failure.
+ */
+export async function writeReports(options: Omit<WriteOptions, "reports" | "api"> & { run: AuditRun; apis: readonly ReportApi[] }): Promise<ApiWriteOutcome[]> {
+  const { run, apis, ...rest } = options;
+  const outcomes: ApiWriteOutcome[] = [];
+  for (const api of apis) {
+    try {
+      outcomes.push({ api, outcome: await writePolicyReports({ ...rest, api, reports: buildPolicyReports(run, api) }) });
+    } catch (err) {
+      throw new Error(`write ${REPORT_API_NAMES[api].titlePlural}`, { cause: err });
+    }
+  }
+  return outcomes;
+}
 
 interface StoredReport {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  source?: unknown;
   summary?: unknown;
   results?: unknown;
 }
@@ -44,12 +87,14 @@ interface StoredReport {
 /** Writes `reports`; throws on API failures other than a missing CRD, naming the report. */
 export async function writePolicyReports(options: WriteOptions): Promise<WriteOutcome> {
   const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-  const gvp = { group: POLICY_REPORT_GROUP, version: POLICY_REPORT_VERSION, plural: POLICY_REPORT_PLURAL };
+  const names = REPORT_API_NAMES[options.api ?? "wgpolicyk8s"];
+  const gvp = { group: names.group, version: names.version, plural: names.plural };
+  const missing: WriteOutcome = { kind: "crd-missing", message: crdMissingMessage(options.api ?? "wgpolicyk8s") };
   const existing = new Map<string, StoredReport>();
   try {
     await forEachItem(
       options.kubeConfig,
-      `${POLICY_REPORT_KIND}s labelled ${MANAGED_BY_LABEL}=${PRODUCT}`,
+      `${names.titlePlural} labelled ${MANAGED_BY_LABEL}=${PRODUCT}`,
       `/apis/${gvp.group}/${gvp.version}/${gvp.plural}`,
       { labelSelector: `${MANAGED_BY_LABEL}=${PRODUCT}` },
       true,
@@ -61,8 +106,8 @@ export async function writePolicyReports(options: WriteOptions): Promise<WriteOu
       options.signal,
     );
   } catch (err) {
-    // The resource path does not exist: no CRD (or one that does not serve v1alpha2).
-    if (apiFailure(err).code === 404) return { kind: "crd-missing", message: CRD_MISSING_MESSAGE };
+    // The resource path does not exist: no CRD (or one that does not serve this version).
+    if (apiFailure(err).code === 404) return missing;
     throw err;
   }
 
@@ -79,7 +124,7 @@ export async function writePolicyReports(options: WriteOptions): Promise<WriteOu
         outcome.unchanged.push(key);
         continue;
       }
-      await replaceReport(api, gvp, next, stored);
+      await replaceReport(api, gvp, names.kind, next, stored);
       outcome.updated.push(key);
       continue;
     }
@@ -88,11 +133,11 @@ export async function writePolicyReports(options: WriteOptions): Promise<WriteOu
       outcome.created.push(key);
     } catch (err) {
       const f = apiFailure(err);
-      if (f.code === 404) return { kind: "crd-missing", message: CRD_MISSING_MESSAGE }; // CRD deleted meanwhile
-      if (f.code !== 409) throw new Error(`create ${POLICY_REPORT_KIND} ${key}: ${f.message}`, { cause: err });
+      if (f.code === 404) return missing; // CRD deleted meanwhile
+      if (f.code !== 409) throw new Error(`create ${names.kind} ${key}: ${f.message}`, { cause: err });
       // Someone created it meanwhile (another replica, or a report of that name without our label): take it over.
       const current = (await api.getNamespacedCustomObject({ ...gvp, namespace, name })) as StoredReport;
-      await replaceReport(api, gvp, carryTimestamps(report, current), current);
+      await replaceReport(api, gvp, names.kind, carryTimestamps(report, current), current);
       outcome.updated.push(key);
     }
   }
@@ -106,14 +151,14 @@ export async function writePolicyReports(options: WriteOptions): Promise<WriteOu
       await api.deleteNamespacedCustomObject({ ...gvp, namespace, name });
       outcome.deleted.push(key);
     } catch (err) {
-      if (apiFailure(err).code !== 404) throw new Error(`delete ${POLICY_REPORT_KIND} ${key}: ${apiFailure(err).message}`, { cause: err });
+      if (apiFailure(err).code !== 404) throw new Error(`delete ${names.kind} ${key}: ${apiFailure(err).message}`, { cause: err });
     }
   }
   return outcome;
 }
 
 /** Replaces a stored report with `next`, re-reading once on a conflict (another writer got there first). */
-async function replaceReport(api: CustomObjectsApi, gvp: { group: string; version: string; plural: string }, next: PolicyReport, stored: StoredReport): Promise<void> {
+async function replaceReport(api: CustomObjectsApi, gvp: { group: string; version: string; plural: string }, kind: string, next: PolicyReport, stored: StoredReport): Promise<void> {
   const { namespace, name } = next.metadata;
   let resourceVersion = stored.metadata?.resourceVersion;
   for (let attempt = 1; ; attempt++) {
@@ -132,7 +177,7 @@ async function replaceReport(api: CustomObjectsApi, gvp: { group: string; versio
         await api.createNamespacedCustomObject({ ...gvp, namespace, body: next });
         return;
       }
-      throw new Error(`update ${POLICY_REPORT_KIND} ${namespace}/${name}: ${f.message}`, { cause: err });
+      throw new Error(`update ${kind} ${namespace}/${name}: ${f.message}`, { cause: err });
     }
   }
 }

@@ -1,19 +1,20 @@
 /**
  * `pod-dns-injector audit`: which pods have wrong DNS, why, and what to restart. Against a
  * cluster (the opted-in namespaces, one namespace, or all) or offline on manifests (-f).
- * Output: a table grouped by workload (default), JSON, YAML or PolicyReport objects;
- * --write-reports stores the PolicyReports in the cluster. Exit code 1 when any pod fails
+ * Output: a table grouped by workload (default), JSON, YAML, wgpolicyk8s PolicyReport or
+ * OpenReports Report objects; --write-reports stores the reports in the cluster, in the API(s)
+ * --reports (default: the setting audit.reports) names. Exit code 1 when any pod fails
  * (foreign-dns and would-inject only warn), for CI and cron use; 2 for usage errors.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Option, type Command } from "commander";
 import { stringify } from "yaml";
-import { NAMESPACE_MODES, PRODUCT, type NamespaceMode } from "../config/names.js";
+import { AUDIT_REPORTS_CHOICES, NAMESPACE_MODES, PRODUCT, REPORT_API_NAMES, reportApisOf, type AuditReportsChoice, type NamespaceMode } from "../config/names.js";
 import type { AuditScope } from "../audit/cluster-source.js";
 import { auditManifests } from "../audit/manifest-audit.js";
 import { buildPolicyReports } from "../audit/policy-report.js";
 import { formatJSON, formatTable, formatYAML, hasViolations, type AuditRun } from "../audit/report.js";
-import type { WriteOutcome } from "../audit/report-writer.js";
+import type { ApiWriteOutcome } from "../audit/report-writer.js";
 import { EXIT_INPUT, EXIT_OK, inputError, usageError } from "./errors.js";
 import { findCluster, loadKubeConfig } from "./kubeconfig.js";
 import type { CommandIO } from "./inject.js";
@@ -21,12 +22,15 @@ import { parseManifests, readInput } from "./manifest-io.js";
 import { resolveSettings, type SettingsFlags } from "./settings-source.js";
 import type { Settings } from "../config/settings.js";
 
-export const AUDIT_OUTPUTS = ["table", "json", "yaml", "policyreport"] as const;
+/** policyreport: wgpolicyk8s.io/v1alpha2 PolicyReports; openreports: openreports.io/v1alpha1 Reports. */
+export const AUDIT_OUTPUTS = ["table", "json", "yaml", "policyreport", "openreports"] as const;
 export type AuditOutput = (typeof AUDIT_OUTPUTS)[number];
 
 export interface AuditFlags extends SettingsFlags, ClusterAuditFlags {
   output: AuditOutput;
   writeReports?: boolean | undefined;
+  /** With --write-reports: which report API(s); default the setting audit.reports. */
+  reports?: AuditReportsChoice | undefined;
   filename?: string | undefined;
   mode?: string | undefined;
   profile?: string | undefined;
@@ -42,7 +46,12 @@ export function registerAuditCommand(program: Command, io: CommandIO, setExit: (
     .option("-n, --namespace <ns>", "audit this namespace only, whatever its label (with -f: the namespace of objects without one)")
     .option("-A, --all-namespaces", "audit every namespace, not only the opted-in ones (pods that are never injected count as skipped)")
     .addOption(new Option("-o, --output <format>", "output format").choices([...AUDIT_OUTPUTS]).default("table"))
-    .option("--write-reports", "create or update one wgpolicyk8s.io/v1alpha2 PolicyReport per namespace and delete ours that are stale")
+    .option("--write-reports", "create or update one report per namespace (in the API(s) of --reports) and delete ours that are stale")
+    .addOption(
+      new Option("--reports <api>", "with --write-reports: wgpolicyk8s (wgpolicyk8s.io/v1alpha2 PolicyReports), openreports (openreports.io/v1alpha1 Reports) or both (default: the setting audit.reports, wgpolicyk8s)").choices([
+        ...AUDIT_REPORTS_CHOICES,
+      ]),
+    )
     .option("-f, --filename <file>", "audit the pod templates of manifests offline instead of the cluster (a file, or - for standard input)")
     .addOption(new Option("--mode <mode>", "with -f: the namespaces' mode (default enabled)").choices([...NAMESPACE_MODES]))
     .option("--profile <name>", "with -f: the namespaces' DNS profile")
@@ -67,7 +76,7 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
   const flagIPs = nameservers !== undefined ? { ips: nameservers, source: "flag" as const } : undefined;
 
   let run: AuditRun;
-  let outcome: WriteOutcome | undefined;
+  let outcomes: ApiWriteOutcome[] = [];
   if (flags.filename !== undefined) {
     const source = flags.filename === "-" ? "<stdin>" : flags.filename;
     const docs = parseManifests(await readInput(flags.filename, io.stdin), source);
@@ -79,12 +88,14 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
     const cluster = await auditClusterForCommand(flags, io, settings, flagIPs, { command: "audit", alternative: " (or audit manifests offline with -f FILE)" });
     run = cluster.run;
     if (flags.writeReports) {
-      const { writePolicyReports } = await import("../audit/report-writer.js");
+      const { writeReports } = await import("../audit/report-writer.js");
       const { scope, kubeConfig } = cluster;
       try {
-        outcome = await writePolicyReports({ kubeConfig, reports: buildPolicyReports(run), owns: scope.kind === "namespace" ? { kind: "namespaces", names: [scope.name] } : { kind: "all" } });
+        outcomes = await writeReports({ kubeConfig, run, apis: reportApisOf(flags.reports ?? settings.audit.reports), owns: scope.kind === "namespace" ? { kind: "namespaces", names: [scope.name] } : { kind: "all" } });
       } catch (err) {
-        throw inputError(`cannot write PolicyReports to ${cluster.server}: ${errorText(err)}`);
+        // writeReports names the API ("write PolicyReports") and keeps the API failure as the cause.
+        const what = err instanceof Error && err.cause !== undefined ? { action: err.message, cause: err.cause } : { action: "write reports", cause: err };
+        throw inputError(`cannot ${what.action} to ${cluster.server}: ${errorText(what.cause)}`);
       }
     }
   }
@@ -93,13 +104,11 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
   }
 
   io.stdout(render(run, flags.output));
-  if (outcome?.kind === "crd-missing") {
-    io.stderr(`${PRODUCT}: ${outcome.message}\n`);
-    return EXIT_INPUT;
+  for (const { api, outcome } of outcomes) {
+    if (outcome.kind === "crd-missing") io.stderr(`${PRODUCT}: ${outcome.message}\n`);
+    else io.stderr(`${PRODUCT}: ${REPORT_API_NAMES[api].titlePlural}: ${outcome.created.length} created, ${outcome.updated.length} updated, ${outcome.unchanged.length} unchanged, ${outcome.deleted.length} deleted\n`);
   }
-  if (outcome?.kind === "written") {
-    io.stderr(`${PRODUCT}: PolicyReports: ${outcome.created.length} created, ${outcome.updated.length} updated, ${outcome.unchanged.length} unchanged, ${outcome.deleted.length} deleted\n`);
-  }
+  if (outcomes.some((o) => o.outcome.kind === "crd-missing")) return EXIT_INPUT;
   return hasViolations(run) ? EXIT_INPUT : EXIT_OK;
 }
 
@@ -174,11 +183,16 @@ function checkFlags(flags: AuditFlags): void {
       [flags.mode !== undefined, "--mode"],
       [flags.profile !== undefined, "--profile"],
       [flags.output === "policyreport", "-o policyreport"],
+      [flags.output === "openreports", "-o openreports"],
+      [flags.reports !== undefined, "--reports"],
     ] as const;
     for (const [set, name] of others) if (set) throw usageError(`--nodes checks the kubelets of the cluster's nodes; it cannot be combined with ${name}`);
   }
+  if (flags.reports !== undefined && !flags.writeReports && !flags.nodes && flags.filename === undefined) {
+    throw usageError("--reports picks the API --write-reports writes; add --write-reports (-o policyreport or -o openreports prints either without writing)");
+  }
   if (flags.filename !== undefined) {
-    for (const [set, name] of [[flags.allNamespaces, "-A/--all-namespaces"], [flags.writeReports, "--write-reports"], [flags.kubeconfig !== undefined, "--kubeconfig"]] as const) {
+    for (const [set, name] of [[flags.allNamespaces, "-A/--all-namespaces"], [flags.writeReports, "--write-reports"], [flags.reports !== undefined, "--reports"], [flags.kubeconfig !== undefined, "--kubeconfig"]] as const) {
       if (set) throw usageError(`${name} audits a cluster; it cannot be combined with -f (an offline audit of manifests)`);
     }
   } else {
@@ -194,7 +208,8 @@ function render(run: AuditRun, output: AuditOutput): string {
     case "yaml":
       return formatYAML(run);
     case "policyreport":
-      return buildPolicyReports(run)
+    case "openreports":
+      return buildPolicyReports(run, output === "policyreport" ? "wgpolicyk8s" : "openreports")
         .map((r) => stringify(r, { lineWidth: 0 }))
         .join("---\n");
     case "table":

@@ -14,6 +14,7 @@ export const ENVIRONMENT_VARIABLES = {
   POD_DNS_INJECTOR_DNS_SERVICE_IP: "dnsService.clusterIP",
   POD_DNS_INJECTOR_RESERVATION_GUARD: "guardian.reservationGuard (true or false)",
   POD_DNS_INJECTOR_ADMISSION_MODE: "admission.mode (webhook, policy or both)",
+  POD_DNS_INJECTOR_AUDIT_REPORTS: "audit.reports (wgpolicyk8s, openreports or both)",
 } as const;
 
 export interface SettingsSources {
@@ -62,6 +63,7 @@ export function loadSettings(sources: SettingsSources): SettingsResult {
   const guard = env.POD_DNS_INJECTOR_RESERVATION_GUARD;
   if (guard) envDoc.guardian = { reservationGuard: guard === "true" ? true : guard === "false" ? false : guard };
   if (env.POD_DNS_INJECTOR_ADMISSION_MODE) envDoc.admission = { mode: env.POD_DNS_INJECTOR_ADMISSION_MODE };
+  if (env.POD_DNS_INJECTOR_AUDIT_REPORTS) envDoc.audit = { reports: env.POD_DNS_INJECTOR_AUDIT_REPORTS };
   const envErrs = layer("environment", envDoc);
   if (envErrs) return { ok: false, errors: envErrs };
   if (sources.flags) {

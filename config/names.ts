@@ -109,3 +109,37 @@ export const POLICY_REPORT_NAME = PRODUCT;
 export const REPORT_PART_ANNOTATION = `${DOMAIN}/report-part`;
 /** The nameserver the audit expected, for whoever reads the report later. */
 export const DNS_SERVICE_IP_ANNOTATION = `${DOMAIN}/dns-service-ip`;
+
+/** OpenReports (openreports.io/v1alpha1), the wgpolicyk8s API's successor: namespaced `Report`s. */
+export const OPEN_REPORT_GROUP = "openreports.io";
+export const OPEN_REPORT_VERSION = "v1alpha1";
+export const OPEN_REPORT_PLURAL = "reports";
+export const OPEN_REPORT_KIND = "Report";
+export const OPEN_REPORT_CRD = `${OPEN_REPORT_PLURAL}.${OPEN_REPORT_GROUP}`;
+
+/** The report APIs the audit writes: `audit.reports` and `audit --reports` pick one or both. */
+export const REPORT_APIS = ["wgpolicyk8s", "openreports"] as const;
+export type ReportApi = (typeof REPORT_APIS)[number];
+export const AUDIT_REPORTS_CHOICES = [...REPORT_APIS, "both"] as const;
+export type AuditReportsChoice = (typeof AUDIT_REPORTS_CHOICES)[number];
+
+export interface ReportApiNames {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+  crd: string;
+  /** What messages call one object, and several ("PolicyReport", "openreports.io Report"). */
+  title: string;
+  titlePlural: string;
+}
+
+export const REPORT_API_NAMES: Readonly<Record<ReportApi, ReportApiNames>> = {
+  wgpolicyk8s: { group: POLICY_REPORT_GROUP, version: POLICY_REPORT_VERSION, plural: POLICY_REPORT_PLURAL, kind: POLICY_REPORT_KIND, crd: POLICY_REPORT_CRD, title: "PolicyReport", titlePlural: "PolicyReports" },
+  openreports: { group: OPEN_REPORT_GROUP, version: OPEN_REPORT_VERSION, plural: OPEN_REPORT_PLURAL, kind: OPEN_REPORT_KIND, crd: OPEN_REPORT_CRD, title: `${OPEN_REPORT_GROUP} Report`, titlePlural: `${OPEN_REPORT_GROUP} Reports` },
+};
+
+/** The APIs a setting (or flag) value names, in a fixed order. */
+export function reportApisOf(choice: AuditReportsChoice): ReportApi[] {
+  return choice === "both" ? [...REPORT_APIS] : [choice];
+}

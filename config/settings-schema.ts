@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 import {
   ADMISSION_MODES,
   ALWAYS_EXCLUDED_NAMESPACES,
+  AUDIT_REPORTS_CHOICES,
   DEFAULT_CLUSTER_DOMAIN,
   DEFAULT_DNS_SERVICE,
   DEFAULT_DNS_SERVICE_IP,
@@ -312,6 +313,8 @@ export const SETTINGS_SCHEMA = {
       properties: {
         enabled: restart(boolean(true, "Run the background audit.")),
         intervalSeconds: restart(seconds(300, "Schedule of the audit (it also runs when a namespace, the DNS Service IP or this file changes).")),
+        // Live: every audit run reads it, so a reload switches the API at the next run.
+        reports: { type: "string", enum: AUDIT_REPORTS_CHOICES, default: "wgpolicyk8s", description: "Which reports the audit writes: wgpolicyk8s (wgpolicyk8s.io/v1alpha2 PolicyReports), openreports (openreports.io/v1alpha1 Reports) or both.", "x-error": `one of ${AUDIT_REPORTS_CHOICES.join(", ")}` },
       },
     },
     admission: {

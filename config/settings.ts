@@ -6,7 +6,7 @@
  * rules). Pure: no fs, no env.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { ADMISSION_MODES, ALWAYS_EXCLUDED_NAMESPACES } from "./names.js";
+import { ADMISSION_MODES, ALWAYS_EXCLUDED_NAMESPACES, type AuditReportsChoice } from "./names.js";
 import { isObject } from "./json-shapes.js";
 import { canonicalIP, isCertificateDNSName, isDNSLabel, isDNSSubdomain, isNamespaceName } from "./dns-limits.js";
 import { SETTINGS_SCHEMA, defaultsDocument, type SchemaNode } from "./settings-schema.js";
@@ -54,7 +54,8 @@ export interface Settings {
   windows: "inject" | "skip";
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   guardian: GuardianSettings;
-  audit: { enabled: boolean; intervalSeconds: number };
+  /** reports: which report API(s) the audit writes (config/names.ts REPORT_API_NAMES). */
+  audit: { enabled: boolean; intervalSeconds: number; reports: AuditReportsChoice };
   /** Who injects: the webhook, the in-tree MutatingAdmissionPolicy (kept by the leader), or both. */
   admission: AdmissionSettings;
   certificates: CertificateSettings;

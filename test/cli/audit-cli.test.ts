@@ -101,6 +101,28 @@ for (const entry of entries) {
       assert.deepEqual(reports[1]?.results.map((x) => `${x.resources[0]?.kind}/${x.resources[0]?.name}`), ["Deployment/web", "Pod/crawler", "Pod/legacy", "StatefulSet/db"]);
     });
 
+    it("-o openreports: the same reports as openreports.io/v1alpha1 Reports, with the report-level source", () => {
+      type Doc = { apiVersion: string; kind: string; source?: string; metadata: unknown; summary: unknown; results: { timestamp?: unknown }[] };
+      const docs = (args: string[]) => {
+        const r = run(["-f", fixture("gitops-stale.yaml"), ...args]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr, "");
+        // Timestamps are the audit's time: two runs differ there only.
+        return parseAllDocuments(r.stdout).map((d) => d.toJS() as Doc).map((d) => ({ ...d, results: d.results.map(({ timestamp: _t, ...rest }) => rest) }));
+      };
+      const open = docs(["-o", "openreports"]);
+      const wg = docs(["-o", "policyreport"]);
+      assert.deepEqual(open.map((x) => [x.apiVersion, x.kind, x.source]), [
+        ["openreports.io/v1alpha1", "Report", "pod-dns-injector"],
+        ["openreports.io/v1alpha1", "Report", "pod-dns-injector"],
+      ]);
+      assert.deepEqual(
+        open.map(({ apiVersion: _a, kind: _k, source: _s, ...rest }) => rest),
+        wg.map(({ apiVersion: _a, kind: _k, ...rest }) => rest),
+        "metadata, summary and results as in -o policyreport",
+      );
+    });
+
     it("--nameserver sets the expected IP: the manifest injected with it passes, the others are stale", () => {
       const r = run(["-f", fixture("gitops-stale.yaml"), "--nameserver", "10.96.0.99", "-o", "json"]);
       const doc = JSON.parse(r.stdout) as { results: { pod: string; rule: string }[]; dnsService: { ip: string; source: string } };
@@ -123,7 +145,11 @@ for (const entry of entries) {
         [["-f", "x.yaml", "--kubeconfig", "k"], /--kubeconfig audits a cluster/],
         [["--mode", "audit"], /--mode applies to -f \(offline\) audits/],
         [["--profile", "default"], /--profile applies to -f/],
-        [["-o", "xml"], /argument 'xml' is invalid\. Allowed choices are table, json, yaml, policyreport/],
+        [["-o", "xml"], /argument 'xml' is invalid\. Allowed choices are table, json, yaml, policyreport, openreports\./],
+        [["--reports", "openreports"], /--reports picks the API --write-reports writes; add --write-reports/],
+        [["--reports", "kyverno"], /argument 'kyverno' is invalid\. Allowed choices are wgpolicyk8s, openreports, both\./],
+        [["-f", "x.yaml", "--reports", "both"], /--reports audits a cluster; it cannot be combined with -f/],
+        [["--nodes", "-o", "openreports"], /--nodes checks the kubelets of the cluster's nodes; it cannot be combined with -o openreports/],
         [["-f", "x.yaml", "--mode", "on"], /argument 'on' is invalid/],
         [[], /no cluster to audit: pass --kubeconfig FILE or set KUBECONFIG \(or audit manifests offline with -f FILE\)/],
         [["-f", "-", "--nameserver", "10.96.0.300"], /--nameserver: "10\.96\.0\.300" is not an IP address/],

@@ -12,9 +12,10 @@
  * 4. webhook down: a pod admitted uninjected (failurePolicy Ignore) → not-injected.
  *
  * Then: the audit in-process and through the CLI, --write-reports without and with the
- * PolicyReport CRD (installed from test/e2e/fixtures), report updates and deletion, the
- * background runner's gauges and reports, `audit -f` on manifests, and the admission audit
- * annotations in the API server's audit log.
+ * PolicyReport CRD (installed from manifests/optional/report-crds), report updates and deletion,
+ * OpenReports Reports without and with the published openreports.io CRDs (strict server-side
+ * validation, `both`), the background runner's gauges and reports in both APIs, `audit -f` on
+ * manifests, and the admission audit annotations in the API server's audit log.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -35,14 +36,14 @@ import {
 } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { parse, parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import { INJECTED_ANNOTATION, INJECT_LABEL, MUTATING_WEBHOOK_NAME, NDOTS_ANNOTATION } from "../../config/names.js";
 import { defaultSettings } from "../../config/settings.js";
 import { startBackgroundAudit } from "../../audit/background.js";
 import { auditCluster } from "../../audit/cluster-source.js";
 import type { PodAudit } from "../../audit/findings.js";
 import { summarizeResults, type PolicyReport } from "../../audit/policy-report.js";
-import { CRD_MISSING_MESSAGE } from "../../audit/report-writer.js";
+import { CRD_MISSING_MESSAGE, crdMissingMessage } from "../../audit/report-writer.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { createNamespace, createPod, podManifest, readPod, waitFor, printingOnFailure, kubeadmKubeDNS, stopWebhookAndControlPlane } from "./kube.js";
@@ -52,8 +53,10 @@ const DNS_IP = "10.96.0.10";
 const NEW_DNS_IP = "10.96.0.53";
 const NS = { before: "audit-before", live: "audit-live", mode: "audit-mode", drift: "audit-drift", plain: "audit-plain" } as const;
 const IMAGE = "registry.k8s.io/pause:3.10";
-const CRD_FILE = join(import.meta.dirname, "..", "..", "..", "test", "e2e", "fixtures", "wgpolicyk8s.io_policyreports.yaml");
+const CRD_DIR = join(import.meta.dirname, "..", "..", "..", "manifests", "optional", "report-crds");
+const CRD_FILE = join(CRD_DIR, "wgpolicyk8s.io_policyreports.yaml");
 const REPORTS = { group: "wgpolicyk8s.io", version: "v1alpha2", plural: "policyreports" };
+const OPEN_REPORTS = { group: "openreports.io", version: "v1alpha1", plural: "reports" };
 
 /** dist/cli/main.js once cli/program.ts registers `audit`; until then the test-only entry. */
 const repo = join(import.meta.dirname, "..", "..", "..");
@@ -372,33 +375,132 @@ describe("policy audits end to end (control plane + webhook process)", () => {
     }),
   );
 
+  /** A background audit with `reports`, its log lines and registry; stop it when done. */
+  function backgroundAudit(reports: "wgpolicyk8s" | "openreports" | "both") {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, new Writable({ write: (chunk: Buffer, _e, cb) => (chunk.toString().split("\n").filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)), cb()) }));
+    const registry = new Registry();
+    const settings = () => ({ ...defaultSettings(), audit: { ...defaultSettings().audit, reports } });
+    const bg = startBackgroundAudit({ kubeConfig: cp!.kubeConfig(), settings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }), intervalSeconds: 3600 });
+    const finished = () => lines.filter((l) => l.msg === "background audit finished");
+    return { bg, lines, registry, finished };
+  }
+
   it(
-    "the background audit (leader) keeps gauges and PolicyReports current and follows triggers",
+    "OpenReports: without the CRD a clear message, exit 1 and the gauge; with the published CRDs --write-reports writes Reports the API server accepts (strict), both writes both",
     withLogs(async () => {
-      const lines: Record<string, unknown>[] = [];
-      const log = pino({ level: "info" }, new Writable({ write: (chunk: Buffer, _e, cb) => (chunk.toString().split("\n").filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)), cb()) }));
-      const registry = new Registry();
-      const bg = startBackgroundAudit({ kubeConfig: cp!.kubeConfig(), settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }), intervalSeconds: 3600 });
+      // No openreports.io CRD yet: the CLI names it and exits 1; `both` still writes the PolicyReports.
+      const missing = await cli(["--write-reports", "--reports", "openreports"]);
+      assert.equal(missing.code, 1);
+      assert.equal(missing.stderr, `pod-dns-injector: ${crdMissingMessage("openreports")}\n`);
+      assert.match(missing.stdout, /stale-nameserver/);
+      const half = await cli(["--write-reports", "--reports", "both"]);
+      assert.equal(half.code, 1);
+      assert.equal(half.stderr, `pod-dns-injector: PolicyReports: 0 created, 0 updated, 3 unchanged, 0 deleted\npod-dns-injector: ${crdMissingMessage("openreports")}\n`);
+      // ... and the background audit sets the gauge for that API only and logs it once.
+      const early = backgroundAudit("both");
       try {
-        const finished = () => lines.filter((l) => l.msg === "background audit finished");
+        await waitFor("a background audit without the OpenReports CRD", async () => (early.finished().length >= 1 ? { value: true } : { detail: JSON.stringify(early.lines.at(-1) ?? {}) }));
+        const text = await early.registry.metrics();
+        assert.equal(sumMetric(text, "pod_dns_injector_audit_policyreport_crd_missing", { api: "openreports" }), 1);
+        assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="wgpolicyk8s"\} 0/);
+        assert.deepEqual(early.lines.filter((l) => l.level === 40 && String(l.msg).includes("is not installed")).map((l) => l.api), ["openreports"]);
+      } finally {
+        await early.bg.stop();
+      }
+
+      // The optional manifest, as a user applies it: both report APIs' CRDs (the PolicyReport one is there already).
+      const applied = await cp!.kubectl(["apply", "--server-side", "-k", CRD_DIR]);
+      assert.equal(applied.code, 0, applied.stderr);
+      assert.match(applied.stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/reports\.openreports\.io serverside-applied/);
+      assert.match(applied.stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/clusterreports\.openreports\.io serverside-applied/);
+      const ext = cp!.kubeConfig().makeApiClient(ApiextensionsV1Api);
+      for (const name of ["reports.openreports.io", "clusterreports.openreports.io"]) {
+        await waitFor(`the ${name} CRD to be established`, async () => {
+          const c = await ext.readCustomResourceDefinition({ name });
+          return c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True") ? { value: true } : { detail: JSON.stringify(c.status?.conditions ?? []) };
+        });
+      }
+
+      const first = await waitFor("the first OpenReports write to succeed (the new resource is served)", async () => {
+        const r = await cli(["--write-reports", "--reports", "openreports", "-o", "json"]);
+        return r.stderr.includes("Reports:") ? { value: r } : { detail: r.stderr.trim() };
+      });
+      assert.equal(first.code, 1);
+      assert.equal(first.stderr, "pod-dns-injector: openreports.io Reports: 3 created, 0 updated, 0 unchanged, 0 deleted\n");
+
+      // What the API server stored is what the PolicyReports say: same names, summaries and results
+      // (timestamps aside: each API's first sighting), and every field survived the published schema.
+      const byNamespace = <T extends { metadata: { namespace: string } }>(items: T[]) => items.sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace));
+      const open = byNamespace(((await custom.listClusterCustomObject({ ...OPEN_REPORTS })) as { items: PolicyReport[] }).items);
+      const wg = byNamespace(((await custom.listClusterCustomObject({ ...REPORTS })) as { items: PolicyReport[] }).items);
+      const untimed = (r: PolicyReport) => r.results.map(({ timestamp: _t, ...rest }) => rest);
+      assert.deepEqual(open.map((x) => `${x.metadata.namespace}/${x.metadata.name}`), [NS.before, NS.drift, NS.live].map((n) => `${n}/pod-dns-injector`));
+      assert.deepEqual(open.map((x) => `${x.metadata.namespace}/${x.metadata.name}`), wg.map((x) => `${x.metadata.namespace}/${x.metadata.name}`));
+      for (const [i, report] of open.entries()) {
+        const ns = report.metadata.namespace;
+        assert.equal(report.apiVersion, "openreports.io/v1alpha1");
+        assert.equal(report.kind, "Report");
+        assert.equal(report.source, "pod-dns-injector", `${ns}: the report-level source survives the schema`);
+        assert.equal(report.metadata.labels["app.kubernetes.io/managed-by"], "pod-dns-injector");
+        assert.deepEqual(report.summary, summarizeResults(report.results), `${ns}: the summary counts the results`);
+        assert.deepEqual(report.summary, wg[i]?.summary, `${ns}: the same summary as the PolicyReport`);
+        assert.deepEqual(untimed(report), untimed(wg[i]!), `${ns}: the same results as the PolicyReport, nothing pruned`);
+        for (const x of report.results) assert.ok(Number.isInteger(x.timestamp.seconds) && x.timestamp.nanos === 0, `${ns}: timestamp`);
+      }
+      // kubectl shows the published CRD's summary columns.
+      const table = await cp!.kubectl(["get", "reports.openreports.io", "-n", NS.live]);
+      assert.match(table.stdout, /pod-dns-injector\s+0\s+3\s+1\s+0\s+1\s/);
+
+      // The built objects pass the API server's strict field validation (unknown fields are
+      // errors, not pruned); a bogus field in the same objects fails it, so the check has teeth.
+      const printed = await cli(["-n", NS.live, "-o", "openreports"]);
+      assert.equal(printed.code, 1, printed.stderr);
+      const strict = (input: string) => cp!.kubectl(["apply", "--server-side", "--dry-run=server", "--validate=strict", "--field-manager=strict-check", "--force-conflicts", "-f", "-"], { input });
+      const ok = await strict(printed.stdout);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /report\.openreports\.io\/pod-dns-injector serverside-applied \(server dry run\)/);
+      const bogus = parseAllDocuments(printed.stdout).map((d) => d.toJS() as PolicyReport & { results: Record<string, unknown>[] });
+      bogus[0]!.results[0]!.bogusField = "x";
+      const refused = await strict(bogus.map((d) => stringify(d)).join("---\n"));
+      assert.notEqual(refused.code, 0, "strict validation refuses an unknown field");
+      assert.match(refused.stderr, /bogusField/);
+
+      // The setting's third value: both APIs, each written from scratch.
+      for (const api of [REPORTS, OPEN_REPORTS]) await custom.deleteNamespacedCustomObject({ ...api, namespace: NS.live, name: "pod-dns-injector" });
+      const both = await cli(["--write-reports", "--reports", "both"]);
+      assert.equal(both.code, 1);
+      assert.equal(both.stderr, "pod-dns-injector: PolicyReports: 1 created, 0 updated, 2 unchanged, 0 deleted\npod-dns-injector: openreports.io Reports: 1 created, 0 updated, 2 unchanged, 0 deleted\n");
+    }),
+  );
+
+  it(
+    "the background audit (leader, audit.reports both) keeps gauges, PolicyReports and Reports current and follows triggers",
+    withLogs(async () => {
+      const { bg, lines, registry, finished } = backgroundAudit("both");
+      try {
         await waitFor("the first background audit", async () => (finished().length >= 1 ? { value: true } : { detail: JSON.stringify(lines.at(-1) ?? {}) }));
-        assert.deepEqual(finished()[0]?.reports, { created: 0, updated: 0, unchanged: 3, deleted: 0 });
+        assert.deepEqual(finished()[0]?.reports, { wgpolicyk8s: { created: 0, updated: 0, unchanged: 3, deleted: 0 }, openreports: { created: 0, updated: 0, unchanged: 3, deleted: 0 } });
         const text = await registry.metrics();
         assert.equal(sumMetric(text, "pod_dns_injector_audit_nonconforming_pods", { namespace: NS.live, finding: "stale-nameserver" }), 2);
         assert.equal(sumMetric(text, "pod_dns_injector_audit_nonconforming_pods", { namespace: NS.before, finding: "not-injected" }), 4);
         assert.equal(sumMetric(text, "pod_dns_injector_audit_nonconforming_pods", { namespace: NS.drift, finding: "drift" }), 1);
-        assert.equal(sumMetric(text, "pod_dns_injector_audit_policyreport_crd_missing"), 0);
+        assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="wgpolicyk8s"\} 0/);
+        assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="openreports"\} 0/);
 
         // A new non-conforming pod, and the trigger serve sends (e.g. on a namespace label change).
         await createPod(core, NS.live, podManifest("late"));
         bg.trigger("namespace labels changed");
         await waitFor("the triggered audit", async () => (finished().length >= 2 ? { value: true } : { detail: `${finished().length} audits` }));
         assert.deepEqual(finished()[1]?.reasons, ["namespace labels changed"]);
-        assert.deepEqual(finished()[1]?.reports, { created: 0, updated: 1, unchanged: 2, deleted: 0 });
+        assert.deepEqual(finished()[1]?.reports, { wgpolicyk8s: { created: 0, updated: 1, unchanged: 2, deleted: 0 }, openreports: { created: 0, updated: 1, unchanged: 2, deleted: 0 } });
         assert.equal(sumMetric(await registry.metrics(), "pod_dns_injector_audit_nonconforming_pods", { namespace: NS.live, finding: "not-injected" }), 2);
         const live = (await custom.getNamespacedCustomObject({ ...REPORTS, namespace: NS.live, name: "pod-dns-injector" })) as PolicyReport;
         assert.ok(live.results.some((x) => x.resources[0]?.name === "late" && x.rule === "not-injected"), "the report names the new pod");
         assert.deepEqual(live.summary, summarizeResults(live.results));
+        const openLive = (await custom.getNamespacedCustomObject({ ...OPEN_REPORTS, namespace: NS.live, name: "pod-dns-injector" })) as PolicyReport;
+        assert.ok(openLive.results.some((x) => x.resources[0]?.name === "late" && x.rule === "not-injected"), "the Report names the new pod");
+        assert.deepEqual(openLive.summary, live.summary);
       } finally {
         await bg.stop();
       }
@@ -406,7 +508,7 @@ describe("policy audits end to end (control plane + webhook process)", () => {
   );
 
   it(
-    "audit -f: manifests exported from the cluster and the fixtures; offline PolicyReports apply to the CRD",
+    "audit -f: manifests exported from the cluster and the fixtures; offline PolicyReports and Reports apply to their CRDs",
     withLogs(async () => {
       const exported = await cp!.kubectl(["get", "deployments,statefulsets,cronjobs", "-n", NS.before, "-o", "yaml"]);
       assert.equal(exported.code, 0, exported.stderr);
@@ -441,6 +543,12 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       const applied = await cp!.kubectl(["apply", "--dry-run=server", "-f", "-"], { input: stale.stdout });
       assert.equal(applied.code, 0, applied.stderr);
       assert.match(applied.stdout, /policyreport\.wgpolicyk8s\.io\/pod-dns-injector created \(server dry run\)/);
+      // The same offline, as OpenReports: accepted under strict field validation.
+      const open = await spawnOffline(["-f", "test/golden/audit/gitops-stale.yaml", "-o", "openreports"]);
+      assert.equal(open.code, 1, open.stderr);
+      const openApplied = await cp!.kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], { input: open.stdout });
+      assert.equal(openApplied.code, 0, openApplied.stderr);
+      assert.match(openApplied.stdout, /report\.openreports\.io\/pod-dns-injector created \(server dry run\)/);
     }),
   );
 

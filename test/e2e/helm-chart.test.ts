@@ -30,6 +30,8 @@ const COMBINATIONS: readonly { name: string; set: string[]; namespace?: string; 
   { name: "guardian.reservationGuard", set: ["guardian.reservationGuard=true"], kustomize: "manifests/overlays/reservation-guard" },
   { name: "admission.mode=policy", set: ["admission.mode=policy"], kustomize: "manifests/overlays/admission-policy" },
   { name: "admission.mode=both", set: ["admission.mode=both"] },
+  { name: "audit.reports=openreports", set: ["audit.reports=openreports"], kustomize: "manifests/overlays/openreports" },
+  { name: "audit.reports=both", set: ["audit.reports=both"] },
   { name: "everything on", set: ["failurePolicy=Fail", "certManager.enabled=true", "guardian.reservationGuard=true", "admission.mode=both"] },
   {
     name: "another namespace and DNS Service",
@@ -153,6 +155,14 @@ describe("helm chart", () => {
     assert.match(guard.matchConditions[0].expression, /'kube-dns-next'\) \|\| \(.*'kube-dns'/);
   });
 
+  it("audit.reports grants writes on exactly the report APIs it names", () => {
+    const reportRules = (name: string) =>
+      (rendered.get(name)!.objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "pod-dns-injector")!.rules as Obj[]).filter((r) => /reports$/.test((r.resources as string[])[0]!)).map((r) => `${r.apiGroups[0]}/${r.resources[0]}: ${(r.verbs as string[]).join(",")}`);
+    assert.deepEqual(reportRules("defaults"), ["wgpolicyk8s.io/policyreports: list,create,update,delete"]);
+    assert.deepEqual(reportRules("audit.reports=openreports"), ["openreports.io/reports: list,create,update,delete"]);
+    assert.deepEqual(reportRules("audit.reports=both"), ["wgpolicyk8s.io/policyreports: list,create,update,delete", "openreports.io/reports: list,create,update,delete"]);
+  });
+
   it("writes null settings into config.yaml, also when --set deletes them", async () => {
     const { objects } = await helm.template(NS, ["dnsService.clusterIP=null", "webhook.host=null"]);
     const parsed = parseConfigText("config.yaml", objects.find((o) => o.kind === "ConfigMap")!.data["config.yaml"]);
@@ -173,6 +183,7 @@ describe("helm chart", () => {
     const cases: [string[], RegExp][] = [
       [["clusterDomain=Corp_Local"], /at '\/clusterDomain'/],
       [["admission.mode=sometimes"], /at '\/admission\/mode': value must be one of 'webhook', 'policy', 'both'/],
+      [["audit.reports=kyverno"], /at '\/audit\/reports': value must be one of 'wgpolicyk8s', 'openreports', 'both'/],
       [["failurePolicy=Never"], /at '\/failurePolicy': value must be one of 'Ignore', 'Fail'/],
       [["webhook.port=70000"], /at '\/webhook\/port'/],
       [["dnsService.clusterIP=10.96.0"], /at '\/dnsService\/clusterIP'/],

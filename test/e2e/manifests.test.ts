@@ -1,7 +1,8 @@
 /**
  * The install manifests against the real API server: `kubectl kustomize` renders the base
  * and every overlay, each rendering passes a server-side dry-run apply, and each carries the
- * hardening settings (checked on the rendered objects, not the source files).
+ * hardening settings (checked on the rendered objects, not the source files). The optional
+ * report CRDs render and dry-run apply too.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -13,7 +14,9 @@ import { buildValidatingWebhookConfiguration } from "../../webhook/registration.
 import { prepareForManifestDryRuns } from "./kube.js";
 
 const root = repoRoot();
-const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard", "admission-policy": "manifests/overlays/admission-policy", monitoring: "manifests/overlays/monitoring" } as const;
+const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard", "admission-policy": "manifests/overlays/admission-policy", monitoring: "manifests/overlays/monitoring", openreports: "manifests/overlays/openreports" } as const;
+/** Optional manifests without the injector: rendered and dry-run applied, not checked for hardening. */
+const OPTIONAL = { "report-crds": "manifests/optional/report-crds" } as const;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML, read field by field
 type Obj = Record<string, any>;
 
@@ -23,7 +26,7 @@ describe("install manifests", () => {
 
   before(async () => {
     cp = await startControlPlane({ name: "manifests" });
-    for (const [variant, dir] of Object.entries(VARIANTS)) {
+    for (const [variant, dir] of Object.entries({ ...VARIANTS, ...OPTIONAL })) {
       const r = await cp.kubectl(["kustomize", join(root, dir)]);
       assert.equal(r.code, 0, `kubectl kustomize ${dir}: ${r.stderr}`);
       rendered.set(variant, { text: r.stdout, objects: parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean) });
@@ -89,6 +92,27 @@ describe("install manifests", () => {
     });
   }
 
+  it("the optional report CRDs pass a server-side dry-run apply: PolicyReport, and the published Report and ClusterReport", async () => {
+    const { text, objects } = rendered.get("report-crds")!;
+    assert.deepEqual(objects.map((o) => `${o.kind} ${o.metadata.name} ${o.spec.scope}`).sort(), [
+      "CustomResourceDefinition clusterreports.openreports.io Cluster",
+      "CustomResourceDefinition policyreports.wgpolicyk8s.io Namespaced",
+      "CustomResourceDefinition reports.openreports.io Namespaced",
+    ]);
+    const r = await cp.kubectl(["apply", "--server-side", "--dry-run=server", "--field-manager=pod-dns-injector-test", "-f", "-"], { input: text });
+    assert.equal(r.code, 0, `${r.stderr}\n${cp.logTail()}`);
+    for (const o of objects) assert.match(r.stdout, new RegExp(`customresourcedefinition\\.apiextensions\\.k8s\\.io/${o.metadata.name.replaceAll(".", "\\.")} serverside-applied \\(server dry run\\)`));
+  });
+
+  it("the openreports overlay writes Reports and may write exactly them: the PolicyReport rule becomes the Report rule", () => {
+    const objects = rendered.get("openreports")!.objects;
+    const env = objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env as Obj[];
+    assert.deepEqual(env.find((e) => e.name === "POD_DNS_INJECTOR_AUDIT_REPORTS"), { name: "POD_DNS_INJECTOR_AUDIT_REPORTS", value: "openreports" });
+    const rules = (variant: string) => (rendered.get(variant)!.objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "pod-dns-injector")!.rules as Obj[]).filter((r) => /reports$/.test((r.resources as string[])[0]!));
+    assert.deepEqual(rules("base"), [{ apiGroups: ["wgpolicyk8s.io"], resources: ["policyreports"], verbs: ["list", "create", "update", "delete"] }]);
+    assert.deepEqual(rules("openreports"), [{ apiGroups: ["openreports.io"], resources: ["reports"], verbs: ["list", "create", "update", "delete"] }]);
+  });
+
   it("the cert-manager overlay injects the CA from cert-manager and serves the mounted files", () => {
     const objects = rendered.get("cert-manager")!.objects;
     for (const kind of ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]) {
@@ -102,7 +126,8 @@ describe("install manifests", () => {
   });
 
   it("every variant registers the deletion guard; the reservation-guard overlay adds its webhook and turns it on", () => {
-    for (const [variant, { objects }] of rendered) {
+    for (const variant of Object.keys(VARIANTS)) {
+      const { objects } = rendered.get(variant)!;
       const vwc = objects.find((o) => o.kind === "ValidatingWebhookConfiguration")!;
       const expected = buildValidatingWebhookConfiguration({ caBundlePem: "", reservationGuard: variant === "reservation-guard" }) as Obj;
       const { annotations: _a, ...metadata } = vwc.metadata as Obj;

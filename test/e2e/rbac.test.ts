@@ -2,9 +2,10 @@
  * Least privilege, proven on the real API server. The injector runs in cluster mode *as its
  * ServiceAccount* (a bound token, RBAC exactly as rendered from manifests/) through a full
  * scenario: start-up and certificates, caBundle injection, the webhook, a rotation, guardian
- * drift repair and restore, background audits writing, updating and deleting PolicyReports,
- * and the audit CLI. It must never be refused (no 403 in its log, in the CLI's output, or in
- * the API server's audit log).
+ * drift repair and restore, background audits writing, updating and deleting reports, and
+ * the audit CLI. Twice: the base (PolicyReports) and manifests/overlays/openreports
+ * (audit.reports openreports: openreports.io Reports, and no PolicyReport rule). It must
+ * never be refused (no 403 in its log, in the CLI's output, or in the API server's audit log).
  *
  * Then every granted verb must have been used (the API server's audit log lists the
  * ServiceAccount's requests), and every rule is removed in turn from the live cluster: the
@@ -27,7 +28,7 @@ import {
   type KubeConfig,
 } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
-import { ALLOW_DELETE_ANNOTATION, INJECTED_ANNOTATION, INJECT_LABEL, ROTATED_ANNOTATION, ROTATE_ANNOTATION } from "../../config/names.js";
+import { ALLOW_DELETE_ANNOTATION, INJECTED_ANNOTATION, INJECT_LABEL, REPORT_API_NAMES, ROTATED_ANNOTATION, ROTATE_ANNOTATION, type ReportApi } from "../../config/names.js";
 import { buildMutatingWebhookConfiguration, buildValidatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { repoRoot } from "../unit/repo-root.js";
@@ -49,8 +50,24 @@ interface AuditEvent {
   responseStatus?: { code?: number };
 }
 
+/** A rendering of the manifests, and the report API its audit.reports writes. */
+interface Variant {
+  name: string;
+  dir: string;
+  reports: ReportApi;
+  crdFile: string;
+  /** Whether to replay a missing rule end to end (once is enough: it shows the operator's view). */
+  endToEnd: boolean;
+}
+const VARIANTS: readonly Variant[] = [
+  { name: "base", dir: "manifests", reports: "wgpolicyk8s", crdFile: "wgpolicyk8s.io_policyreports.yaml", endToEnd: true },
+  { name: "openreports", dir: "manifests/overlays/openreports", reports: "openreports", crdFile: "openreports.io_reports.yaml", endToEnd: false },
+];
 
-describe("RBAC: least privilege, proven", () => {
+for (const variant of VARIANTS) describe(`RBAC of ${variant.dir}: least privilege, proven`, () => rbacSuite(variant));
+
+function rbacSuite(variant: Variant): void {
+  const reportNames = REPORT_API_NAMES[variant.reports];
   let cp: ControlPlane;
   let work: string;
   let auditLog: string;
@@ -66,19 +83,19 @@ describe("RBAC: least privilege, proven", () => {
     const policy = join(work, "audit-policy.yaml");
     // Metadata for the injector's ServiceAccount only: which verb on which resource, and the answer.
     writeFileSync(policy, stringify({ apiVersion: "audit.k8s.io/v1", kind: "Policy", omitStages: ["RequestReceived"], rules: [{ level: "Metadata", users: [SA_USER] }, { level: "None" }] }));
-    cp = await startControlPlane({ controllerManager: true, name: "rbac", extraApiServerFlags: [`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`] });
+    cp = await startControlPlane({ controllerManager: true, name: `rbac-${variant.name}`, extraApiServerFlags: [`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`] });
     admin = cp.kubeConfig();
     core = admin.makeApiClient(CoreV1Api);
 
     // The manifests' namespace, ServiceAccount and RBAC, exactly as rendered.
-    const rendered = await cp.kubectl(["kustomize", join(root, "manifests")]);
+    const rendered = await cp.kubectl(["kustomize", join(root, variant.dir)]);
     assert.equal(rendered.code, 0, rendered.stderr);
     const objects = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as Obj).filter(Boolean);
     rbacObjects = objects.filter((o) => ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(o.kind as string));
     await applyObjects(rbacObjects);
-    const crd = await cp.kubectl(["apply", "-f", join(root, "test", "e2e", "fixtures", "wgpolicyk8s.io_policyreports.yaml")]);
+    const crd = await cp.kubectl(["apply", "-f", join(root, "manifests", "optional", "report-crds", variant.crdFile)]);
     assert.equal(crd.code, 0, crd.stderr);
-    await waitFor("PolicyReport CRD served", async () => ((await cp.kubectl(["get", "--raw", "/apis/wgpolicyk8s.io/v1alpha2"])).code === 0 ? { value: true } : {}));
+    await waitFor(`${reportNames.title} CRD served`, async () => ((await cp.kubectl(["get", "--raw", `/apis/${reportNames.group}/${reportNames.version}`])).code === 0 ? { value: true } : {}));
 
     // A bound token for the ServiceAccount, in a kubeconfig of its own.
     const token = await cp.kubectl(["create", "token", "pod-dns-injector", "-n", NS, "--duration=2h"]);
@@ -155,7 +172,8 @@ describe("RBAC: least privilege, proven", () => {
         readyTimeoutMs: 20_000,
         config: {
           guardian: { repair: "recreate", leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 0.5, resyncSeconds: 2 },
-          audit: { intervalSeconds: 2 },
+          // What the variant's Deployment sets (the overlay: POD_DNS_INJECTOR_AUDIT_REPORTS).
+          audit: { intervalSeconds: 2, reports: variant.reports },
         },
       });
     } catch (err) {
@@ -221,8 +239,8 @@ describe("RBAC: least privilege, proven", () => {
     });
     const reports = admin.makeApiClient(CustomObjectsApi);
     const readReport = (namespace: string) =>
-      reports.getNamespacedCustomObject({ group: "wgpolicyk8s.io", version: "v1alpha2", plural: "policyreports", namespace, name: "pod-dns-injector" }).catch(() => undefined) as Promise<Obj | undefined>;
-    await step("background audits create, update and delete PolicyReports", async () => {
+      reports.getNamespacedCustomObject({ group: reportNames.group, version: reportNames.version, plural: reportNames.plural, namespace, name: "pod-dns-injector" }).catch(() => undefined) as Promise<Obj | undefined>;
+    await step(`background audits create, update and delete ${reportNames.titlePlural}`, async () => {
       const first = await waitFor("a report for team and gone", async () => {
         const t = await readReport("team");
         return t && (await readReport("gone")) ? { value: t } : {};
@@ -352,7 +370,7 @@ describe("RBAC: least privilege, proven", () => {
     }, { timeoutMs: 10_000, intervalMs: 250 });
   });
 
-  it("end to end: without its Secrets rule the injector is not ready and says why", async () => {
+  if (variant.endToEnd) it("end to end: without its Secrets rule the injector is not ready and says why", async () => {
     const role = rbacObjects.find((o) => o.kind === "Role" && o.metadata.name === "pod-dns-injector" && o.metadata.namespace === NS)!;
     const withoutSecrets = { ...role, rules: (role.rules as Obj[]).filter((r) => !(r.resources as string[]).includes("secrets")) };
     await applyObjects([withoutSecrets]);
@@ -366,5 +384,4 @@ describe("RBAC: least privilege, proven", () => {
       await applyObjects([role]);
     }
   });
-});
-
+}

@@ -13,7 +13,7 @@ import { defaultSettings } from "../../../config/settings.js";
 import { startBackgroundAudit } from "../../../audit/background.js";
 import { auditCluster, NamespaceNotFoundError } from "../../../audit/cluster-source.js";
 import { buildPolicyReports } from "../../../audit/policy-report.js";
-import { CRD_MISSING_MESSAGE, writePolicyReports } from "../../../audit/report-writer.js";
+import { CRD_MISSING_MESSAGE, crdMissingMessage, writePolicyReports, writeReports } from "../../../audit/report-writer.js";
 import { ManualTimers } from "../kube/manual-timers.js";
 import { startFakeApi, type FakeApi } from "./fake-api-server.js";
 import { DNS_IP, NEW_DNS_IP, injectedPod, plainPod } from "./fixtures.js";
@@ -21,6 +21,7 @@ import { DNS_IP, NEW_DNS_IP, injectedPod, plainPod } from "./fixtures.js";
 const ns = (name: string, mode?: string) => ({ metadata: { name, labels: mode ? { [INJECT_LABEL]: mode } : {} } });
 const controller = (kind: string, name: string) => [{ apiVersion: "apps/v1", kind, name, uid: `u-${name}`, controller: true }];
 const REPORTS = "/apis/wgpolicyk8s.io/v1alpha2/namespaces";
+const OPEN_REPORTS = "/apis/openreports.io/v1alpha1/namespaces";
 
 function seed(api: FakeApi): void {
   api.collections.clear();
@@ -33,6 +34,9 @@ function seed(api: FakeApi): void {
   api.collections.set("/api/v1/namespaces/team-c/pods", []);
   api.collections.set("/api/v1/namespaces/plain/pods", [plainPod("ignored")]);
   for (const n of ["team-a", "team-b", "team-c", "plain"]) api.collections.set(`${REPORTS}/${n}/policyreports`, []);
+  for (const n of ["team-a", "team-b", "team-c", "plain"]) api.collections.set(`${OPEN_REPORTS}/${n}/reports`, []);
+  api.crdInstalled = true;
+  api.openReportsCrdInstalled = false;
 }
 
 describe("auditCluster against a fake API server", () => {
@@ -181,6 +185,27 @@ describe("writePolicyReports against a fake API server", () => {
     assert.deepEqual(outcome, { kind: "crd-missing", message: CRD_MISSING_MESSAGE });
     assert.match(CRD_MISSING_MESSAGE, /policyreports\.wgpolicyk8s\.io, version v1alpha2\) is not installed/);
   });
+
+  it("writeReports writes each API on its own path; a missing OpenReports CRD is that API's outcome only", async () => {
+    const run = await audit();
+    const missing = await writeReports({ kubeConfig: api.kubeConfig, run, apis: ["wgpolicyk8s", "openreports"], owns: { kind: "all" } });
+    assert.deepEqual(missing.map((o) => [o.api, o.outcome.kind]), [["wgpolicyk8s", "written"], ["openreports", "crd-missing"]]);
+    assert.deepEqual(missing[1]?.outcome, { kind: "crd-missing", message: crdMissingMessage("openreports") });
+    assert.match(crdMissingMessage("openreports"), /^the openreports\.io Report CRD \(reports\.openreports\.io, version v1alpha1\) is not installed in the cluster, so no openreports\.io Reports were written; install it with kubectl apply -k manifests\/optional\/report-crds/);
+
+    api.openReportsCrdInstalled = true;
+    const both = await writeReports({ kubeConfig: api.kubeConfig, run, apis: ["wgpolicyk8s", "openreports"], owns: { kind: "all" } });
+    assert.deepEqual(both.map((o) => [o.api, o.outcome.kind === "written" ? `${o.outcome.created.length} created, ${o.outcome.unchanged.length} unchanged` : o.outcome.kind]), [
+      ["wgpolicyk8s", "0 created, 2 unchanged"],
+      ["openreports", "2 created, 0 unchanged"],
+    ]);
+    const stored = api.collections.get(`${OPEN_REPORTS}/team-a/reports`) as { apiVersion: string; kind: string; source?: string; summary: unknown }[];
+    assert.deepEqual(stored.map((r) => [r.apiVersion, r.kind, r.source]), [["openreports.io/v1alpha1", "Report", "pod-dns-injector"]]);
+    const wg = api.collections.get(`${REPORTS}/team-a/policyreports`) as { summary: unknown }[];
+    assert.deepEqual(stored[0]?.summary, wg[0]?.summary, "the same summary in both APIs");
+    const again = await writeReports({ kubeConfig: api.kubeConfig, run, apis: ["openreports"], owns: { kind: "all" } });
+    assert.deepEqual(again[0]?.outcome.kind === "written" && again[0].outcome.unchanged.length, 2, "an unchanged OpenReports Report is not rewritten");
+  });
 });
 
 describe("startBackgroundAudit against a fake API server", () => {
@@ -258,14 +283,15 @@ describe("startBackgroundAudit against a fake API server", () => {
     assert.equal(lines.filter((l) => typeof l.msg === "string" && l.msg.includes("is not installed")).length, 1, "the missing CRD is logged once");
     const text = await registry.metrics();
     assert.match(text, /pod_dns_injector_audit_nonconforming_pods\{namespace="team-a",finding="stale-nameserver"\} 3/);
-    assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing 1/);
+    assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="wgpolicyk8s"\} 1/);
+    assert.doesNotMatch(text, /crd_missing\{api="openreports"\}/, "only the API the audit writes has a series");
     assert.match(text, /pod_dns_injector_audit_runs_total\{outcome="ok"\} 2/);
 
     api.crdInstalled = true;
     bg.trigger("CRD installed");
     await timers.advance(1000);
     await waitFor("the third audit", () => finished().length === 3);
-    assert.deepEqual((finished()[2]?.reports), { created: 2, updated: 0, unchanged: 0, deleted: 0 });
+    assert.deepEqual((finished()[2]?.reports), { wgpolicyk8s: { created: 2, updated: 0, unchanged: 0, deleted: 0 } });
     assert.ok(lines.some((l) => l.msg === "the PolicyReport CRD is installed now: writing PolicyReports"));
     await bg.stop();
     bg.trigger("after stop");
@@ -273,6 +299,33 @@ describe("startBackgroundAudit against a fake API server", () => {
     await timers.advance(2 * 3600 * 1000);
     assert.equal(finished().length, 3, "no audit after stop()");
     assert.equal(api.requests.filter((r) => r.method === "GET" && r.path === "/api/v1/namespaces").length, 3, "three audits listed the namespaces, none after stop()");
+  });
+
+  it("audit.reports both: each API's missing CRD has its own gauge series and log line", async () => {
+    const { lines, waitFor, log } = capture();
+    const registry = new Registry();
+    const timers = new ManualTimers();
+    const settings = () => ({ ...defaultSettings(), audit: { ...defaultSettings().audit, reports: "both" as const } });
+    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }), intervalSeconds: 3600, timers });
+    const finished = () => lines.filter((l) => l.msg === "background audit finished");
+    await timers.advance(1000);
+    await waitFor("the first audit", () => finished().length === 1);
+    let text = await registry.metrics();
+    assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="wgpolicyk8s"\} 0/);
+    assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="openreports"\} 1/);
+    const warned = lines.filter((l) => typeof l.msg === "string" && l.msg.includes("is not installed"));
+    assert.deepEqual(warned.map((l) => [l.api, l.msg]), [["openreports", `${crdMissingMessage("openreports")}; the audit keeps updating its Prometheus metrics`]]);
+    assert.deepEqual(finished()[0]?.reports, { wgpolicyk8s: { created: 2, updated: 0, unchanged: 0, deleted: 0 } });
+
+    api.openReportsCrdInstalled = true;
+    bg.trigger("CRD installed");
+    await timers.advance(1000);
+    await waitFor("the second audit", () => finished().length === 2);
+    text = await registry.metrics();
+    assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="openreports"\} 0/);
+    assert.ok(lines.some((l) => l.msg === "the openreports.io Report CRD is installed now: writing openreports.io Reports"));
+    assert.deepEqual(finished()[1]?.reports, { wgpolicyk8s: { created: 0, updated: 0, unchanged: 2, deleted: 0 }, openreports: { created: 2, updated: 0, unchanged: 0, deleted: 0 } });
+    await bg.stop();
   });
 
   it("an API failure is logged and counted; the runner keeps going", async () => {

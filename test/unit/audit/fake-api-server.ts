@@ -1,7 +1,7 @@
 /**
  * A tiny fake Kubernetes API server (plain HTTP on 127.0.0.1) for the audit's adapters: it
- * serves paginated lists (honouring `limit` and `continue`), single objects and
- * PolicyReport writes from in-memory tables, and records every request, so the unit tests
+ * serves paginated lists (honouring `limit` and `continue`), single objects and report
+ * writes (wgpolicyk8s PolicyReports, OpenReports Reports) from in-memory tables, and records every request, so the unit tests
  * can assert on the requests made (page sizes, selectors, writes) without a cluster.
  */
 import http from "node:http";
@@ -24,12 +24,15 @@ export interface FakeApi {
   collections: Map<string, object[]>;
   /** Whether the PolicyReport CRD "exists". */
   crdInstalled: boolean;
+  /** Whether the OpenReports Report CRD "exists" (default: no). */
+  openReportsCrdInstalled: boolean;
   /** Called before each request is handled, e.g. to change an object behind the client's back. */
   beforeRequest: ((method: string, path: string) => void) | undefined;
   close(): Promise<void>;
 }
 
 const REPORTS = "/apis/wgpolicyk8s.io/v1alpha2";
+const OPEN_REPORTS = "/apis/openreports.io/v1alpha1";
 
 function matchesSelector(obj: Obj, selector: string | null): boolean {
   if (!selector) return true;
@@ -46,7 +49,7 @@ export async function startFakeApi(): Promise<FakeApi> {
   const requests: RecordedRequest[] = [];
   const collections = new Map<string, Obj[]>();
   let rv = 100;
-  const state: { crdInstalled: boolean; beforeRequest: ((method: string, path: string) => void) | undefined } = { crdInstalled: true, beforeRequest: undefined };
+  const state: { crdInstalled: boolean; openReportsCrdInstalled: boolean; beforeRequest: ((method: string, path: string) => void) | undefined } = { crdInstalled: true, openReportsCrdInstalled: false, beforeRequest: undefined };
 
   const send = (res: http.ServerResponse, code: number, body: unknown) => {
     res.writeHead(code, { "content-type": "application/json" });
@@ -65,10 +68,12 @@ export async function startFakeApi(): Promise<FakeApi> {
       state.beforeRequest?.(req.method ?? "", path);
 
       if (path.startsWith(REPORTS) && !state.crdInstalled) return notFound(res, "the server could not find the requested resource");
+      if (path.startsWith(OPEN_REPORTS) && !state.openReportsCrdInstalled) return notFound(res, "the server could not find the requested resource");
       // Cluster-wide list of reports: every namespace's collection.
-      if (req.method === "GET" && path === `${REPORTS}/policyreports`) {
-        const items = [...collections].filter(([p]) => p.startsWith(`${REPORTS}/namespaces/`)).flatMap(([, v]) => v);
-        return send(res, 200, { kind: "PolicyReportList", metadata: {}, items: items.filter((o) => matchesSelector(o, url.searchParams.get("labelSelector"))) });
+      for (const [root, plural, kind] of [[REPORTS, "policyreports", "PolicyReportList"], [OPEN_REPORTS, "reports", "ReportList"]] as const) {
+        if (req.method !== "GET" || path !== `${root}/${plural}`) continue;
+        const items = [...collections].filter(([p]) => p.startsWith(`${root}/namespaces/`)).flatMap(([, v]) => v);
+        return send(res, 200, { kind, metadata: {}, items: items.filter((o) => matchesSelector(o, url.searchParams.get("labelSelector"))) });
       }
       const list = collections.get(path);
       if (req.method === "GET" && list) {
@@ -124,6 +129,12 @@ export async function startFakeApi(): Promise<FakeApi> {
     },
     set crdInstalled(v: boolean) {
       state.crdInstalled = v;
+    },
+    get openReportsCrdInstalled() {
+      return state.openReportsCrdInstalled;
+    },
+    set openReportsCrdInstalled(v: boolean) {
+      state.openReportsCrdInstalled = v;
     },
     get beforeRequest() {
       return state.beforeRequest;

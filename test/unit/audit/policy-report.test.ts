@@ -66,8 +66,22 @@ function validate(value: unknown, schema: Record<string, unknown>, path: string,
   }
 }
 
-const crd = parse(readFileSync(join(repoRoot(), "test", "e2e", "fixtures", "wgpolicyk8s.io_policyreports.yaml"), "utf8")) as { spec: { versions: { name: string; schema: { openAPIV3Schema: Record<string, unknown> } }[] } };
-const schema = crd.spec.versions.find((v) => v.name === "v1alpha2")!.schema.openAPIV3Schema;
+/** Every report is valid for `crdSchema`, with no field the API server would prune. */
+function assertValid(reports: readonly PolicyReport[], crdSchema: Record<string, unknown>): void {
+  for (const r of reports) {
+    const errors: string[] = [];
+    validate(r, crdSchema, "", errors);
+    assert.deepEqual(errors, [], `${r.metadata.namespace}: ${errors.join("; ")}`);
+  }
+}
+
+type Crd = { spec: { group: string; names: { kind: string }; versions: { name: string; schema: { openAPIV3Schema: Record<string, unknown> } }[] } };
+const readCrd = (file: string) => parse(readFileSync(join(repoRoot(), "manifests", "optional", "report-crds", file), "utf8")) as Crd;
+const schemaOf = (crd: Crd, version: string) => crd.spec.versions.find((v) => v.name === version)!.schema.openAPIV3Schema;
+const schema = schemaOf(readCrd("wgpolicyk8s.io_policyreports.yaml"), "v1alpha2");
+/** The published OpenReports CRD, unchanged (manifests/optional/report-crds). */
+const openReportsCrd = readCrd("openreports.io_reports.yaml");
+const openReportsSchema = schemaOf(openReportsCrd, "v1alpha1");
 
 describe("buildPolicyReports", () => {
   const reports = buildPolicyReports(run(sample()));
@@ -83,13 +97,7 @@ describe("buildPolicyReports", () => {
     }
   });
 
-  it("every report validates against the published v1alpha2 schema, nothing would be pruned", () => {
-    for (const r of reports) {
-      const errors: string[] = [];
-      validate(r, schema, "", errors);
-      assert.deepEqual(errors, [], `${r.metadata.namespace}: ${errors.join("; ")}`);
-    }
-  });
+  it("every report validates against the published v1alpha2 schema, nothing would be pruned", () => assertValid(reports, schema));
 
   it("the summary counts exactly the report's results", () => {
     for (const r of reports) assert.deepEqual(r.summary, summarizeResults(r.results));
@@ -150,6 +158,45 @@ describe("buildPolicyReports", () => {
     const pod = audit(plainPod("web"), { workload: { kind: "Deployment", name: "web", namespace: NS, chain: [{ kind: "Deployment", name: "web" }] } });
     const [r] = buildPolicyReports({ ...run([pod]), context: { source: "manifest", file: "x.yaml" } });
     assert.deepEqual(r?.results[0]?.resources, [{ kind: "Deployment", name: "web", namespace: NS }]);
+  });
+});
+
+describe("buildPolicyReports for OpenReports (openreports.io/v1alpha1)", () => {
+  const wg = buildPolicyReports(run(sample()));
+  const open = buildPolicyReports(run(sample()), "openreports");
+
+  it("Report objects of the published CRD's group, version and kind, with the report-level source", () => {
+    assert.equal(openReportsCrd.spec.group, "openreports.io");
+    assert.equal(openReportsCrd.spec.names.kind, "Report");
+    for (const r of open) {
+      assert.equal(r.apiVersion, "openreports.io/v1alpha1");
+      assert.equal(r.kind, "Report");
+      assert.equal(r.source, "pod-dns-injector");
+    }
+    for (const r of wg) assert.equal("source" in r, false, "a PolicyReport has no report-level source");
+  });
+
+  it("every Report validates against the published openreports.io schema, nothing would be pruned", () => assertValid(open, openReportsSchema));
+
+  it("the same reports as the wgpolicyk8s ones: names, metadata, summaries and results", () => {
+    assert.deepEqual(open.map((r) => r.metadata), wg.map((r) => r.metadata));
+    assert.deepEqual(open.map((r) => r.summary), wg.map((r) => r.summary));
+    assert.deepEqual(open.map((r) => r.results), wg.map((r) => r.results));
+    for (const r of open) assert.deepEqual(r.summary, summarizeResults(r.results));
+    assert.deepEqual(open[0]?.summary, { pass: 1, fail: 3, warn: 1, error: 0, skip: 1 });
+  });
+
+  it("large namespaces split into the same parts", () => {
+    const many = Array.from({ length: MAX_RESULTS_PER_REPORT + 5 }, (_, i) => audit(plainPod(`p-${String(i).padStart(5, "0")}`)));
+    const parts = buildPolicyReports(run(many), "openreports");
+    assert.deepEqual(parts.map((p) => [p.metadata.name, p.results.length, p.summary.fail]), [["pod-dns-injector", MAX_RESULTS_PER_REPORT, MAX_RESULTS_PER_REPORT], ["pod-dns-injector-2", 5, 5]]);
+  });
+
+  it("a stored Report whose source someone changed is rewritten; an unchanged one is not", () => {
+    const r = open[0]!;
+    const stored = JSON.parse(canonicalJSON(r)) as PolicyReport;
+    assert.ok(sameReportContent(r, stored));
+    assert.ok(!sameReportContent(r, { ...stored, source: "someone-else" }));
   });
 });
 
