@@ -135,10 +135,10 @@ function readAllowedProfiles(ns: NamespaceFacts, settings: Settings, warnings: s
  * kebab-case, a bounded set (metric label values); `explain` prints the text.
  */
 export const PROFILE_REASONS = {
-  "namespace-profile": "the namespace's profile (its pod-dns-injector.io/profile annotation, else defaultProfile), with its ndots/searches annotations",
-  "pod-profile": "the profile the pod picked with its pod-dns-injector.io/profile annotation, as configured (the namespace's ndots/searches annotations do not apply)",
-  "pod-profile-unknown": "the pod's pod-dns-injector.io/profile names no profile: the namespace's profile instead",
-  "pod-profile-not-allowed": "the pod's pod-dns-injector.io/profile is not in the namespace's pod-dns-injector.io/allowed-profiles: the namespace's profile instead",
+  "namespace-profile": "the namespace's profile, with its ndots and searches annotations",
+  "pod-profile": "picked by the pod's pod-dns-injector.io/profile annotation; the namespace's ndots and searches annotations do not apply",
+  "pod-profile-unknown": "the pod's pod-dns-injector.io/profile names no profile; the namespace's profile instead",
+  "pod-profile-not-allowed": "the pod's pod-dns-injector.io/profile is not in the namespace's pod-dns-injector.io/allowed-profiles; the namespace's profile instead",
 } as const;
 export type ProfileReason = keyof typeof PROFILE_REASONS;
 
