@@ -13,7 +13,7 @@ import {
   type NamespaceMode,
 } from "../config/names.js";
 import type { Profile, Settings } from "../config/settings.js";
-import { isValidSearch } from "../config/dns-limits.js";
+import { MAX_ALLOWED_PROFILES, isValidSearch } from "../config/dns-limits.js";
 
 /** The facts about a namespace the decision needs; from an informer, an API read or a file. */
 export interface NamespaceFacts {
@@ -40,13 +40,6 @@ export interface NamespacePolicy {
 
 /** ndots above 15 is capped by glibc; 0..15 is what every resolver accepts. */
 const NDOTS_RE = /^(?:[0-9]|1[0-5])$/;
-
-/**
- * allowed-profiles entries read; the rest are ignored with a warning. Profiles are few, and
- * the in-tree policy reads the same number (CEL iterates a fixed-size index list to keep its
- * estimated cost bounded whatever the annotation's size).
- */
-export const MAX_ALLOWED_PROFILES = 32;
 
 /** A profile defined in the settings (own keys only: `constructor` names no profile). */
 const isProfile = (settings: Settings, name: string): boolean => Object.hasOwn(settings.profiles, name);
