@@ -51,7 +51,7 @@ export const FINDING_RULES: Readonly<Record<FindingKind, FindingRule>> = {
   "not-injected": { policy: "pod-dns-injected", rule: "not-injected", result: "fail", severity: "medium", category: CATEGORY, requirement: "pods in an enabled namespace carry the injected dnsConfig" },
   "would-inject": { policy: "pod-dns-injected", rule: "would-inject", result: "warn", severity: "low", category: CATEGORY, requirement: "pods in an audit-mode namespace are reported where injection would change them" },
   "stale-nameserver": { policy: "pod-dns-nameserver", rule: "stale-nameserver", result: "fail", severity: "high", category: CATEGORY, requirement: "injected pods use the DNS Service's current clusterIP (or the profile's nameservers)" },
-  drift: { policy: "pod-dns-profile", rule: "drift", result: "fail", severity: "medium", category: CATEGORY, requirement: "injected pods have the search list and options of the namespace's current profile" },
+  drift: { policy: "pod-dns-profile", rule: "drift", result: "fail", severity: "medium", category: CATEGORY, requirement: "injected pods have the search list and options of their current profile (the namespace's, or the pod's own pick)" },
   "foreign-dns": { policy: "pod-dns-own-config", rule: "foreign-dns", result: "warn", severity: "low", category: CATEGORY, requirement: "pods that manage their own DNS still reach a cluster DNS server" },
 };
 

@@ -6,6 +6,8 @@
  * warnings, the per-namespace cache, and the rows that read the profile (8, 9's re-inject).
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ALLOWED_PROFILES_ANNOTATION, INJECTED_ANNOTATION, NDOTS_ANNOTATION, PROFILE_ANNOTATION, SEARCHES_ANNOTATION } from "../../../config/names.js";
 import { defaultSettings, parseSettings } from "../../../config/settings.js";
@@ -13,6 +15,7 @@ import { applyDecision, decide } from "../../../webhook/decision.js";
 import { PROFILE_REASONS, choosePodProfile, resolveNamespacePolicy } from "../../../webhook/namespace-policy.js";
 import { readPod } from "../../../webhook/pod-view.js";
 import { inputs, namespace, pod } from "../fixtures.js";
+import { repoRoot } from "../repo-root.js";
 
 const NODE_LOCAL = ["169.254.20.10", "10.96.0.10"];
 const NODE_LOCAL_OPTIONS = [
@@ -135,8 +138,11 @@ describe("pod profiles: fallbacks to the namespace's profile", () => {
     assert.equal(choosePodProfile(policy, { [PROFILE_ANNOTATION]: "node-local-dns" }, defaultSettings()).profileReason, "pod-profile-not-allowed");
   });
 
-  it("every profile reason has its text", () => {
+  it("every profile reason has its text, and the README names each", () => {
     assert.deepEqual(Object.keys(PROFILE_REASONS).sort(), ["namespace-profile", "pod-profile", "pod-profile-not-allowed", "pod-profile-unknown"]);
+    const readme = readFileSync(join(repoRoot(), "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("### Per-pod profiles"), readme.indexOf("## When the webhook fails"));
+    for (const code of Object.keys(PROFILE_REASONS)) assert.ok(section.includes(`\`${code}\``), code);
   });
 });
 
