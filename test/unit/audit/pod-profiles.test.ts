@@ -5,11 +5,13 @@
  * memoised verdict.
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { ALLOWED_PROFILES_ANNOTATION, NDOTS_ANNOTATION, PROFILE_ANNOTATION } from "../../../config/names.js";
+import { after, before, describe, it } from "node:test";
+import { ALLOWED_PROFILES_ANNOTATION, INJECT_LABEL, NDOTS_ANNOTATION, PROFILE_ANNOTATION } from "../../../config/names.js";
 import { defaultSettings } from "../../../config/settings.js";
+import { auditCluster } from "../../../audit/cluster-source.js";
 import { createPodAuditor, podDNSKey, type AuditedPod } from "../../../audit/findings.js";
 import type { Workload } from "../../../audit/owners.js";
+import { startFakeApi, type FakeApi } from "./fake-api-server.js";
 import { DNS_IP, NEW_DNS_IP, NS, audit, bare, injectedPod, ns, plainPod } from "./fixtures.js";
 
 const picking = (name: string, annotations: Record<string, string>): AuditedPod => plainPod(name, { metadata: { annotations } });
@@ -72,5 +74,23 @@ describe("audit: pods that pick their profile", () => {
     const template = { metadata: { annotations: { [NDOTS_ANNOTATION]: "1" } }, spec: {} };
     const workload: Workload = { kind: "ReplicaSet", name: "web", namespace: NS, chain: [{ kind: "ReplicaSet", name: "web" }], template };
     assert.deepEqual(audit(pod, { workload }).findings.map((f) => f.kind), ["drift"]);
+  });
+});
+
+describe("audit: the cluster source reads the picks", () => {
+  let api: FakeApi;
+  before(async () => (api = await startFakeApi()));
+  after(async () => api.close());
+
+  it("keeps the pods' profile annotations through the field selection, and samples pods by them", async () => {
+    const plain = injectedPod("plain");
+    // Same DNS fields as `plain`, but it asks for node-local-dns: not conforming.
+    const asksLater: AuditedPod = { ...plain, metadata: { ...plain.metadata, name: "asks-later", uid: "uid-asks-later", annotations: { ...plain.metadata.annotations, ...nodeLocal } } };
+    api.collections.set("/api/v1/namespaces", [{ metadata: { name: NS, labels: { [INJECT_LABEL]: "enabled" } } }]);
+    api.collections.set("/api/v1/namespaces/kube-system/services", [{ metadata: { name: "kube-dns", namespace: "kube-system" }, spec: { clusterIP: DNS_IP } }]);
+    api.collections.set(`/api/v1/namespaces/${NS}/pods`, [plain, asksLater, injectedPod("picked", { pod: picking("picked", nodeLocal) })]);
+    const run = await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" } });
+    const byPod = Object.fromEntries(run.pods.map((p) => [p.name, `${p.result}:${p.profile ?? ""}:${p.findings.map((f) => f.kind).join("+")}`]));
+    assert.deepEqual(byPod, { plain: "pass:default:", "asks-later": "fail:node-local-dns:stale-nameserver+drift", picked: "pass:node-local-dns:" });
   });
 });
