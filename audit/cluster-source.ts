@@ -6,7 +6,7 @@
  * trimmed to the fields the audit reads as soon as it is parsed.
  */
 import { CoreV1Api, type KubeConfig, type V1Namespace, type V1OwnerReference, type V1Pod, type V1PodTemplateSpec } from "@kubernetes/client-node";
-import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION } from "../config/names.js";
+import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, NDOTS_ANNOTATION, PROFILE_ANNOTATION } from "../config/names.js";
 import { dnsServiceRefs, serviceRefText, type Settings } from "../config/settings.js";
 import { apiFailure } from "../kube/api-errors.js";
 import type { PodLike } from "../webhook/decision.js";
@@ -111,10 +111,10 @@ export async function readDNSServiceIPs(core: CoreV1Api, settings: Settings): Pr
 
 /**
  * The fields each list keeps per item: all the audit reads (see findings.ts and owners.ts),
- * down to the one label and two annotations the decision looks at.
+ * down to the one label and the annotations the decision looks at (pod-view.ts READ_ANNOTATIONS).
  */
 const DNS_FIELDS: FieldSelection = { dnsPolicy: true, hostNetwork: true, dnsConfig: true };
-const DECISION_METADATA: FieldSelection = { labels: { [INJECT_LABEL]: true }, annotations: { [INJECTED_ANNOTATION]: true, [MIRROR_POD_ANNOTATION]: true } };
+const DECISION_METADATA: FieldSelection = { labels: { [INJECT_LABEL]: true }, annotations: { [INJECTED_ANNOTATION]: true, [MIRROR_POD_ANNOTATION]: true, [PROFILE_ANNOTATION]: true, [NDOTS_ANNOTATION]: true } };
 const POD_FIELDS: FieldSelection = {
   metadata: { name: true, uid: true, ownerReferences: true, deletionTimestamp: true, ...DECISION_METADATA },
   spec: DNS_FIELDS,

@@ -10,13 +10,13 @@
  * namespace lowered ndots since. When the pod's controller template is known, the audit
  * also decides the template, which is exactly what a restart would produce, and compares.
  */
-import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, POLICY_INJECTION_MARK, type NamespaceMode } from "../config/names.js";
-import { configuredDNSServiceIPs, dnsServiceRefs, serviceRefText, type DNSOption, type Settings } from "../config/settings.js";
+import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, NDOTS_ANNOTATION, POLICY_INJECTION_MARK, PROFILE_ANNOTATION, type NamespaceMode } from "../config/names.js";
+import { configuredDNSServiceIPs, dnsServiceRefs, serviceRefText, type DNSOption, type Profile, type Settings } from "../config/settings.js";
 import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
 import { buildDNSConfig, describeDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../config/dns-limits.js";
 import { expandNameservers, hasProfileNameservers } from "../config/nameserver-tokens.js";
-import { resolveNamespacePolicy, type NamespaceFacts } from "../webhook/namespace-policy.js";
+import { choosePodProfile, podProfile, resolveNamespacePolicy, type NamespaceFacts, type NamespacePolicy } from "../webhook/namespace-policy.js";
 import { podCreateRequest } from "../webhook/pod-create.js";
 import { fixNamesPods, fixText, type FixContext, type FixFor, type OwnerReference, type Workload } from "./owners.js";
 
@@ -51,7 +51,7 @@ export const FINDING_RULES: Readonly<Record<FindingKind, FindingRule>> = {
   "not-injected": { policy: "pod-dns-injected", rule: "not-injected", result: "fail", severity: "medium", category: CATEGORY, requirement: "pods in an enabled namespace carry the injected dnsConfig" },
   "would-inject": { policy: "pod-dns-injected", rule: "would-inject", result: "warn", severity: "low", category: CATEGORY, requirement: "pods in an audit-mode namespace are reported where injection would change them" },
   "stale-nameserver": { policy: "pod-dns-nameserver", rule: "stale-nameserver", result: "fail", severity: "high", category: CATEGORY, requirement: "injected pods use the DNS Service's current clusterIP (or the profile's nameservers)" },
-  drift: { policy: "pod-dns-profile", rule: "drift", result: "fail", severity: "medium", category: CATEGORY, requirement: "injected pods have the search list and options of the namespace's current profile" },
+  drift: { policy: "pod-dns-profile", rule: "drift", result: "fail", severity: "medium", category: CATEGORY, requirement: "injected pods have the search list and options of their current profile (the namespace's, or the pod's own pick)" },
   "foreign-dns": { policy: "pod-dns-own-config", rule: "foreign-dns", result: "warn", severity: "low", category: CATEGORY, requirement: "pods that manage their own DNS still reach a cluster DNS server" },
 };
 
@@ -153,11 +153,20 @@ export function createPodAuditor(ns: NamespaceAuditInput): PodAuditor {
   const templateIds = new WeakMap<PodLike, number>();
   const templateDecisions = new WeakMap<PodLike, Decision>();
   const shared = new WeakMap<Verdict, WeakMap<Workload, Finding[]>>();
-  let fresh: Fresh | undefined;
+  // By the profile the pod gets: its own pick's name, or "" for the namespace's.
+  const fresh = new Map<string, Fresh>();
+  let policy: NamespacePolicy | undefined;
   let nextTemplateId = 1;
   const ctx: JudgeContext = {
     ns,
-    fresh: () => (fresh ??= freshDNSConfig(ns)),
+    fresh: (pod) => {
+      policy ??= resolveNamespacePolicy(ns.namespaceFacts ?? { name: ns.namespace, labels: {}, annotations: {} }, ns.settings);
+      const choice = choosePodProfile(policy, pod.metadata?.annotations ?? {}, ns.settings);
+      const key = choice.profileReason === "pod-profile" ? choice.profileName : "";
+      let f = fresh.get(key);
+      if (!f) fresh.set(key, (f = freshDNSConfig(ns, podProfile(policy, choice, ns.settings))));
+      return f;
+    },
     decideTemplate: (t) => {
       let d = templateDecisions.get(t);
       if (!d) templateDecisions.set(t, (d = decideAsCreate(t, ns)));
@@ -200,7 +209,16 @@ export function createPodAuditor(ns: NamespaceAuditInput): PodAuditor {
 /** Everything `decide` and the comparison read from a pod, as one string: pods with equal keys get equal verdicts. */
 export function podDNSKey(pod: AuditedPod): string {
   const a = pod.metadata.annotations;
-  return JSON.stringify([pod.metadata.labels?.[INJECT_LABEL] ?? null, a?.[MIRROR_POD_ANNOTATION] !== undefined, a?.[INJECTED_ANNOTATION] ?? null, pod.spec?.dnsPolicy ?? null, pod.spec?.hostNetwork ?? null, pod.spec?.dnsConfig ?? null]);
+  return JSON.stringify([
+    pod.metadata.labels?.[INJECT_LABEL] ?? null,
+    a?.[MIRROR_POD_ANNOTATION] !== undefined,
+    a?.[INJECTED_ANNOTATION] ?? null,
+    a?.[PROFILE_ANNOTATION] ?? null,
+    a?.[NDOTS_ANNOTATION] ?? null,
+    pod.spec?.dnsPolicy ?? null,
+    pod.spec?.hostNetwork ?? null,
+    pod.spec?.dnsConfig ?? null,
+  ]);
 }
 
 interface Fresh {
@@ -211,7 +229,8 @@ interface Fresh {
 
 interface JudgeContext {
   ns: NamespaceAuditInput;
-  fresh: () => Fresh;
+  /** A plain pod's injection under the profile `pod` gets (its own pick, or the namespace's). */
+  fresh: (pod: PodLike) => Fresh;
   decideTemplate: (template: PodLike) => Decision;
 }
 
@@ -300,7 +319,7 @@ function notInjected(pod: AuditedPod, desired: Required<PodDNSConfig>, ns: Names
  */
 function compareInjected(pod: AuditedPod, desired: Required<PodDNSConfig>, decision: Decision, template: PodLike | undefined, ctx: JudgeContext): Problem[] {
   const actual = readDNSConfig(pod.spec?.dnsConfig);
-  const fresh = ctx.fresh();
+  const fresh = ctx.fresh(pod);
   const { settings } = ctx.ns;
   // The template is what a restart produces; without one, the stored pod re-decided.
   const expected = (template ? ctx.decideTemplate(template).dnsConfig : undefined) ?? desired;
@@ -342,7 +361,7 @@ function compareInjected(pod: AuditedPod, desired: Required<PodDNSConfig>, decis
     findings.push(
       finding(
         "drift",
-        `dnsConfig differs from the namespace's profile "${decision.profile}": ${parts.map((p) => `${p.what} ${p.actual} (expected ${p.expected})`).join("; ")}`,
+        `dnsConfig differs from ${decision.profileReason === "pod-profile" ? "the pod's" : "the namespace's"} profile "${decision.profile}": ${parts.map((p) => `${p.what} ${p.actual} (expected ${p.expected})`).join("; ")}`,
         parts.map((p) => `${p.what} ${p.expected}`).join("; "),
         parts.map((p) => `${p.what} ${p.actual}`).join("; "),
       ),
@@ -411,20 +430,19 @@ function foreignDNS(pod: AuditedPod, input: NamespaceAuditInput): Problem | unde
 }
 
 /**
- * The dnsConfig of a pod with no dnsConfig of its own: which nameservers come first today
- * (the profile's, else the DNS Service IP). The webhook's builder, not a re-derivation.
+ * The dnsConfig of a pod with no dnsConfig of its own under `profile`: which nameservers come
+ * first today (the profile's, else the DNS Service IP). The webhook's builder, not a re-derivation.
  */
-function freshDNSConfig(input: NamespaceAuditInput): Fresh {
-  const policy = resolveNamespacePolicy(input.namespaceFacts ?? { name: input.namespace, labels: {}, annotations: {} }, input.settings);
+function freshDNSConfig(input: NamespaceAuditInput, profile: Profile): Fresh {
   const built = buildDNSConfig({
     namespace: input.namespace,
     clusterDomain: input.settings.clusterDomain,
     dnsServiceIPs: input.dnsServiceIPs,
     nodeLocalDNS: input.settings.nodeLocalDNS.address,
-    profile: policy.profile,
+    profile,
     podDNSConfig: undefined,
   });
-  return { nameservers: built.dnsConfig.nameservers, searches: built.dnsConfig.searches, fromProfile: hasProfileNameservers(policy.profile.nameservers) };
+  return { nameservers: built.dnsConfig.nameservers, searches: built.dnsConfig.searches, fromProfile: hasProfileNameservers(profile.nameservers) };
 }
 
 /** A stored dnsConfig, read defensively (manifests are untrusted). */

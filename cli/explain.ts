@@ -5,7 +5,7 @@
  */
 import { INJECTED_ANNOTATION, INJECT_LABEL, NAMESPACE_MODES, PROFILE_ANNOTATION } from "../config/names.js";
 import type { Decision } from "../webhook/decision.js";
-import type { NamespaceFacts } from "../webhook/namespace-policy.js";
+import { PROFILE_REASONS, type NamespaceFacts } from "../webhook/namespace-policy.js";
 import { optionText } from "../webhook/dns-config.js";
 import { injectManifest } from "../webhook/offline.js";
 import { inputError, usageError } from "./errors.js";
@@ -76,10 +76,16 @@ function decisionJSON(d: Decision): object {
     message: d.message,
     mode: d.mode ?? null,
     profile: d.profile ?? null,
+    profileReason: d.profileReason ?? null,
     dnsConfig: d.dnsConfig ?? null,
     injectedAnnotation: d.injectedAnnotation ?? null,
     warnings: d.warnings,
   };
+}
+
+/** Why the profile, when the pod asked for one; the namespace's own profile needs no note. */
+function profileWhy(d: Decision): string {
+  return d.profileReason && d.profileReason !== "namespace-profile" ? ` (${d.profileReason}: ${PROFILE_REASONS[d.profileReason]})` : "";
 }
 
 function formatExplanation(what: string, index: number, namespace: string, path: string[], modeSource: string, d: Decision): string {
@@ -89,7 +95,7 @@ function formatExplanation(what: string, index: number, namespace: string, path:
     `  why:        ${d.message}`,
     d.row <= 2 ? `  namespace:  ${namespace} (mode not evaluated: row ${d.row} matched first)` : `  namespace:  ${namespace}, mode ${d.mode ?? "not opted in"} (${modeSource})`,
   ];
-  if (d.profile) lines.push(`  profile:    ${d.profile}`);
+  if (d.profile) lines.push(`  profile:    ${d.profile}${profileWhy(d)}`);
   if (d.dnsConfig) {
     lines.push(`  ${d.action === "inject" ? "result" : d.action === "report" ? "would set" : "current"}:`);
     lines.push(`    dnsPolicy:   None`);

@@ -147,3 +147,10 @@ export function describeValue(value: unknown, maxLength = 80): string {
  * instead of by the input (a 6.5 MB review can carry 1.3 million searches).
  */
 export const READ_LIMITS = { nameservers: 8, searches: 2 * MAX_SEARCHES, options: 2 * MAX_OPTIONS } as const;
+
+/**
+ * Entries of a namespace's pod-dns-injector.io/allowed-profiles that are read; the rest are
+ * ignored with a warning. Profiles are few; the in-tree policy reads as many (CEL iterates a
+ * fixed-size index list, so its estimated cost stays bounded whatever the annotation's size).
+ */
+export const MAX_ALLOWED_PROFILES = 32;

@@ -15,8 +15,14 @@ export const DOMAIN = "pod-dns-injector.io";
 
 /** Namespace label selecting the mode; also the pod opt-out label (value "false"). */
 export const INJECT_LABEL = `${DOMAIN}/inject`;
+/**
+ * On a namespace: its DNS profile and ndots override. On a pod (template) too: the pod's own
+ * profile (which the namespace's allowed-profiles may restrict) and its own ndots.
+ */
 export const PROFILE_ANNOTATION = `${DOMAIN}/profile`;
 export const NDOTS_ANNOTATION = `${DOMAIN}/ndots`;
+/** On a namespace: the profiles its pods may pick (comma list); absent or empty: any. */
+export const ALLOWED_PROFILES_ANNOTATION = `${DOMAIN}/allowed-profiles`;
 export const SEARCHES_ANNOTATION = `${DOMAIN}/searches`;
 /** Written on every pod we inject: `<profile>@<short hash of the applied dnsConfig>`. */
 export const INJECTED_ANNOTATION = `${DOMAIN}/injected`;

@@ -13,6 +13,7 @@
  * What CEL cannot do, and what happens instead, is listed in POLICY_DIFFERENCES (README).
  */
 import {
+  ALLOWED_PROFILES_ANNOTATION,
   ALWAYS_EXCLUDED_NAMESPACES,
   APP_COMPONENT_LABEL,
   APP_NAME_LABEL,
@@ -28,7 +29,7 @@ import {
   PROFILE_ANNOTATION,
   SEARCHES_ANNOTATION,
 } from "../config/names.js";
-import { MAX_NAMESERVERS, MAX_OPTIONS, MAX_SEARCHES, MAX_SUBDOMAIN_LENGTH, READ_LIMITS, searchListLimit } from "../config/dns-limits.js";
+import { MAX_ALLOWED_PROFILES, MAX_NAMESERVERS, MAX_OPTIONS, MAX_SEARCHES, MAX_SUBDOMAIN_LENGTH, READ_LIMITS, searchListLimit } from "../config/dns-limits.js";
 import { dnsServiceRefs, type DNSOption, type Profile, type Settings } from "../config/settings.js";
 import { DNS_SERVICE_TOKEN, NODE_LOCAL_DNS_TOKEN, effectiveNameservers, usesDNSService } from "../config/nameserver-tokens.js";
 
@@ -145,7 +146,10 @@ function nameserversExpression(profile: Profile, settings: Settings): string {
   return parts.join(" + ");
 }
 
-/** Variables shared by both policies: the namespace's profile and the cluster part of the DNS config. */
+/**
+ * Variables shared by both policies: the pod's profile (its own pick, or the namespace's, as
+ * choosePodProfile decides) and the cluster part of the DNS config.
+ */
 function profileVariables(settings: Settings): Json[] {
   const d = settings.clusterDomain;
   const fallbackIPs = dnsServiceRefs(settings)
@@ -155,12 +159,24 @@ function profileVariables(settings: Settings): Json[] {
     `params == null ? [] : has(params.spec.clusterIPs) && size(params.spec.clusterIPs) > 0 ? params.spec.clusterIPs.filter(s, isIP(s)) : ` +
     `has(params.spec.clusterIP) && isIP(params.spec.clusterIP) ? [params.spec.clusterIP] : []`;
   const names = Object.keys(settings.profiles).sort();
+  const nsAllowed = `variables.nsAnnotations[${str(ALLOWED_PROFILES_ANNOTATION)}]`;
   return [
     { name: "nsAnnotations", expression: annotationsOf("namespaceObject") },
+    { name: "podAnnotations", expression: annotationsOf("object") },
     {
-      name: "profileName",
+      name: "nsProfileName",
       expression: `${str(PROFILE_ANNOTATION)} in variables.nsAnnotations && variables.nsAnnotations[${str(PROFILE_ANNOTATION)}] in ${strList(names)} ? variables.nsAnnotations[${str(PROFILE_ANNOTATION)}] : ${str(settings.defaultProfile)}`,
     },
+    { name: "podProfile", expression: `${str(PROFILE_ANNOTATION)} in variables.podAnnotations ? variables.podAnnotations[${str(PROFILE_ANNOTATION)}] : ""` },
+    // allowed-profiles: the first entries, trimmed, empty ones dropped; none means any.
+    { name: "allowedList", expression: `${str(ALLOWED_PROFILES_ANNOTATION)} in variables.nsAnnotations ? ${nsAllowed}.split(",") : []` },
+    { name: "allowedProfiles", expression: `size(variables.allowedList) == 0 ? [] : ${firstN("variables.allowedList", MAX_ALLOWED_PROFILES)}.map(s, s.trim()).filter(s, s != "")` },
+    // A defined profile the namespace allows (its own always); anything else falls back.
+    {
+      name: "podPicked",
+      expression: `variables.podProfile in ${strList(names)} && (variables.podProfile == variables.nsProfileName || size(variables.allowedProfiles) == 0 || variables.podProfile in variables.allowedProfiles)`,
+    },
+    { name: "profileName", expression: `variables.podPicked ? variables.podProfile : variables.nsProfileName` },
     // The DNS Service's live clusterIPs (the binding's parameter), canonical as the API server
     // stores them, in its ipFamilies order (a dual-stack Service has two; validation keeps
     // clusterIPs[i] in family ipFamilies[i]); clusterIP alone for an object without the list.
@@ -179,26 +195,36 @@ function profileVariables(settings: Settings): Json[] {
   ];
 }
 
-/** The MutatingAdmissionPolicy's own variables: the namespace overrides and the pod's own dnsConfig, merged. */
+/**
+ * The MutatingAdmissionPolicy's own variables: the namespace overrides (of the namespace's
+ * profile only), the pod's ndots and the pod's own dnsConfig, merged.
+ */
 function mutationVariables(settings: Settings): Json[] {
   const own = (field: string) => `(has(object.spec.dnsConfig) && has(object.spec.dnsConfig.${field}) ? object.spec.dnsConfig.${field} : [])`;
   const nsSearches = `variables.nsAnnotations[${str(SEARCHES_ANNOTATION)}]`;
   const nsNdots = `variables.nsAnnotations[${str(NDOTS_ANNOTATION)}]`;
+  const podNdots = `variables.podAnnotations[${str(NDOTS_ANNOTATION)}]`;
+  const ndotsRE = str("^([0-9]|1[0-5])$");
   return [
     // pod-dns-injector.io/searches: replaces the profile's extras when every entry is valid.
     { name: "nsSearchList", expression: `${str(SEARCHES_ANNOTATION)} in variables.nsAnnotations ? ${nsSearches}.split(",") : []` },
     { name: "nsSearches", expression: `size(variables.nsSearchList) == 0 ? [] : ${firstN("variables.nsSearchList", MAX_SEARCHES)}.map(s, s.trim()).filter(s, s != "")` },
     {
       name: "profileSearches",
-      expression: `${str(SEARCHES_ANNOTATION)} in variables.nsAnnotations && variables.nsSearches.all(s, ${validSearch("s")}) ? variables.nsSearches : ${byProfile(settings, (p) => strList(p.searches))}`,
+      expression: `!variables.podPicked && ${str(SEARCHES_ANNOTATION)} in variables.nsAnnotations && variables.nsSearches.all(s, ${validSearch("s")}) ? variables.nsSearches : ${byProfile(settings, (p) => strList(p.searches))}`,
     },
-    // pod-dns-injector.io/ndots: an integer 0-15 goes first, replacing the profile's ndots.
-    { name: "nsNdots", expression: `${str(NDOTS_ANNOTATION)} in variables.nsAnnotations && ${nsNdots}.trim().matches("^([0-9]|1[0-5])$") ? [${nsNdots}.trim()] : []` },
+    // pod-dns-injector.io/ndots: an integer 0-15 goes first, replacing the profile's ndots;
+    // the pod's own wins, the namespace's tunes only the namespace's profile.
+    { name: "podNdots", expression: `${str(NDOTS_ANNOTATION)} in variables.podAnnotations && ${podNdots}.trim().matches(${ndotsRE}) ? [${podNdots}.trim()] : []` },
+    {
+      name: "ndotsOverride",
+      expression: `size(variables.podNdots) > 0 ? variables.podNdots : !variables.podPicked && ${str(NDOTS_ANNOTATION)} in variables.nsAnnotations && ${nsNdots}.trim().matches(${ndotsRE}) ? [${nsNdots}.trim()] : []`,
+    },
     // Windows ignores resolver options: its pods get none of the profile's (the webhook warns).
     { name: "windows", expression: WINDOWS_POD },
     {
       name: "profileOptions",
-      expression: `variables.windows ? [] : variables.nsNdots.map(n, {"name": "ndots", "value": n}) + (${byProfile(settings, (p) => `[${p.options.map(optionLiteral).join(", ")}]`)}).filter(o, size(variables.nsNdots) == 0 || o.name != "ndots")`,
+      expression: `variables.windows ? [] : variables.ndotsOverride.map(n, {"name": "ndots", "value": n}) + (${byProfile(settings, (p) => `[${p.options.map(optionLiteral).join(", ")}]`)}).filter(o, size(variables.ndotsOverride) == 0 || o.name != "ndots")`,
     },
     // The pod's own entries, the first READ_LIMITS of each list as the webhook reads them,
     // those the API server would refuse dropped. Most pods have no dnsConfig: variables are

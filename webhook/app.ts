@@ -180,6 +180,9 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
       deps.metrics.reviews.inc({ action: decision.action, reason: decision.reason, mode: decision.mode ?? "" });
       deps.metrics.reviewDuration.observe({ action: decision.action }, seconds);
       if (response.warnings?.length) deps.metrics.warnedReviews.inc({ action: decision.action, reason: decision.reason });
+      // The pod asked for a profile: its profile reason (a bounded set, never the name asked for).
+      const podAsked = decision.profileReason === "namespace-profile" ? undefined : decision.profileReason;
+      if (podAsked) deps.metrics.podProfiles.inc({ reason: podAsked });
       const level = decision.action === "inject" || decision.action === "report" || decision.warnings.length ? "info" : "debug";
       if (deps.log.isLevelEnabled(level)) {
         const r = review.request;
@@ -194,6 +197,7 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
             action: decision.action,
             reason: decision.reason,
             profile: decision.profile,
+            profileReason: podAsked,
             injected: decision.injectedAnnotation,
             warnings: decision.warnings.length ? decision.warnings : undefined,
           },

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import {
+  ALLOWED_PROFILES_ANNOTATION,
   INJECTED_ANNOTATION,
   INJECT_LABEL,
   MIRROR_POD_ANNOTATION,
@@ -19,7 +20,7 @@ import {
 import { excludedNamespaces, type Profile, type Settings } from "../config/settings.js";
 import { buildDNSConfig, optionText, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
-import { resolveNamespacePolicy, type NamespaceFacts } from "./namespace-policy.js";
+import { choosePodProfile, podProfile, resolveNamespacePolicy, type NamespaceFacts, type NamespacePolicy, type ProfileReason } from "./namespace-policy.js";
 import { isPodCreate } from "./pod-create.js";
 import { isObject } from "../config/json-shapes.js";
 import { DNS_SERVICE_TOKEN, effectiveNameservers, usesDNSService } from "../config/nameserver-tokens.js";
@@ -105,6 +106,12 @@ export interface Decision {
   message: string;
   mode?: NamespaceMode | undefined;
   profile?: string | undefined;
+  /**
+   * Why `profile` (set with it): the namespace's, the pod's own pick, or a fallback from a
+   * pick that is unknown or not allowed. A second code beside `reason`, since any row can
+   * come with any of them (PROFILE_REASONS in namespace-policy.ts).
+   */
+  profileReason?: ProfileReason | undefined;
   /** For inject, report and noop: the dnsConfig the pod gets (or would get). */
   dnsConfig?: Required<PodDNSConfig> | undefined;
   /** For inject, report and noop: the value of the injected annotation. */
@@ -123,14 +130,11 @@ export function decide(inputs: DecisionInputs): Decision {
   if (early) return early;
   const ns = inputs.namespace ?? { name: inputs.request.namespace, labels: {}, annotations: {} };
   const derived = namespaceDerived(ns, inputs.dnsServiceIPs, inputs.settings);
+  const nsRow = namespaceRow(derived.policy, inputs.namespace !== undefined);
+  if (nsRow) return nsRow;
   const pod = podFacts(inputs.pod);
-  return (
-    namespaceRow(derived.policy, inputs.namespace !== undefined) ??
-    podRow(pod, derived.policy) ??
-    windowsRow(pod, derived.policy, inputs.settings) ??
-    dnsServiceRow(inputs, derived.policy) ??
-    injectionRows(inputs, derived, pod)
-  );
+  const policy = podPolicy(derived, pod, inputs.settings);
+  return podRow(pod, policy) ?? windowsRow(pod, policy, inputs.settings) ?? dnsServiceRow(inputs, policy) ?? injectionRows(inputs, policy, pod);
 }
 
 /** A decision of row `reason`, with its message (and a detail in parentheses). */
@@ -151,10 +155,17 @@ function excludedNamespaceRow({ request, settings }: DecisionInputs): Decision |
   return excludedNamespaces(settings).has(request.namespace) ? decided("namespace-excluded", "skip", {}, request.namespace) : undefined;
 }
 
-type Policy = NamespaceDerived["policy"];
+/**
+ * The policy a pod's rows 4-9 read: the namespace's, with the pod's profile choice applied
+ * (README "Per-pod profiles"), and where the plain injections of that profile are cached.
+ */
+interface Policy extends NamespacePolicy {
+  profileReason: ProfileReason;
+  slots: InjectionSlots;
+}
 
 /** Row 3. */
-function namespaceRow(policy: Policy, namespaceFound: boolean): Decision | undefined {
+function namespaceRow(policy: NamespacePolicy, namespaceFound: boolean): Decision | undefined {
   if (policy.mode === null) {
     return decided("namespace-not-opted-in", "skip", {}, policy.invalidMode !== undefined ? `unknown mode ${JSON.stringify(policy.invalidMode)}` : namespaceFound ? "" : "namespace not found");
   }
@@ -179,7 +190,7 @@ function podFacts(pod: PodLike): PodFacts {
   return { labels: pod.metadata?.labels ?? {}, annotations, spec, dnsPolicy: spec.dnsPolicy ?? "ClusterFirst", previousAnnotation: annotations[INJECTED_ANNOTATION], windows: isWindowsPod(pod) };
 }
 
-const base = (policy: Policy) => ({ mode: policy.mode ?? undefined, profile: policy.profileName });
+const base = (policy: Policy) => ({ mode: policy.mode ?? undefined, profile: policy.profileName, profileReason: policy.profileReason });
 
 /** Row 4 (opt-out, mirror pods) and rows 5-7: respect what the pod asked for. */
 function podRow(pod: PodFacts, policy: Policy): Decision | undefined {
@@ -210,10 +221,9 @@ function dnsServiceRow({ dnsServiceIPs, settings }: DecisionInputs, policy: Poli
 }
 
 /** Rows 8 and 9: the dnsConfig is built; already there, audited, or injected if it fits. */
-function injectionRows(inputs: DecisionInputs, derived: NamespaceDerived, pod: PodFacts): Decision {
-  const { policy } = derived;
+function injectionRows(inputs: DecisionInputs, policy: Policy, pod: PodFacts): Decision {
   const b = base(policy);
-  const built = injectionFor(inputs, derived, pod);
+  const built = injectionFor(inputs, policy, pod);
   const annotation = built.annotation;
   const warnings = [...policy.warnings, ...[...built.cuts, ...built.resolverWarnings].map((c) => `pod-dns-injector: ${c}`)];
   const result = { ...b, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings };
@@ -241,15 +251,15 @@ function injectionRows(inputs: DecisionInputs, derived: NamespaceDerived, pod: P
 
 const unreadCount = ({ unread }: DecisionInputs) => (unread ? unread.nameservers + unread.searches + unread.options : 0);
 
-/** The injection for this pod: the namespace's shared one for a pod without a dnsConfig of its own. */
-function injectionFor(inputs: DecisionInputs, derived: NamespaceDerived, pod: PodFacts): BuiltInjection {
+/** The injection for this pod: its profile's shared one for a pod without a dnsConfig of its own. */
+function injectionFor(inputs: DecisionInputs, policy: Policy, pod: PodFacts): BuiltInjection {
   const { request, settings } = inputs;
   const injectedBefore = pod.previousAnnotation !== undefined;
   const plain = pod.spec.dnsConfig === undefined && !injectedBefore && unreadCount(inputs) === 0;
   const slot = pod.windows ? "plainWindows" : "plain";
-  if (plain && derived[slot]) return derived[slot];
-  const { profileName } = derived.policy;
-  const profile = pod.windows ? { ...derived.policy.profile, options: [] } : derived.policy.profile;
+  const { slots, profileName } = policy;
+  if (plain && slots[slot]) return slots[slot];
+  const profile = pod.windows ? { ...policy.profile, options: [] } : policy.profile;
   const built = buildInjection(
     buildDNSConfig({
       namespace: request.namespace,
@@ -262,10 +272,10 @@ function injectionFor(inputs: DecisionInputs, derived: NamespaceDerived, pod: Po
     }),
     profileName,
   );
-  if (pod.windows && derived.policy.profile.options.length > 0) {
-    built.resolverWarnings.push(`Windows ignores resolver options: the profile's ${derived.policy.profile.options.map(optionText).join(", ")} not injected`);
+  if (pod.windows && policy.profile.options.length > 0) {
+    built.resolverWarnings.push(`Windows ignores resolver options: the profile's ${policy.profile.options.map(optionText).join(", ")} not injected`);
   }
-  if (plain) derived[slot] = freezeDeep(built);
+  if (plain) slots[slot] = freezeDeep(built);
   return built;
 }
 
@@ -283,13 +293,44 @@ function buildInjection(built: BuiltDNSConfig, profileName: string): BuiltInject
   return { ...built, annotation: `${profileName}@${hashDNSConfig(built.dnsConfig)}`, problem: dnsConfigProblem(built.dnsConfig) };
 }
 
-/** What depends only on the namespace's facts, the DNS IP and the settings. */
-interface NamespaceDerived {
-  policy: ReturnType<typeof resolveNamespacePolicy>;
+/** The injections of a profile's plain pods: shared by every review that gets that profile. */
+interface InjectionSlots {
   /** The injection of a pod without a dnsConfig of its own, once one was built. */
   plain?: BuiltInjection;
   /** The same for a Windows pod (no profile options). */
   plainWindows?: BuiltInjection;
+}
+
+/** What depends only on the namespace's facts, the DNS IP and the settings. */
+interface NamespaceDerived {
+  policy: NamespacePolicy;
+  /** The policy of a pod that picks nothing: the namespace's profile and its slots. */
+  own: Policy;
+  /**
+   * Pods that pick a profile or ndots: the profile they get and its slots, by choice (the
+   * picked profile's name, or "" for the namespace's, and the ndots value). Keys come from
+   * resolved values only, never from raw annotations, so there are at most
+   * (profiles + 1) × 17 per namespace entry.
+   */
+  chosen: Map<string, { profile: Profile; slots: InjectionSlots }>;
+}
+
+/**
+ * The pod's Policy. A pod without profile or ndots annotations gets the namespace's shared
+ * one; a fallback without ndots shares the namespace's injections too (the same dnsConfig
+ * and annotation), with its own warnings and reason.
+ */
+function podPolicy(derived: NamespaceDerived, pod: PodFacts, settings: Settings): Policy {
+  const { own } = derived;
+  if (pod.annotations[PROFILE_ANNOTATION] === undefined && pod.annotations[NDOTS_ANNOTATION] === undefined) return own;
+  const choice = choosePodProfile(derived.policy, pod.annotations, settings);
+  const picked = choice.profileReason === "pod-profile";
+  const warnings = choice.warnings.length ? [...own.warnings, ...choice.warnings] : own.warnings;
+  if (!picked && choice.ndots === undefined) return { ...own, profileReason: choice.profileReason, warnings };
+  const key = `${picked ? choice.profileName : ""}\0${choice.ndots ?? ""}`;
+  let entry = derived.chosen.get(key);
+  if (!entry) derived.chosen.set(key, (entry = { profile: freezeDeep(podProfile(derived.policy, choice, settings)), slots: {} }));
+  return { ...own, profileName: choice.profileName, profile: entry.profile, profileReason: choice.profileReason, warnings, slots: entry.slots };
 }
 
 /**
@@ -306,11 +347,12 @@ function namespaceDerived(ns: NamespaceFacts, dnsServiceIPs: readonly string[], 
   if (!cache) derivedCache.set(settings, (cache = new Map<string, NamespaceDerived>()));
   const a = ns.annotations;
   // \0 cannot occur in names, labels or annotation values the API server accepts.
-  const key = `${ns.name}\0${ns.labels[INJECT_LABEL] ?? "\u0001"}\0${a[PROFILE_ANNOTATION] ?? "\u0001"}\0${a[NDOTS_ANNOTATION] ?? "\u0001"}\0${a[SEARCHES_ANNOTATION] ?? "\u0001"}\0${dnsServiceIPs.join(",")}`;
+  const key = `${ns.name}\0${ns.labels[INJECT_LABEL] ?? "\u0001"}\0${a[PROFILE_ANNOTATION] ?? "\u0001"}\0${a[NDOTS_ANNOTATION] ?? "\u0001"}\0${a[SEARCHES_ANNOTATION] ?? "\u0001"}\0${a[ALLOWED_PROFILES_ANNOTATION] ?? "\u0001"}\0${dnsServiceIPs.join(",")}`;
   let hit = cache.get(key);
   if (!hit) {
     if (cache.size >= MAX_DERIVED_ENTRIES) cache.clear();
-    hit = { policy: freezeDeep(resolveNamespacePolicy(ns, settings)) };
+    const policy = freezeDeep(resolveNamespacePolicy(ns, settings));
+    hit = { policy, own: { ...policy, profileReason: "namespace-profile", slots: {} }, chosen: new Map() };
     cache.set(key, hit);
   }
   return hit;

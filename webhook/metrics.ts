@@ -9,6 +9,7 @@ export interface WebhookMetrics {
   reviews: Counter<"action" | "reason" | "mode">;
   reviewDuration: Histogram<"action">;
   warnedReviews: Counter<"action" | "reason">;
+  podProfiles: Counter<"reason">;
   malformedReviews: Counter<"path">;
   handlerErrors: Counter<"path">;
   dnsServiceGuard: Counter<"operation" | "decision" | "reason">;
@@ -48,6 +49,14 @@ export function createWebhookMetrics(options: { version: string; collectProcessM
       name: "pod_dns_injector_admission_reviews_warned_total",
       help: "Pod admission reviews answered with at least one admission warning (cut entries, ignored annotations, unknown DNS IP, audit mode), by action and reason code.",
       labelNames: ["action", "reason"],
+      registers: [registry],
+    }),
+    // Pods that asked for a profile of their own, by the profile reason: fallbacks show up on
+    // a dashboard. Never by profile name: the pod's annotation is anyone's to write.
+    podProfiles: new Counter({
+      name: "pod_dns_injector_admission_pod_profiles_total",
+      help: "Pod admission reviews whose pod asked for a profile (pod-dns-injector.io/profile), by profile reason: pod-profile (taken), pod-profile-unknown or pod-profile-not-allowed (the namespace's profile instead).",
+      labelNames: ["reason"],
       registers: [registry],
     }),
     malformedReviews: new Counter({

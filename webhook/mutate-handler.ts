@@ -47,8 +47,8 @@ export class AdmissionInternalError extends Error {
  * Contract: the response always carries the request's `uid` and is always `allowed: true`;
  * only `inject` carries a JSON Patch (`dnsPolicy: None`, the dnsConfig, our annotation), and
  * `report` (audit mode) carries a warning saying what would be set instead. Every response
- * has the audit annotations `decision` and `reason` (and `profile` when one applies), and the
- * decision's warnings. The returned `decision` is the same one, for logs and metrics.
+ * has the audit annotations `decision` and `reason` (and `profile` when one applies,
+ * `profile-reason` when the pod asked for one), and the decision's warnings. The returned `decision` is the same one, for logs and metrics.
  *
  * `pod` is the request's object as read by decodeMutateReview (the HTTP layer always passes
  * it); without it the object in `review` is read here.
@@ -91,6 +91,8 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
 
   const auditAnnotations: Record<string, string> = { decision: decision.action, reason: decision.reason };
   if (decision.profile) auditAnnotations.profile = decision.profile;
+  // Only when the pod asked for a profile: the namespace's own needs no second annotation.
+  if (decision.profileReason && decision.profileReason !== "namespace-profile") auditAnnotations["profile-reason"] = decision.profileReason;
   const warnings = [...decision.warnings];
 
   if (decision.action === "inject") {

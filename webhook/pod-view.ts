@@ -15,7 +15,7 @@
  * and only the labels and annotations the decision reads are copied. The view is what
  * crosses from the body-parsing worker to the main thread, so it must stay small.
  */
-import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, OS_NODE_LABEL } from "../config/names.js";
+import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, NDOTS_ANNOTATION, OS_NODE_LABEL, PROFILE_ANNOTATION } from "../config/names.js";
 import type { DNSOption } from "../config/settings.js";
 import type { PodLike } from "./decision.js";
 import type { UnreadEntries } from "./dns-config.js";
@@ -24,7 +24,8 @@ import { isObject } from "../config/json-shapes.js";
 
 /** The labels and annotations the decision reads; every other key is only measured. */
 const READ_LABELS = [INJECT_LABEL];
-const READ_ANNOTATIONS = [INJECTED_ANNOTATION, MIRROR_POD_ANNOTATION];
+/** The pod's own profile and ndots (choosePodProfile) are read too. */
+const READ_ANNOTATIONS = [INJECTED_ANNOTATION, MIRROR_POD_ANNOTATION, PROFILE_ANNOTATION, NDOTS_ANNOTATION];
 /** The nodeSelector key that tells a Windows pod (isWindowsPod). */
 const READ_NODE_SELECTOR = [OS_NODE_LABEL];
 

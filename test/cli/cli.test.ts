@@ -174,6 +174,18 @@ describe("pod-dns-injector CLI", () => {
     assert.match(disabled.stdout, /decision: {3}skip \(row 3, reason namespace-disabled\)/);
   });
 
+  it("explain --namespace-file applies allowed-profiles to a pod's pick and prints the profile reason", () => {
+    const ns = file("ns-allowed.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  labels: {pod-dns-injector.io/inject: enabled}\n  annotations: {pod-dns-injector.io/allowed-profiles: default}\n");
+    const picking = (profile: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations: {pod-dns-injector.io/profile: ${profile}}\nspec:\n  containers: [{name: app, image: app}]\n`;
+    const refused = run(["explain", "-f", "-", "--namespace-file", ns, "-o", "json"], picking("node-local-dns"));
+    assert.equal(refused.code, 0, refused.stderr);
+    const e = JSON.parse(refused.stdout) as { reason: string; profile: string; profileReason: string; warnings: string[] };
+    assert.deepEqual([e.reason, e.profile, e.profileReason], ["cluster-first", "default", "pod-profile-not-allowed"]);
+    assert.match(e.warnings.join("\n"), /"node-local-dns" is not allowed in this namespace/);
+    const text = run(["explain", "-f", "-", "--namespace-file", ns], picking("default"));
+    assert.match(text.stdout, /profile: {4}default \(pod-profile: picked by the pod's pod-dns-injector\.io\/profile annotation/);
+  });
+
   it("certs generate writes four PEM files that certs inspect can read; refuses to overwrite", () => {
     const out = join(tmp, "pki");
     const g = run(["certs", "generate", "--out", out, "--service", "pod-dns-injector", "--namespace", "pod-dns-injector", "--ip", "127.0.0.1"]);

@@ -1,6 +1,7 @@
 /**
  * In-tree admission against the real API server: `policy render`'s objects apply cleanly,
- * and every golden inject case, created once through the webhook (serve process +
+ * and every golden inject case (and a few that need namespace annotations: a namespace
+ * profile, allowed-profiles), created once through the webhook (serve process +
  * MutatingWebhookConfiguration) and once through the MutatingAdmissionPolicy alone, is
  * stored the same, except exactly the cases policy/differences.ts lists. Then the policy
  * follows a kube-dns IP change (its parameter is the Service itself) and the
@@ -13,7 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { INJECTED_ANNOTATION, INJECT_LABEL, POLICY_INJECTION_MARK, PROFILE_ANNOTATION } from "../../config/names.js";
+import { ALLOWED_PROFILES_ANNOTATION, INJECTED_ANNOTATION, INJECT_LABEL, NDOTS_ANNOTATION, POLICY_INJECTION_MARK, PROFILE_ANNOTATION } from "../../config/names.js";
 import { defaultSettings } from "../../config/settings.js";
 import { POLICY_DIFFERENCES, goldenCaseKey } from "../../policy/differences.js";
 import { renderAdmissionPolicies, type ValidationMode } from "../../policy/render.js";
@@ -30,6 +31,23 @@ const GOLDEN_NS = "team-a";
 /** A namespace on the built-in node-local-dns profile (nameserver tokens, issue 14 items 1-2). */
 const NODE_LOCAL_NS = "team-node-local";
 const NODE_LOCAL_CASE = "node-local-dns profile";
+/**
+ * Per-workload profiles (issue 14 item 7) under allowed-profiles, in two namespaces (the
+ * default settings have two profiles): one lists node-local-dns; the other lists only a name
+ * that is no profile, so just its own profile (default, tuned to ndots 2) is allowed.
+ */
+const LISTS_NODE_LOCAL_NS = "team-lists-node-local";
+const OWN_ONLY_NS = "team-own-profile-only";
+const NAMESPACE_ANNOTATIONS: Record<string, Record<string, string>> = {
+  [NODE_LOCAL_NS]: { [PROFILE_ANNOTATION]: "node-local-dns" },
+  [LISTS_NODE_LOCAL_NS]: { [ALLOWED_PROFILES_ANNOTATION]: "node-local-dns, nope" },
+  [OWN_ONLY_NS]: { [ALLOWED_PROFILES_ANNOTATION]: "nope", [NDOTS_ANNOTATION]: "2" },
+};
+const PICK_CASES = [
+  { key: "allowed-profiles: a listed pick", namespace: LISTS_NODE_LOCAL_NS, annotations: { [PROFILE_ANNOTATION]: "node-local-dns" } },
+  { key: "allowed-profiles: an unlisted pick falls back", namespace: OWN_ONLY_NS, annotations: { [PROFILE_ANNOTATION]: "node-local-dns" } },
+  { key: "allowed-profiles: the namespace's own profile, as configured, with the pod's ndots", namespace: OWN_ONLY_NS, annotations: { [PROFILE_ANNOTATION]: "default", [NDOTS_ANNOTATION]: "3" } },
+] as const;
 const goldenDir = join(repoRoot(), "test", "golden", "inject");
 
 /** A golden document that is (or holds) a pod: the Pod the API server is asked to create. */
@@ -59,6 +77,7 @@ function goldenCases(): GoldenCase[] {
   // namespace that asks for the built-in node-local-dns profile.
   const plain = podManifest("node-local-plain");
   cases.push({ key: NODE_LOCAL_CASE, namespace: NODE_LOCAL_NS, pod: { ...plain, metadata: { ...plain.metadata, namespace: NODE_LOCAL_NS } } });
+  PICK_CASES.forEach((c, i) => cases.push({ key: c.key, namespace: c.namespace, pod: podManifest(`pick-${i + 1}`, { metadata: { namespace: c.namespace, annotations: { ...c.annotations } } }) }));
   return cases;
 }
 
@@ -131,7 +150,7 @@ describe("in-tree admission (MutatingAdmissionPolicy + ValidatingAdmissionPolicy
         // Offline inject (the golden outputs) treats every namespace as enabled; so do we.
         ...[...new Set([GOLDEN_NS, ...cases.map((c) => c.namespace)])]
           .filter((ns) => ns !== "kube-system")
-          .map((ns) => createNamespace(core, ns, { labels: { [INJECT_LABEL]: "enabled" }, annotations: ns === NODE_LOCAL_NS ? { [PROFILE_ANNOTATION]: "node-local-dns" } : {} })),
+          .map((ns) => createNamespace(core, ns, { labels: { [INJECT_LABEL]: "enabled" }, annotations: NAMESPACE_ANNOTATIONS[ns] ?? {} })),
       ]);
       webhook = started;
     } catch (err) {
@@ -221,6 +240,27 @@ describe("in-tree admission (MutatingAdmissionPolicy + ValidatingAdmissionPolicy
         assert.equal(pod?.spec?.dnsPolicy, "None", mode);
         assert.deepEqual(JSON.parse(JSON.stringify(pod?.spec?.dnsConfig)), expected, mode);
         assert.match(injectedBy(pod) ?? "", /^node-local-dns@/, mode);
+      }
+    }),
+  );
+
+  it(
+    "pods pick profiles within allowed-profiles, and fall back to the namespace's outside it, in both modes",
+    withLogs(async () => {
+      const searches = (ns: string) => [`${ns}.svc.cluster.local`, "svc.cluster.local", "cluster.local"];
+      const expected = [
+        { profile: "node-local-dns", dnsConfig: { nameservers: ["169.254.20.10", DNS_IP], searches: searches(LISTS_NODE_LOCAL_NS), options: [{ name: "ndots", value: "5" }, { name: "timeout", value: "1" }, { name: "attempts", value: "2" }] } },
+        // The namespace's profile as the namespace tunes it.
+        { profile: "default", dnsConfig: { nameservers: [DNS_IP], searches: searches(OWN_ONLY_NS), options: [{ name: "ndots", value: "2" }] } },
+        // A pick comes as configured; the pod's ndots wins.
+        { profile: "default", dnsConfig: { nameservers: [DNS_IP], searches: searches(OWN_ONLY_NS), options: [{ name: "ndots", value: "3" }] } },
+      ];
+      for (const mode of ["webhook", "policy"] as const) {
+        PICK_CASES.forEach((c, i) => {
+          const pod = stored[mode].get(c.key);
+          assert.deepEqual(JSON.parse(JSON.stringify(pod?.spec?.dnsConfig)), expected[i]!.dnsConfig, `${mode}: ${c.key}`);
+          assert.match(injectedBy(pod) ?? "", new RegExp(`^${expected[i]!.profile}@`), `${mode}: ${c.key}`);
+        });
       }
     }),
   );

@@ -13,6 +13,7 @@ import { parseAllDocuments } from "yaml";
 import { main } from "../../../cli/program.js";
 import { INJECT_LABEL, NAMESPACE_NAME_LABEL } from "../../../config/names.js";
 import { defaultSettings } from "../../../config/settings.js";
+import { MAX_ALLOWED_PROFILES } from "../../../config/dns-limits.js";
 import { POLICY_DIFFERENCES } from "../../../policy/differences.js";
 import { POLICY_NAMES, renderAdmissionPolicies } from "../../../policy/render.js";
 import { repoRoot } from "../repo-root.js";
@@ -96,7 +97,7 @@ describe("policy render", () => {
     s.clusterDomain = "k8s.example";
     s.nodeLocalDNS.address = "169.254.25.10";
     const map = byKind(render(s), "MutatingAdmissionPolicy");
-    assert.match(variable(map, "profileName"), /in \["cache", "default", "fast", "node-local-dns"\] \?/);
+    assert.match(variable(map, "nsProfileName"), /in \["cache", "default", "fast", "node-local-dns"\] \?/);
     assert.equal(
       variable(map, "profileNameservers"),
       'variables.profileName == "cache" ? ["169.254.20.10"] : (variables.profileName == "node-local-dns" ? ["169.254.25.10"] + variables.dnsServiceIPs : (variables.dnsServiceIPs))',
@@ -130,6 +131,20 @@ describe("policy render", () => {
     s.windows = "skip";
     const skip = render(s);
     for (const kind of ["MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"]) assert.ok(conditionNames(skip, kind).includes("not-windows"), kind);
+  });
+
+  it("per-workload profiles: both policies take the pod's allowed pick; the namespace's ndots and searches tune only its own profile", () => {
+    const objs = render(defaultSettings());
+    for (const kind of ["MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"]) {
+      const policy = byKind(objs, kind);
+      assert.equal(variable(policy, "profileName"), "variables.podPicked ? variables.podProfile : variables.nsProfileName", kind);
+      assert.match(variable(policy, "podPicked"), /^variables\.podProfile in \["default", "node-local-dns"\] && /, kind);
+      // allowed-profiles is read through a fixed-size index list, as many entries as the webhook reads.
+      assert.ok(variable(policy, "allowedProfiles").includes(`[${Array.from({ length: MAX_ALLOWED_PROFILES }, (_, i) => i).join(", ")}]`), kind);
+    }
+    const map = byKind(objs, "MutatingAdmissionPolicy");
+    assert.match(variable(map, "profileSearches"), /^!variables\.podPicked && /);
+    assert.match(variable(map, "ndotsOverride"), /^size\(variables\.podNdots\) > 0 \? variables\.podNdots : !variables\.podPicked && /);
   });
 
   it("quotes every configured string as a CEL string literal", () => {

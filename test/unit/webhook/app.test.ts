@@ -173,6 +173,29 @@ describe("/mutate over fastify inject", () => {
     await a.close();
   });
 
+  it("a pod's profile pick: the profile-reason audit annotation, the warning, and the pod-profiles counter by reason", async () => {
+    const { app: a, metrics } = app();
+    const send = async (annotations: Record<string, string>) => {
+      const res = await a.inject({ method: "POST", url: "/mutate", payload: review(pod({}, { annotations })) as object });
+      return res.json<{ response: { auditAnnotations: Record<string, string>; warnings?: string[]; patch?: string } }>().response;
+    };
+    const picked = await send({ "pod-dns-injector.io/profile": "node-local-dns" });
+    assert.deepEqual(picked.auditAnnotations, { decision: "inject", reason: "cluster-first", profile: "node-local-dns", "profile-reason": "pod-profile" });
+    const stored = applyPatchCopy(pod({}, { annotations: { "pod-dns-injector.io/profile": "node-local-dns" } }), decodePatch(picked.patch));
+    assert.deepEqual((stored.spec?.dnsConfig as { nameservers: string[] }).nameservers, ["169.254.20.10", "10.96.0.10"]);
+    const unknown = await send({ "pod-dns-injector.io/profile": "fast" });
+    assert.deepEqual(unknown.auditAnnotations, { decision: "inject", reason: "cluster-first", profile: "default", "profile-reason": "pod-profile-unknown" });
+    assert.match(unknown.warnings?.join("\n") ?? "", /pod-dns-injector\.io\/profile="fast" names no profile/);
+    await send({ "pod-dns-injector.io/profile": "unknown-too" });
+    const ndotsOnly = await send({ "pod-dns-injector.io/ndots": "2" });
+    assert.equal(ndotsOnly.auditAnnotations["profile-reason"], undefined, "a pod that picks only ndots keeps the namespace's profile");
+    const text = await metrics.registry.metrics();
+    assert.match(text, /pod_dns_injector_admission_pod_profiles_total\{reason="pod-profile"\} 1/);
+    assert.match(text, /pod_dns_injector_admission_pod_profiles_total\{reason="pod-profile-unknown"\} 2/);
+    assert.doesNotMatch(text, /pod_profiles_total\{reason="namespace-profile"/, "pods that pick no profile are not counted");
+    await a.close();
+  });
+
   it("counts reviews answered with warnings, by action and reason", async () => {
     const facts: AdmissionFacts = { lookupNamespace: async (n) => namespace(n, "audit"), dnsServiceIPs: () => ["10.96.0.10"] };
     const { app: a, metrics } = app(facts);
