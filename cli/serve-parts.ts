@@ -256,11 +256,13 @@ export function leaderWork(d: LeaderWorkDeps): LeaderWork | undefined {
       start: async () => {
         keeper = startAdmissionPolicyKeeper({
           kubeConfig: d.kubeConfig,
-          render: () => renderAdmissionPolicies(d.settings(), { validation: d.settings().admission.validation }),
+          render: () => renderAdmissionPolicies(d.settings(), { validation: d.settings().admission.validation, fallbackDNSServiceIPs: fallbackDNSServiceIPs(d.cluster) }),
           log: d.log.child({ component: "admission-policy" }),
           registry: d.registry,
           resyncSeconds: guardianSettings.resyncSeconds,
         });
+        // The old Services' IPs are rendered in: a change is a new policy to apply.
+        if (d.cluster.dnsServices.length > 1) d.cluster.onDNSServiceIPChange(() => keeper?.settingsChanged());
       },
       leaderOnly: { startedLeading: () => keeper?.startedLeading(), stoppedLeading: () => keeper?.stoppedLeading() },
       stop: async () => keeper?.stop(),
@@ -345,4 +347,12 @@ async function listen(app: Listener, host: string, port: number, flag: string): 
 function portOf(app: Listener): number {
   const address = app.server.address();
   return typeof address === "object" && address ? address.port : 0;
+}
+
+/** The live IPs of the DNS Services after the first (a migration's old ones), for the policy keeper. */
+function fallbackDNSServiceIPs(cluster: ClusterFacts): string[] | undefined {
+  if (cluster.dnsServices.length < 2) return undefined;
+  const ips: string[] = [];
+  for (const w of cluster.dnsServices.slice(1)) for (const ip of w.ips()) if (!ips.includes(ip)) ips.push(ip);
+  return ips;
 }

@@ -148,8 +148,6 @@ function crossFieldErrors(s: Settings): string[] {
   // client-go's rule: a leader must give up before others may take over, and retry within that.
   if (!(lease > renew && renew > retry)) errors.push(`guardian: need leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds (got ${lease} > ${renew} > ${retry})`);
   errors.push(...dnsServicesErrors(s));
-  const policyProblem = s.admission.mode !== "webhook" ? policyDNSServicesProblem(s) : null;
-  if (policyProblem) errors.push(`admission.mode ${s.admission.mode}: ${policyProblem}`);
   const cs = s.certificates;
   if (cs.secretName === cs.caSecretName) errors.push(`certificates.secretName and certificates.caSecretName: must differ (both ${JSON.stringify(cs.secretName)}): the CA key must not sit in the serving Secret`);
   return errors;
@@ -286,9 +284,9 @@ function dnsServicesErrors(s: Settings): string[] {
 }
 
 /**
- * Why the in-tree policy cannot follow `dnsServices`, or null. Its one parameter is the first
- * Service (read live); the later ones (the old Services of a migration) it can only name by
- * their fixed IPs, so each needs one.
+ * Why `policy render` cannot follow `dnsServices`, or null. A binding's one parameter is the
+ * first Service (read live); offline, the later ones (a migration's old Services) can only be
+ * named by their fixed IPs, so each needs one. (serve's policy keeper renders their live IPs.)
  */
 export function policyDNSServicesProblem(settings: Settings): string | null {
   const missing = dnsServiceRefs(settings).slice(1).findIndex((r) => r.clusterIP === null);

@@ -47,6 +47,12 @@ export interface PolicyRenderOptions {
   validation?: ValidationMode | undefined;
   /** The mutating policy's failurePolicy; default Ignore (an evaluation error admits unchanged). */
   failurePolicy?: "Ignore" | "Fail" | undefined;
+  /**
+   * The IPs of the DNS Services after the first (settings `dnsServices`, a migration's old
+   * ones), which a binding cannot read as parameters: serve's policy keeper passes their live
+   * clusterIPs (and re-applies when they change); default their configured fixed IPs.
+   */
+  fallbackDNSServiceIPs?: readonly string[] | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -150,11 +156,13 @@ function nameserversExpression(profile: Profile, settings: Settings): string {
  * Variables shared by both policies: the pod's profile (its own pick, or the namespace's, as
  * choosePodProfile decides) and the cluster part of the DNS config.
  */
-function profileVariables(settings: Settings): Json[] {
+function profileVariables(settings: Settings, options: PolicyRenderOptions): Json[] {
   const d = settings.clusterDomain;
-  const fallbackIPs = dnsServiceRefs(settings)
-    .slice(1)
-    .flatMap((r) => (r.clusterIP === null ? [] : [r.clusterIP]));
+  const fallbackIPs =
+    options.fallbackDNSServiceIPs ??
+    dnsServiceRefs(settings)
+      .slice(1)
+      .flatMap((r) => (r.clusterIP === null ? [] : [r.clusterIP]));
   const firstDNSServiceIPs =
     `params == null ? [] : has(params.spec.clusterIPs) && size(params.spec.clusterIPs) > 0 ? params.spec.clusterIPs.filter(s, isIP(s)) : ` +
     `has(params.spec.clusterIP) && isIP(params.spec.clusterIP) ? [params.spec.clusterIP] : []`;
@@ -323,7 +331,7 @@ export function renderAdmissionPolicies(settings: Settings, options: PolicyRende
       paramKind: { apiVersion: "v1", kind: "Service" },
       matchConstraints: podCreateOnly,
       matchConditions: podConditions(settings, false),
-      variables: [...profileVariables(settings), ...mutationVariables(settings)],
+      variables: [...profileVariables(settings, options), ...mutationVariables(settings)],
       mutations: [{ patchType: "JSONPatch", jsonPatch: { expression: MUTATION_EXPRESSION } }],
       failurePolicy: options.failurePolicy ?? "Ignore",
       // As the webhook's: a later mutation that resets dnsPolicy gets our answer again.
@@ -340,7 +348,7 @@ export function renderAdmissionPolicies(settings: Settings, options: PolicyRende
       matchConstraints: podCreateOnly,
       matchConditions: podConditions(settings, true),
       variables: [
-        ...profileVariables(settings),
+        ...profileVariables(settings, options),
         { name: "injected", expression: `has(object.spec.dnsPolicy) && object.spec.dnsPolicy == "None" && has(object.spec.dnsConfig)` },
         { name: "nameservers", expression: `variables.injected && has(object.spec.dnsConfig.nameservers) ? object.spec.dnsConfig.nameservers : []` },
         { name: "searches", expression: `variables.injected && has(object.spec.dnsConfig.searches) ? object.spec.dnsConfig.searches : []` },

@@ -1,19 +1,27 @@
 /**
  * What `dnsService` stands for, on a dual-stack kube-apiserver
- * (`--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112`, issue 14 item 3): a
- * dual-stack kube-dns gives pods both clusterIPs in its ipFamilies order, through the
- * webhook and through the in-tree policy alike, and the guardian recreates a deleted one
- * dual-stack, on both IPs.
+ * (`--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112`):
+ * - issue 14 item 3: a dual-stack kube-dns gives pods both clusterIPs in its ipFamilies
+ *   order, through the webhook and through the in-tree policy alike, and the guardian
+ *   recreates a deleted one dual-stack, on both IPs;
+ * - issue 14 item 4, the README's Service-CIDR migration, step by step: a new ServiceCIDR, a
+ *   second DNS Service on its fixed IP there, the overlap (`dnsServices`: new first, old as
+ *   fallback, through the webhook and the policy), the audit naming pods that point only at
+ *   the old Service, each Service guarded on its own IP, and the old one's planned removal
+ *   not fought.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod, type V1Service } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api, NetworkingV1Api, type V1Pod, type V1Service } from "@kubernetes/client-node";
+import { auditCluster } from "../../audit/cluster-source.js";
+import { SNAPSHOT_CONFIGMAP } from "../../config/names.js";
+import { parseSettings, type Settings } from "../../config/settings.js";
 import { INJECTED_ANNOTATION, INJECT_LABEL, POLICY_INJECTION_MARK, PROFILE_ANNOTATION } from "../../config/names.js";
 import { defaultSettings } from "../../config/settings.js";
 import { renderAdmissionPolicies } from "../../policy/render.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { FAST_GUARDIAN, DNS_NAME, DNS_NAMESPACE, deleteService, readService, waitForKubeDNS, waitForStoredSnapshot } from "./guardian-helpers.js";
+import { FAST_GUARDIAN, DNS_NAME, DNS_NAMESPACE, INJECTOR_NAMESPACE, deleteService, readService, waitForKubeDNS, waitForResyncs, waitForStoredSnapshot } from "./guardian-helpers.js";
 import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, stopWebhookAndControlPlane, waitFor } from "./kube.js";
 import { startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 
@@ -22,6 +30,10 @@ const DNS_IPS = ["10.96.0.10", "fd00:10:96::a"];
 const NODE_LOCAL = "169.254.20.10";
 const NS = "team-dual";
 const NODE_LOCAL_NS = "team-dual-node-local";
+/** The migration's new Service CIDR and the second DNS Service's fixed IP in it. */
+const NEW_CIDR = "10.100.0.0/16";
+const NEW_DNS = { namespace: "kube-system", name: "kube-dns-next", clusterIP: "10.100.0.10" };
+const OVERLAP = { dnsServices: [NEW_DNS, { namespace: "kube-system", name: "kube-dns" }] };
 
 /** kubeadm's kube-dns, dual-stack: both families pinned, IPv4 primary. */
 function dualStackKubeDNS(): V1Service {
@@ -30,7 +42,7 @@ function dualStackKubeDNS(): V1Service {
   return svc;
 }
 
-describe("a dual-stack DNS Service on a dual-stack kube-apiserver", () => {
+describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns, then a Service-CIDR migration", () => {
   let cp: ControlPlane | undefined;
   let webhook: WebhookProcess | undefined;
   let core: CoreV1Api;
@@ -63,6 +75,45 @@ describe("a dual-stack DNS Service on a dual-stack kube-apiserver", () => {
     return pod;
   }
 
+  /** kube-dns-next as a copy of kube-dns's shape on the new range's fixed IP, single-stack. */
+  function nextKubeDNS(): V1Service {
+    const svc = kubeadmKubeDNS(NEW_DNS.clusterIP);
+    svc.metadata = { ...svc.metadata, name: NEW_DNS.name };
+    return svc;
+  }
+
+  async function restartWebhook(config: Record<string, unknown>, name: string): Promise<void> {
+    await webhook?.stop();
+    webhook = await startWebhookProcess({ kubeconfigPath: cp!.kubeconfigPath, dir: cp!.dir, name, logLevel: "debug", config: { guardian: { ...FAST_GUARDIAN, enabled: true, repair: "recreate" }, ...config } });
+  }
+
+  async function withWebhookRegistered<T>(fn: () => Promise<T>): Promise<T> {
+    await admission.createMutatingWebhookConfiguration({ body: buildMutatingWebhookConfiguration({ caBundlePem: webhook!.caPem, url: webhook!.mutateUrl, failurePolicy: "Fail" }) });
+    try {
+      return await fn();
+    } finally {
+      await admission.deleteMutatingWebhookConfiguration({ name: "pod-dns-injector" });
+    }
+  }
+
+  async function withPolicies<T>(settings: Settings, fn: () => Promise<T>): Promise<T> {
+    const items = renderAdmissionPolicies(settings, { validation: "warn" });
+    const r = await cp!.kubectl(["apply", "--server-side", "--field-manager=pod-dns-injector", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+    assert.equal(r.code, 0, `kubectl apply of policy render's objects: ${r.stderr}`);
+    try {
+      return await fn();
+    } finally {
+      const d = await cp!.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+      assert.equal(d.code, 0, `kubectl delete of the policies: ${d.stderr}`);
+    }
+  }
+
+  const overlapSettings = (): Settings => {
+    const r = parseSettings(OVERLAP);
+    assert.ok(r.ok, r.ok ? "" : r.errors.join("\n"));
+    return r.settings;
+  };
+
   before(async () => {
     try {
       cp = await startControlPlane({ controllerManager: true, name: "e2e-dual-stack", serviceClusterIPRange: DUAL_STACK_RANGE });
@@ -92,36 +143,27 @@ describe("a dual-stack DNS Service on a dual-stack kube-apiserver", () => {
   it(
     "the webhook injects both clusterIPs, IPv4 first as the Service's ipFamilies say; NodeLocal DNSCache goes before them",
     withLogs(async () => {
-      await admission.createMutatingWebhookConfiguration({ body: buildMutatingWebhookConfiguration({ caBundlePem: webhook!.caPem, url: webhook!.mutateUrl, failurePolicy: "Fail" }) });
-      try {
+      await withWebhookRegistered(async () => {
         await waitForInjection(NS, (a) => /^default@[0-9a-f]{10}$/.test(a));
         const pod = await storedPod(NS, "web-webhook");
         assert.deepEqual(dnsConfigOf(pod), { nameservers: DNS_IPS, searches: [`${NS}.svc.cluster.local`, "svc.cluster.local", "cluster.local"], options: [{ name: "ndots", value: "5" }] });
         const cached = await storedPod(NODE_LOCAL_NS, "web-webhook");
-        assert.deepEqual((cached.spec?.dnsConfig?.nameservers ?? []), [NODE_LOCAL, ...DNS_IPS], "three nameservers: the node cache, then both families");
-      } finally {
-        await admission.deleteMutatingWebhookConfiguration({ name: "pod-dns-injector" });
-      }
+        assert.deepEqual(cached.spec?.dnsConfig?.nameservers ?? [], [NODE_LOCAL, ...DNS_IPS], "three nameservers: the node cache, then both families");
+      });
     }),
   );
 
   it(
     "the in-tree MutatingAdmissionPolicy, whose parameter is the Service, stores the same dnsConfig",
     withLogs(async () => {
-      const objects = renderAdmissionPolicies(defaultSettings(), { validation: "warn" });
-      const r = await cp!.kubectl(["apply", "--server-side", "--field-manager=pod-dns-injector", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }) });
-      assert.equal(r.code, 0, `kubectl apply of policy render's objects: ${r.stderr}`);
-      try {
+      await withPolicies(defaultSettings(), async () => {
         await waitForInjection(NS, (a) => a === `default@${POLICY_INJECTION_MARK}`);
         const byWebhook = await readPod(core, NS, "web-webhook");
         const byPolicy = await storedPod(NS, "web-policy");
         assert.deepEqual(dnsConfigOf(byPolicy), dnsConfigOf(byWebhook));
         const cachedByPolicy = await storedPod(NODE_LOCAL_NS, "web-policy");
         assert.deepEqual(dnsConfigOf(cachedByPolicy), dnsConfigOf(await readPod(core, NODE_LOCAL_NS, "web-webhook")));
-      } finally {
-        const d = await cp!.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }) });
-        assert.equal(d.code, 0, `kubectl delete of the policies: ${d.stderr}`);
-      }
+      });
     }),
   );
 
@@ -136,6 +178,115 @@ describe("a dual-stack DNS Service on a dual-stack kube-apiserver", () => {
       assert.deepEqual(restored.spec?.clusterIPs, DNS_IPS);
       assert.deepEqual(restored.spec?.ipFamilies, ["IPv4", "IPv6"]);
       assert.equal(restored.spec?.ipFamilyPolicy, "RequireDualStack");
+    }),
+  );
+  it(
+    "migration step 1-2: a new ServiceCIDR, and a second DNS Service on its fixed IP in it",
+    withLogs(async () => {
+      const networking = cp!.kubeConfig().makeApiClient(NetworkingV1Api);
+      await networking.createServiceCIDR({ body: { apiVersion: "networking.k8s.io/v1", kind: "ServiceCIDR", metadata: { name: "migration" }, spec: { cidrs: [NEW_CIDR] } } });
+      // The allocator takes a new range once its ServiceCIDR is ready (kube-controller-manager).
+      const created = await waitFor(
+        `kube-dns-next on ${NEW_DNS.clusterIP}`,
+        async () => {
+          try {
+            return { value: await core.createNamespacedService({ namespace: NEW_DNS.namespace, body: nextKubeDNS() }) };
+          } catch (err) {
+            return { detail: String((err as { body?: unknown }).body ?? err) };
+          }
+        },
+        { timeoutMs: 20_000, intervalMs: 200 },
+      );
+      assert.deepEqual(created.spec?.clusterIPs, [NEW_DNS.clusterIP]);
+    }),
+  );
+
+  it(
+    "migration step 3, the overlap: new pods get the new IP first and the old ones as fallback, by the webhook and by serve's policy keeper alike",
+    withLogs(async () => {
+      await restartWebhook(OVERLAP, "overlap");
+      const expected = [NEW_DNS.clusterIP, ...DNS_IPS];
+      const byWebhook = await withWebhookRegistered(async () => {
+        await waitForInjection(NS, (a) => /^default@[0-9a-f]{10}$/.test(a));
+        return storedPod(NS, "web-overlap");
+      });
+      assert.deepEqual(byWebhook.spec?.dnsConfig?.nameservers, expected, "new first, then the old Service's two families (the limit of 3)");
+      // admission.mode policy: the leader keeps the policies applied, with the old Service's
+      // live IPs rendered in (a binding reads only the first Service as its parameter).
+      await restartWebhook({ ...OVERLAP, admission: { mode: "policy" } }, "overlap-policy");
+      try {
+        await waitForInjection(NS, (a) => a === `default@${POLICY_INJECTION_MARK}`);
+        const byPolicy = await storedPod(NS, "web-overlap-policy");
+        assert.deepEqual(dnsConfigOf(byPolicy), dnsConfigOf(byWebhook), "the policy follows the new Service live and the old one's live IPs as rendered by the keeper");
+      } finally {
+        await webhook!.stop();
+        webhook = undefined;
+        const items = renderAdmissionPolicies(overlapSettings());
+        const d = await cp!.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+        assert.equal(d.code, 0, `kubectl delete of the keeper's policies: ${d.stderr}`);
+      }
+    }),
+  );
+
+  it(
+    "migration step 3: the audit names the pods that still point only at the old DNS Service",
+    withLogs(async () => {
+      const run = await auditCluster({ kubeConfig: cp!.kubeConfig(), settings: overlapSettings(), scope: { kind: "namespace", name: NS } });
+      assert.deepEqual(run.dnsService.ips, [NEW_DNS.clusterIP, ...DNS_IPS]);
+      assert.deepEqual(run.dnsService.services, ["kube-system/kube-dns-next", "kube-system/kube-dns"]);
+      const byName = new Map(run.pods.map((p) => [p.name, p]));
+      const old = byName.get("web-webhook");
+      assert.equal(old?.result, "fail", JSON.stringify(old));
+      assert.match(old.findings.map((f) => f.message).join("\n"), /points only at the old DNS Service IPs, not at the new kube-system\/kube-dns-next \(10\.100\.0\.10\)/);
+      assert.equal(byName.get("web-overlap")?.result, "pass", JSON.stringify(byName.get("web-overlap")));
+      assert.equal(byName.get("web-overlap-policy")?.result, "pass", JSON.stringify(byName.get("web-overlap-policy")));
+    }),
+  );
+
+  it(
+    "migration step 3: each DNS Service is guarded on its own fixed IP, from its own last good copy",
+    withLogs(async () => {
+      await restartWebhook(OVERLAP, "overlap-guardian");
+      for (const [svc, ips] of [[NEW_DNS.name, [NEW_DNS.clusterIP]], [DNS_NAME, DNS_IPS]] as const) {
+        const configMap = svc === DNS_NAME ? SNAPSHOT_CONFIGMAP : `${SNAPSHOT_CONFIGMAP}.kube-system.${svc}`;
+        await waitFor(`the last good copy of ${svc} in ${configMap}`, async () => {
+          const cm = await core.readNamespacedConfigMap({ namespace: INJECTOR_NAMESPACE, name: configMap }).catch(() => undefined);
+          const stored = cm?.data?.["service.json"] ? (JSON.parse(cm.data["service.json"]) as { name: string; clusterIPs?: string[] }) : undefined;
+          return stored?.name === svc && JSON.stringify(stored.clusterIPs) === JSON.stringify(ips) ? { value: true } : { detail: JSON.stringify(stored ?? null) };
+        });
+        const before = await readService(core, DNS_NAMESPACE, svc);
+        assert.ok(before?.metadata?.uid);
+        assert.ok(await deleteService(core, DNS_NAMESPACE, svc, before.metadata.uid));
+        const restored = await waitFor(
+          `${svc} back on ${ips.join(", ")}`,
+          async () => {
+            const now = await readService(core, DNS_NAMESPACE, svc);
+            return now && now.metadata?.uid !== before.metadata?.uid ? { value: now } : { detail: now ? "still the old object" : "gone" };
+          },
+          { timeoutMs: 20_000, intervalMs: 20 },
+        );
+        assert.deepEqual(restored.spec?.clusterIPs, ips, `${svc}: restored on its own IPs`);
+      }
+    }),
+  );
+
+  it(
+    "migration step 6: once dnsServices names only the new Service, the old one's removal is not fought and pods get the new IP alone",
+    withLogs(async () => {
+      await restartWebhook({ dnsService: NEW_DNS }, "after-migration");
+      const process = webhook!;
+      await waitFor("the guardian to lead", async () => ((await process.metrics()).includes("pod_dns_injector_guardian_leader 1") ? { value: true } : { detail: "not yet" }), { timeoutMs: 15_000, intervalMs: 100 });
+      const old = await readService(core, DNS_NAMESPACE, DNS_NAME);
+      assert.ok(old?.metadata?.uid);
+      assert.ok(await deleteService(core, DNS_NAMESPACE, DNS_NAME, old.metadata.uid));
+      // Three periodic resyncs of the guardian that now keeps kube-dns-next only.
+      await waitForResyncs({ process, identity: "", name: "after-migration" }, 3);
+      assert.equal(await readService(core, DNS_NAMESPACE, DNS_NAME), undefined, "the old kube-dns stays deleted");
+      const pod = await withWebhookRegistered(async () => {
+        await waitForInjection(NS, (a) => /^default@[0-9a-f]{10}$/.test(a));
+        return storedPod(NS, "web-after");
+      });
+      assert.deepEqual(pod.spec?.dnsConfig?.nameservers, [NEW_DNS.clusterIP]);
     }),
   );
 });
