@@ -11,9 +11,9 @@
  * also decides the template, which is exactly what a restart would produce, and compares.
  */
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, NDOTS_ANNOTATION, POLICY_INJECTION_MARK, PROFILE_ANNOTATION, type NamespaceMode } from "../config/names.js";
-import { configuredDNSServiceIPs, dnsServiceRefs, serviceRefText, type DNSOption, type Profile, type Settings } from "../config/settings.js";
+import { configuredDNSServiceIPs, dnsServiceRefs, serviceRefText, type Profile, type Settings } from "../config/settings.js";
 import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
-import { buildDNSConfig, describeDNSConfig, optionText, type PodDNSConfig } from "../webhook/dns-config.js";
+import { buildDNSConfig, describeDNSConfig, optionText, readPodDNSConfig, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../config/dns-limits.js";
 import { expandNameservers, hasProfileNameservers } from "../config/nameserver-tokens.js";
 import { choosePodProfile, podProfile, resolveNamespacePolicy, type NamespaceFacts, type NamespacePolicy } from "../webhook/namespace-policy.js";
@@ -66,13 +66,13 @@ export interface AuditedPod extends PodLike {
   metadata: {
     name: string;
     generateName?: string;
-    uid?: string;
+    uid?: string | undefined;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     ownerReferences?: OwnerReference[];
     deletionTimestamp?: unknown;
   };
-  spec?: { dnsPolicy?: string; hostNetwork?: boolean; dnsConfig?: unknown };
+  spec?: { dnsPolicy?: string; hostNetwork?: boolean; dnsConfig?: unknown } | undefined;
   status?: { phase?: string } | undefined;
 }
 
@@ -445,19 +445,8 @@ function freshDNSConfig(input: NamespaceAuditInput, profile: Profile): Fresh {
   return { nameservers: built.dnsConfig.nameservers, searches: built.dnsConfig.searches, fromProfile: hasProfileNameservers(profile.nameservers) };
 }
 
-/** A stored dnsConfig, read defensively (manifests are untrusted). */
-function readDNSConfig(raw: unknown): Required<PodDNSConfig> {
-  const cfg = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>) : {};
-  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
-  const options: DNSOption[] = Array.isArray(cfg.options)
-    ? cfg.options.flatMap((o: unknown) => {
-        const opt = o as { name?: unknown; value?: unknown } | null;
-        if (!opt || typeof opt.name !== "string") return [];
-        return [typeof opt.value === "string" ? { name: opt.name, value: opt.value } : { name: opt.name }];
-      })
-    : [];
-  return { nameservers: strings(cfg.nameservers), searches: strings(cfg.searches), options };
-}
+/** A stored dnsConfig through the webhook's own reader (manifests are untrusted). */
+const readDNSConfig = (raw: unknown): Required<PodDNSConfig> => readPodDNSConfig(raw).config;
 
 /** "dnsPolicy ClusterFirst" plus the pod's own dnsConfig, if any. */
 function describePodDNS(pod: AuditedPod): string {

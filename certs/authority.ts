@@ -63,7 +63,7 @@ function commonNameAttribute(value: string): { shortName: string; value: string;
  *   an invalid `now`): these are caller bugs, the CLI validates user input first.
  */
 export function issueCertificateAuthority(opts: {
-  commonName?: string;
+  commonName?: string | undefined;
   validityDays?: number;
   now: Date;
   keyBits?: number;
@@ -114,7 +114,7 @@ export function issueServingCertificate(opts: {
   ca: PemKeyPair;
   dnsNames: string[];
   ipAddresses?: string[];
-  commonName?: string;
+  commonName?: string | undefined;
   validityDays?: number;
   now: Date;
   keyBits?: number;

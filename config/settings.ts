@@ -28,7 +28,7 @@ export interface Profile {
   /** The document's `ndots` shorthand is folded in here. */
   options: DNSOption[];
   /** Cut searches so that resolv.conf's `search` line stays within this many characters (unset: no cut). */
-  maxSearchLineBytes?: number | undefined;
+  maxSearchLineBytes?: number;
 }
 
 export interface Settings {

@@ -234,7 +234,7 @@ export class DNSServiceGuardian {
     const uid = service?.metadata?.uid;
     this.d.log.warn({ service: ref.text, observedIP: action.observedIP, fixedIP: action.fixedIP }, "DNS Service clusterIP drift: deleting it to recreate it on the fixed IP");
     try {
-      await this.core.deleteNamespacedService({ namespace: ref.namespace, name: ref.name, body: { preconditions: uid ? { uid } : undefined } });
+      await this.core.deleteNamespacedService({ namespace: ref.namespace, name: ref.name, body: uid ? { preconditions: { uid } } : {} });
     } catch (err) {
       const f = apiFailure(err);
       if (f.code !== 404 && f.code !== 409) throw new Error(`delete Service ${ref.text}: ${f.message}`, { cause: err });

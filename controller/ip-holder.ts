@@ -35,7 +35,7 @@ export async function findIPHolder(kubeConfig: KubeConfig, ip: string): Promise<
   const core = kubeConfig.makeApiClient(CoreV1Api);
   let _continue: string | undefined;
   for (let page = 0; page < 1000; page++) {
-    const list = await core.listServiceForAllNamespaces({ limit: 500, _continue });
+    const list = await core.listServiceForAllNamespaces({ limit: 500, ...(_continue ? { _continue } : {}) });
     for (const svc of list.items) {
       const ips = svc.spec?.clusterIPs ?? (svc.spec?.clusterIP ? [svc.spec.clusterIP] : []);
       if (ips.includes(ip)) return { namespace: svc.metadata?.namespace ?? "", name: svc.metadata?.name ?? "", via: "service-list" };

@@ -64,7 +64,7 @@ export class SnapshotStore {
       const body: V1ConfigMap = {
         apiVersion: "v1",
         kind: "ConfigMap",
-        metadata: { name: this.name, namespace: this.namespace, labels: { [APP_NAME_LABEL]: PRODUCT, [APP_COMPONENT_LABEL]: "guardian" }, resourceVersion: current?.metadata?.resourceVersion },
+        metadata: { name: this.name, namespace: this.namespace, labels: { [APP_NAME_LABEL]: PRODUCT, [APP_COMPONENT_LABEL]: "guardian" }, ...(current?.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) },
         data,
       };
       try {

@@ -9,9 +9,9 @@ export interface SbomPackage {
   name: string;
   version: string;
   /** SPDX licence expression as the package declares it, if it does. */
-  license?: string;
+  license?: string | undefined;
   /** Where it came from (npm: the tarball URL from package-lock.json). */
-  downloadLocation?: string;
+  downloadLocation?: string | undefined;
 }
 
 export interface SbomInput {

@@ -37,7 +37,7 @@ export function kubeEventRecorder(kubeConfig: KubeConfig, log: Logger, instance:
             apiVersion: "v1",
             kind: "Event",
             metadata: { generateName: `${target.name}.`, namespace: target.namespace },
-            involvedObject: { kind: target.kind, apiVersion: target.apiVersion, namespace: target.namespace, name: target.name, uid: target.uid },
+            involvedObject: { kind: target.kind, apiVersion: target.apiVersion, namespace: target.namespace, name: target.name, ...(target.uid ? { uid: target.uid } : {}) },
             reason,
             message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
             type,

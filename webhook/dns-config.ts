@@ -145,9 +145,17 @@ const LIMIT_REASONS: Record<keyof UnreadEntries, string> = {
 };
 
 /**
- * Reads the pod's own dnsConfig defensively: entries the API server would reject are cut,
- * and only the first READ_LIMITS entries of each list are read, whatever the list's length.
+ * The one reader of a pod's stored (or manifest's) dnsConfig: the webhook's builder and the
+ * audit both read through it, so they cannot disagree about what a pod has. Entries the API
+ * server would reject are cut (each cut named in `cuts`), IPs are canonical, and only the
+ * first READ_LIMITS entries of each list are read, whatever the list's length.
  */
+export function readPodDNSConfig(raw: unknown, unread?: UnreadEntries): { config: Required<PodDNSConfig>; cuts: string[] } {
+  const cuts: string[] = [];
+  const config = readOwnDNSConfig(raw, cuts, unread);
+  return { config, cuts };
+}
+
 function readOwnDNSConfig(raw: unknown, cuts: string[], unread: UnreadEntries | undefined): { nameservers: string[]; searches: string[]; options: DNSOption[] } {
   const out = { nameservers: [] as string[], searches: [] as string[], options: [] as DNSOption[] };
   if (raw === undefined || raw === null) return out;

@@ -60,7 +60,7 @@ describe("failurePolicy decides when the webhook fails internally (namespace rea
       await admission.createMutatingWebhookConfiguration({ body });
       return;
     }
-    body.metadata = { ...body.metadata, resourceVersion: current.metadata?.resourceVersion };
+    body.metadata = { ...body.metadata, ...(current.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) };
     await admission.replaceMutatingWebhookConfiguration({ name: MUTATING_WEBHOOK_CONFIGURATION, body });
   }
 

@@ -24,7 +24,7 @@ export interface WaitOptions {
  */
 export async function waitFor<T>(
   what: string,
-  probe: () => Promise<{ value?: T; detail?: string }>,
+  probe: () => Promise<{ value?: T; detail?: string | undefined }>,
   options: WaitOptions = {},
 ): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 30_000;

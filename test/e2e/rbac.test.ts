@@ -338,14 +338,14 @@ function rbacSuite(variant: Variant): void {
     assert.ok(events.length > 0, "needs the scenario");
     const authz = admin.makeApiClient(AuthorizationV1Api);
     // The distinct requests the injector made (resource-level attributes, as RBAC sees them).
-    const requests = new Map<string, { verb: string; group: string; resource: string; namespace?: string; name?: string }>();
+    const requests = new Map<string, { verb: string; group: string; resource: string; namespace?: string | undefined; name?: string | undefined }>();
     for (const e of events) {
       if (!e.objectRef?.resource || e.objectRef.subresource) continue;
       const r = { verb: e.verb, group: e.objectRef.apiGroup ?? "", resource: e.objectRef.resource, namespace: e.objectRef.namespace, name: e.objectRef.name };
       requests.set(JSON.stringify(r), r);
     }
-    const allowed = async (r: { verb: string; group: string; resource: string; namespace?: string; name?: string }) =>
-      (await authz.createSubjectAccessReview({ body: { spec: { user: SA_USER, groups: ["system:serviceaccounts", `system:serviceaccounts:${NS}`, "system:authenticated"], resourceAttributes: { verb: r.verb, group: r.group, resource: r.resource, namespace: r.namespace, name: r.name } } } })).status?.allowed === true;
+    const allowed = async (r: { verb: string; group: string; resource: string; namespace?: string | undefined; name?: string | undefined }) =>
+      (await authz.createSubjectAccessReview({ body: { spec: { user: SA_USER, groups: ["system:serviceaccounts", `system:serviceaccounts:${NS}`, "system:authenticated"], resourceAttributes: { verb: r.verb, group: r.group, resource: r.resource, ...(r.namespace ? { namespace: r.namespace } : {}), ...(r.name ? { name: r.name } : {}) } } } })).status?.allowed === true;
     const roles = rbacObjects.filter((o) => o.kind === "Role" || o.kind === "ClusterRole");
     for (const role of roles) {
       for (let i = 0; i < (role.rules as Obj[]).length; i++) {

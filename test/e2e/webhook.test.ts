@@ -363,7 +363,7 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
         failurePolicy: "Fail",
         timeoutSeconds: 5,
       }) as V1MutatingWebhookConfiguration;
-      failing.metadata = { ...failing.metadata, resourceVersion: current.metadata?.resourceVersion };
+      failing.metadata = { ...failing.metadata, ...(current.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) };
       await admission.replaceMutatingWebhookConfiguration({ name: "pod-dns-injector", body: failing });
 
       // The API server's own error, naming the webhook (the user-facing name, spelled out).
