@@ -70,7 +70,7 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
   checkFlags(flags);
   const { settings, nameservers } = await resolveSettings(flags, io.env);
   if (flags.nodes) return runNodeAudit(flags, io, settings, nameservers);
-  if (flags.profile !== undefined && !settings.profiles[flags.profile]) {
+  if (flags.profile !== undefined && !Object.hasOwn(settings.profiles, flags.profile)) {
     throw inputError(`--profile ${flags.profile}: no such profile (have: ${Object.keys(settings.profiles).join(", ")})`);
   }
   const flagIPs = nameservers !== undefined ? { ips: nameservers, source: "flag" as const } : undefined;

@@ -22,7 +22,7 @@ export interface CommandIO {
 
 export async function runInject(flags: InjectFlags, io: CommandIO): Promise<number> {
   const { settings, nameservers } = await resolveSettings(flags, io.env);
-  if (flags.profile !== undefined && !settings.profiles[flags.profile]) {
+  if (flags.profile !== undefined && !Object.hasOwn(settings.profiles, flags.profile)) {
     throw inputError(`--profile ${flags.profile}: no such profile (have: ${Object.keys(settings.profiles).join(", ")})`);
   }
   const source = flags.filename === "-" ? "<stdin>" : flags.filename;

@@ -307,7 +307,7 @@ export const SETTINGS_SCHEMA = {
     },
     audit: {
       type: "object",
-      description: "The background audit in serve (cluster mode, leader only): PolicyReports and non-conformance gauges.",
+      description: "The background audit in serve (cluster mode, leader only): PolicyReports and/or OpenReports Reports (audit.reports) and non-conformance gauges.",
       additionalProperties: false,
       "x-error": "must be a mapping",
       properties: {
