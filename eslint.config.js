@@ -9,7 +9,19 @@ import tseslint from "typescript-eslint";
 // the webhook's pure decision, never its HTTP side.
 const ABOVE_EVERYTHING = ["cli", "test", "bench", "image", "charts"];
 const PARTS = ["webhook", "controller", "certs", "audit"];
-const WEBHOOK_HTTP_SIDE = ["app", "mutate-handler", "mutate-review", "ops-app", "review-parser", "review-parser-worker", "admission-review", "admission-facts", "cluster-facts", "metrics", "registration"];
+const WEBHOOK_HTTP_SIDE = [
+  "app",
+  "mutate-handler",
+  "mutate-review",
+  "ops-app",
+  "review-parser",
+  "review-parser-worker",
+  "admission-review",
+  "admission-facts",
+  "cluster-facts",
+  "metrics",
+  "registration",
+];
 const forbidden = {
   config: ["kube", "policy", ...PARTS, ...ABOVE_EVERYTHING],
   kube: ["policy", ...PARTS, ...ABOVE_EVERYTHING],
@@ -32,9 +44,7 @@ const layerRules = Object.entries(forbidden).map(([layer, banned]) => ({
             group: banned.map((b) => `../${b}/*`),
             message: `${layer}/ sits below these folders (config <- kube <- webhook/controller/certs/audit <- cli): move the shared code down instead.`,
           },
-          ...(layer === "audit"
-            ? [{ group: WEBHOOK_HTTP_SIDE.map((f) => `../webhook/${f}.js`), message: "audit/ reuses the webhook's pure decision, not its HTTP side." }]
-            : []),
+          ...(layer === "audit" ? [{ group: WEBHOOK_HTTP_SIDE.map((f) => `../webhook/${f}.js`), message: "audit/ reuses the webhook's pure decision, not its HTTP side." }] : []),
         ],
       },
     ],
@@ -48,10 +58,7 @@ export default tseslint.config(
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      "@typescript-eslint/no-floating-promises": [
-        "error",
-        { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["describe", "it", "test", "suite"] }] },
-      ],
+      "@typescript-eslint/no-floating-promises": ["error", { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["describe", "it", "test", "suite"] }] }],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       // Interface implementations are async by contract even when an implementation is not.
       "@typescript-eslint/require-await": "off",

@@ -122,7 +122,9 @@ export function startBackgroundAudit(deps: BackgroundAuditDeps): BackgroundAudit
           results: summary.byResult,
           findings: summary.findings,
           reports: Object.fromEntries(
-            outcomes.flatMap(({ api, outcome: o }) => (o.kind === "written" ? [[api, { created: o.created.length, updated: o.updated.length, unchanged: o.unchanged.length, deleted: o.deleted.length }]] : [])),
+            outcomes.flatMap(({ api, outcome: o }) =>
+              o.kind === "written" ? [[api, { created: o.created.length, updated: o.updated.length, unchanged: o.unchanged.length, deleted: o.deleted.length }]] : [],
+            ),
           ),
         },
         "background audit finished",

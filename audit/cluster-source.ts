@@ -114,7 +114,10 @@ export async function readDNSServiceIPs(core: CoreV1Api, settings: Settings): Pr
  * down to the one label and the annotations the decision looks at (pod-view.ts READ_ANNOTATIONS).
  */
 const DNS_FIELDS: FieldSelection = { dnsPolicy: true, hostNetwork: true, dnsConfig: true };
-const DECISION_METADATA: FieldSelection = { labels: { [INJECT_LABEL]: true }, annotations: { [INJECTED_ANNOTATION]: true, [MIRROR_POD_ANNOTATION]: true, [PROFILE_ANNOTATION]: true, [NDOTS_ANNOTATION]: true } };
+const DECISION_METADATA: FieldSelection = {
+  labels: { [INJECT_LABEL]: true },
+  annotations: { [INJECTED_ANNOTATION]: true, [MIRROR_POD_ANNOTATION]: true, [PROFILE_ANNOTATION]: true, [NDOTS_ANNOTATION]: true },
+};
 const POD_FIELDS: FieldSelection = {
   metadata: { name: true, uid: true, ownerReferences: true, deletionTimestamp: true, ...DECISION_METADATA },
   spec: DNS_FIELDS,
@@ -212,22 +215,31 @@ async function auditNamespace(d: NamespaceAuditDeps): Promise<PodAudit[]> {
   const controllers = new Map<string, OwnerLink>();
   const wanted = new Set<OwnerKind>();
   const nsPath = encodeURIComponent(namespace);
-  await forEachItem(d.kubeConfig, `pods in namespace ${namespace}`, `/api/v1/namespaces/${nsPath}/pods`, {}, POD_FIELDS, d.limit, (item) => {
-    const pod = trimPod(item);
-    const key = podDNSKey(pod);
-    let sample = samples.get(key);
-    if (!sample) samples.set(key, (sample = pod));
-    let controller = controllerOf(pod.metadata.ownerReferences);
-    if (controller) {
-      const key = `${controller.kind}/${controller.name}`;
-      controller = controllers.get(key) ?? (controllers.set(key, controller), controller);
-      // Only the kinds the pods (and their ReplicaSets and Jobs) actually point at are listed.
-      if (Object.hasOwn(OWNER_KINDS, controller.kind)) wanted.add(controller.kind as OwnerKind);
-    }
-    const phase = pod.status?.phase;
-    const terminal = pod.metadata.deletionTimestamp ? { deletionTimestamp: pod.metadata.deletionTimestamp } : phase === "Succeeded" || phase === "Failed" ? { phase } : undefined;
-    records.push({ name: pod.metadata.name, uid: pod.metadata.uid, controller, terminal, sample });
-  }, d.signal);
+  await forEachItem(
+    d.kubeConfig,
+    `pods in namespace ${namespace}`,
+    `/api/v1/namespaces/${nsPath}/pods`,
+    {},
+    POD_FIELDS,
+    d.limit,
+    (item) => {
+      const pod = trimPod(item);
+      const key = podDNSKey(pod);
+      let sample = samples.get(key);
+      if (!sample) samples.set(key, (sample = pod));
+      let controller = controllerOf(pod.metadata.ownerReferences);
+      if (controller) {
+        const key = `${controller.kind}/${controller.name}`;
+        controller = controllers.get(key) ?? (controllers.set(key, controller), controller);
+        // Only the kinds the pods (and their ReplicaSets and Jobs) actually point at are listed.
+        if (Object.hasOwn(OWNER_KINDS, controller.kind)) wanted.add(controller.kind as OwnerKind);
+      }
+      const phase = pod.status?.phase;
+      const terminal = pod.metadata.deletionTimestamp ? { deletionTimestamp: pod.metadata.deletionTimestamp } : phase === "Succeeded" || phase === "Failed" ? { phase } : undefined;
+      records.push({ name: pod.metadata.name, uid: pod.metadata.uid, controller, terminal, sample });
+    },
+    d.signal,
+  );
 
   const owners = new Map<string, OwnerObject>();
   for (const kind of wanted) {
@@ -252,7 +264,12 @@ async function auditNamespace(d: NamespaceAuditDeps): Promise<PodAudit[]> {
     }
     // The sample stands for this pod: same DNS fields, this pod's identity.
     const pod: AuditedPod = {
-      metadata: { ...r.sample.metadata, name: r.name, ...(r.uid ? { uid: r.uid } : { uid: undefined }), ...(r.terminal?.deletionTimestamp ? { deletionTimestamp: r.terminal.deletionTimestamp } : { deletionTimestamp: undefined }) },
+      metadata: {
+        ...r.sample.metadata,
+        name: r.name,
+        ...(r.uid ? { uid: r.uid } : { uid: undefined }),
+        ...(r.terminal?.deletionTimestamp ? { deletionTimestamp: r.terminal.deletionTimestamp } : { deletionTimestamp: undefined }),
+      },
       spec: r.sample.spec,
       status: r.terminal?.phase ? { phase: r.terminal.phase } : undefined,
     };
@@ -263,10 +280,19 @@ async function auditNamespace(d: NamespaceAuditDeps): Promise<PodAudit[]> {
 async function listOwners(d: NamespaceAuditDeps, kind: OwnerKind, keep: (o: OwnerObject) => void): Promise<void> {
   const namespace = d.ns.name;
   const path = OWNER_KINDS[kind].replace("NS", encodeURIComponent(namespace));
-  await forEachItem(d.kubeConfig, `${kind}s in namespace ${namespace}`, path, {}, OWNER_FIELDS, d.limit, (raw) => {
-    const item = raw as { metadata?: { name?: string; ownerReferences?: V1OwnerReference[] }; spec?: { template?: V1PodTemplateSpec } };
-    keep({ kind, name: item.metadata?.name ?? "", ownerReferences: item.metadata?.ownerReferences, template: trimTemplate(item.spec?.template) });
-  }, d.signal);
+  await forEachItem(
+    d.kubeConfig,
+    `${kind}s in namespace ${namespace}`,
+    path,
+    {},
+    OWNER_FIELDS,
+    d.limit,
+    (raw) => {
+      const item = raw as { metadata?: { name?: string; ownerReferences?: V1OwnerReference[] }; spec?: { template?: V1PodTemplateSpec } };
+      keep({ kind, name: item.metadata?.name ?? "", ownerReferences: item.metadata?.ownerReferences, template: trimTemplate(item.spec?.template) });
+    },
+    d.signal,
+  );
 }
 
 /** The fields the audit reads, as plain data (whatever else a caller's object carries is dropped). */
@@ -278,7 +304,9 @@ export function trimPod(pod: V1Pod): AuditedPod {
       ...(m.uid ? { uid: m.uid } : {}),
       ...(m.labels ? { labels: m.labels } : {}),
       ...(m.annotations ? { annotations: m.annotations } : {}),
-      ...(m.ownerReferences ? { ownerReferences: m.ownerReferences.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.name, uid: o.uid, controller: o.controller })) } : {}),
+      ...(m.ownerReferences
+        ? { ownerReferences: m.ownerReferences.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.name, uid: o.uid, controller: o.controller })) }
+        : {}),
       ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
     },
     spec: {

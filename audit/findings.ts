@@ -48,11 +48,46 @@ const CATEGORY = "Pod DNS";
 
 /** `foreign-dns` is informational and `would-inject` reports an audit-mode namespace: both warn, neither fails a CI gate. */
 export const FINDING_RULES: Readonly<Record<FindingKind, FindingRule>> = {
-  "not-injected": { policy: "pod-dns-injected", rule: "not-injected", result: "fail", severity: "medium", category: CATEGORY, requirement: "pods in an enabled namespace carry the injected dnsConfig" },
-  "would-inject": { policy: "pod-dns-injected", rule: "would-inject", result: "warn", severity: "low", category: CATEGORY, requirement: "pods in an audit-mode namespace are reported where injection would change them" },
-  "stale-nameserver": { policy: "pod-dns-nameserver", rule: "stale-nameserver", result: "fail", severity: "high", category: CATEGORY, requirement: "injected pods use the DNS Service's current clusterIP (or the profile's nameservers)" },
-  drift: { policy: "pod-dns-profile", rule: "drift", result: "fail", severity: "medium", category: CATEGORY, requirement: "injected pods have the search list and options of their current profile (the namespace's, or the pod's own pick)" },
-  "foreign-dns": { policy: "pod-dns-own-config", rule: "foreign-dns", result: "warn", severity: "low", category: CATEGORY, requirement: "pods that manage their own DNS still reach a cluster DNS server" },
+  "not-injected": {
+    policy: "pod-dns-injected",
+    rule: "not-injected",
+    result: "fail",
+    severity: "medium",
+    category: CATEGORY,
+    requirement: "pods in an enabled namespace carry the injected dnsConfig",
+  },
+  "would-inject": {
+    policy: "pod-dns-injected",
+    rule: "would-inject",
+    result: "warn",
+    severity: "low",
+    category: CATEGORY,
+    requirement: "pods in an audit-mode namespace are reported where injection would change them",
+  },
+  "stale-nameserver": {
+    policy: "pod-dns-nameserver",
+    rule: "stale-nameserver",
+    result: "fail",
+    severity: "high",
+    category: CATEGORY,
+    requirement: "injected pods use the DNS Service's current clusterIP (or the profile's nameservers)",
+  },
+  drift: {
+    policy: "pod-dns-profile",
+    rule: "drift",
+    result: "fail",
+    severity: "medium",
+    category: CATEGORY,
+    requirement: "injected pods have the search list and options of their current profile (the namespace's, or the pod's own pick)",
+  },
+  "foreign-dns": {
+    policy: "pod-dns-own-config",
+    rule: "foreign-dns",
+    result: "warn",
+    severity: "low",
+    category: CATEGORY,
+    requirement: "pods that manage their own DNS still reach a cluster DNS server",
+  },
 };
 
 /** The PolicyReport policy/rule of a conforming pod; skipped pods use the same policy with the skip reason as the rule. */
@@ -178,7 +213,13 @@ export function createPodAuditor(ns: NamespaceAuditInput): PodAuditor {
     if (pod.metadata.deletionTimestamp) return { ...base, result: "skip", reason: "pod-terminating", message: "the pod is being deleted", findings: [] };
     const phase = pod.status?.phase;
     if (phase === "Succeeded" || phase === "Failed") {
-      return { ...base, result: "skip", reason: "pod-completed", message: `the pod has ${phase === "Succeeded" ? "succeeded" : "failed"}: it resolves no more names`, findings: [] };
+      return {
+        ...base,
+        result: "skip",
+        reason: "pod-completed",
+        message: `the pod has ${phase === "Succeeded" ? "succeeded" : "failed"}: it resolves no more names`,
+        findings: [],
+      };
     }
     const template = workload.template;
     let key = podDNSKey(pod);
@@ -189,7 +230,15 @@ export function createPodAuditor(ns: NamespaceAuditInput): PodAuditor {
     }
     let verdict = verdicts.get(key);
     if (!verdict) verdicts.set(key, (verdict = judge(pod, template, ctx)));
-    return { ...base, ...(verdict.mode ? { mode: verdict.mode } : {}), ...(verdict.profile ? { profile: verdict.profile } : {}), result: verdict.result, reason: verdict.reason, message: verdict.message, findings: withFixes(verdict, workload, pod.metadata.name) };
+    return {
+      ...base,
+      ...(verdict.mode ? { mode: verdict.mode } : {}),
+      ...(verdict.profile ? { profile: verdict.profile } : {}),
+      result: verdict.result,
+      reason: verdict.reason,
+      message: verdict.message,
+      findings: withFixes(verdict, workload, pod.metadata.name),
+    };
   };
 
   /** The verdict's findings with their fix; one shared array per workload unless the fix names the pod. */
@@ -262,7 +311,8 @@ function judge(pod: AuditedPod, template: PodLike | undefined, ctx: JudgeContext
   // The in-tree policy writes `<profile>@policy` (CEL has no hash): its pods are judged by
   // their fields alone, which compareInjected has just done.
   const byPolicy = pod.metadata.annotations?.[INJECTED_ANNOTATION] === `${decision.profile}@${POLICY_INJECTION_MARK}`;
-  if (byPolicy && problems.length === 0) return { ...labels, result: "pass", reason: "already-injected", message: "injected by the in-tree MutatingAdmissionPolicy and up to date", findings: [] };
+  if (byPolicy && problems.length === 0)
+    return { ...labels, result: "pass", reason: "already-injected", message: "injected by the in-tree MutatingAdmissionPolicy and up to date", findings: [] };
   if (problems.length === 0 && decision.action !== "noop") {
     // decide saw something stale that the field comparison did not name: the annotation itself.
     problems = [annotationDrift(pod, decision)];
@@ -398,7 +448,9 @@ function annotationDrift(pod: AuditedPod, decision: Decision): Problem {
 }
 
 function wouldInject(problems: Problem[], injected: boolean, desired: Required<PodDNSConfig>, pod: AuditedPod): Problem {
-  const what = injected ? `would re-inject (${problems.map((p) => p.kind).join(", ")}): ${problems.map((p) => p.message).join("; ")}` : `would set dnsPolicy None; ${describeDNSConfig(desired)}`;
+  const what = injected
+    ? `would re-inject (${problems.map((p) => p.kind).join(", ")}): ${problems.map((p) => p.message).join("; ")}`
+    : `would set dnsPolicy None; ${describeDNSConfig(desired)}`;
   return finding(
     "would-inject",
     `audit mode: ${what}`,

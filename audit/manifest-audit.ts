@@ -60,7 +60,18 @@ export function auditManifests(documents: readonly ManifestDocumentInput[], opti
   const auditors = new Map<string, PodAuditor>();
   const auditorFor = (namespace: string): PodAuditor => {
     let a = auditors.get(namespace);
-    if (!a) auditors.set(namespace, (a = createPodAuditor({ namespace, namespaceFacts: facts(namespace), settings, dnsServiceIPs: dns.ips, newDNSServiceIPs: dns.newIPs, context: { source: "manifest", file: options.source } })));
+    if (!a)
+      auditors.set(
+        namespace,
+        (a = createPodAuditor({
+          namespace,
+          namespaceFacts: facts(namespace),
+          settings,
+          dnsServiceIPs: dns.ips,
+          newDNSServiceIPs: dns.newIPs,
+          context: { source: "manifest", file: options.source },
+        })),
+      );
     return a;
   };
   for (const doc of documents) {
@@ -80,7 +91,8 @@ export function auditManifests(documents: readonly ManifestDocumentInput[], opti
     }
     const namespace = ownNamespace || options.namespace || "default";
     const kind = String(obj.kind);
-    const name = typeof obj.metadata?.name === "string" ? obj.metadata.name : typeof obj.metadata?.generateName === "string" ? `${obj.metadata.generateName}*` : `(document ${doc.index})`;
+    const name =
+      typeof obj.metadata?.name === "string" ? obj.metadata.name : typeof obj.metadata?.generateName === "string" ? `${obj.metadata.generateName}*` : `(document ${doc.index})`;
     const template = found.template;
     const pod: AuditedPod = { metadata: { ...(template.metadata ?? {}), name }, spec: template.spec ?? {} };
     // The manifest is both the pod and its template: deciding it is what applying it produces.

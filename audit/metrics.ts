@@ -32,7 +32,11 @@ export function createAuditMetrics(registry: Registry): AuditMetrics {
       labelNames: ["namespace", "result"],
       registers: [registry],
     }),
-    lastRun: new Gauge({ name: "pod_dns_injector_audit_last_run_timestamp_seconds", help: "When the last successful audit finished (Unix time); alert if it gets old.", registers: [registry] }),
+    lastRun: new Gauge({
+      name: "pod_dns_injector_audit_last_run_timestamp_seconds",
+      help: "When the last successful audit finished (Unix time); alert if it gets old.",
+      registers: [registry],
+    }),
     duration: new Gauge({ name: "pod_dns_injector_audit_duration_seconds", help: "Wall time of the last successful audit, PolicyReport writes included.", registers: [registry] }),
     runs: new Counter({ name: "pod_dns_injector_audit_runs_total", help: "Background audits by outcome (ok, error).", labelNames: ["outcome"], registers: [registry] }),
     // The name predates OpenReports; the api label tells the two report APIs apart.

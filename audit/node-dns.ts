@@ -65,10 +65,14 @@ export function checkNodeDNS(node: string, kubelet: KubeletDNS | { error: string
   if (first === undefined) {
     problems.push("kubelet has no clusterDNS: its ClusterFirst pods get the node's own resolv.conf and cannot resolve Service names");
   } else if (!expected.ips.includes(first)) {
-    problems.push(`kubelet's clusterDNS is ${kubelet.clusterDNS.join(",")} but ${expected.service} is ${expected.ips.join(",")}: pods the webhook does not inject on this node resolve through ${first}`);
+    problems.push(
+      `kubelet's clusterDNS is ${kubelet.clusterDNS.join(",")} but ${expected.service} is ${expected.ips.join(",")}: pods the webhook does not inject on this node resolve through ${first}`,
+    );
   }
   if (kubelet.clusterDomain !== expected.clusterDomain) {
-    problems.push(`kubelet's clusterDomain is ${kubelet.clusterDomain ?? "unset"} but the cluster domain is ${expected.clusterDomain}: its pods' search list differs from the injected one`);
+    problems.push(
+      `kubelet's clusterDomain is ${kubelet.clusterDomain ?? "unset"} but the cluster domain is ${expected.clusterDomain}: its pods' search list differs from the injected one`,
+    );
   }
   if (problems.length > 0) {
     problems.push("fix the kubelet's --cluster-dns / --cluster-domain (KubeletConfiguration clusterDNS, clusterDomain) and restart it");
@@ -82,7 +86,11 @@ export function formatNodeTable(rows: readonly NodeDNSRow[], expected: ExpectedN
   const header = ["NODE", "CLUSTER-DNS", "CLUSTER-DOMAIN", "RESULT", "DETAIL"];
   const cells = rows.map((r) => [r.node, r.clusterDNS.join(",") || "-", r.clusterDomain ?? "-", r.result, r.result === "pass" ? "" : r.message]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   const count = (r: NodeDNSResult) => rows.filter((x) => x.result === r).length;
   const summary = `Checked ${rows.length} node${rows.length === 1 ? "" : "s"} against ${expected.service} (${expected.ips.join(",") || "no IP"}), cluster domain ${expected.clusterDomain}: ${count("pass")} pass, ${count("fail")} fail, ${count("unknown")} unknown.`;
   return `${[header, ...cells].map(line).join("\n")}\n${summary}\n`;

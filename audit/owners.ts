@@ -67,11 +67,7 @@ export function controllerOf(owners: readonly OwnerReference[] | undefined): Own
  * not know (deleted, or a kind it does not list such as Deployment or a custom resource)
  * ends the walk and is the workload.
  */
-export function resolveWorkload(
-  pod: { name: string; ownerReferences?: readonly OwnerReference[] | undefined },
-  namespace: string,
-  lookup: OwnerLookup,
-): Workload {
+export function resolveWorkload(pod: { name: string; ownerReferences?: readonly OwnerReference[] | undefined }, namespace: string, lookup: OwnerLookup): Workload {
   const chain: OwnerLink[] = [];
   let template: PodLike | undefined;
   let next = controllerOf(pod.ownerReferences);

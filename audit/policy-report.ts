@@ -182,9 +182,22 @@ export function carryTimestamps(next: PolicyReport, previous: { results?: unknow
 }
 
 /** Whether a stored report already says what `next` says (labels, our annotations, source, summary, results). */
-export function sameReportContent(next: PolicyReport, stored: { metadata?: { labels?: unknown; annotations?: unknown }; source?: unknown; summary?: unknown; results?: unknown }): boolean {
-  const ours = (a: unknown) => Object.fromEntries(Object.entries((a as Record<string, string> | undefined) ?? {}).filter(([k]) => k.startsWith(`${DOMAIN}/`)).sort());
-  const labels = (l: unknown) => Object.fromEntries(Object.entries((l as Record<string, string> | undefined) ?? {}).filter(([k]) => k in POLICY_REPORT_LABELS).sort());
+export function sameReportContent(
+  next: PolicyReport,
+  stored: { metadata?: { labels?: unknown; annotations?: unknown }; source?: unknown; summary?: unknown; results?: unknown },
+): boolean {
+  const ours = (a: unknown) =>
+    Object.fromEntries(
+      Object.entries((a as Record<string, string> | undefined) ?? {})
+        .filter(([k]) => k.startsWith(`${DOMAIN}/`))
+        .sort(),
+    );
+  const labels = (l: unknown) =>
+    Object.fromEntries(
+      Object.entries((l as Record<string, string> | undefined) ?? {})
+        .filter(([k]) => k in POLICY_REPORT_LABELS)
+        .sort(),
+    );
   return (
     canonicalJSON(labels(stored.metadata?.labels)) === canonicalJSON(labels(next.metadata.labels)) &&
     canonicalJSON(ours(stored.metadata?.annotations)) === canonicalJSON(ours(next.metadata.annotations)) &&

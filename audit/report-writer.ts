@@ -10,17 +10,10 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { apiFailure } from "../kube/api-errors.js";
 import { forEachItem } from "./cluster-source.js";
 import { MANAGED_BY_LABEL, PRODUCT, REPORT_API_NAMES, type ReportApi } from "../config/names.js";
-import {
-  buildPolicyReports,
-  carryTimestamps,
-  sameReportContent,
-  type PolicyReport,
-} from "./policy-report.js";
+import { buildPolicyReports, carryTimestamps, sameReportContent, type PolicyReport } from "./policy-report.js";
 import type { AuditRun } from "./report.js";
 
-export type WriteOutcome =
-  | { kind: "written"; created: string[]; updated: string[]; unchanged: string[]; deleted: string[] }
-  | { kind: "crd-missing"; message: string };
+export type WriteOutcome = { kind: "written"; created: string[]; updated: string[]; unchanged: string[]; deleted: string[] } | { kind: "crd-missing"; message: string };
 
 /** Reports of ours outside the run's output are deleted only in the namespaces the run speaks for. */
 export type ReportOwnership = { kind: "all" } | { kind: "namespaces"; names: readonly string[] };
@@ -38,7 +31,8 @@ export interface WriteOptions {
 /** Where each API's CRD comes from, besides manifests/optional/report-crds. */
 const CRD_SOURCES: Readonly<Record<ReportApi, string>> = {
   wgpolicyk8s: "https://github.com/kubernetes-sigs/wg-policy-prototypes/tree/master/policy-report/crd/v1alpha2 (Kyverno and Policy Reporter install it too)",
-  openreports: "https://github.com/openreports/reports-api/tree/main/crd/openreports.io/v1alpha1 (Kyverno >= 1.15 with --openreportsEnabled and Policy Reporter >= 3.2 install it too)",
+  openreports:
+    "https://github.com/openreports/reports-api/tree/main/crd/openreports.io/v1alpha1 (Kyverno >= 1.15 with --openreportsEnabled and Policy Reporter >= 3.2 install it too)",
 };
 
 /** The sentence both the CLI and the server use when the API's CRD is not there. */
@@ -158,7 +152,13 @@ export async function writePolicyReports(options: WriteOptions): Promise<WriteOu
 }
 
 /** Replaces a stored report with `next`, re-reading once on a conflict (another writer got there first). */
-async function replaceReport(api: CustomObjectsApi, gvp: { group: string; version: string; plural: string }, kind: string, next: PolicyReport, stored: StoredReport): Promise<void> {
+async function replaceReport(
+  api: CustomObjectsApi,
+  gvp: { group: string; version: string; plural: string },
+  kind: string,
+  next: PolicyReport,
+  stored: StoredReport,
+): Promise<void> {
   const { namespace, name } = next.metadata;
   let resourceVersion = stored.metadata?.resourceVersion;
   for (let attempt = 1; ; attempt++) {

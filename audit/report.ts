@@ -189,7 +189,9 @@ export function formatTable(run: AuditRun): string {
     g.rows.forEach((r, i) => lines.push([i === 0 ? g.workload.namespace : "", i === 0 ? workloadRef(g.workload) : "", String(r.pods.length), r.result, r.kind, r.detail]));
     const pods = [...g.pods];
     const listed = pods.slice(0, MAX_PODS_LISTED).join(", ") + (pods.length > MAX_PODS_LISTED ? ` and ${pods.length - MAX_PODS_LISTED} more` : "");
-    const fixes = new Set(g.rows.map((r) => fixText(g.workload, r.pods, r.kind === "foreign-dns" ? "foreign-dns" : r.kind === "would-inject" ? "would-inject" : "recreate", run.context)));
+    const fixes = new Set(
+      g.rows.map((r) => fixText(g.workload, r.pods, r.kind === "foreign-dns" ? "foreign-dns" : r.kind === "would-inject" ? "would-inject" : "recreate", run.context)),
+    );
     // A bare pod or a manifest is its own workload: listing it again says nothing.
     const self = run.context.source === "manifest" || (g.workload.kind === "Pod" && pods.length === 1 && pods[0] === g.workload.name);
     notes.set(lines.length - 1, [...(self ? [] : [`pods: ${listed}`]), ...[...fixes].map((f) => `fix:  ${f}`)]);
@@ -198,7 +200,11 @@ export function formatTable(run: AuditRun): string {
   if (lines.length) {
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
     const indent = " ".repeat((widths[0] as number) + 2);
-    const render = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join("  ").trimEnd();
+    const render = (cells: string[]) =>
+      cells
+        .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
+        .join("  ")
+        .trimEnd();
     out.push(render(header));
     lines.forEach((l, i) => {
       out.push(render(l));

@@ -97,10 +97,6 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-
-
-
-
 interface ReviewAnswer {
   response?: { uid?: string; allowed?: boolean; patchType?: string; patch?: string };
 }
@@ -115,10 +111,6 @@ async function checkServer(kind: ServerKind, url: string, body: string, ca: stri
   if (r.patchType !== "JSONPatch" || !r.patch) throw new Error(`webhook did not inject the bench pod: ${JSON.stringify(json).slice(0, 300)}`);
   return (JSON.parse(Buffer.from(r.patch, "base64").toString()) as unknown[]).length;
 }
-
-
-
-
 
 /** Several phases on one server as one: load combined, CPU and other load time-weighted. */
 function combinePhases(phases: readonly PhaseResult[]): PhaseResult {
@@ -150,7 +142,10 @@ async function maxThroughput(webhook: ServerChild, baseline: ServerChild, target
   const roundSec = o.quick ? 1 : 2;
   const rounds = Math.max(1, Math.round(o.durationSec / roundSec));
   progress(`max throughput: warm-up ${o.warmupSec} s each, then ${rounds} alternating rounds of ${roundSec} s each, ${o.connections} connections`);
-  for (const [server, target] of [[webhook, targets.webhook], [baseline, targets.baseline]] as const) {
+  for (const [server, target] of [
+    [webhook, targets.webhook],
+    [baseline, targets.baseline],
+  ] as const) {
     const warm = await runAutocannon(target, { connections: o.connections, durationSec: o.warmupSec });
     if (failures(warm) > 0) progress(`${server.kind}: warm-up had ${failures(warm)} failed requests`);
   }
@@ -280,13 +275,9 @@ async function main(): Promise<number> {
     progress(`webhook ${int(tp.webhook.load.perSec)} reviews/s, baseline ${int(tp.baseline.load.perSec)}/s; now ${int(TARGETS.fixedRate)}/s for ${o.durationSec} s, open loop`);
 
     // 2: the webhook at the fixed rate: paced, then autocannon's overallRate for reference.
-    const wFixed = await measure(webhook, () =>
-      runPaced(webhookTarget, { rate: TARGETS.fixedRate, durationSec: o.durationSec, connections: o.connections, ca: ca.certPem }),
-    );
+    const wFixed = await measure(webhook, () => runPaced(webhookTarget, { rate: TARGETS.fixedRate, durationSec: o.durationSec, connections: o.connections, ca: ca.certPem }));
     progress(`webhook: p99 ${fmt(wFixed.load.latency.p99Ms)} ms; now autocannon overallRate ${int(TARGETS.fixedRate)} for ${o.durationSec} s`);
-    const wBurst = await measure(webhook, () =>
-      runAutocannon(webhookTarget, { connections: o.connections, durationSec: o.durationSec, overallRate: TARGETS.fixedRate }),
-    );
+    const wBurst = await measure(webhook, () => runAutocannon(webhookTarget, { connections: o.connections, durationSec: o.durationSec, overallRate: TARGETS.fixedRate }));
     const webhookPeakRssMb = mb((await webhook.stats()).maxRss);
     await webhook.stop();
 
@@ -404,13 +395,28 @@ function report(r: Report): number {
   out.push(`  machine  ${r.m.nproc} cores, ${r.m.cpuModel}, Node ${r.m.node}`);
   out.push(`  request  AdmissionReview v1, Pod CREATE of a ${int(r.podBytes)}-byte pod (body ${int(r.bodyBytes)} bytes); answer: allowed + JSONPatch of ${r.patchOps} ops`);
   const verbose = ["info", "debug", "trace"].includes(o.logLevel);
-  out.push(`  webhook  log level ${o.logLevel}${verbose ? " (a line per review, to /dev/null)" : " (no per-review log lines)"}${o.serverFlags.length ? `; node ${o.serverFlags.join(" ")}` : ""}; servers in child processes`);
+  out.push(
+    `  webhook  log level ${o.logLevel}${verbose ? " (a line per review, to /dev/null)" : " (no per-review log lines)"}${o.serverFlags.length ? `; node ${o.serverFlags.join(" ")}` : ""}; servers in child processes`,
+  );
   out.push(`  load     HTTPS keep-alive, pipelining 1, ${o.connections} connections; max throughput: autocannon, ${o.warmupSec} s warm-up + ${o.durationSec} s`);
   out.push("");
   out.push(cols(["phase", 26], ["req/s", 7], ["p50 ms", 8], ["p99 ms", 8], ["p99.9 ms", 9], ["max ms", 8], ["server", 6], ["loadgen", 7], ["others", 6], ["failed", 6]));
   for (const [name, p] of phases.slice(0, 4)) {
     const l = p.load.latency;
-    out.push(cols([name, 26], [int(p.load.perSec), 7], [fmt(l.p50Ms), 8], [fmt(l.p99Ms), 8], [fmt(l.p999Ms), 9], [fmt(l.maxMs), 8], [pct(p.serverCpu), 6], [pct(p.load.generatorCpu), 7], [pct(p.otherCores), 6], [int(failures(p.load)), 6]));
+    out.push(
+      cols(
+        [name, 26],
+        [int(p.load.perSec), 7],
+        [fmt(l.p50Ms), 8],
+        [fmt(l.p99Ms), 8],
+        [fmt(l.p999Ms), 9],
+        [fmt(l.maxMs), 8],
+        [pct(p.serverCpu), 6],
+        [pct(p.load.generatorCpu), 7],
+        [pct(p.otherCores), 6],
+        [int(failures(p.load)), 6],
+      ),
+    );
   }
   const s = wFixed.serverLatency;
   const d = wFixed.load.dueLatency;
@@ -426,7 +432,17 @@ function report(r: Report): number {
   out.push("");
   out.push(cols(["memory, fresh webhook", 22], ["RSS MB", 7], ["after GC", 9], ["heap total", 10], ["heap used", 9], ["external", 8], ["req/s", 6]));
   mem.samples.forEach((m, i) => {
-    out.push(cols([`${int(m.reviews)} reviews`, 22], [fmt(m.rssMb, 1), 7], [fmt(m.rssAfterGcMb, 1), 9], [fmt(m.heapTotalAfterGcMb, 1), 10], [fmt(m.heapUsedAfterGcMb, 1), 9], [fmt(m.externalAfterGcMb, 1), 8], [int(mem.steps[i]?.load.perSec ?? 0), 6]));
+    out.push(
+      cols(
+        [`${int(m.reviews)} reviews`, 22],
+        [fmt(m.rssMb, 1), 7],
+        [fmt(m.rssAfterGcMb, 1), 9],
+        [fmt(m.heapTotalAfterGcMb, 1), 10],
+        [fmt(m.heapUsedAfterGcMb, 1), 9],
+        [fmt(m.externalAfterGcMb, 1), 8],
+        [int(mem.steps[i]?.load.perSec ?? 0), 6],
+      ),
+    );
   });
   out.push(`  peak RSS ${fmt(mem.peakRssMb, 1)} MB (the throughput/latency child peaked at ${fmt(r.webhookPeakRssMb, 1)} MB); "after GC" columns after gc() in the child`);
   const half = mem.samples[Math.floor(mem.samples.length / 2) - 1];
@@ -439,9 +455,23 @@ function report(r: Report): number {
   const verdict = (met: boolean) => (met ? "met" : "NOT MET");
   out.push(cols(["target", 30], ["wanted", 9], ["measured", 30], ["", 7]));
   out.push(cols(["reviews/s ÷ baseline/s", 30], ["≥ 0.85", 9], [`${fmt(ratio)} (${int(wMax.load.perSec)} / ${int(bMax.load.perSec)})`, 30], [verdict(targets.ratio.met), 7]));
-  out.push(cols([`p99 at ${int(TARGETS.fixedRate)} reviews/s`, 30], ["≤ 2 ms", 9], [`${fmt(wFixed.load.latency.p99Ms)} ms (p50 ${fmt(wFixed.load.latency.p50Ms)})`, 30], [verdict(targets.p99Ms.met), 7]));
+  out.push(
+    cols(
+      [`p99 at ${int(TARGETS.fixedRate)} reviews/s`, 30],
+      ["≤ 2 ms", 9],
+      [`${fmt(wFixed.load.latency.p99Ms)} ms (p50 ${fmt(wFixed.load.latency.p50Ms)})`, 30],
+      [verdict(targets.p99Ms.met), 7],
+    ),
+  );
   out.push(cols([`peak RSS, ${int(o.memoryTotal)} reviews`, 30], ["≤ 120 MB", 9], [`${fmt(mem.peakRssMb, 1)} MB`, 30], [verdict(targets.rssMb.met), 7]));
-  out.push(cols([`growth ${int(o.memoryTotal / 2)} → ${int(o.memoryTotal)}`, 30], ["none", 9], [`RSS ${signed(mem.rssGrowthMb)} MB, heap ${signed(mem.heapGrowthMb)} MB`, 30], [verdict(targets.noGrowth.met), 7]));
+  out.push(
+    cols(
+      [`growth ${int(o.memoryTotal / 2)} → ${int(o.memoryTotal)}`, 30],
+      ["none", 9],
+      [`RSS ${signed(mem.rssGrowthMb)} MB, heap ${signed(mem.heapGrowthMb)} MB`, 30],
+      [verdict(targets.noGrowth.met), 7],
+    ),
+  );
   out.push("");
   if (!rateHeld) out.push(`WARNING: the pacer delivered only ${int(wFixed.load.perSec)} of ${int(TARGETS.fixedRate)} reviews/s`);
   if (otherCores > 0.1) out.push(`WARNING: other processes used up to ${fmt(otherCores, 2)} cores during a phase: the figures are not clean; rerun on an idle machine`);

@@ -118,7 +118,9 @@ export function report(info: RunInfo, r: Record<Config, ConfigResult>): number {
   ];
   if (info.o.json) {
     const out = {
-      configurations: Object.fromEntries(CONFIGS.map((c) => [c, { name: CONFIG_NAMES[c], maxThroughput: phaseJson(r[c].max), fixedRate: phaseJson(r[c].fixed), vsNoAdmission: d[c] }])),
+      configurations: Object.fromEntries(
+        CONFIGS.map((c) => [c, { name: CONFIG_NAMES[c], maxThroughput: phaseJson(r[c].max), fixedRate: phaseJson(r[c].fixed), vsNoAdmission: d[c] }]),
+      ),
       targets,
       reference: KYVERNO_REFERENCE,
       rate: info.o.rate,
@@ -165,7 +167,20 @@ function latencyTable(info: RunInfo, r: Record<Config, ConfigResult>, d: Record<
   const o = info.o;
   const out = [
     `latency at ${int(o.rate)} creates/s, open loop, ${int(o.rate * o.durationSec)} creates per configuration (${info.openRounds} alternating rounds), client-side`,
-    cols(["configuration", 16], ["p50 ms", 7], ["p99 ms", 7], ["p99.9", 7], ["mean", 7], ["max", 7], ["p50 +ms", 8], ["p99 +ms", 8], ["p50 ×", 6], ["p99 ×", 6], ["others", 6], ["failed", 6]),
+    cols(
+      ["configuration", 16],
+      ["p50 ms", 7],
+      ["p99 ms", 7],
+      ["p99.9", 7],
+      ["mean", 7],
+      ["max", 7],
+      ["p50 +ms", 8],
+      ["p99 +ms", 8],
+      ["p50 ×", 6],
+      ["p99 ×", 6],
+      ["others", 6],
+      ["failed", 6],
+    ),
   ];
   for (const c of CONFIGS) {
     const p = r[c].fixed;
@@ -201,7 +216,15 @@ function admissionLines(r: Record<Config, ConfigResult>): string[] {
   const out = [cols(["  server-side means", 18], ["admit step", 10], ["validate step", 13], ["webhook call", 12], ["webhook handler", 15]).trimEnd()];
   for (const c of CONFIGS) {
     const a = r[c].fixed.admission;
-    out.push(cols([`  ${CONFIG_NAMES[c]}`, 18], [ms(a?.admit), 10], [ms(a?.validate), 13], [c === "webhook" ? ms(a?.webhookCall) : "–", 12], [c === "webhook" ? ms(a?.webhookHandler) : "–", 15]));
+    out.push(
+      cols(
+        [`  ${CONFIG_NAMES[c]}`, 18],
+        [ms(a?.admit), 10],
+        [ms(a?.validate), 13],
+        [c === "webhook" ? ms(a?.webhookCall) : "–", 12],
+        [c === "webhook" ? ms(a?.webhookHandler) : "–", 15],
+      ),
+    );
   }
   const w = r.webhook.fixed;
   const perCreate = w.admission && w.load.ok > 0 ? w.admission.webhookCalls / w.load.ok : Number.NaN;
@@ -213,7 +236,19 @@ function admissionLines(r: Record<Config, ConfigResult>): string[] {
 function maxTable(info: RunInfo, r: Record<Config, ConfigResult>, d: Record<Config, Derived>): string[] {
   const out = [
     `max creates/s, closed loop, ${info.o.concurrency} concurrent (${info.closedRounds} alternating rounds); CPU in ms per create`,
-    cols(["configuration", 16], ["creates/s", 9], ["×", 5], ["p50 ms", 7], ["p99 ms", 7], ["apiserver", 9], ["etcd", 5], ["webhook", 7], ["client", 6], ["others", 6], ["failed", 6]),
+    cols(
+      ["configuration", 16],
+      ["creates/s", 9],
+      ["×", 5],
+      ["p50 ms", 7],
+      ["p99 ms", 7],
+      ["apiserver", 9],
+      ["etcd", 5],
+      ["webhook", 7],
+      ["client", 6],
+      ["others", 6],
+      ["failed", 6],
+    ),
   ];
   for (const c of CONFIGS) {
     const p = r[c].max;
@@ -260,7 +295,9 @@ function footer(r: Record<Config, ConfigResult>, warnings: string[], failed: boo
   if (failed) {
     out.push(`FAILED: ${CONFIGS.map((c) => `${CONFIG_NAMES[c]} ${JSON.stringify(failureCounts(combinedFailures(r[c])))}`).join("; ")}`);
   } else {
-    out.push(`all ${int(all.reduce((n, p) => n + p.load.ok, 0))} measured creates answered 201 as their configuration must (injected by it, or not at all; no warning); no pod stored`);
+    out.push(
+      `all ${int(all.reduce((n, p) => n + p.load.ok, 0))} measured creates answered 201 as their configuration must (injected by it, or not at all; no warning); no pod stored`,
+    );
   }
   return out;
 }

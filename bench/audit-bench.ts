@@ -123,7 +123,10 @@ function benchPod(name: string, namespace: string, i: number, owner: { name: str
         {
           name: "web",
           image: "registry.example/web:1.4.2",
-          ports: [{ name: "http", containerPort: 8080 }, { name: "metrics", containerPort: 9090 }],
+          ports: [
+            { name: "http", containerPort: 8080 },
+            { name: "metrics", containerPort: 9090 },
+          ],
           env: [
             { name: "LOG_LEVEL", value: "info" },
             { name: "UPSTREAM", value: "http://api.backend.svc.cluster.local:8080" },
@@ -160,11 +163,22 @@ async function podPoster(kc: KubeConfig, concurrency: number): Promise<{ post(na
   const post = (namespace: string, pod: V1Pod) =>
     new Promise<void>((resolve, reject) => {
       const req = https.request(
-        { ...tls, agent, hostname: server.hostname, port: server.port, method: "POST", path: `/api/v1/namespaces/${namespace}/pods`, headers: { ...tls.headers, "content-type": "application/json" }, timeout: 30_000 },
+        {
+          ...tls,
+          agent,
+          hostname: server.hostname,
+          port: server.port,
+          method: "POST",
+          path: `/api/v1/namespaces/${namespace}/pods`,
+          headers: { ...tls.headers, "content-type": "application/json" },
+          timeout: 30_000,
+        },
         (res) => {
           let body = "";
           res.setEncoding("utf8").on("data", (d: string) => (body += d));
-          res.on("end", () => ((res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`create pod ${namespace}/${pod.metadata?.name}: HTTP ${res.statusCode}: ${body.slice(0, 300)}`))));
+          res.on("end", () =>
+            (res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`create pod ${namespace}/${pod.metadata?.name}: HTTP ${res.statusCode}: ${body.slice(0, 300)}`)),
+          );
         },
       );
       req.on("timeout", () => req.destroy(new Error(`create pod ${namespace}/${pod.metadata?.name}: no answer in 30 s`)));
@@ -186,7 +200,10 @@ async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promi
 async function setUp(kc: KubeConfig, options: Options, progress: (s: string) => void): Promise<number> {
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
-  await core.createNamespacedService({ namespace: "kube-system", body: { metadata: { name: "kube-dns" }, spec: { clusterIP: DNS_IP, ports: [{ name: "dns", port: 53, protocol: "UDP" }] } } });
+  await core.createNamespacedService({
+    namespace: "kube-system",
+    body: { metadata: { name: "kube-dns" }, spec: { clusterIP: DNS_IP, ports: [{ name: "dns", port: 53, protocol: "UDP" }] } },
+  });
   const namespaces = Math.ceil(options.pods / options.perNamespace);
   const work: { namespace: string; name: string; i: number; owner?: { name: string; uid: string } }[] = [];
   for (let n = 0; n < namespaces; n++) {
@@ -195,13 +212,24 @@ async function setUp(kc: KubeConfig, options: Options, progress: (s: string) => 
     // No controller manager runs: these objects only give the pods an owner chain to walk.
     const deployment = await apps.createNamespacedDeployment({
       namespace,
-      body: { metadata: { name: "web" }, spec: { replicas: 0, selector: { matchLabels: { app: "web" } }, template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "registry.example/web:1.4.2" }] } } } },
+      body: {
+        metadata: { name: "web" },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: "web" } },
+          template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "registry.example/web:1.4.2" }] } },
+        },
+      },
     });
     const rs = await apps.createNamespacedReplicaSet({
       namespace,
       body: {
         metadata: { name: "web-5d8f9c7b6", ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: deployment.metadata?.uid ?? "", controller: true }] },
-        spec: { replicas: 0, selector: { matchLabels: { app: "web" } }, template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "registry.example/web:1.4.2" }] } } },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: "web" } },
+          template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "registry.example/web:1.4.2" }] } },
+        },
       },
     });
     const owner = { name: rs.metadata?.name ?? "", uid: rs.metadata?.uid ?? "" };
@@ -252,7 +280,11 @@ async function child(kubeconfigPath: string): Promise<void> {
 function runChild(kubeconfigPath: string, nodeFlags: string[]): Promise<{ result: ChildResult; processSeconds: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const proc = spawn(process.execPath, [...nodeFlags, fileURLToPath(import.meta.url), "--child", kubeconfigPath], { stdio: ["ignore", "pipe", "inherit"], timeout: CHILD_TIMEOUT_MS, killSignal: "SIGKILL" });
+    const proc = spawn(process.execPath, [...nodeFlags, fileURLToPath(import.meta.url), "--child", kubeconfigPath], {
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: CHILD_TIMEOUT_MS,
+      killSignal: "SIGKILL",
+    });
     let out = "";
     proc.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
     proc.on("error", reject);
@@ -316,7 +348,9 @@ async function main(): Promise<number> {
           `audit of ${result.pods} pods in ${result.namespaces} namespaces: ${result.seconds.toFixed(2)} s wall (child process ${processSeconds.toFixed(2)} s with Node.js start-up), ` +
             `peak RSS ${result.rssMb.toFixed(1)} MB (${result.baselineMb.toFixed(1)} MB of it Node.js and the loaded modules before the audit)${options.nodeFlags.length ? ` with ${options.nodeFlags.join(" ")}` : ""}`,
           `targets: wall < ${TARGETS.seconds} s ${verdict(result.seconds < TARGETS.seconds)}; peak RSS < ${TARGETS.rssMb} MB ${verdict(result.rssMb < TARGETS.rssMb)}`,
-          `findings (pods): ${Object.entries(result.findings).map(([k, v]) => `${k} ${v}`).join(", ")}; ${result.reports} PolicyReports built; table ${Math.round(result.tableBytes / 1024)} KiB`,
+          `findings (pods): ${Object.entries(result.findings)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}; ${result.reports} PolicyReports built; table ${Math.round(result.tableBytes / 1024)} KiB`,
         ].join("\n"),
       );
     }

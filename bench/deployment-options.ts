@@ -4,4 +4,3 @@
  * it towards its default maximum on a machine with plenty of memory).
  */
 export const DEPLOYMENT_NODE_OPTIONS = "--max-semi-space-size=8";
-

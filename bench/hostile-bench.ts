@@ -161,7 +161,10 @@ async function main(): Promise<number> {
       }
     }
     const peakRssMb = mb((await webhook.stats()).maxRss);
-    return report(o, { clean: condition(phases.none), bystander: condition(phases.sink), hostile: condition(phases.webhook) }, answers, sinkProblems, { clean: cleanPeakRssMb, peak: peakRssMb });
+    return report(o, { clean: condition(phases.none), bystander: condition(phases.sink), hostile: condition(phases.webhook) }, answers, sinkProblems, {
+      clean: cleanPeakRssMb,
+      peak: peakRssMb,
+    });
   } finally {
     await Promise.all([webhook.stop(), sink.stop()]);
   }
@@ -192,7 +195,13 @@ function byKind(answers: HostileAnswer[]) {
   });
 }
 
-function report(o: Options, conditions: { clean: Condition; bystander: Condition; hostile: Condition }, answers: HostileAnswer[], sinkProblems: string[], rss: { clean: number; peak: number }): number {
+function report(
+  o: Options,
+  conditions: { clean: Condition; bystander: Condition; hostile: Condition },
+  answers: HostileAnswer[],
+  sinkProblems: string[],
+  rss: { clean: number; peak: number },
+): number {
   const { clean, bystander, hostile } = conditions;
   const c = clean.load.latency;
   const b = bystander.load.latency;
@@ -236,10 +245,14 @@ function report(o: Options, conditions: { clean: Condition; bystander: Condition
     out.push(`normal reviews answered: ${int(clean.load.ok + bystander.load.ok + hostile.load.ok)}; failed: ${normalFailures}`);
     out.push(`hostile reviews to the webhook (${kinds.reduce((n, k) => n + k.count, 0)}):`);
     for (const k of kinds) {
-      out.push(`  ${pad(k.kind, 16)} ${lpad(String(k.count), 3)} x ${lpad(fmt(k.bodyMiB, 2), 5)} MiB  HTTP ${k.statuses.join(",")}  answered in p50 ${k.p50Ms} ms, max ${k.maxMs} ms${k.problems.length ? `  WRONG: ${k.problems[0]}` : ""}`);
+      out.push(
+        `  ${pad(k.kind, 16)} ${lpad(String(k.count), 3)} x ${lpad(fmt(k.bodyMiB, 2), 5)} MiB  HTTP ${k.statuses.join(",")}  answered in p50 ${k.p50Ms} ms, max ${k.maxMs} ms${k.problems.length ? `  WRONG: ${k.problems[0]}` : ""}`,
+      );
     }
     out.push(`webhook peak RSS ${rss.clean} MB before the hostile stream, ${rss.peak} MB after; other processes used up to ${fmt(otherCores, 2)} cores during a phase`);
-    out.push(`target: normal p99 with the hostile stream <= ${TARGET_P99_RATIO}x clean: ${fmt(ratio, 2)}x, ${met ? "met" : "NOT met"} (to a bystander: ${fmt(b.p99Ms / c.p99Ms, 2)}x)`);
+    out.push(
+      `target: normal p99 with the hostile stream <= ${TARGET_P99_RATIO}x clean: ${fmt(ratio, 2)}x, ${met ? "met" : "NOT met"} (to a bystander: ${fmt(b.p99Ms / c.p99Ms, 2)}x)`,
+    );
     console.log(out.join("\n"));
   }
   if (normalFailures > 0) console.error(`[bench] ${normalFailures} normal reviews failed`);

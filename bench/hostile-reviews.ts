@@ -43,13 +43,19 @@ export function hostileReviews(): HostileReview[] {
     {
       // A valid pod, as large as the limit allows: 1.2 million search domains.
       kind: "max-searches",
-      body: splice(reviewWith("hostile-max-searches", (r) => (r.request.object.spec.dnsConfig = { searches: "__hostile__" })), listOf('"a0.example"', room)),
+      body: splice(
+        reviewWith("hostile-max-searches", (r) => (r.request.object.spec.dnsConfig = { searches: "__hostile__" })),
+        listOf('"a0.example"', room),
+      ),
       expectStatus: 200,
     },
     {
       // A list the webhook never reads, at the limit: 150,000 containers.
       kind: "huge-list",
-      body: splice(reviewWith("hostile-huge-list", (r) => (r.request.object.spec.containers = "__hostile__" as never)), listOf('{"name":"c","image":"x:1"}', room)),
+      body: splice(
+        reviewWith("hostile-huge-list", (r) => (r.request.object.spec.containers = "__hostile__" as never)),
+        listOf('{"name":"c","image":"x:1"}', room),
+      ),
       expectStatus: 200,
     },
     {
@@ -65,7 +71,10 @@ export function hostileReviews(): HostileReview[] {
     {
       // Nesting where the webhook does not look: the same depth, refused the same way.
       kind: "deep-elsewhere",
-      body: splice(reviewWith("hostile-deep-elsewhere", (r) => (r.request.object.spec.overhead = "__hostile__" as never)), `${"[".repeat(room / 2)}1${"]".repeat(room / 2)}`),
+      body: splice(
+        reviewWith("hostile-deep-elsewhere", (r) => (r.request.object.spec.overhead = "__hostile__" as never)),
+        `${"[".repeat(room / 2)}1${"]".repeat(room / 2)}`,
+      ),
       expectStatus: 400,
     },
   ];

@@ -35,7 +35,17 @@ const ANSWER_TIMEOUT_MS = 15_000;
 function send(url: URL, ca: string, agent: Agent, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: "POST", ca, servername: "localhost", agent, headers: { "content-type": "application/json" }, timeout: ANSWER_TIMEOUT_MS },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        ca,
+        servername: "localhost",
+        agent,
+        headers: { "content-type": "application/json" },
+        timeout: ANSWER_TIMEOUT_MS,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -65,7 +75,9 @@ function problemOf(expectStatus: number, uid: string, status: number, text: stri
 }
 
 async function run(input: SenderInput): Promise<HostileAnswer[]> {
-  const reviews = hostileReviews().filter((r) => !input.kinds?.length || input.kinds.includes(r.kind)).map((r) => ({ ...r, uid: (JSON.parse(r.body) as { request: { uid: string } }).request.uid }));
+  const reviews = hostileReviews()
+    .filter((r) => !input.kinds?.length || input.kinds.includes(r.kind))
+    .map((r) => ({ ...r, uid: (JSON.parse(r.body) as { request: { uid: string } }).request.uid }));
   if (reviews.length === 0) throw new Error(`no hostile review of kind ${input.kinds?.join(", ")}`);
   const url = new URL(input.url);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -130,10 +130,7 @@ export function failures(r: LoadResult): number {
 const JSON_HEADERS = { "content-type": "application/json" };
 
 /** Closed loop over `connections` keep-alive connections, for `durationSec` or `amount` requests. */
-export async function runAutocannon(
-  target: Target,
-  opts: { connections: number; durationSec?: number; amount?: number; overallRate?: number },
-): Promise<LoadResult> {
+export async function runAutocannon(target: Target, opts: { connections: number; durationSec?: number; amount?: number; overallRate?: number }): Promise<LoadResult> {
   const latency = createHistogram();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();

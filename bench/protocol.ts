@@ -7,9 +7,7 @@
 export type ServerKind = "webhook" | "baseline" | "sink";
 
 export type ParentMessage =
-  | { type: "start"; server: ServerKind; logLevel: string; keyPem: string; certPem: string }
-  | { type: "stats"; gc: boolean; resetLatency: boolean }
-  | { type: "stop" };
+  { type: "start"; server: ServerKind; logLevel: string; keyPem: string; certPem: string } | { type: "stats"; gc: boolean; resetLatency: boolean } | { type: "stop" };
 
 /** Server-side latency, onRequest → onResponse (fastify hooks), in nanoseconds. */
 export interface ServerLatency {
@@ -37,7 +35,4 @@ export interface ChildStats {
   latency: ServerLatency;
 }
 
-export type ChildMessage =
-  | { type: "listening"; port: number; pid: number }
-  | { type: "stats"; stats: ChildStats }
-  | { type: "error"; message: string };
+export type ChildMessage = { type: "listening"; port: number; pid: number } | { type: "stats"; stats: ChildStats } | { type: "error"; message: string };

@@ -170,9 +170,6 @@ export async function measure<L extends LoadResult>(server: ServerChild, run: ()
     load,
     serverCpu: serverSec / wallSec,
     serverLatency: { count: l.count, p50Ms: ms(l.p50Ns), p90Ms: 0, p99Ms: ms(l.p99Ns), p999Ms: ms(l.p999Ns), maxMs: ms(l.maxNs), meanMs: ms(l.meanNs) },
-    otherCores:
-      busy0 === undefined || busy1 === undefined
-        ? null
-        : Math.max(0, (busy1 - busy0 - serverSec - (own.user + own.system) / 1e6) / wallSec),
+    otherCores: busy0 === undefined || busy1 === undefined ? null : Math.max(0, (busy1 - busy0 - serverSec - (own.user + own.system) / 1e6) / wallSec),
   };
 }

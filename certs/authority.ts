@@ -62,12 +62,7 @@ function commonNameAttribute(value: string): { shortName: string; value: string;
  * @throws RangeError for invalid arguments (non-positive validity, `keyBits` < 2048,
  *   an invalid `now`): these are caller bugs, the CLI validates user input first.
  */
-export function issueCertificateAuthority(opts: {
-  commonName?: string | undefined;
-  validityDays?: number;
-  now: Date;
-  keyBits?: number;
-}): PemKeyPair {
+export function issueCertificateAuthority(opts: { commonName?: string | undefined; validityDays?: number; now: Date; keyBits?: number }): PemKeyPair {
   const now = checkDate(opts.now, "now");
   const validityDays = checkValidityDays(opts.validityDays ?? DEFAULT_CA_VALIDITY_DAYS);
   const keys = generateRsaKeyPair(opts.keyBits ?? DEFAULT_KEY_BITS);
@@ -132,8 +127,7 @@ export function issueServingCertificate(opts: {
   const caNotAfter = ca.cert.validity.notAfter.getTime();
   if (now.getTime() >= caNotAfter) {
     throw new Error(
-      `issueServingCertificate: CA "${commonNameOf(ca.cert)}" expired at ` +
-        `${ca.cert.validity.notAfter.toISOString()} (now ${now.toISOString()}); roll the CA over first`,
+      `issueServingCertificate: CA "${commonNameOf(ca.cert)}" expired at ` + `${ca.cert.validity.notAfter.toISOString()} (now ${now.toISOString()}); roll the CA over first`,
     );
   }
 
@@ -201,10 +195,7 @@ function loadCertificateAuthority(ca: PemKeyPair): LoadedAuthority {
   }
   // forge exposes a parsed SKI as hex; chain building matches AKI against exactly these bytes.
   const ski: { subjectKeyIdentifier?: string } | undefined = cert.getExtension("subjectKeyIdentifier");
-  const subjectKeyIdentifier =
-    ski?.subjectKeyIdentifier !== undefined
-      ? forge.util.hexToBytes(ski.subjectKeyIdentifier)
-      : cert.generateSubjectKeyIdentifier().getBytes();
+  const subjectKeyIdentifier = ski?.subjectKeyIdentifier !== undefined ? forge.util.hexToBytes(ski.subjectKeyIdentifier) : cert.generateSubjectKeyIdentifier().getBytes();
   return { cert, privateKey, subjectKeyIdentifier };
 }
 

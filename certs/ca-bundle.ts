@@ -72,10 +72,7 @@ export function observeBundles(kind: WebhookConfigurationKind, config: WebhookCo
  * each already holds exactly the desired certificates (and nothing else). `webhooks` names
  * the webhooks the patch changes, for logs.
  */
-export function planCABundlePatch(
-  config: WebhookConfigurationLike,
-  desired: DesiredBundle,
-): { ops: JsonPatchOperation[]; webhooks: string[] } | null {
+export function planCABundlePatch(config: WebhookConfigurationLike, desired: DesiredBundle): { ops: JsonPatchOperation[]; webhooks: string[] } | null {
   const resourceVersion = config.metadata?.resourceVersion;
   const ops: JsonPatchOperation[] = [];
   const webhooks: string[] = [];
@@ -89,6 +86,7 @@ export function planCABundlePatch(
     webhooks.push(w.name);
   });
   if (ops.length === 0) return null;
-  if (resourceVersion === undefined || resourceVersion === "") throw new Error(`planCABundlePatch: ${config.metadata?.name ?? "(unnamed)"} has no resourceVersion (not an object read from the API)`);
+  if (resourceVersion === undefined || resourceVersion === "")
+    throw new Error(`planCABundlePatch: ${config.metadata?.name ?? "(unnamed)"} has no resourceVersion (not an object read from the API)`);
   return { ops: [{ op: "replace", path: "/metadata/resourceVersion", value: resourceVersion }, ...ops], webhooks };
 }

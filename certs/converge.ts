@@ -188,8 +188,17 @@ async function execute(opts: ConvergeOptions, snap: CertificateSnapshot, step: P
     issueCA: opts.issueCA ?? ((at) => issueCertificateAuthority({ now: at, validityDays: opts.caValidityDays, commonName: caCommonName(at) })),
     issueServing:
       opts.issueServing ??
-      ((ca, at) => issueServingCertificate({ ca, now: at, dnsNames: opts.policy.dnsNames, ipAddresses: opts.policy.ipAddresses, commonName: opts.servingCommonName, validityDays: opts.validityDays })),
-    writeCA: (data, annotations = {}) => (snap.caSecret ? opts.store.update(snap.caSecret, { data, annotations }) : opts.store.create(opts.caSecretName, "Opaque", { data, annotations })),
+      ((ca, at) =>
+        issueServingCertificate({
+          ca,
+          now: at,
+          dnsNames: opts.policy.dnsNames,
+          ipAddresses: opts.policy.ipAddresses,
+          commonName: opts.servingCommonName,
+          validityDays: opts.validityDays,
+        })),
+    writeCA: (data, annotations = {}) =>
+      snap.caSecret ? opts.store.update(snap.caSecret, { data, annotations }) : opts.store.create(opts.caSecretName, "Opaque", { data, annotations }),
     writeServing: (content) => (snap.servingSecret ? opts.store.update(snap.servingSecret, content) : opts.store.create(opts.secretName, "kubernetes.io/tls", content)),
   };
   switch (step.action) {

@@ -43,12 +43,7 @@ export class CertificateFilesExistError extends Error {
  * @throws CertificateFilesExistError (code `EEXIST`) when files exist and `force` is not
  *   set; otherwise the underlying fs error, with the path in its message.
  */
-export async function writeCertificateFiles(
-  dir: string,
-  ca: PemKeyPair,
-  serving: PemKeyPair,
-  opts: { force?: boolean } = {},
-): Promise<string[]> {
+export async function writeCertificateFiles(dir: string, ca: PemKeyPair, serving: PemKeyPair, opts: { force?: boolean } = {}): Promise<string[]> {
   const files: { path: string; content: string; mode: number }[] = [
     { path: join(dir, CERTIFICATE_FILE_NAMES.caCert), content: ca.certPem, mode: CERT_MODE },
     { path: join(dir, CERTIFICATE_FILE_NAMES.caKey), content: ca.keyPem, mode: KEY_MODE },
@@ -58,9 +53,7 @@ export async function writeCertificateFiles(
   await mkdir(dir, { recursive: true });
 
   if (!opts.force) {
-    const existing = (await Promise.all(files.map(async (f) => ((await exists(f.path)) ? f.path : undefined)))).filter(
-      (p): p is string => p !== undefined,
-    );
+    const existing = (await Promise.all(files.map(async (f) => ((await exists(f.path)) ? f.path : undefined)))).filter((p): p is string => p !== undefined);
     if (existing.length > 0) throw new CertificateFilesExistError(existing);
   }
 

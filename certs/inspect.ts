@@ -109,10 +109,7 @@ export function describeCertificates(pem: string): CertificateDescription[] {
 export function describeCertificate(pem: string): CertificateDescription {
   const blocks = splitCertificateBundle(pem);
   if (blocks.length !== 1) {
-    throw new Error(
-      `describeCertificate: expected exactly one PEM certificate, found ${blocks.length}` +
-        (blocks.length > 1 ? " (use describeCertificates for a bundle)" : ""),
-    );
+    throw new Error(`describeCertificate: expected exactly one PEM certificate, found ${blocks.length}` + (blocks.length > 1 ? " (use describeCertificates for a bundle)" : ""));
   }
   return describeCertificates(pem)[0]!;
 }
@@ -273,7 +270,7 @@ function readKeyUsage(bitString: forge.asn1.Asn1): KeyUsageName[] {
   const usages: KeyUsageName[] = [];
   KEY_USAGE_NAMES.forEach((usage, bit) => {
     const byte = bytes.charCodeAt(1 + Math.floor(bit / 8));
-    if (!Number.isNaN(byte) && (byte & (0x80 >> bit % 8)) !== 0) usages.push(usage);
+    if (!Number.isNaN(byte) && (byte & (0x80 >> (bit % 8))) !== 0) usages.push(usage);
   });
   return usages;
 }

@@ -166,7 +166,8 @@ export class CertificateManager {
   readiness(): string | null {
     const current = this.opts.reloader.current;
     if (!this.servingFromSecret || !current) return `certificates: ${this.problem ?? "no serving certificate yet"}`;
-    if (this.now().getTime() >= current.notAfter.getTime()) return `certificates: the serving certificate expired at ${current.notAfter.toISOString()}${this.problem ? ` (${this.problem})` : ""}`;
+    if (this.now().getTime() >= current.notAfter.getTime())
+      return `certificates: the serving certificate expired at ${current.notAfter.toISOString()}${this.problem ? ` (${this.problem})` : ""}`;
     return null;
   }
 
@@ -231,7 +232,9 @@ export class CertificateManager {
       this.servingFromSecret = true;
       this.problem = undefined;
     } else {
-      this.problem = snap.serving ? `Secret ${this.opts.namespace}/${this.opts.settings.secretName} holds no valid certificate (${snap.serving.problems.join("; ") || "expired"})` : `Secret ${this.opts.namespace}/${this.opts.settings.secretName} not created yet`;
+      this.problem = snap.serving
+        ? `Secret ${this.opts.namespace}/${this.opts.settings.secretName} holds no valid certificate (${snap.serving.problems.join("; ") || "expired"})`
+        : `Secret ${this.opts.namespace}/${this.opts.settings.secretName} not created yet`;
     }
     for (const p of [...(snap.ca?.problems ?? []), ...(snap.serving?.problems ?? [])]) this.log.debug({ problem: p }, "unusable certificate data in a Secret");
     const step = snap.plan.step;
@@ -246,7 +249,13 @@ export class CertificateManager {
   /** Logs, counts and records an Event for a write this replica made. */
   private async report(p: PerformedStep): Promise<void> {
     const { step } = p;
-    const fields = { action: step.action, reason: step.reason, secret: `${p.secret.namespace}/${p.secret.name}`, fingerprintSha256: p.after ?? null, previousFingerprintSha256: p.before ?? null };
+    const fields = {
+      action: step.action,
+      reason: step.reason,
+      secret: `${p.secret.namespace}/${p.secret.name}`,
+      fingerprintSha256: p.after ?? null,
+      previousFingerprintSha256: p.before ?? null,
+    };
     const was = p.before && p.before !== p.after ? ` (was SHA-256 ${p.before})` : "";
     let event: { reason: string; message: string };
     switch (step.action) {
@@ -256,17 +265,26 @@ export class CertificateManager {
         break;
       case "introduce-ca":
         this.opts.metrics.rotations.inc({ cert: "ca" });
-        event = { reason: "CARolloverStarted", message: `CA rollover started (${step.reason}): new CA SHA-256 ${p.after} is trusted next to the current one and will sign once every caBundle trusts it` };
+        event = {
+          reason: "CARolloverStarted",
+          message: `CA rollover started (${step.reason}): new CA SHA-256 ${p.after} is trusted next to the current one and will sign once every caBundle trusts it`,
+        };
         break;
       case "promote-ca":
-        event = { reason: "CAPromoted", message: `New CA SHA-256 ${p.after} now signs${was}; the previous CA stays trusted until every replica serves a certificate of the new one` };
+        event = {
+          reason: "CAPromoted",
+          message: `New CA SHA-256 ${p.after} now signs${was}; the previous CA stays trusted until every replica serves a certificate of the new one`,
+        };
         break;
       case "retire-ca":
         event = { reason: "CARetired", message: `Previous CA(s) no longer trusted: ${step.detail}; CA SHA-256 ${p.after} only` };
         break;
       case "issue-serving":
         if (p.before) this.opts.metrics.rotations.inc({ cert: "serving" });
-        event = { reason: p.before ? "ServingCertificateRotated" : "ServingCertificateIssued", message: `Serving certificate SHA-256 ${p.after} issued (${step.reason}: ${step.detail})${was}` };
+        event = {
+          reason: p.before ? "ServingCertificateRotated" : "ServingCertificateIssued",
+          message: `Serving certificate SHA-256 ${p.after} issued (${step.reason}: ${step.detail})${was}`,
+        };
         break;
       case "sync-serving-ca":
         event = { reason: "TrustedCAsUpdated", message: `ca.crt updated: ${step.detail}` };
@@ -289,10 +307,13 @@ export class CertificateManager {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     const checkMs = this.opts.settings.checkIntervalSeconds * 1000;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.requestReconcile();
-    }, Math.max(MIN_DELAY_MS, Math.min(delayMs, checkMs)));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.requestReconcile();
+      },
+      Math.max(MIN_DELAY_MS, Math.min(delayMs, checkMs)),
+    );
     this.timer.unref();
   }
 }

@@ -28,9 +28,7 @@ export function renewalTime(notBefore: Date, notAfter: Date, fraction: number = 
     throw new RangeError(`renewalTime: invalid date (notBefore ${String(notBefore)}, notAfter ${String(notAfter)})`);
   }
   if (end <= start) {
-    throw new RangeError(
-      `renewalTime: notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`,
-    );
+    throw new RangeError(`renewalTime: notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`);
   }
   return new Date(start + Math.round((end - start) * fraction));
 }
@@ -44,19 +42,13 @@ export function renewalTime(notBefore: Date, notAfter: Date, fraction: number = 
  *
  * @throws RangeError as `renewalTime`, and for an invalid `now`.
  */
-export function needsRenewal(
-  cert: { notBefore: Date; notAfter: Date },
-  now: Date,
-  fraction: number = DEFAULT_RENEWAL_FRACTION,
-): boolean {
+export function needsRenewal(cert: { notBefore: Date; notAfter: Date }, now: Date, fraction: number = DEFAULT_RENEWAL_FRACTION): boolean {
   if (Number.isNaN(now.getTime())) throw new RangeError(`needsRenewal: invalid now ${String(now)}`);
   return now.getTime() >= renewalTime(cert.notBefore, cert.notAfter, fraction).getTime();
 }
 
 function checkFraction(fraction: number): void {
   if (!isValidRenewalFraction(fraction)) {
-    throw new RangeError(
-      `renewal fraction must be a number strictly between 0 and 1 (e.g. 2/3 = renew with a third of the lifetime left), got ${String(fraction)}`,
-    );
+    throw new RangeError(`renewal fraction must be a number strictly between 0 and 1 (e.g. 2/3 = renew with a third of the lifetime left), got ${String(fraction)}`);
   }
 }

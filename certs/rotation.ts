@@ -86,14 +86,7 @@ export type RolloverPhase = "bootstrap" | "steady" | "introducing" | "retiring";
 export type CreateCAReason = "no-ca" | "ca-unusable";
 export type IntroduceCAReason = "ca-renewal" | "rotation-requested" | "ca-key-lost" | "next-ca-expired";
 export type ServingReason =
-  | "serving-missing"
-  | "serving-unusable"
-  | "serving-expired"
-  | "ca-rollover"
-  | "wrong-issuer"
-  | "names-changed"
-  | "rotation-requested"
-  | "serving-renewal";
+  "serving-missing" | "serving-unusable" | "serving-expired" | "ca-rollover" | "wrong-issuer" | "names-changed" | "rotation-requested" | "serving-renewal";
 export type WaitReason = "bundles-unknown" | "bundles-missing-next-ca" | "bundle-propagation" | "replica-reload";
 
 /** The one next step. `detail` is for humans (logs, Events); the reason codes are for code and tests. */
@@ -193,7 +186,11 @@ export function planRotation(input: RotationInput): RotationPlan {
   if (servingNeed) return plan(previous.length > 0 ? "retiring" : "steady", { action: "issue-serving", ...servingNeed });
   const serving = input.serving!;
   if (!sameSet(serving.caBundle, trusted)) {
-    return plan(previous.length > 0 ? "retiring" : "steady", { action: "sync-serving-ca", reason: "trust-changed", detail: `ca.crt should hold ${trusted.length} CA(s): ${trusted.map(shortFp).join(", ")}` });
+    return plan(previous.length > 0 ? "retiring" : "steady", {
+      action: "sync-serving-ca",
+      reason: "trust-changed",
+      detail: `ca.crt should hold ${trusted.length} CA(s): ${trusted.map(shortFp).join(", ")}`,
+    });
   }
   if (previous.length > 0) return plan("retiring", retiringStep(input));
 
@@ -202,7 +199,12 @@ export function planRotation(input: RotationInput): RotationPlan {
   }
   const caDue = renewAt(signing, input.policy.renewFraction);
   if (isDue(signing, now, input.policy.renewFraction)) {
-    return plan("steady", { action: "introduce-ca", reason: "ca-renewal", detail: `the CA is past its renewal time ${caDue.toISOString()} (expires ${signing.notAfter.toISOString()})`, trustAlso: [] });
+    return plan("steady", {
+      action: "introduce-ca",
+      reason: "ca-renewal",
+      detail: `the CA is past its renewal time ${caDue.toISOString()} (expires ${signing.notAfter.toISOString()})`,
+      trustAlso: [],
+    });
   }
   const servingDue = renewAt(serving.cert!, input.policy.renewFraction);
   const until = new Date(Math.min(caDue.getTime(), servingDue.getTime()));
@@ -252,7 +254,12 @@ function introducingStep(input: RotationInput, active: CertFacts | undefined, ne
   const since = input.bundlesTrustNextSince ?? now;
   const until = new Date(since.getTime() + policy.rolloverGraceMs);
   if (now.getTime() < until.getTime()) {
-    return { action: "wait", reason: "bundle-propagation", detail: `every caBundle trusts the new CA ${shortFp(next.fingerprint)}; giving the API server until ${until.toISOString()} to load it`, until };
+    return {
+      action: "wait",
+      reason: "bundle-propagation",
+      detail: `every caBundle trusts the new CA ${shortFp(next.fingerprint)}; giving the API server until ${until.toISOString()} to load it`,
+      until,
+    };
   }
   return { action: "promote-ca", reason: "new-ca-trusted", detail: `every caBundle has trusted the new CA ${shortFp(next.fingerprint)} since ${since.toISOString()}` };
 }
@@ -284,7 +291,12 @@ function retiringStep(input: RotationInput): RotationStep {
   const issued = serving!.issuedAt ?? lifetimeStart(cert);
   const until = new Date(issued.getTime() + policy.rolloverGraceMs);
   if (now.getTime() < until.getTime()) {
-    return { action: "wait", reason: "replica-reload", detail: `giving every replica until ${until.toISOString()} to load serving certificate ${shortFp(cert.fingerprint)} before the old CA is dropped`, until };
+    return {
+      action: "wait",
+      reason: "replica-reload",
+      detail: `giving every replica until ${until.toISOString()} to load serving certificate ${shortFp(cert.fingerprint)} before the old CA is dropped`,
+      until,
+    };
   }
   return { action: "retire-ca", reason: "serving-switched", detail: `serving certificate ${shortFp(cert.fingerprint)} of the new CA has been out since ${issued.toISOString()}` };
 }

@@ -17,9 +17,7 @@ export class ServingReloader {
   private loaded: ParsedKeyPair | undefined;
   private loadedFrom = "";
 
-  constructor(
-    private readonly deps: { log: Logger; metrics: CertificateMetrics; source: "secret" | "files" | "memory" },
-  ) {}
+  constructor(private readonly deps: { log: Logger; metrics: CertificateMetrics; source: "secret" | "files" | "memory" }) {}
 
   /** The certificate being served (or to be served once attached). */
   get current(): ParsedKeyPair | undefined {

@@ -41,16 +41,19 @@ export interface AuditFlags extends SettingsFlags, ClusterAuditFlags {
 export function registerAuditCommand(program: Command, io: CommandIO, setExit: (code: number) => void): void {
   program
     .command("audit")
-    .description("report pods whose DNS does not conform (not injected, stale nameserver, drift, would-inject, foreign DNS), the workload that owns them and the fix; exit code 1 on violations")
+    .description(
+      "report pods whose DNS does not conform (not injected, stale nameserver, drift, would-inject, foreign DNS), the workload that owns them and the fix; exit code 1 on violations",
+    )
     .option("--kubeconfig <file>", "kubeconfig of the cluster (env KUBECONFIG, else ~/.kube/config; in a pod the in-cluster config)")
     .option("-n, --namespace <ns>", "audit this namespace only, whatever its label (with -f: the namespace of objects without one)")
     .option("-A, --all-namespaces", "audit every namespace, not only the opted-in ones (pods that are never injected count as skipped)")
     .addOption(new Option("-o, --output <format>", "output format").choices([...AUDIT_OUTPUTS]).default("table"))
     .option("--write-reports", "create or update one report per namespace (in the API(s) of --reports) and delete ours that are stale")
     .addOption(
-      new Option("--reports <api>", "with --write-reports: wgpolicyk8s (wgpolicyk8s.io/v1alpha2 PolicyReports), openreports (openreports.io/v1alpha1 Reports) or both (default: the setting audit.reports, wgpolicyk8s)").choices([
-        ...AUDIT_REPORTS_CHOICES,
-      ]),
+      new Option(
+        "--reports <api>",
+        "with --write-reports: wgpolicyk8s (wgpolicyk8s.io/v1alpha2 PolicyReports), openreports (openreports.io/v1alpha1 Reports) or both (default: the setting audit.reports, wgpolicyk8s)",
+      ).choices([...AUDIT_REPORTS_CHOICES]),
     )
     .option("-f, --filename <file>", "audit the pod templates of manifests offline instead of the cluster (a file, or - for standard input)")
     .addOption(new Option("--mode <mode>", "with -f: the namespaces' mode (default enabled)").choices([...NAMESPACE_MODES]))
@@ -61,7 +64,10 @@ export function registerAuditCommand(program: Command, io: CommandIO, setExit: (
     )
     .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
     .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
-    .option("--nameserver <ip[,ip]>", "the DNS Service IP(s) to expect, two for a dual-stack Service (default: the DNS Service's live clusterIPs, else the configured fixed IP; with -f the configured one, 10.96.0.10)")
+    .option(
+      "--nameserver <ip[,ip]>",
+      "the DNS Service IP(s) to expect, two for a dual-stack Service (default: the DNS Service's live clusterIPs, else the configured fixed IP; with -f the configured one, 10.96.0.10)",
+    )
     .action(async (opts: AuditFlags) => setExit(await runAudit(opts, io)));
 }
 
@@ -80,7 +86,14 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
   if (flags.filename !== undefined) {
     const source = flags.filename === "-" ? "<stdin>" : flags.filename;
     const docs = parseManifests(await readInput(flags.filename, io.stdin), source);
-    const audit = auditManifests(docs, { settings, source, namespace: flags.namespace, mode: flags.mode as NamespaceMode | undefined, profile: flags.profile, dnsServiceIPs: flagIPs });
+    const audit = auditManifests(docs, {
+      settings,
+      source,
+      namespace: flags.namespace,
+      mode: flags.mode as NamespaceMode | undefined,
+      profile: flags.profile,
+      dnsServiceIPs: flagIPs,
+    });
     const bad = audit.invalid[0];
     if (bad) throw inputError(`${source}: document ${bad.index} (${bad.what}): ${bad.error}`);
     run = audit.run;
@@ -91,7 +104,12 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
       const { writeReports } = await import("../audit/report-writer.js");
       const { scope, kubeConfig } = cluster;
       try {
-        outcomes = await writeReports({ kubeConfig, run, apis: reportApisOf(flags.reports ?? settings.audit.reports), owns: scope.kind === "namespace" ? { kind: "namespaces", names: [scope.name] } : { kind: "all" } });
+        outcomes = await writeReports({
+          kubeConfig,
+          run,
+          apis: reportApisOf(flags.reports ?? settings.audit.reports),
+          owns: scope.kind === "namespace" ? { kind: "namespaces", names: [scope.name] } : { kind: "all" },
+        });
       } catch (err) {
         // writeReports names the API ("write PolicyReports") and keeps the API failure as the cause.
         const what = err instanceof Error && err.cause !== undefined ? { action: err.message, cause: err.cause } : { action: "write reports", cause: err };
@@ -100,13 +118,18 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
     }
   }
   if (run.dnsService.ips.length === 0) {
-    io.stderr(`${PRODUCT}: warning: the DNS Service ${run.dnsService.namespace}/${run.dnsService.name} has no clusterIP and none is configured: pods are skipped (pass --nameserver IP)\n`);
+    io.stderr(
+      `${PRODUCT}: warning: the DNS Service ${run.dnsService.namespace}/${run.dnsService.name} has no clusterIP and none is configured: pods are skipped (pass --nameserver IP)\n`,
+    );
   }
 
   io.stdout(render(run, flags.output));
   for (const { api, outcome } of outcomes) {
     if (outcome.kind === "crd-missing") io.stderr(`${PRODUCT}: ${outcome.message}\n`);
-    else io.stderr(`${PRODUCT}: ${REPORT_API_NAMES[api].titlePlural}: ${outcome.created.length} created, ${outcome.updated.length} updated, ${outcome.unchanged.length} unchanged, ${outcome.deleted.length} deleted\n`);
+    else
+      io.stderr(
+        `${PRODUCT}: ${REPORT_API_NAMES[api].titlePlural}: ${outcome.created.length} created, ${outcome.updated.length} updated, ${outcome.unchanged.length} unchanged, ${outcome.deleted.length} deleted\n`,
+      );
   }
   if (outcomes.some((o) => o.outcome.kind === "crd-missing")) return EXIT_INPUT;
   return hasViolations(run) ? EXIT_INPUT : EXIT_OK;
@@ -192,7 +215,12 @@ function checkFlags(flags: AuditFlags): void {
     throw usageError("--reports picks the API --write-reports writes; add --write-reports (-o policyreport or -o openreports prints either without writing)");
   }
   if (flags.filename !== undefined) {
-    for (const [set, name] of [[flags.allNamespaces, "-A/--all-namespaces"], [flags.writeReports, "--write-reports"], [flags.reports !== undefined, "--reports"], [flags.kubeconfig !== undefined, "--kubeconfig"]] as const) {
+    for (const [set, name] of [
+      [flags.allNamespaces, "-A/--all-namespaces"],
+      [flags.writeReports, "--write-reports"],
+      [flags.reports !== undefined, "--reports"],
+      [flags.kubeconfig !== undefined, "--kubeconfig"],
+    ] as const) {
       if (set) throw usageError(`${name} audits a cluster; it cannot be combined with -f (an offline audit of manifests)`);
     }
   } else {

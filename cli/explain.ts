@@ -60,8 +60,19 @@ export async function runExplain(flags: ExplainFlags, io: CommandIO): Promise<nu
       continue;
     }
     const ns = namespaceFacts(r.namespace);
-    const modeSource = nsFromFile ? `label ${INJECT_LABEL} in ${flags.namespaceFile}` : flags.mode ? "--mode" : "assumed: offline explain treats the namespace as enabled; use --mode or --namespace-file";
-    explanations.push({ document: doc.index, object: r.what, namespace: r.namespace, namespaceLabels: ns.labels, template: r.templatePath.join(".") || null, ...decisionJSON(r.decision) });
+    const modeSource = nsFromFile
+      ? `label ${INJECT_LABEL} in ${flags.namespaceFile}`
+      : flags.mode
+        ? "--mode"
+        : "assumed: offline explain treats the namespace as enabled; use --mode or --namespace-file";
+    explanations.push({
+      document: doc.index,
+      object: r.what,
+      namespace: r.namespace,
+      namespaceLabels: ns.labels,
+      template: r.templatePath.join(".") || null,
+      ...decisionJSON(r.decision),
+    });
     text += formatExplanation(r.what, doc.index, r.namespace, r.templatePath, modeSource, r.decision);
   }
   io.stdout(flags.output === "json" ? `${JSON.stringify(explanations.length === 1 ? explanations[0] : explanations, null, 2)}\n` : text);

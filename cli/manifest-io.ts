@@ -28,7 +28,6 @@ export async function readInput(file: string, stdin: NodeJS.ReadableStream): Pro
   }
 }
 
-
 /**
  * Parses every document; a `kind: List` (as `kubectl get -o yaml` prints) is expanded into
  * its items. Throws an input error naming the file, document and line of the first problem.

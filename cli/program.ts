@@ -48,7 +48,10 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
     cmd
       .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
       .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
-      .option("--nameserver <ip[,ip]>", "DNS Service IP to inject, or a dual-stack Service's two (IPv4,IPv6 in its ipFamilies order; default: the configured fixed IP, 10.96.0.10)");
+      .option(
+        "--nameserver <ip[,ip]>",
+        "DNS Service IP to inject, or a dual-stack Service's two (IPv4,IPv6 in its ipFamilies order; default: the configured fixed IP, 10.96.0.10)",
+      );
 
   settingsOptions(
     program
@@ -56,7 +59,10 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
       .description("run the admission webhook (HTTPS) and the probes/metrics port; standalone on embedded defaults when no cluster is configured")
       .option("--kubeconfig <file>", "kubeconfig of the cluster (env KUBECONFIG); in a pod the in-cluster config is used")
       .option("--standalone", "ignore any cluster configuration and run on embedded defaults")
-      .option("--host <address>", "address of the HTTPS listener, and of the ops port unless ops.host is set (default webhook.host, else 0.0.0.0 in cluster mode: --kubeconfig, KUBECONFIG or in a pod; else 127.0.0.1)")
+      .option(
+        "--host <address>",
+        "address of the HTTPS listener, and of the ops port unless ops.host is set (default webhook.host, else 0.0.0.0 in cluster mode: --kubeconfig, KUBECONFIG or in a pod; else 127.0.0.1)",
+      )
       .option("--port <port>", `HTTPS port (default ${WEBHOOK_PORT}; 0 picks a free one)`, parsePort)
       .option("--ops-port <port>", `plain-HTTP port for /healthz, /readyz, /metrics (default ${OPS_PORT})`, parsePort)
       .option("--tls-cert-file <file>", "serving certificate (PEM); default: an in-memory self-signed CA issues one")
@@ -124,7 +130,12 @@ export function buildProgram(io: CommandIO, setExit: (code: number, keepAlive?: 
     .description("print the MutatingAdmissionPolicy, ValidatingAdmissionPolicy and bindings for the configuration (kubectl apply -f -)")
     .option("--config <file>", "YAML configuration file (env POD_DNS_INJECTOR_CONFIG)")
     .option("--cluster-domain <domain>", "cluster domain (default cluster.local)")
-    .addOption(new Option("--validation <action>", "what the ValidatingAdmissionPolicy does with a pod whose final DNS does not conform (default: the configuration's admission.validation, warn)").choices(["warn", "deny"]))
+    .addOption(
+      new Option(
+        "--validation <action>",
+        "what the ValidatingAdmissionPolicy does with a pod whose final DNS does not conform (default: the configuration's admission.validation, warn)",
+      ).choices(["warn", "deny"]),
+    )
     .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml"))
     .action(async (opts: PolicyRenderFlags) => setExit(await (await import("./policy.js")).runPolicyRender(opts, io)));
 

@@ -89,8 +89,7 @@ export interface WorkloadClient {
 }
 
 export type RestartOutcome =
-  | { target: RestartTarget; result: "rolled-out"; seconds: number }
-  | { target: RestartTarget; result: "blocked" | "failed" | "timed-out" | "not-started"; detail: string };
+  { target: RestartTarget; result: "rolled-out"; seconds: number } | { target: RestartTarget; result: "blocked" | "failed" | "timed-out" | "not-started"; detail: string };
 
 export interface ExecuteOptions {
   client: WorkloadClient;
@@ -156,7 +155,8 @@ export async function runRestart(flags: RestartFlags, io: CommandIO): Promise<nu
   io.stdout(formatPlan(plan));
   if (flags.dryRun) return EXIT_OK;
   if (!flags.yes && io.stdoutIsTTY !== true) {
-    if (plan.restarts.length > 0) io.stderr(`${PRODUCT}: standard output is not a terminal: printed the plan only; pass --yes to restart (or --dry-run to say you only want the plan)\n`);
+    if (plan.restarts.length > 0)
+      io.stderr(`${PRODUCT}: standard output is not a terminal: printed the plan only; pass --yes to restart (or --dry-run to say you only want the plan)\n`);
     return EXIT_OK;
   }
   if (plan.restarts.length === 0) return EXIT_OK;

@@ -108,18 +108,28 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks:
     log,
     opsPort: () => ops.port,
   });
-  const leader = cluster && kubeConfig ? leaderWork({ kubeConfig, cluster, settings: currentSettings, log, registry: metrics.registry, identity: defaultIdentity(env) }) : undefined;
+  const leader =
+    cluster && kubeConfig ? leaderWork({ kubeConfig, cluster, settings: currentSettings, log, registry: metrics.registry, identity: defaultIdentity(env) }) : undefined;
   const audit = leader?.audit;
   // Which admission is active, on /readyz and as a gauge (admission.mode is restart-only).
   const admissionMode = kubeConfig ? settings.admission.mode : "webhook";
-  new Gauge({ name: "pod_dns_injector_admission_mode", help: "1 for the admission mode this replica runs: webhook, policy or both.", labelNames: ["mode"] as const, registers: [metrics.registry] }).set({ mode: admissionMode }, 1);
+  new Gauge({
+    name: "pod_dns_injector_admission_mode",
+    help: "1 for the admission mode this replica runs: webhook, policy or both.",
+    labelNames: ["mode"] as const,
+    registers: [metrics.registry],
+  }).set({ mode: admissionMode }, 1);
   const manager = new RunnableManager({
     runnables: [tls, ops, ...clusterParts(cluster, log), webhook, ...(leader?.runnables ?? [])],
     log,
     drainMs: STOP_DEADLINE_MS,
     leaderElection: leader?.election,
   });
-  readiness.push(...manager.readiness(), { name: `admission (${admissionMode} mode)`, check: () => null }, { name: "shutdown", check: () => (manager.stopRequested ? "shutting down" : null) });
+  readiness.push(
+    ...manager.readiness(),
+    { name: `admission (${admissionMode} mode)`, check: () => null },
+    { name: "shutdown", check: () => (manager.stopRequested ? "shutting down" : null) },
+  );
   await manager.start();
 
   // Configuration reloads: a ConfigMap update swaps a symlink, which fs.watch misses, so
@@ -167,7 +177,10 @@ function clusterParts(cluster: ClusterFacts | undefined, log: Logger): Runnable[
 
 function logMode(log: Logger, settings: Settings, kubeConfig: KubeConfig | undefined): void {
   if (kubeConfig) {
-    log.info({ server: kubeConfig.getCurrentCluster()?.server, dnsService: `${settings.dnsService.namespace}/${settings.dnsService.name}` }, "cluster mode: namespaces and the DNS Service IP come from the API server");
+    log.info(
+      { server: kubeConfig.getCurrentCluster()?.server, dnsService: `${settings.dnsService.namespace}/${settings.dnsService.name}` },
+      "cluster mode: namespaces and the DNS Service IP come from the API server",
+    );
   } else {
     log.info(
       { nameserver: settings.dnsService.clusterIP, clusterDomain: settings.clusterDomain },

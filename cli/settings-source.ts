@@ -31,7 +31,7 @@ export async function resolveSettings(
   if (flags.clusterDomain !== undefined) doc.clusterDomain = flags.clusterDomain;
   const nameservers = flags.nameserver === undefined ? undefined : parseNameserverFlag(flags.nameserver);
   // The first is the fixed IP; a dual-stack Service's second family only adds a nameserver.
-  if (nameservers !== undefined) doc.dnsService = { ...((doc.dnsService) ?? {}), clusterIP: nameservers[0] };
+  if (nameservers !== undefined) doc.dnsService = { ...(doc.dnsService ?? {}), clusterIP: nameservers[0] };
   const result = loadSettings({ file, env, flags: doc });
   if (!result.ok) {
     // Errors in flags are usage errors; errors in files and the environment are input errors.

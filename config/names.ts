@@ -141,8 +141,24 @@ export interface ReportApiNames {
 }
 
 export const REPORT_API_NAMES: Readonly<Record<ReportApi, ReportApiNames>> = {
-  wgpolicyk8s: { group: POLICY_REPORT_GROUP, version: POLICY_REPORT_VERSION, plural: POLICY_REPORT_PLURAL, kind: POLICY_REPORT_KIND, crd: POLICY_REPORT_CRD, title: "PolicyReport", titlePlural: "PolicyReports" },
-  openreports: { group: OPEN_REPORT_GROUP, version: OPEN_REPORT_VERSION, plural: OPEN_REPORT_PLURAL, kind: OPEN_REPORT_KIND, crd: OPEN_REPORT_CRD, title: `${OPEN_REPORT_GROUP} Report`, titlePlural: `${OPEN_REPORT_GROUP} Reports` },
+  wgpolicyk8s: {
+    group: POLICY_REPORT_GROUP,
+    version: POLICY_REPORT_VERSION,
+    plural: POLICY_REPORT_PLURAL,
+    kind: POLICY_REPORT_KIND,
+    crd: POLICY_REPORT_CRD,
+    title: "PolicyReport",
+    titlePlural: "PolicyReports",
+  },
+  openreports: {
+    group: OPEN_REPORT_GROUP,
+    version: OPEN_REPORT_VERSION,
+    plural: OPEN_REPORT_PLURAL,
+    kind: OPEN_REPORT_KIND,
+    crd: OPEN_REPORT_CRD,
+    title: `${OPEN_REPORT_GROUP} Report`,
+    titlePlural: `${OPEN_REPORT_GROUP} Reports`,
+  },
 };
 
 /** The APIs a setting (or flag) value names, in a fixed order. */

@@ -112,7 +112,7 @@ const PROFILE_SCHEMA = {
     },
     options: {
       type: "array",
-      description: "Resolver options, e.g. {name: ndots, value: \"5\"}; a pod's own options override them by name.",
+      description: 'Resolver options, e.g. {name: ndots, value: "5"}; a pod\'s own options override them by name.',
       items: {
         type: "object",
         additionalProperties: false,
@@ -126,12 +126,19 @@ const PROFILE_SCHEMA = {
       default: [],
       "x-error": "must be a list of {name, value}",
     },
-    ndots: { type: "integer", minimum: 0, maximum: 15, description: "Shorthand for the ndots option (it replaces one in options).", "x-error": "an integer from 0 to 15 (glibc caps ndots at 15)" },
+    ndots: {
+      type: "integer",
+      minimum: 0,
+      maximum: 15,
+      description: "Shorthand for the ndots option (it replaces one in options).",
+      "x-error": "an integer from 0 to 15 (glibc caps ndots at 15)",
+    },
     maxSearchLineBytes: {
       type: "integer",
       minimum: 16,
       maximum: 2055,
-      description: "Cut the search list so that resolv.conf's line 'search a b c' has at most this many characters; 254 keeps it readable by musl (Alpine), which ignores a longer line. Unset: only the API server's 2048-character limit cuts, with a warning over 254.",
+      description:
+        "Cut the search list so that resolv.conf's line 'search a b c' has at most this many characters; 254 keeps it readable by musl (Alpine), which ignores a longer line. Unset: only the API server's 2048-character limit cuts, with a warning over 254.",
       "x-error": "an integer from 16 to 2055 (254: musl's limit)",
     },
   },
@@ -165,8 +172,20 @@ export const SETTINGS_SCHEMA = {
       "x-error": "must be a mapping with namespace, name, clusterIP",
       properties: {
         // The informer watches this one Service from the start.
-        namespace: restart({ type: "string", format: "namespace-name", default: DEFAULT_DNS_SERVICE.namespace, description: "Namespace of the DNS Service.", "x-error": "not a valid namespace name: {got}" }),
-        name: restart({ type: "string", format: "dns-label", default: DEFAULT_DNS_SERVICE.name, description: "Name of the DNS Service (kubeadm: kube-dns, also for CoreDNS).", "x-error": "not a valid Service name: {got}" }),
+        namespace: restart({
+          type: "string",
+          format: "namespace-name",
+          default: DEFAULT_DNS_SERVICE.namespace,
+          description: "Namespace of the DNS Service.",
+          "x-error": "not a valid namespace name: {got}",
+        }),
+        name: restart({
+          type: "string",
+          format: "dns-label",
+          default: DEFAULT_DNS_SERVICE.name,
+          description: "Name of the DNS Service (kubeadm: kube-dns, also for CoreDNS).",
+          "x-error": "not a valid Service name: {got}",
+        }),
         clusterIP: {
           type: ["string", "null"],
           anyOf: noneOr({ type: "string", format: "ip-address" }),
@@ -240,7 +259,8 @@ export const SETTINGS_SCHEMA = {
     },
     excludedNamespaces: {
       type: "array",
-      description: "Namespaces never mutated. kube-system, kube-public, kube-node-lease and the injector's own always are: mutating the control plane's pods risks the cluster's own DNS.",
+      description:
+        "Namespaces never mutated. kube-system, kube-public, kube-node-lease and the injector's own always are: mutating the control plane's pods risks the cluster's own DNS.",
       items: { type: "string", format: "namespace-name", "x-error": "not a valid namespace name: {got}" },
       default: [...ALWAYS_EXCLUDED_NAMESPACES],
       "x-error": "must be a list of namespace names",
@@ -278,7 +298,8 @@ export const SETTINGS_SCHEMA = {
       type: "string",
       enum: ["inject", "skip"],
       default: "inject",
-      description: "Windows pods (spec.os.name or nodeSelector kubernetes.io/os: windows): inject nameservers and searches without resolver options, which Windows ignores (with a warning), or skip them.",
+      description:
+        "Windows pods (spec.os.name or nodeSelector kubernetes.io/os: windows): inject nameservers and searches without resolver options, which Windows ignores (with a warning), or skip them.",
       "x-error": "one of inject, skip",
     },
     logLevel: { type: "string", enum: LOG_LEVELS, default: "info", description: "pino log level.", "x-error": `one of ${LOG_LEVELS.join(", ")}` },
@@ -298,7 +319,7 @@ export const SETTINGS_SCHEMA = {
         },
         resyncSeconds: seconds(30, "Periodic full re-check, in case any events were missed."),
         reservationGuard: boolean(false, "/validate denies other Services that request the reserved IP."),
-        deletionGuard: boolean(true, "/validate refuses deleting or breaking the DNS Service unless it carries pod-dns-injector.io/allow-delete: \"true\"."),
+        deletionGuard: boolean(true, '/validate refuses deleting or breaking the DNS Service unless it carries pod-dns-injector.io/allow-delete: "true".'),
         // Leader election on a coordination.k8s.io/v1 Lease, client-go's defaults (15/10/2).
         leaseDurationSeconds: restart(seconds(15, "How long a Lease holds without renewal.")),
         renewDeadlineSeconds: restart(seconds(10, "How long the leader keeps trying to renew before it gives up.")),
@@ -314,7 +335,13 @@ export const SETTINGS_SCHEMA = {
         enabled: restart(boolean(true, "Run the background audit.")),
         intervalSeconds: restart(seconds(300, "Schedule of the audit (it also runs when a namespace, the DNS Service IP or this file changes).")),
         // Live: every audit run reads it, so a reload switches the API at the next run.
-        reports: { type: "string", enum: AUDIT_REPORTS_CHOICES, default: "wgpolicyk8s", description: "Which reports the audit writes: wgpolicyk8s (wgpolicyk8s.io/v1alpha2 PolicyReports), openreports (openreports.io/v1alpha1 Reports) or both.", "x-error": `one of ${AUDIT_REPORTS_CHOICES.join(", ")}` },
+        reports: {
+          type: "string",
+          enum: AUDIT_REPORTS_CHOICES,
+          default: "wgpolicyk8s",
+          description: "Which reports the audit writes: wgpolicyk8s (wgpolicyk8s.io/v1alpha2 PolicyReports), openreports (openreports.io/v1alpha1 Reports) or both.",
+          "x-error": `one of ${AUDIT_REPORTS_CHOICES.join(", ")}`,
+        },
       },
     },
     admission: {
@@ -324,19 +351,38 @@ export const SETTINGS_SCHEMA = {
       "x-error": "must be a mapping",
       properties: {
         // Restart-only: which parts run (the policy keeper, the mode gauge) is wired at start.
-        mode: restart({ type: "string", enum: ADMISSION_MODES, default: "webhook", description: "webhook: the MutatingWebhookConfiguration calls /mutate; policy: the leader keeps the rendered policies applied; both.", "x-error": `one of ${ADMISSION_MODES.join(", ")}` }),
-        validation: { type: "string", enum: ["warn", "deny"], default: "warn", description: "What the ValidatingAdmissionPolicy does with a pod whose final DNS does not conform.", "x-error": "one of warn, deny" },
+        mode: restart({
+          type: "string",
+          enum: ADMISSION_MODES,
+          default: "webhook",
+          description: "webhook: the MutatingWebhookConfiguration calls /mutate; policy: the leader keeps the rendered policies applied; both.",
+          "x-error": `one of ${ADMISSION_MODES.join(", ")}`,
+        }),
+        validation: {
+          type: "string",
+          enum: ["warn", "deny"],
+          default: "warn",
+          description: "What the ValidatingAdmissionPolicy does with a pod whose final DNS does not conform.",
+          "x-error": "one of warn, deny",
+        },
       },
     },
     certificates: restart({
       type: "object",
-      description: "The injector's own certificate authority (cluster mode without webhook.tlsCertFile): a CA and serving certificate in Secrets in its namespace, caBundles kept right, renewed in place.",
+      description:
+        "The injector's own certificate authority (cluster mode without webhook.tlsCertFile): a CA and serving certificate in Secrets in its namespace, caBundles kept right, renewed in place.",
       additionalProperties: false,
       "x-error": "must be a mapping",
       properties: {
         secretName: secretName(`${PRODUCT}-tls`, "kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt (the trusted CAs)."),
         caSecretName: secretName(`${PRODUCT}-ca`, "Secret with the CA key (and, during a rollover, the next or previous CA)."),
-        serviceName: { type: "string", format: "dns-label", default: WEBHOOK_SERVICE, description: "The webhook Service; its DNS names go into the serving certificate.", "x-error": "not a valid Service name (a DNS label): {got}" },
+        serviceName: {
+          type: "string",
+          format: "dns-label",
+          default: WEBHOOK_SERVICE,
+          description: "The webhook Service; its DNS names go into the serving certificate.",
+          "x-error": "not a valid Service name (a DNS label): {got}",
+        },
         extraDNSNames: {
           type: "array",
           description: "More DNS names for the serving certificate (e.g. localhost for a webhook registered by URL).",
@@ -366,7 +412,10 @@ export const SETTINGS_SCHEMA = {
           120,
           "How long each CA-rollover step waits for every replica and the API server to pick up the previous one; keep it above checkIntervalSeconds, so that a replica which missed a watch event has re-checked before the old CA is dropped.",
         ),
-        mutatingWebhookConfiguration: configurationName(MUTATING_WEBHOOK_CONFIGURATION, "MutatingWebhookConfiguration whose caBundles are kept equal to the trusted CAs; null: none."),
+        mutatingWebhookConfiguration: configurationName(
+          MUTATING_WEBHOOK_CONFIGURATION,
+          "MutatingWebhookConfiguration whose caBundles are kept equal to the trusted CAs; null: none.",
+        ),
         validatingWebhookConfiguration: configurationName(VALIDATING_WEBHOOK_CONFIGURATION, "As above, for the ValidatingWebhookConfiguration, when it exists; null: none."),
       },
     }),

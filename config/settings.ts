@@ -149,7 +149,8 @@ function crossFieldErrors(s: Settings): string[] {
   if (!(lease > renew && renew > retry)) errors.push(`guardian: need leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds (got ${lease} > ${renew} > ${retry})`);
   errors.push(...dnsServicesErrors(s));
   const cs = s.certificates;
-  if (cs.secretName === cs.caSecretName) errors.push(`certificates.secretName and certificates.caSecretName: must differ (both ${JSON.stringify(cs.secretName)}): the CA key must not sit in the serving Secret`);
+  if (cs.secretName === cs.caSecretName)
+    errors.push(`certificates.secretName and certificates.caSecretName: must differ (both ${JSON.stringify(cs.secretName)}): the CA key must not sit in the serving Secret`);
   return errors;
 }
 
@@ -160,7 +161,8 @@ const NORMALISE: Record<string, (v: never) => unknown> = {
     v.map(({ namespace, name, clusterIP }) => ({ namespace, name, clusterIP: clusterIP === undefined || clusterIP === null || clusterIP === "" ? null : canonicalIP(clusterIP) })),
   "profiles.*.nameservers": (v: string[]) => v.map(normaliseNameserverEntry),
   "nodeLocalDNS.address": canonicalIP,
-  "profiles.*.options": (v: { name: string; value?: string | number | null }[]) => v.map(({ name, value }) => (value === undefined || value === null ? { name } : { name, value: String(value) })),
+  "profiles.*.options": (v: { name: string; value?: string | number | null }[]) =>
+    v.map(({ name, value }) => (value === undefined || value === null ? { name } : { name, value: String(value) })),
   "profiles.*": ({ ndots, ...p }: Profile & { ndots?: number }): Profile =>
     ndots === undefined ? p : { ...p, options: [{ name: "ndots", value: String(ndots) }, ...p.options.filter((o) => o.name !== "ndots")] },
   // The built-in exclusions cannot be removed: mutating kube-system pods risks the cluster's
@@ -289,7 +291,9 @@ function dnsServicesErrors(s: Settings): string[] {
  * named by their fixed IPs, so each needs one. (serve's policy keeper renders their live IPs.)
  */
 export function policyDNSServicesProblem(settings: Settings): string | null {
-  const missing = dnsServiceRefs(settings).slice(1).findIndex((r) => r.clusterIP === null);
+  const missing = dnsServiceRefs(settings)
+    .slice(1)
+    .findIndex((r) => r.clusterIP === null);
   if (missing < 0) return null;
   return `dnsServices[${missing + 1}] (${serviceRefText(dnsServiceRefs(settings)[missing + 1]!)}) needs a clusterIP: the in-tree policy reads only the first DNS Service live and names the others by their fixed IPs`;
 }

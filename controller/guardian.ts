@@ -20,7 +20,6 @@ import { createGuardianMetrics, type GuardianMetrics } from "./metrics.js";
 import { reconcileDNSService, type ReconcileAction } from "./reconcile.js";
 import type { SnapshotStore, StoredState } from "./snapshot-store.js";
 
-
 export interface GuardianDeps {
   kubeConfig: KubeConfig;
   settings: () => Settings;
@@ -263,7 +262,12 @@ export class DNSServiceGuardian {
         this.metrics.drift.set(0);
         this.lastReport = "";
         this.d.log.info({ service: ref.text, clusterIP: ip, previousIP: previousIP ?? null, attempts: attempt, seconds }, "DNS Service recreated on its fixed clusterIP");
-        await this.d.events.record(this.target(created), "Normal", "DNSServiceRestored", `${PRODUCT} recreated ${ref.text} on ${ip}${previousIP ? ` (it had ${previousIP})` : ""} after ${seconds.toFixed(3)} s`);
+        await this.d.events.record(
+          this.target(created),
+          "Normal",
+          "DNSServiceRestored",
+          `${PRODUCT} recreated ${ref.text} on ${ip}${previousIP ? ` (it had ${previousIP})` : ""} after ${seconds.toFixed(3)} s`,
+        );
         return;
       } catch (err) {
         const why = classifyCreateFailure(err);

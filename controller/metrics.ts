@@ -34,7 +34,12 @@ export function createGuardianMetrics(registry: Registry): GuardianMetricFamilie
     labelNames: ["service", "kind"],
     registers: [registry],
   });
-  const drift = new Gauge({ name: "pod_dns_injector_guardian_drift", help: "1 while the DNS Service exists with a clusterIP other than the fixed one.", labelNames: ["service"], registers: [registry] });
+  const drift = new Gauge({
+    name: "pod_dns_injector_guardian_drift",
+    help: "1 while the DNS Service exists with a clusterIP other than the fixed one.",
+    labelNames: ["service"],
+    registers: [registry],
+  });
   const driftDetected = new Counter({
     name: "pod_dns_injector_guardian_drift_detected_total",
     help: "Times the DNS Service was seen with a clusterIP other than the fixed one.",
@@ -48,7 +53,12 @@ export function createGuardianMetrics(registry: Registry): GuardianMetricFamilie
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
-  const conflict = new Gauge({ name: "pod_dns_injector_guardian_ip_conflict", help: "1 while another Service holds the DNS Service's fixed clusterIP.", labelNames: ["service"], registers: [registry] });
+  const conflict = new Gauge({
+    name: "pod_dns_injector_guardian_ip_conflict",
+    help: "1 while another Service holds the DNS Service's fixed clusterIP.",
+    labelNames: ["service"],
+    registers: [registry],
+  });
   const leader = new Gauge({ name: "pod_dns_injector_guardian_leader", help: "1 on the replica that holds the guardian's Lease.", registers: [registry] });
   const configError = new Gauge({
     name: "pod_dns_injector_guardian_config_error",

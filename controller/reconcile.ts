@@ -8,7 +8,6 @@ import { canonicalIP } from "../config/dns-limits.js";
 import { ADDON_MANAGER_LABEL, PRODUCT, RESTORED_BY_ANNOTATION } from "../config/names.js";
 import { sameSnapshot, serviceFromSnapshot, snapshotFromService, type ServiceSnapshot } from "./service-snapshot.js";
 
-
 export interface ReconcileInput {
   service: V1Service | undefined;
   /** The configured fixed IP, else the learned one, else null (not known yet). */
@@ -53,7 +52,12 @@ export function reconcileDNSService(input: ReconcileInput): ReconcileAction[] {
     // The label left with the object, but the last good copy remembers who owns it:
     // kube-addon-manager recreates it from its own manifest (which may have moved on).
     if (snapshot.labels[ADDON_MANAGER_LABEL] === "Reconcile") {
-      return [{ kind: "cannot-repair", reason: `the DNS Service is missing; it is managed by kube-addon-manager (${ADDON_MANAGER_LABEL}=Reconcile), which recreates it, so ${PRODUCT} does not` }];
+      return [
+        {
+          kind: "cannot-repair",
+          reason: `the DNS Service is missing; it is managed by kube-addon-manager (${ADDON_MANAGER_LABEL}=Reconcile), which recreates it, so ${PRODUCT} does not`,
+        },
+      ];
     }
     return [{ kind: "create", service: serviceFromSnapshot(snapshot, fixedIP, { [RESTORED_BY_ANNOTATION]: PRODUCT }) }];
   }
@@ -76,7 +80,10 @@ export function reconcileDNSService(input: ReconcileInput): ReconcileAction[] {
   const observedText = observed ?? service.spec?.clusterIP ?? "none";
   if (input.repair === "recreate" && effectiveIP) {
     const base = snapshot ?? snapshotFromService(service);
-    return [...actions, { kind: "drift", observedIP: observedText, fixedIP: effectiveIP, action: "recreate", service: serviceFromSnapshot(base, effectiveIP, { [RESTORED_BY_ANNOTATION]: PRODUCT }) }];
+    return [
+      ...actions,
+      { kind: "drift", observedIP: observedText, fixedIP: effectiveIP, action: "recreate", service: serviceFromSnapshot(base, effectiveIP, { [RESTORED_BY_ANNOTATION]: PRODUCT }) },
+    ];
   }
   return [...actions, { kind: "drift", observedIP: observedText, fixedIP: effectiveIP ?? "unknown", action: "report" }];
 }

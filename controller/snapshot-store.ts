@@ -8,7 +8,6 @@ import { APP_COMPONENT_LABEL, APP_NAME_LABEL, PRODUCT, SNAPSHOT_CONFIGMAP } from
 import { apiFailure, isConflict, isNotFound } from "../kube/api-errors.js";
 import type { ServiceSnapshot } from "./service-snapshot.js";
 
-
 export interface StoredState {
   snapshot: ServiceSnapshot | undefined;
   learnedIP: string | undefined;
@@ -64,7 +63,12 @@ export class SnapshotStore {
       const body: V1ConfigMap = {
         apiVersion: "v1",
         kind: "ConfigMap",
-        metadata: { name: this.name, namespace: this.namespace, labels: { [APP_NAME_LABEL]: PRODUCT, [APP_COMPONENT_LABEL]: "guardian" }, ...(current?.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) },
+        metadata: {
+          name: this.name,
+          namespace: this.namespace,
+          labels: { [APP_NAME_LABEL]: PRODUCT, [APP_COMPONENT_LABEL]: "guardian" },
+          ...(current?.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
+        },
         data,
       };
       try {

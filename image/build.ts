@@ -15,16 +15,7 @@ import { parseAllDocuments } from "yaml";
 import { renderDockerfile } from "./dockerfile.js";
 import { fetchDebianPackages, findNodeRuntime, installProductionModules, treeToLayer, walkTree } from "./inputs.js";
 import { sourceDateEpoch, writeOciArchive, type ImageArchive, type LayerEntry } from "./oci-archive.js";
-import {
-  APP_REPO_FILES,
-  DEBIAN_PACKAGES,
-  PRODUCT_DIST_DIRS,
-  debianImagePath,
-  keepDebianFile,
-  keepDistFile,
-  keepNodeModulesFile,
-  productImageSpec,
-} from "./product-image.js";
+import { APP_REPO_FILES, DEBIAN_PACKAGES, PRODUCT_DIST_DIRS, debianImagePath, keepDebianFile, keepDistFile, keepNodeModulesFile, productImageSpec } from "./product-image.js";
 import { buildSpdxSbom } from "./sbom.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -50,7 +41,13 @@ async function appLayer(root: string): Promise<LayerEntry[]> {
     if (!existsSync(distDir)) throw new Error(`${distDir} is missing: run node scripts/bootstrap.mjs first`);
     const tree = await walkTree(distDir);
     const current = tree.filter((e) => keepDistFile(e.path) && existsSync(join(root, dir, e.path.replace(/\.js$/, ".ts"))));
-    entries.push(...treeToLayer(current, () => true, (p) => `app/dist/${dir}/${p}`));
+    entries.push(
+      ...treeToLayer(
+        current,
+        () => true,
+        (p) => `app/dist/${dir}/${p}`,
+      ),
+    );
   }
   for (const file of APP_REPO_FILES) entries.push({ type: "file", path: `app/${file}`, source: join(root, file), mode: 0o644 });
   return entries;

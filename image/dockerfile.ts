@@ -37,7 +37,7 @@ export function renderDockerfile(): string {
     `COPY --from=production-deps /src/node_modules ${APP_DIR}/node_modules`,
     ...PRODUCT_DIST_DIRS.map((dir) => `COPY --from=build /src/dist/${dir} ${APP_DIR}/dist/${dir}`),
     `COPY ${APP_REPO_FILES.join(" ")} ${APP_DIR}/`,
-    "# distroless \"nonroot\" is uid/gid 65532; numeric so runAsNonRoot can verify it.",
+    '# distroless "nonroot" is uid/gid 65532; numeric so runAsNonRoot can verify it.',
     `USER ${RUNTIME.user}`,
     `EXPOSE ${RUNTIME.exposedPorts.map((p) => p.replace(/\/tcp$/, "")).join(" ")}`,
     `ENTRYPOINT ${json(RUNTIME.entrypoint)}`,

@@ -16,7 +16,8 @@ function run(cmd: string, args: string[], options: { cwd?: string; hint?: string
   const r = spawnSync(cmd, args, { cwd: options.cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"] });
   const what = `${cmd} ${args.join(" ")}`;
   if (r.error) throw new Error(`${what}: ${r.error.message}${options.hint ? ` (${options.hint})` : ""}`, { cause: r.error });
-  if (r.status !== 0) throw new Error(`${what} exited with ${r.status ?? r.signal}: ${r.stderr.trim().split("\n").slice(-5).join(" | ")}${options.hint ? ` (${options.hint})` : ""}`);
+  if (r.status !== 0)
+    throw new Error(`${what} exited with ${r.status ?? r.signal}: ${r.stderr.trim().split("\n").slice(-5).join(" | ")}${options.hint ? ` (${options.hint})` : ""}`);
   return r.stdout;
 }
 
@@ -145,7 +146,11 @@ export async function installProductionModules(repoRoot: string, cacheDir: strin
   const pkgJson = await readFile(join(repoRoot, "package.json"));
   const lock = await readFile(join(repoRoot, "package-lock.json"));
   const pkg = JSON.parse(pkgJson.toString("utf8")) as { dependencies?: Record<string, string> };
-  const hash = createHash("sha256").update(JSON.stringify(pkg.dependencies ?? {})).update(lock).digest("hex").slice(0, 16);
+  const hash = createHash("sha256")
+    .update(JSON.stringify(pkg.dependencies ?? {}))
+    .update(lock)
+    .digest("hex")
+    .slice(0, 16);
   const dir = join(cacheDir, `node-modules-${hash}`);
   if (!existsSync(join(dir, "node_modules"))) {
     log("installing production node_modules (npm ci --omit=dev --ignore-scripts)");

@@ -286,7 +286,13 @@ export async function writeOciArchive(spec: ImageSpec, outFile: string): Promise
     for (const [i, entries] of spec.layers.entries()) {
       layers.push(await writeLayerBlob(await resolveLayer(entries, mtime, owners), work, i, spec.compressionLevel ?? 6));
     }
-    const config = jsonBlob(imageConfig(spec, layers.map((l) => l.diffId), mtime));
+    const config = jsonBlob(
+      imageConfig(
+        spec,
+        layers.map((l) => l.diffId),
+        mtime,
+      ),
+    );
     const configDesc: Descriptor = { mediaType: MEDIA_TYPES.config, digest: sha256(config), size: config.length };
     const annotations = sortedObject(spec.annotations);
     const manifest = jsonBlob({
@@ -328,7 +334,13 @@ export async function writeOciArchive(spec: ImageSpec, outFile: string): Promise
     await pipeline(Readable.from(outerTar(files, mtime)), createWriteStream(tmpArchive));
     await rename(tmpArchive, outFile);
     const { size } = await lstat(outFile);
-    return { path: outFile, digest: manifestDesc.digest, size, configDigest: configDesc.digest, layers: layers.map(({ digest, size: s, diffId }) => ({ digest, size: s, diffId })) };
+    return {
+      path: outFile,
+      digest: manifestDesc.digest,
+      size,
+      configDigest: configDesc.digest,
+      layers: layers.map(({ digest, size: s, diffId }) => ({ digest, size: s, diffId })),
+    };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -66,7 +66,9 @@ export function keepNodeModulesFile(path: string): boolean {
   const name = parts[parts.length - 1]!;
   if (/\.(md|markdown|map|ts|mts|cts|tsbuildinfo)$/i.test(name) && !/^licen[cs]e/i.test(name)) return false;
   // Directory names that hold nothing a package loads at run time.
-  return !parts.slice(0, -1).some((p) => [".github", "__tests__", "test", "tests", "coverage", ".nyc_output", "benchmark", "benchmarks", "example", "examples", "docs"].includes(p));
+  return !parts
+    .slice(0, -1)
+    .some((p) => [".github", "__tests__", "test", "tests", "coverage", ".nyc_output", "benchmark", "benchmarks", "example", "examples", "docs"].includes(p));
 }
 
 /** Which files of dist/<dir> go into the image: compiled JavaScript only (no source maps). */

@@ -31,7 +31,8 @@ export function apiFailure(err: unknown): ApiFailure {
     }
   }
   const status = (isObject(body) ? body : {}) as { reason?: unknown; message?: unknown; details?: { kind?: unknown } };
-  const message = typeof status.message === "string" ? status.message : typeof body === "string" ? body : typeof e?.message === "string" ? e.message.split("\n")[0] ?? "" : String(err);
+  const message =
+    typeof status.message === "string" ? status.message : typeof body === "string" ? body : typeof e?.message === "string" ? (e.message.split("\n")[0] ?? "") : String(err);
   return { code, reason: typeof status.reason === "string" ? status.reason : "", kind: typeof status.details?.kind === "string" ? status.details.kind : "", message };
 }
 

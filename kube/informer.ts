@@ -57,7 +57,14 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
     this.backoffMs = options.initialBackoffMs ?? 500;
-    this.listWatch = new ListWatch<T>(options.path, new BookmarkWatch(options.kubeConfig, options.watchTimeoutSeconds ?? 300), options.list, false, undefined, options.fieldSelector);
+    this.listWatch = new ListWatch<T>(
+      options.path,
+      new BookmarkWatch(options.kubeConfig, options.watchTimeoutSeconds ?? 300),
+      options.list,
+      false,
+      undefined,
+      options.fieldSelector,
+    );
     this.listWatch.on("error", (err?: unknown) => this.onError(err));
   }
 

@@ -85,7 +85,9 @@ const optionLiteral = (o: DNSOption): string => (o.value === undefined ? `{"name
 
 /** `variables.profileName == "a" ? A : variables.profileName == "b" ? B : DEFAULT`. */
 function byProfile(settings: Settings, render: (p: Profile) => string): string {
-  const names = Object.keys(settings.profiles).filter((n) => n !== settings.defaultProfile).sort();
+  const names = Object.keys(settings.profiles)
+    .filter((n) => n !== settings.defaultProfile)
+    .sort();
   const fallback = settings.profiles[settings.defaultProfile];
   if (!fallback) throw new Error(`settings: default profile ${JSON.stringify(settings.defaultProfile)} is not defined`);
   const fallbackExpr = render(fallback);
@@ -241,10 +243,16 @@ function mutationVariables(settings: Settings): Json[] {
     { name: "plain", expression: `!has(object.spec.dnsConfig)` },
     { name: "ownNameservers", expression: `variables.plain ? [] : ${firstN(own("nameservers"), READ_LIMITS.nameservers)}.filter(s, isIP(s)).map(s, string(ip(s)))` },
     { name: "ownSearches", expression: `variables.plain ? [] : ${firstN(own("searches"), READ_LIMITS.searches)}.filter(s, ${validSearch("s")})` },
-    { name: "ownOptions", expression: `variables.plain ? [] : ${firstN(own("options"), READ_LIMITS.options)}.filter(o, has(o.name) && o.name != "").map(o, has(o.value) ? {"name": o.name, "value": o.value} : {"name": o.name})` },
+    {
+      name: "ownOptions",
+      expression: `variables.plain ? [] : ${firstN(own("options"), READ_LIMITS.options)}.filter(o, has(o.name) && o.name != "").map(o, has(o.value) ? {"name": o.name, "value": o.value} : {"name": o.name})`,
+    },
     { name: "allNameservers", expression: `variables.profileNameservers + variables.ownNameservers` },
     { name: "uniqueNameservers", expression: distinct("variables.allNameservers") },
-    { name: "nameservers", expression: `size(variables.uniqueNameservers) <= ${MAX_NAMESERVERS} ? variables.uniqueNameservers : ${firstN("variables.uniqueNameservers", MAX_NAMESERVERS)}` },
+    {
+      name: "nameservers",
+      expression: `size(variables.uniqueNameservers) <= ${MAX_NAMESERVERS} ? variables.uniqueNameservers : ${firstN("variables.uniqueNameservers", MAX_NAMESERVERS)}`,
+    },
     { name: "allSearches", expression: `(variables.clusterSearches + variables.profileSearches).filter(s, ${validSearch("s")}) + variables.ownSearches` },
     { name: "uniqueSearches", expression: distinct("variables.allSearches") },
     // The common case (short lists) skips the bounded walks and the prefix fold.

@@ -63,9 +63,7 @@ const major = Number(/^v(\d+)/.exec(version.stdout ?? "")?.[1] ?? 0);
 if (major < 22) fail(`bundled Node.js is ${version.stdout?.trim() || "unusable"}; need >= 22`);
 
 const buildInfo = join(root, "dist", ".tsbuildinfo");
-const sourcesChanged =
-  Math.max(...sourceDirs.map((d) => newestMtime(join(root, d))), newestMtime(join(root, "tsconfig.json"))) >
-  newestMtime(buildInfo);
+const sourcesChanged = Math.max(...sourceDirs.map((d) => newestMtime(join(root, d))), newestMtime(join(root, "tsconfig.json"))) > newestMtime(buildInfo);
 if (forceBuild || !existsSync(buildInfo) || sourcesChanged) {
   console.error("[bootstrap] compiling TypeScript");
   run(bundledNode, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], "tsc");

@@ -78,12 +78,7 @@ if (which === "all" || which === "unit") {
     console.error("no unit tests found under dist/test/unit (did the build run?)");
     process.exit(1);
   }
-  const status = runNodeTests(files, [
-    "--experimental-test-coverage",
-    "--test-coverage-exclude=dist/test/**",
-    "--test-coverage-exclude=node_modules/**",
-    "--test-concurrency=2",
-  ]);
+  const status = runNodeTests(files, ["--experimental-test-coverage", "--test-coverage-exclude=dist/test/**", "--test-coverage-exclude=node_modules/**", "--test-concurrency=2"]);
   failed ||= status !== 0;
 }
 if (which === "all" || which === "cli") {
@@ -110,10 +105,7 @@ if (which === "all" || which === "e2e") {
   // to install.
   const env = {
     ...buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint),
-    ...buildBinaries(
-      ["test", "helm", "build-helm.sh"],
-      "could not build or find helm (see above). Install Go >= 1.26 or set TEST_ASSET_HELM to a helm v3/v4 binary.",
-    ),
+    ...buildBinaries(["test", "helm", "build-helm.sh"], "could not build or find helm (see above). Install Go >= 1.26 or set TEST_ASSET_HELM to a helm v3/v4 binary."),
     ...buildBinaries(
       ["test", "monitoring", "build-promtool.sh"],
       "could not build or find promtool (see above). Install Go >= 1.26 or set TEST_ASSET_PROMTOOL to a promtool binary.",

@@ -42,14 +42,15 @@ export interface AdmissionResponse {
 
 export type DecodeResult = { ok: true; review: AdmissionReview } | { ok: false; error: string };
 
-
-
 /** Checks the envelope field by field; the message names the first offending field. */
 export function decodeAdmissionReview(body: unknown): DecodeResult {
   if (!isObject(body)) return { ok: false, error: "body: expected a JSON object (an AdmissionReview)" };
   if (body.kind !== "AdmissionReview") return { ok: false, error: `kind: expected "AdmissionReview", got ${JSON.stringify(body.kind)}` };
   if (body.apiVersion !== ADMISSION_API_VERSION) {
-    return { ok: false, error: `apiVersion: expected "${ADMISSION_API_VERSION}", got ${JSON.stringify(body.apiVersion)} (register the webhook with admissionReviewVersions: ["v1"])` };
+    return {
+      ok: false,
+      error: `apiVersion: expected "${ADMISSION_API_VERSION}", got ${JSON.stringify(body.apiVersion)} (register the webhook with admissionReviewVersions: ["v1"])`,
+    };
   }
   const r = body.request;
   if (!isObject(r)) return { ok: false, error: "request: expected an object" };

@@ -91,7 +91,6 @@ export function buildWebhookApp(deps: WebhookAppDeps): WebhookApp | WebhookApp<H
 
 /** The hooks, parsers, error handlers and routes, the same over HTTPS and plain HTTP. */
 function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDeps): WebhookApp<S> {
-
   // Our own JSON parser so a broken body gets a 400 that says where it broke.
   // The API server only ever sends JSON; anything else is answered with 415.
   // /mutate bodies are decoded by the review parser (its result is the request body);
@@ -113,7 +112,10 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
     const path = req.routeOptions.url ?? req.url;
     deps.metrics.handlerErrors.inc({ path });
     if (path === MUTATE_PATH) deps.metrics.internalErrors.inc({ reason: "large-reviews-busy" });
-    req.log.warn({ path, contentLength: req.headers["content-length"], bytesInFlight: budget.bytesInFlight, waiting: budget.waiting }, "no room for a large review in time; the webhook's failurePolicy decides");
+    req.log.warn(
+      { path, contentLength: req.headers["content-length"], bytesInFlight: budget.bytesInFlight, waiting: budget.waiting },
+      "no room for a large review in time; the webhook's failurePolicy decides",
+    );
     // The body is not read: close the connection rather than leave it for the next review.
     return reply
       .code(503)
@@ -239,7 +241,15 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
     if (!response.allowed || guard.message) {
       const level = response.allowed ? "info" : "warn";
       req.log[level](
-        { uid: response.uid, operation: request.operation, namespace: request.namespace, name: request.name, user: request.userInfo?.username, reason: guard.reason, dryRun: request.dryRun === true },
+        {
+          uid: response.uid,
+          operation: request.operation,
+          namespace: request.namespace,
+          name: request.name,
+          user: request.userInfo?.username,
+          reason: guard.reason,
+          dryRun: request.dryRun === true,
+        },
         response.status?.message ?? guard.message ?? "denied",
       );
     }

@@ -167,7 +167,12 @@ interface Policy extends NamespacePolicy {
 /** Row 3. */
 function namespaceRow(policy: NamespacePolicy, namespaceFound: boolean): Decision | undefined {
   if (policy.mode === null) {
-    return decided("namespace-not-opted-in", "skip", {}, policy.invalidMode !== undefined ? `unknown mode ${JSON.stringify(policy.invalidMode)}` : namespaceFound ? "" : "namespace not found");
+    return decided(
+      "namespace-not-opted-in",
+      "skip",
+      {},
+      policy.invalidMode !== undefined ? `unknown mode ${JSON.stringify(policy.invalidMode)}` : namespaceFound ? "" : "namespace not found",
+    );
   }
   if (policy.mode === "disabled") return decided("namespace-disabled", "skip", { mode: policy.mode });
   return undefined;
@@ -187,7 +192,14 @@ interface PodFacts {
 function podFacts(pod: PodLike): PodFacts {
   const annotations = pod.metadata?.annotations ?? {};
   const spec = pod.spec ?? {};
-  return { labels: pod.metadata?.labels ?? {}, annotations, spec, dnsPolicy: spec.dnsPolicy ?? "ClusterFirst", previousAnnotation: annotations[INJECTED_ANNOTATION], windows: isWindowsPod(pod) };
+  return {
+    labels: pod.metadata?.labels ?? {},
+    annotations,
+    spec,
+    dnsPolicy: spec.dnsPolicy ?? "ClusterFirst",
+    previousAnnotation: annotations[INJECTED_ANNOTATION],
+    windows: isWindowsPod(pod),
+  };
 }
 
 const base = (policy: Policy) => ({ mode: policy.mode ?? undefined, profile: policy.profileName, profileReason: policy.profileReason });
@@ -217,7 +229,10 @@ function windowsRow(pod: PodFacts, policy: Policy, settings: Settings): Decision
 function dnsServiceRow({ dnsServiceIPs, settings }: DecisionInputs, policy: Policy): Decision | undefined {
   if (dnsServiceIPs.length > 0 || !usesDNSService(policy.profile.nameservers)) return undefined;
   const svc = `${settings.dnsService.namespace}/${settings.dnsService.name}`;
-  return decided("dns-service-ip-unknown", "skip", { ...base(policy), warnings: [...policy.warnings, `pod-dns-injector: DNS Service ${svc} IP unknown; pod admitted without DNS injection`] });
+  return decided("dns-service-ip-unknown", "skip", {
+    ...base(policy),
+    warnings: [...policy.warnings, `pod-dns-injector: DNS Service ${svc} IP unknown; pod admitted without DNS injection`],
+  });
 }
 
 /** Rows 8 and 9: the dnsConfig is built; already there, audited, or injected if it fits. */
@@ -267,7 +282,14 @@ function injectionFor(inputs: DecisionInputs, policy: Policy, pod: PodFacts): Bu
       dnsServiceIPs: inputs.dnsServiceIPs,
       nodeLocalDNS: settings.nodeLocalDNS.address,
       profile,
-      podDNSConfig: injectedBefore ? ownPartOfInjected(pod.spec.dnsConfig, String(pod.previousAnnotation), { namespace: request.namespace, domain: settings.clusterDomain, profile, dnsServiceIPs: inputs.dnsServiceIPs }) : pod.spec.dnsConfig,
+      podDNSConfig: injectedBefore
+        ? ownPartOfInjected(pod.spec.dnsConfig, String(pod.previousAnnotation), {
+            namespace: request.namespace,
+            domain: settings.clusterDomain,
+            profile,
+            dnsServiceIPs: inputs.dnsServiceIPs,
+          })
+        : pod.spec.dnsConfig,
       unread: inputs.unread,
     }),
     profileName,

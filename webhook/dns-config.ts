@@ -137,7 +137,6 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
   return { dnsConfig: { nameservers, searches, options }, cuts, resolverWarnings };
 }
 
-
 const LIMIT_REASONS: Record<keyof UnreadEntries, string> = {
   nameservers: `the API server allows at most ${MAX_NAMESERVERS}`,
   searches: `the API server allows at most ${MAX_SEARCHES}`,

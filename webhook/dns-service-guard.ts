@@ -37,7 +37,7 @@ interface ServiceShape {
   spec?: { selector?: unknown; ports?: unknown; type?: unknown; clusterIP?: unknown };
 }
 
-const asService = (v: unknown): ServiceShape => (isObject(v) ? (v) : {});
+const asService = (v: unknown): ServiceShape => (isObject(v) ? v : {});
 
 function allowsDeletion(svc: ServiceShape): boolean {
   const annotations = svc.metadata?.annotations;
@@ -91,7 +91,8 @@ export function decideDNSServiceGuard(req: AdmissionRequest, settings: Settings)
   const target = req.name || (typeof oldSvc.metadata?.name === "string" ? oldSvc.metadata.name : "");
   // Every listed DNS Service is guarded; one taken out of dnsServices (a migration's last
   // step) is not, so removing it as planned is never refused.
-  const guarded = isService && (req.operation === "DELETE" || req.operation === "UPDATE") ? dnsServiceRefs(settings).find((r) => r.namespace === req.namespace && r.name === target) : undefined;
+  const guarded =
+    isService && (req.operation === "DELETE" || req.operation === "UPDATE") ? dnsServiceRefs(settings).find((r) => r.namespace === req.namespace && r.name === target) : undefined;
   if (!guarded) return { allowed: true, reason: "not-dns-service" };
   const { namespace, name } = guarded;
   if (!settings.guardian.deletionGuard) return { allowed: true, reason: "guard-disabled" };
@@ -103,7 +104,11 @@ export function decideDNSServiceGuard(req: AdmissionRequest, settings: Settings)
   const override = `to do it deliberately, first run: kubectl -n ${namespace} annotate service ${name} ${ALLOW_DELETE_ANNOTATION}=true (or set guardian.deletionGuard: false)`;
   if (req.operation === "DELETE") {
     if (allowsDeletion(oldSvc)) {
-      return { allowed: true, reason: "allow-delete-annotation", message: `pod-dns-injector: deleting the DNS Service ${ref} deliberately (${ALLOW_DELETE_ANNOTATION}=true); pods cannot resolve names until it is back on ${ip}` };
+      return {
+        allowed: true,
+        reason: "allow-delete-annotation",
+        message: `pod-dns-injector: deleting the DNS Service ${ref} deliberately (${ALLOW_DELETE_ANNOTATION}=true); pods cannot resolve names until it is back on ${ip}`,
+      };
     }
     return {
       allowed: false,
@@ -115,7 +120,11 @@ export function decideDNSServiceGuard(req: AdmissionRequest, settings: Settings)
   const change = breakingChange(oldSvc, newSvc);
   if (!change) return { allowed: true, reason: "harmless-update" };
   if (allowsDeletion(newSvc) || allowsDeletion(oldSvc)) {
-    return { allowed: true, reason: "allow-delete-annotation", message: `pod-dns-injector: changing the DNS Service ${ref} deliberately (${ALLOW_DELETE_ANNOTATION}=true): ${change.what}` };
+    return {
+      allowed: true,
+      reason: "allow-delete-annotation",
+      message: `pod-dns-injector: changing the DNS Service ${ref} deliberately (${ALLOW_DELETE_ANNOTATION}=true): ${change.what}`,
+    };
   }
   return {
     allowed: false,

@@ -79,8 +79,7 @@ export function createWebhookMetrics(options: { version: string; collectProcessM
     }),
     internalErrors: new Counter({
       name: "pod_dns_injector_admission_internal_errors_total",
-      help:
-        "Pod admission reviews that failed inside the webhook (reason namespace-lookup-failed, handler-bug, or large-reviews-busy: answered 503 unread), answered with HTTP 500 so that the API server applies the webhook's failurePolicy: with Ignore, each is a pod admitted without DNS injection.",
+      help: "Pod admission reviews that failed inside the webhook (reason namespace-lookup-failed, handler-bug, or large-reviews-busy: answered 503 unread), answered with HTTP 500 so that the API server applies the webhook's failurePolicy: with Ignore, each is a pod admitted without DNS injection.",
       labelNames: ["reason"],
       registers: [registry],
     }),

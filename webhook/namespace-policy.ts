@@ -3,15 +3,7 @@
  * profile (the named profile plus the ndots/searches override annotations), and what a pod
  * in it may ask for on top (its own profile, restricted by allowed-profiles, and ndots). Pure.
  */
-import {
-  ALLOWED_PROFILES_ANNOTATION,
-  INJECT_LABEL,
-  NAMESPACE_MODES,
-  NDOTS_ANNOTATION,
-  PROFILE_ANNOTATION,
-  SEARCHES_ANNOTATION,
-  type NamespaceMode,
-} from "../config/names.js";
+import { ALLOWED_PROFILES_ANNOTATION, INJECT_LABEL, NAMESPACE_MODES, NDOTS_ANNOTATION, PROFILE_ANNOTATION, SEARCHES_ANNOTATION, type NamespaceMode } from "../config/names.js";
 import type { Profile, Settings } from "../config/settings.js";
 import { MAX_ALLOWED_PROFILES, isValidSearch } from "../config/dns-limits.js";
 
@@ -93,7 +85,10 @@ export function resolveNamespacePolicy(ns: NamespaceFacts, settings: Settings): 
   }
   const searches = ns.annotations[SEARCHES_ANNOTATION];
   if (searches !== undefined) {
-    const entries = searches.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const entries = searches
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
     const bad = entries.filter((s) => !isValidSearch(s));
     if (bad.length) {
       warnings.push(`namespace ${ns.name}: ignored ${SEARCHES_ANNOTATION} (not lowercase DNS subdomains: ${bad.join(", ")})`);
@@ -114,11 +109,18 @@ function readAllowedProfiles(ns: NamespaceFacts, settings: Settings, warnings: s
   const raw = ns.annotations[ALLOWED_PROFILES_ANNOTATION];
   if (raw === undefined) return null;
   const parts = raw.split(",");
-  if (parts.length > MAX_ALLOWED_PROFILES) warnings.push(`namespace ${ns.name}: ${ALLOWED_PROFILES_ANNOTATION} has ${parts.length} entries; only the first ${MAX_ALLOWED_PROFILES} are read`);
-  const entries = parts.slice(0, MAX_ALLOWED_PROFILES).map((s) => s.trim()).filter((s) => s !== "");
+  if (parts.length > MAX_ALLOWED_PROFILES)
+    warnings.push(`namespace ${ns.name}: ${ALLOWED_PROFILES_ANNOTATION} has ${parts.length} entries; only the first ${MAX_ALLOWED_PROFILES} are read`);
+  const entries = parts
+    .slice(0, MAX_ALLOWED_PROFILES)
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   if (entries.length === 0) return null;
   const unknown = entries.filter((e) => !isProfile(settings, e));
-  if (unknown.length) warnings.push(`namespace ${ns.name}: ${ALLOWED_PROFILES_ANNOTATION} names no profile ${unknown.map((u) => JSON.stringify(u)).join(", ")} (have: ${Object.keys(settings.profiles).join(", ")})`);
+  if (unknown.length)
+    warnings.push(
+      `namespace ${ns.name}: ${ALLOWED_PROFILES_ANNOTATION} names no profile ${unknown.map((u) => JSON.stringify(u)).join(", ")} (have: ${Object.keys(settings.profiles).join(", ")})`,
+    );
   return entries.filter((e) => isProfile(settings, e));
 }
 
@@ -165,7 +167,9 @@ export function choosePodProfile(policy: NamespacePolicy, annotations: Readonly<
       warnings.push(`pod annotation ${PROFILE_ANNOTATION}=${JSON.stringify(requested)} names no profile (have: ${Object.keys(settings.profiles).join(", ")}); ${fallback}`);
     } else if (policy.allowedProfiles !== null && requested !== policy.profileName && !policy.allowedProfiles.includes(requested)) {
       profileReason = "pod-profile-not-allowed";
-      warnings.push(`pod annotation ${PROFILE_ANNOTATION}=${JSON.stringify(requested)} is not allowed in this namespace (${ALLOWED_PROFILES_ANNOTATION}: ${[policy.profileName, ...policy.allowedProfiles.filter((p) => p !== policy.profileName)].join(", ")}); ${fallback}`);
+      warnings.push(
+        `pod annotation ${PROFILE_ANNOTATION}=${JSON.stringify(requested)} is not allowed in this namespace (${ALLOWED_PROFILES_ANNOTATION}: ${[policy.profileName, ...policy.allowedProfiles.filter((p) => p !== policy.profileName)].join(", ")}); ${fallback}`,
+      );
     } else {
       profileName = requested;
       profileReason = "pod-profile";

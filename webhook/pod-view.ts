@@ -51,7 +51,6 @@ export interface PodRead {
 
 export type PodReadResult = { ok: true; read: PodRead } | { ok: false; error: string };
 
-
 class ShapeError extends Error {}
 
 /**

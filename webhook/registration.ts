@@ -94,7 +94,9 @@ export function buildDNSServiceGuardWebhook(options: ValidatingRegistrationOptio
     clientConfig: clientConfig(options, VALIDATE_PATH),
     rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE", "DELETE"], resources: ["services"], scope: "Namespaced" }],
     namespaceSelector:
-      namespaces.length === 1 ? { matchLabels: { [NAMESPACE_NAME_LABEL]: namespaces[0] } } : { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: "In", values: namespaces }] },
+      namespaces.length === 1
+        ? { matchLabels: { [NAMESPACE_NAME_LABEL]: namespaces[0] } }
+        : { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: "In", values: namespaces }] },
     matchConditions: [{ name: "is-the-dns-service", expression: services.length === 1 ? isOne(services[0]!) : services.map((s) => `(${isOne(s)})`).join(" || ") }],
     sideEffects: "None",
     failurePolicy: "Ignore",

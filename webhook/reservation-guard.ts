@@ -23,9 +23,7 @@ export function decideServiceReservation(req: AdmissionRequest, settings: Settin
   const name = obj.metadata?.name ?? req.name ?? "";
   if (refs.some((r) => r.namespace === namespace && r.name === name)) return allowedResponse(req.uid, { auditAnnotations: { decision: "allow", reason: "dns-service" } });
   const listed: unknown[] = Array.isArray(obj.spec?.clusterIPs) ? (obj.spec.clusterIPs as unknown[]) : [];
-  const requested = [obj.spec?.clusterIP, ...listed]
-    .filter((ip): ip is string => typeof ip === "string")
-    .map((ip) => canonicalIP(ip) ?? ip);
+  const requested = [obj.spec?.clusterIP, ...listed].filter((ip): ip is string => typeof ip === "string").map((ip) => canonicalIP(ip) ?? ip);
   const owner = refs.find((r) => requested.includes(r.clusterIP!));
   if (!owner) return allowedResponse(req.uid, { auditAnnotations: { decision: "allow", reason: "not-reserved-ip" } });
   return deniedResponse(

@@ -28,11 +28,7 @@ const TEMPLATE_PATHS: Record<string, { apiVersions: string[]; path: string[] }> 
 
 export const WORKLOAD_KINDS = Object.keys(TEMPLATE_PATHS);
 
-export type TemplateLookup =
-  | { kind: "pod-template"; path: string[]; template: PodLike; read: PodRead }
-  | { kind: "not-a-workload" }
-  | { kind: "invalid"; error: string };
-
+export type TemplateLookup = { kind: "pod-template"; path: string[]; template: PodLike; read: PodRead } | { kind: "not-a-workload" } | { kind: "invalid"; error: string };
 
 /** Locates the pod template; an error names the missing or malformed field. */
 export function findPodTemplate(obj: ManifestObject): TemplateLookup {

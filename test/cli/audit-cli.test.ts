@@ -16,7 +16,9 @@ import { repoRoot } from "../unit/repo-root.js";
 const root = repoRoot();
 const goldenDir = join(root, "test", "golden", "audit");
 const update = process.env.UPDATE_GOLDEN === "1";
-const inputs = readdirSync(goldenDir).filter((f) => f.endsWith(".yaml")).sort();
+const inputs = readdirSync(goldenDir)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 const tmp = mkdtempSync(join(tmpdir(), "pdi-audit-cli-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -74,7 +76,13 @@ for (const entry of entries) {
       assert.equal(r.code, 1);
       const doc = JSON.parse(r.stdout) as { results: Record<string, string>[] };
       const byPod = Object.fromEntries(doc.results.map((e) => [`${e.namespace}/${e.pod}:${e.rule}`, e]));
-      assert.deepEqual(Object.keys(byPod).sort(), ["batch/migrate:not-injected", "team-a/crawler:foreign-dns", "team-a/db:drift", "team-a/legacy:pod-opted-out", "team-a/web:stale-nameserver"]);
+      assert.deepEqual(Object.keys(byPod).sort(), [
+        "batch/migrate:not-injected",
+        "team-a/crawler:foreign-dns",
+        "team-a/db:drift",
+        "team-a/legacy:pod-opted-out",
+        "team-a/web:stale-nameserver",
+      ]);
       assert.equal(byPod["team-a/web:stale-nameserver"]?.expected, "nameservers 10.96.0.10");
       assert.equal(byPod["team-a/web:stale-nameserver"]?.actual, "nameservers 10.96.0.99");
       assert.equal(byPod["team-a/web:stale-nameserver"]?.workload, "deployment/web");
@@ -92,13 +100,28 @@ for (const entry of entries) {
     it("-o policyreport: one wgpolicyk8s.io/v1alpha2 PolicyReport per namespace, the objects as subjects", () => {
       const r = run(["-f", fixture("gitops-stale.yaml"), "-o", "policyreport"]);
       assert.equal(r.code, 1);
-      const reports = parseAllDocuments(r.stdout).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { namespace: string }; summary: Record<string, number>; results: { resources: { kind: string; name: string }[] }[] });
-      assert.deepEqual(reports.map((x) => [x.apiVersion, x.kind, x.metadata.namespace]), [
-        ["wgpolicyk8s.io/v1alpha2", "PolicyReport", "default"],
-        ["wgpolicyk8s.io/v1alpha2", "PolicyReport", "team-a"],
-      ]);
+      const reports = parseAllDocuments(r.stdout).map(
+        (d) =>
+          d.toJS() as {
+            apiVersion: string;
+            kind: string;
+            metadata: { namespace: string };
+            summary: Record<string, number>;
+            results: { resources: { kind: string; name: string }[] }[];
+          },
+      );
+      assert.deepEqual(
+        reports.map((x) => [x.apiVersion, x.kind, x.metadata.namespace]),
+        [
+          ["wgpolicyk8s.io/v1alpha2", "PolicyReport", "default"],
+          ["wgpolicyk8s.io/v1alpha2", "PolicyReport", "team-a"],
+        ],
+      );
       assert.deepEqual(reports[1]?.summary, { pass: 0, fail: 2, warn: 1, error: 0, skip: 1 });
-      assert.deepEqual(reports[1]?.results.map((x) => `${x.resources[0]?.kind}/${x.resources[0]?.name}`), ["Deployment/web", "Pod/crawler", "Pod/legacy", "StatefulSet/db"]);
+      assert.deepEqual(
+        reports[1]?.results.map((x) => `${x.resources[0]?.kind}/${x.resources[0]?.name}`),
+        ["Deployment/web", "Pod/crawler", "Pod/legacy", "StatefulSet/db"],
+      );
     });
 
     it("-o openreports: the same reports as openreports.io/v1alpha1 Reports, with the report-level source", () => {
@@ -108,14 +131,19 @@ for (const entry of entries) {
         assert.equal(r.code, 1, r.stderr);
         assert.equal(r.stderr, "");
         // Timestamps are the audit's time: two runs differ there only.
-        return parseAllDocuments(r.stdout).map((d) => d.toJS() as Doc).map((d) => ({ ...d, results: d.results.map(({ timestamp: _t, ...rest }) => rest) }));
+        return parseAllDocuments(r.stdout)
+          .map((d) => d.toJS() as Doc)
+          .map((d) => ({ ...d, results: d.results.map(({ timestamp: _t, ...rest }) => rest) }));
       };
       const open = docs(["-o", "openreports"]);
       const wg = docs(["-o", "policyreport"]);
-      assert.deepEqual(open.map((x) => [x.apiVersion, x.kind, x.source]), [
-        ["openreports.io/v1alpha1", "Report", "pod-dns-injector"],
-        ["openreports.io/v1alpha1", "Report", "pod-dns-injector"],
-      ]);
+      assert.deepEqual(
+        open.map((x) => [x.apiVersion, x.kind, x.source]),
+        [
+          ["openreports.io/v1alpha1", "Report", "pod-dns-injector"],
+          ["openreports.io/v1alpha1", "Report", "pod-dns-injector"],
+        ],
+      );
       assert.deepEqual(
         open.map(({ apiVersion: _a, kind: _k, source: _s, ...rest }) => rest),
         wg.map(({ apiVersion: _a, kind: _k, ...rest }) => rest),
@@ -195,7 +223,8 @@ for (const entry of entries) {
     it("--help describes the command", () => {
       const r = spawnSync(process.execPath, [entry.path, "audit", "--help"], { encoding: "utf8", env });
       assert.equal(r.status, 0);
-      for (const flag of ["--kubeconfig", "--namespace", "--all-namespaces", "--output", "--write-reports", "--filename", "--mode", "--config", "--nameserver"]) assert.match(r.stdout, new RegExp(flag));
+      for (const flag of ["--kubeconfig", "--namespace", "--all-namespaces", "--output", "--write-reports", "--filename", "--mode", "--config", "--nameserver"])
+        assert.match(r.stdout, new RegExp(flag));
     });
   });
 }

@@ -64,7 +64,11 @@ describe("pod-dns-injector CLI", () => {
       ["bad.yaml", `${POD}---\nkind: [unclosed\n`, /bad\.yaml: document 2 \(line \d+\): invalid YAML/],
       ["scalar.yaml", "just text\n", /scalar\.yaml: document 1: expected a Kubernetes object/],
       ["nokind.yaml", "apiVersion: v1\nmetadata: {name: x}\n", /nokind\.yaml: document 1: kind: required/],
-      ["badtemplate.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: 5}\n", /badtemplate\.yaml: document 1 \(Deployment d\): spec\.template: expected an object/],
+      [
+        "badtemplate.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: 5}\n",
+        /badtemplate\.yaml: document 1 \(Deployment d\): spec\.template: expected an object/,
+      ],
       ["badns.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: 7}\nspec: {}\n", /badns\.yaml: document 1 \(Pod .*\): metadata\.namespace: expected a string/],
     ];
     for (const [name, text, message] of cases) {
@@ -125,11 +129,23 @@ describe("pod-dns-injector CLI", () => {
       { name: "attempts", value: "2" },
     ];
     const searches = ["default.svc.cluster.local", "svc.cluster.local", "cluster.local"];
-    assert.deepEqual(dnsConfigOf(run(["inject", "-f", "-", "--profile", "node-local-dns", "-o", "json"], POD)), { nameservers: ["169.254.20.10", "10.96.0.10"], searches, options });
+    assert.deepEqual(dnsConfigOf(run(["inject", "-f", "-", "--profile", "node-local-dns", "-o", "json"], POD)), {
+      nameservers: ["169.254.20.10", "10.96.0.10"],
+      searches,
+      options,
+    });
     // The link-local address is a setting; the tokens work in any profile, in any order.
     const cfg = file("nodelocal.yaml", "nodeLocalDNS: {address: 169.254.25.10}\nprofiles:\n  fallback-first:\n    nameservers: [dnsService, nodeLocalDNS, 10.0.0.53]\n");
-    assert.deepEqual(dnsConfigOf(run(["inject", "-f", "-", "--config", cfg, "--profile", "node-local-dns", "-o", "json"], POD)), { nameservers: ["169.254.25.10", "10.96.0.10"], searches, options });
-    assert.deepEqual((dnsConfigOf(run(["inject", "-f", "-", "--config", cfg, "--profile", "fallback-first", "-o", "json"], POD)) as { nameservers: string[] }).nameservers, ["10.96.0.10", "169.254.25.10", "10.0.0.53"]);
+    assert.deepEqual(dnsConfigOf(run(["inject", "-f", "-", "--config", cfg, "--profile", "node-local-dns", "-o", "json"], POD)), {
+      nameservers: ["169.254.25.10", "10.96.0.10"],
+      searches,
+      options,
+    });
+    assert.deepEqual((dnsConfigOf(run(["inject", "-f", "-", "--config", cfg, "--profile", "fallback-first", "-o", "json"], POD)) as { nameservers: string[] }).nameservers, [
+      "10.96.0.10",
+      "169.254.25.10",
+      "10.0.0.53",
+    ]);
     const bad = file("bad-token.yaml", "profiles:\n  x:\n    nameservers: [dnsservice]\n");
     const r = run(["inject", "-f", "-", "--config", bad], POD);
     assert.equal(r.code, 1);
@@ -153,7 +169,14 @@ describe("pod-dns-injector CLI", () => {
   });
 
   it("a kubectl-style List is expanded into its items", () => {
-    const list = JSON.stringify({ apiVersion: "v1", kind: "List", items: [{ apiVersion: "v1", kind: "Pod", metadata: { name: "a" }, spec: { containers: [] } }, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } }] });
+    const list = JSON.stringify({
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        { apiVersion: "v1", kind: "Pod", metadata: { name: "a" }, spec: { containers: [] } },
+        { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } },
+      ],
+    });
     const r = run(["inject", "-f", "-", "-o", "json"], list);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { items: { kind: string; spec?: { dnsPolicy?: string } }[] };
@@ -162,7 +185,10 @@ describe("pod-dns-injector CLI", () => {
   });
 
   it("explain --namespace-file reads the mode and profile overrides from the Namespace", () => {
-    const ns = file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  labels: {pod-dns-injector.io/inject: audit}\n  annotations: {pod-dns-injector.io/ndots: '3'}\n");
+    const ns = file(
+      "ns.yaml",
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  labels: {pod-dns-injector.io/inject: audit}\n  annotations: {pod-dns-injector.io/ndots: '3'}\n",
+    );
     const r = run(["explain", "-f", "-", "--namespace-file", ns, "-o", "json"], POD);
     assert.equal(r.code, 0, r.stderr);
     const e = JSON.parse(r.stdout) as { row: number; action: string; reason: string; dnsConfig: { options: unknown[] } };
@@ -175,8 +201,12 @@ describe("pod-dns-injector CLI", () => {
   });
 
   it("explain --namespace-file applies allowed-profiles to a pod's pick and prints the profile reason", () => {
-    const ns = file("ns-allowed.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  labels: {pod-dns-injector.io/inject: enabled}\n  annotations: {pod-dns-injector.io/allowed-profiles: default}\n");
-    const picking = (profile: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations: {pod-dns-injector.io/profile: ${profile}}\nspec:\n  containers: [{name: app, image: app}]\n`;
+    const ns = file(
+      "ns-allowed.yaml",
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  labels: {pod-dns-injector.io/inject: enabled}\n  annotations: {pod-dns-injector.io/allowed-profiles: default}\n",
+    );
+    const picking = (profile: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations: {pod-dns-injector.io/profile: ${profile}}\nspec:\n  containers: [{name: app, image: app}]\n`;
     const refused = run(["explain", "-f", "-", "--namespace-file", ns, "-o", "json"], picking("node-local-dns"));
     assert.equal(refused.code, 0, refused.stderr);
     const e = JSON.parse(refused.stdout) as { reason: string; profile: string; profileReason: string; warnings: string[] };

@@ -24,7 +24,9 @@ const root = repoRoot();
 const dir = join(root, "test", "golden", "inject");
 const cli = join(root, "dist", "cli", "main.js");
 const update = process.env.UPDATE_GOLDEN === "1";
-const inputs = readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort();
+const inputs = readdirSync(dir)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 
 function runCli(args: string[]): { stdout: string; stderr: string; status: number | null } {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...process.env, POD_DNS_INJECTOR_CONFIG: "" } });
@@ -41,7 +43,10 @@ function golden(file: string, actual: string): void {
 /** A Pod and a pod template differ only by apiVersion/kind. */
 const withoutTypeMeta = (o: object) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== "apiVersion" && k !== "kind"));
 
-const documents = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as ManifestObject | null).filter((o): o is ManifestObject => o !== null);
+const documents = (text: string) =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as ManifestObject | null)
+    .filter((o): o is ManifestObject => o !== null);
 
 describe("golden files", () => {
   it("has no stale outputs", () => {
@@ -69,7 +74,12 @@ describe("golden files", () => {
 
       it("/mutate (HTTP) stores the same pods as the CLI", async () => {
         const settings = defaultSettings();
-        const app = buildWebhookApp({ settings: () => settings, facts: standaloneFacts(() => settings), log: pino({ level: "silent" }), metrics: createWebhookMetrics({ version: "golden", collectProcessMetrics: false }) });
+        const app = buildWebhookApp({
+          settings: () => settings,
+          facts: standaloneFacts(() => settings),
+          log: pino({ level: "silent" }),
+          metrics: createWebhookMetrics({ version: "golden", collectProcessMetrics: false }),
+        });
         const expected = documents(readFileSync(join(dir, `${input}.injected`), "utf8"));
         const originals = documents(readFileSync(inputPath, "utf8"));
         assert.equal(expected.length, originals.length);
@@ -84,7 +94,11 @@ describe("golden files", () => {
           const res = await app.inject({
             method: "POST",
             url: "/mutate",
-            payload: { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: `golden-${i}`, kind: { group: "", version: "v1", kind: "Pod" }, namespace: ns, operation: "CREATE", object: pod } },
+            payload: {
+              apiVersion: "admission.k8s.io/v1",
+              kind: "AdmissionReview",
+              request: { uid: `golden-${i}`, kind: { group: "", version: "v1", kind: "Pod" }, namespace: ns, operation: "CREATE", object: pod },
+            },
           });
           assert.equal(res.statusCode, 200);
           const response = res.json<{ response: { patch?: string } }>().response;

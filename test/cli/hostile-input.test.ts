@@ -59,7 +59,11 @@ const cases: [string, string, RegExp][] = [
     `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  ${CONTAINERS}\n  dnsConfig:\n    searches: [${"[".repeat(5000)}${"]".repeat(5000)}]\n`,
     /^document 1 \(Pod p\): spec\.dnsConfig\.searches\[0\]: expected a string, got a list|^document 1 \(line \d+\): invalid YAML/,
   ],
-  ["an invalid metadata.namespace", `apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: UPPER}\nspec: {${CONTAINERS}}\n`, /^document 1 \(Pod UPPER\/p\): metadata\.namespace: "UPPER" is not a valid namespace name/],
+  [
+    "an invalid metadata.namespace",
+    `apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: UPPER}\nspec: {${CONTAINERS}}\n`,
+    /^document 1 \(Pod UPPER\/p\): metadata\.namespace: "UPPER" is not a valid namespace name/,
+  ],
 ];
 
 describe("CLI input errors (issue 11)", () => {

@@ -29,7 +29,9 @@ function mutate(port: number, ca: string, body: unknown): Promise<{ status: numb
 describe("serve (the built binary)", () => {
   it("SIGTERM drains and exits 0", async () => {
     const caOut = join(tmp, "ca-bin.crt");
-    const child = spawn(process.execPath, [join(repoRoot(), "dist", "cli", "main.js"), "serve", "--port", "0", "--ops-port", "0", "--ca-out", caOut], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(repoRoot(), "dist", "cli", "main.js"), "serve", "--port", "0", "--ops-port", "0", "--ca-out", caOut], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
     child.stderr.on("data", (c: Buffer) => (out += c.toString()));

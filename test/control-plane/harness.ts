@@ -325,7 +325,10 @@ function request(url: string, tls?: https.RequestOptions): Promise<HttpResult> {
 }
 
 function sanitizeName(name: string): string {
-  const cleaned = name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  const cleaned = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   return cleaned === "" ? "test" : cleaned.slice(0, 40);
 }
 
@@ -394,19 +397,13 @@ class RunningControlPlane implements ControlPlane {
    * Polls `probe` until it returns a value other than undefined. Fails fast, with the log
    * tails, when any process has exited; fails at `deadline` with the last probe detail.
    */
-  async waitFor<T>(
-    what: string,
-    deadline: number,
-    probe: () => Promise<{ value?: T; detail: string }>,
-  ): Promise<T> {
+  async waitFor<T>(what: string, deadline: number, probe: () => Promise<{ value?: T; detail: string }>): Promise<T> {
     let detail: string;
     for (;;) {
       const dead = this.processes.find((p) => p.exited);
       if (dead?.exited) {
         const { code, signal } = dead.exited;
-        throw new Error(
-          `control plane ${this.name}: ${dead.name} exited (code ${code}, signal ${signal}) while waiting for ${what}\n${this.logTail()}`,
-        );
+        throw new Error(`control plane ${this.name}: ${dead.name} exited (code ${code}, signal ${signal}) while waiting for ${what}\n${this.logTail()}`);
       }
       try {
         const result = await probe();
@@ -416,9 +413,7 @@ class RunningControlPlane implements ControlPlane {
         detail = err instanceof Error ? err.message : String(err);
       }
       if (Date.now() >= deadline) {
-        throw new Error(
-          `control plane ${this.name}: timed out waiting for ${what} (last: ${detail.trim().slice(0, 2000)})\n${this.logTail()}`,
-        );
+        throw new Error(`control plane ${this.name}: timed out waiting for ${what} (last: ${detail.trim().slice(0, 2000)})\n${this.logTail()}`);
       }
       await delay(POLL_INTERVAL_MS);
     }
@@ -440,16 +435,12 @@ class RunningControlPlane implements ControlPlane {
 
   kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(
-        this.binaries.kubectl,
-        [`--kubeconfig=${this.kubeconfigPath}`, `--cache-dir=${join(this.dir, "kubectl-cache")}`, ...args],
-        {
-          stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-          env: { ...process.env, KUBECONFIG: this.kubeconfigPath },
-          timeout: opts.timeoutMs ?? 60_000,
-          killSignal: "SIGKILL",
-        },
-      );
+      const child = spawn(this.binaries.kubectl, [`--kubeconfig=${this.kubeconfigPath}`, `--cache-dir=${join(this.dir, "kubectl-cache")}`, ...args], {
+        stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+        env: { ...process.env, KUBECONFIG: this.kubeconfigPath },
+        timeout: opts.timeoutMs ?? 60_000,
+        killSignal: "SIGKILL",
+      });
       liveChildren.add(child);
       let stdout = "";
       let stderr = "";
@@ -556,9 +547,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     ]);
     await cp.waitFor("etcd /health", deadline, async () => {
       const res = await request(`${etcdUrl}/health`);
-      return res.status === 200 && res.body.includes('"true"')
-        ? { value: true, detail: "" }
-        : { detail: `HTTP ${res.status}: ${res.body}` };
+      return res.status === 200 && res.body.includes('"true"') ? { value: true, detail: "" } : { detail: `HTTP ${res.status}: ${res.body}` };
     });
 
     const withControllerManager = options.controllerManager === true;
@@ -589,7 +578,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       if (res.status === 200) return { value: true, detail: "" };
       // The verbose report names the post-start hooks still pending.
       const verbose = await request(`${server}/readyz?verbose`, cp.adminTls());
-      return { detail: `HTTP ${res.status}: ${verbose.body.split("\n").filter((l) => !l.includes(" ok")).join("; ")}` };
+      return {
+        detail: `HTTP ${res.status}: ${verbose.body
+          .split("\n")
+          .filter((l) => !l.includes(" ok"))
+          .join("; ")}`,
+      };
     });
     // The apiserver creates the system namespaces from a post-start hook that /readyz does
     // not wait for.

@@ -44,13 +44,7 @@ export interface PkiOptions {
  * Service name and the first address of the service range (10.96.0.0/16), which is what
  * the `kubernetes` Service in `default` gets.
  */
-export const API_SERVER_DNS_NAMES = [
-  "localhost",
-  "kubernetes",
-  "kubernetes.default",
-  "kubernetes.default.svc",
-  "kubernetes.default.svc.cluster.local",
-];
+export const API_SERVER_DNS_NAMES = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"];
 export const API_SERVER_IPS = ["127.0.0.1", "10.96.0.1"];
 
 interface RsaKeyPair {
@@ -96,14 +90,8 @@ function issue(req: IssueRequest): forge.pki.Certificate {
   cert.setIssuer(req.issuer ? req.issuer.cert.subject.attributes : req.subject);
   // Go's verifier chains by subject/issuer names, but an authority key identifier that
   // matches the CA's subject key identifier keeps other tools (openssl, curl) happy too.
-  const authorityKeyId = req.issuer
-    ? req.issuer.cert.generateSubjectKeyIdentifier().getBytes()
-    : cert.generateSubjectKeyIdentifier().getBytes();
-  cert.setExtensions([
-    ...req.extensions,
-    { name: "subjectKeyIdentifier" },
-    { name: "authorityKeyIdentifier", keyIdentifier: authorityKeyId },
-  ]);
+  const authorityKeyId = req.issuer ? req.issuer.cert.generateSubjectKeyIdentifier().getBytes() : cert.generateSubjectKeyIdentifier().getBytes();
+  cert.setExtensions([...req.extensions, { name: "subjectKeyIdentifier" }, { name: "authorityKeyIdentifier", keyIdentifier: authorityKeyId }]);
   const signingKeyPem = req.issuer ? req.issuer.privateKeyPem : req.selfPrivateKeyPem;
   if (signingKeyPem === undefined) throw new Error("issue: no signing key");
   cert.sign(forge.pki.privateKeyFromPem(signingKeyPem), forge.md.sha256.create());
@@ -147,10 +135,7 @@ export function generateControlPlanePki(options: PkiOptions = {}): ControlPlaneP
       { name: "extKeyUsage", serverAuth: true },
       {
         name: "subjectAltName",
-        altNames: [
-          ...dnsNames.map((value) => ({ type: 2, value })),
-          ...ips.map((ip) => ({ type: 7, ip })),
-        ],
+        altNames: [...dnsNames.map((value) => ({ type: 2, value })), ...ips.map((ip) => ({ type: 7, ip }))],
       },
     ],
     notBefore,

@@ -78,364 +78,465 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
     assert.deepEqual(diffs, [], `the host is not as it was before the node started:\n${describeHostStateDifferences(diffs)}`);
   });
 
-  it("1. npm run image is imported and kubectl apply -k manifests/ (unchanged) rolls out 2 hardened replicas", withLogs(async () => {
-    const rendered = parseAllDocuments(await kubectl(["kustomize", join(root, "manifests")])).map((d) => d.toJS() as Obj).filter(Boolean);
-    const dep = rendered.find((o) => o.kind === "Deployment")!;
-    const container = dep.spec.template.spec.containers[0];
-    deploymentImage = container.image;
-    // No registry is reachable: IfNotPresent is what lets kubelet use the imported image.
-    assert.equal(container.imagePullPolicy, "IfNotPresent", "the Deployment must not force a pull");
-    await node.importImage(image.archive);
-    const listed = await node.ctr(["images", "ls", "-q"]);
-    assert.ok(listed.stdout.split("\n").includes(deploymentImage), `npm run image's archive provides ${deploymentImage} (containerd has: ${listed.stdout})`);
+  it(
+    "1. npm run image is imported and kubectl apply -k manifests/ (unchanged) rolls out 2 hardened replicas",
+    withLogs(async () => {
+      const rendered = parseAllDocuments(await kubectl(["kustomize", join(root, "manifests")]))
+        .map((d) => d.toJS() as Obj)
+        .filter(Boolean);
+      const dep = rendered.find((o) => o.kind === "Deployment")!;
+      const container = dep.spec.template.spec.containers[0];
+      deploymentImage = container.image;
+      // No registry is reachable: IfNotPresent is what lets kubelet use the imported image.
+      assert.equal(container.imagePullPolicy, "IfNotPresent", "the Deployment must not force a pull");
+      await node.importImage(image.archive);
+      const listed = await node.ctr(["images", "ls", "-q"]);
+      assert.ok(listed.stdout.split("\n").includes(deploymentImage), `npm run image's archive provides ${deploymentImage} (containerd has: ${listed.stdout})`);
 
-    await kubectl(["apply", "-k", join(root, "manifests")]);
-    await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=180s"], undefined, 190_000);
-    const pods = await injectorPods();
-    assert.equal(pods.length, 2, "2 replicas");
-    for (const pod of pods) {
-      const status = pod.status.containerStatuses[0];
-      assert.equal(status.ready, true, `${pod.metadata.name} ready`);
-      assert.equal(status.started, true, `${pod.metadata.name}: startup probe passed`);
-      assert.equal(status.image.replace(/^docker\.io\//, ""), deploymentImage);
-      // What the container really runs as, read from the host's /proc, not from the spec.
-      const task = (await node.ctr(["tasks", "ls"])).stdout.split("\n").find((l) => l.startsWith(status.containerID.replace("containerd://", "")));
-      assert.ok(task, `a running task for ${status.containerID}`);
-      const pid = task.trim().split(/\s+/)[1]!;
-      const procStatus = spawnSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" }).stdout;
-      assert.match(procStatus, /^Uid:\s+65532\s+65532\s+65532\s+65532$/m, "runs as uid 65532");
-      assert.match(procStatus, /^Seccomp:\s+2$/m, "seccomp filter (RuntimeDefault) in force");
-      assert.match(procStatus, /^CapEff:\s+0+$/m, "no effective capabilities");
-      const rootMount = spawnSync("cat", [`/proc/${pid}/mountinfo`], { encoding: "utf8" }).stdout.split("\n").find((l) => l.split(" ")[4] === "/");
-      assert.match(rootMount ?? "", /\sro[,\s]/, `root filesystem mounted read-only (${rootMount})`);
-    }
-    // kubelet's own prober counters: it ran the startup, readiness and liveness probes (the
-    // first liveness probe comes up to periodSeconds, 10 s, after the startup probe passed).
-    const probeCounts = async () => {
-      const metrics = await kubectl(["get", "--raw", `/api/v1/nodes/${node.nodeName}/proxy/metrics/probes`]);
-      return Object.fromEntries(
-        ["Startup", "Readiness", "Liveness"].map((type) => {
-          const lines = metrics.split("\n").filter((l) => l.includes(`probe_type="${type}"`) && l.includes('container="pod-dns-injector"') && l.includes('result="successful"'));
-          return [type, lines.reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0)];
-        }),
-      ) as Record<string, number>;
-    };
-    let counts = await probeCounts();
-    for (let waited = 0; counts.Liveness === 0 && waited < 30_000; waited += 1_000) {
-      await new Promise((r) => setTimeout(r, 1_000));
-      counts = await probeCounts();
-    }
-    figures.kubeletProbes = counts;
-    for (const [type, n] of Object.entries(counts)) assert.ok(n > 0, `kubelet ran the ${type} probe successfully (${JSON.stringify(counts)})`);
-    // Certificates bootstrapped in-cluster; caBundle is the CA that signed the serving cert.
-    const ca = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-ca"]);
-    const tls = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-tls"]);
-    assert.ok(tls.data["tls.crt"] && tls.data["tls.key"], "serving certificate Secret filled");
-    const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
-    const caBundle: string = mwc.webhooks[0].clientConfig.caBundle;
-    assert.ok(caBundle, "caBundle filled in");
-    const pems = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-    const injectorCa = new X509Certificate(Buffer.from(ca.data["tls.crt"], "base64"));
-    const trusted = pems(Buffer.from(caBundle, "base64").toString()).map((pem) => new X509Certificate(pem));
-    assert.ok(trusted.some((c) => c.fingerprint256 === injectorCa.fingerprint256), "caBundle holds the injector's CA (from its Secret)");
-    const serving = new X509Certificate(Buffer.from(tls.data["tls.crt"], "base64"));
-    assert.ok(serving.verify(injectorCa.publicKey), "the serving certificate is signed by that CA");
-    assert.ok(serving.subjectAltName?.includes(`DNS:pod-dns-injector.${INJECTOR_NS}.svc`), `serving certificate names the Service (${serving.subjectAltName})`);
-  }));
-
-  it("2. the API server calls the webhook through the Service; pods see exactly ClusterFirst's resolv.conf on the live IP and resolve through CoreDNS", withLogs(async () => {
-    const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
-    assert.deepEqual(mwc.webhooks[0].clientConfig.service, { namespace: INJECTOR_NS, name: "pod-dns-injector", path: "/mutate", port: 443 });
-    assert.equal(mwc.webhooks[0].clientConfig.url, undefined, "no URL: the API server goes through the Service");
-    await kubectl(["create", "namespace", SHOP]);
-    await kubectl(["label", "namespace", SHOP, `${INJECT_LABEL}=enabled`]);
-    await kubectl(["create", "namespace", PLAIN]);
-    await kubectl(["-n", SHOP, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
-    await kubectl(["-n", PLAIN, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
-    const web = { apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace: SHOP }, spec: { selector: { app: "client" }, ports: [{ port: 80, targetPort: 8080 }] } };
-    await kubectl(["apply", "-f", "-"], [web, probePod("client", SHOP), probePod("client", PLAIN)].map((o) => JSON.stringify(o)).join("\n"));
-    await Promise.all([SHOP, PLAIN].map((ns) => kubectl(["-n", ns, "wait", "pod/client", "--for=condition=Ready", "--timeout=60s"], undefined, 70_000)));
-
-    const injected = await getJson(["-n", SHOP, "get", "pod", "client"]);
-    assert.equal(injected.spec.dnsPolicy, "None");
-    assert.match(injected.metadata.annotations[INJECTED_ANNOTATION], /^default@[0-9a-f]+$/);
-    assert.deepEqual(injected.spec.dnsConfig.nameservers, [NODE_NETWORK.dnsServiceIP]);
-    const plain = await getJson(["-n", PLAIN, "get", "pod", "client"]);
-    assert.equal(plain.spec.dnsPolicy, "ClusterFirst", "not opted in: untouched");
-    assert.equal(plain.metadata.annotations?.[INJECTED_ANNOTATION], undefined);
-
-    // The file kubelet (through containerd) wrote inside each container.
-    const injectedConf = await exec(SHOP, "client", ["cat", "/etc/resolv.conf"]);
-    const plainConf = await exec(PLAIN, "client", ["cat", "/etc/resolv.conf"]);
-    assert.equal(injectedConf.code, 0, injectedConf.stderr);
-    assert.equal(plainConf.code, 0, plainConf.stderr);
-    console.log(`[real-node] /etc/resolv.conf of the injected pod:\n${injectedConf.stdout}[real-node] and of kubelet's ClusterFirst pod:\n${plainConf.stdout}`);
-    const parse = (text: string) => {
-      const out: Record<string, string[]> = {};
-      for (const line of text.split("\n").filter((l) => l.trim() && !l.startsWith("#"))) {
-        const [key, ...values] = line.trim().split(/\s+/);
-        out[key!] = [...(out[key!] ?? []), ...values];
+      await kubectl(["apply", "-k", join(root, "manifests")]);
+      await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=180s"], undefined, 190_000);
+      const pods = await injectorPods();
+      assert.equal(pods.length, 2, "2 replicas");
+      for (const pod of pods) {
+        const status = pod.status.containerStatuses[0];
+        assert.equal(status.ready, true, `${pod.metadata.name} ready`);
+        assert.equal(status.started, true, `${pod.metadata.name}: startup probe passed`);
+        assert.equal(status.image.replace(/^docker\.io\//, ""), deploymentImage);
+        // What the container really runs as, read from the host's /proc, not from the spec.
+        const task = (await node.ctr(["tasks", "ls"])).stdout.split("\n").find((l) => l.startsWith(status.containerID.replace("containerd://", "")));
+        assert.ok(task, `a running task for ${status.containerID}`);
+        const pid = task.trim().split(/\s+/)[1]!;
+        const procStatus = spawnSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" }).stdout;
+        assert.match(procStatus, /^Uid:\s+65532\s+65532\s+65532\s+65532$/m, "runs as uid 65532");
+        assert.match(procStatus, /^Seccomp:\s+2$/m, "seccomp filter (RuntimeDefault) in force");
+        assert.match(procStatus, /^CapEff:\s+0+$/m, "no effective capabilities");
+        const rootMount = spawnSync("cat", [`/proc/${pid}/mountinfo`], { encoding: "utf8" })
+          .stdout.split("\n")
+          .find((l) => l.split(" ")[4] === "/");
+        assert.match(rootMount ?? "", /\sro[,\s]/, `root filesystem mounted read-only (${rootMount})`);
       }
-      return out;
-    };
-    assert.deepEqual(parse(injectedConf.stdout), {
-      nameserver: [NODE_NETWORK.dnsServiceIP],
-      search: [`${SHOP}.svc.cluster.local`, "svc.cluster.local", "cluster.local"],
-      options: ["ndots:5"],
-    });
-    // The product's promise: identical to kubelet's ClusterFirst with the live IP.
-    assert.equal(injectedConf.stdout.replaceAll(`${SHOP}.svc.`, `${PLAIN}.svc.`), plainConf.stdout);
+      // kubelet's own prober counters: it ran the startup, readiness and liveness probes (the
+      // first liveness probe comes up to periodSeconds, 10 s, after the startup probe passed).
+      const probeCounts = async () => {
+        const metrics = await kubectl(["get", "--raw", `/api/v1/nodes/${node.nodeName}/proxy/metrics/probes`]);
+        return Object.fromEntries(
+          ["Startup", "Readiness", "Liveness"].map((type) => {
+            const lines = metrics.split("\n").filter((l) => l.includes(`probe_type="${type}"`) && l.includes('container="pod-dns-injector"') && l.includes('result="successful"'));
+            return [type, lines.reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0)];
+          }),
+        ) as Record<string, number>;
+      };
+      let counts = await probeCounts();
+      for (let waited = 0; counts.Liveness === 0 && waited < 30_000; waited += 1_000) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        counts = await probeCounts();
+      }
+      figures.kubeletProbes = counts;
+      for (const [type, n] of Object.entries(counts)) assert.ok(n > 0, `kubelet ran the ${type} probe successfully (${JSON.stringify(counts)})`);
+      // Certificates bootstrapped in-cluster; caBundle is the CA that signed the serving cert.
+      const ca = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-ca"]);
+      const tls = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-tls"]);
+      assert.ok(tls.data["tls.crt"] && tls.data["tls.key"], "serving certificate Secret filled");
+      const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
+      const caBundle: string = mwc.webhooks[0].clientConfig.caBundle;
+      assert.ok(caBundle, "caBundle filled in");
+      const pems = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+      const injectorCa = new X509Certificate(Buffer.from(ca.data["tls.crt"], "base64"));
+      const trusted = pems(Buffer.from(caBundle, "base64").toString()).map((pem) => new X509Certificate(pem));
+      assert.ok(
+        trusted.some((c) => c.fingerprint256 === injectorCa.fingerprint256),
+        "caBundle holds the injector's CA (from its Secret)",
+      );
+      const serving = new X509Certificate(Buffer.from(tls.data["tls.crt"], "base64"));
+      assert.ok(serving.verify(injectorCa.publicKey), "the serving certificate is signed by that CA");
+      assert.ok(serving.subjectAltName?.includes(`DNS:pod-dns-injector.${INJECTOR_NS}.svc`), `serving certificate names the Service (${serving.subjectAltName})`);
+    }),
+  );
 
-    const webIP = (await getJson(["-n", SHOP, "get", "service", "web"])).spec.clusterIP;
-    const resolved = await exec(SHOP, "client", ["resolve", "web", `web.${SHOP}`, "kubernetes.default"]);
-    assert.equal(resolved.code, 0, `lookups: ${resolved.stdout}${resolved.stderr}`);
-    const answers = resolved.stdout.trim().split("\n").map((l) => JSON.parse(l) as { name: string; ips: string[] });
-    assert.deepEqual(answers.map((a) => [a.name, a.ips]), [["web", [webIP]], [`web.${SHOP}`, [webIP]], ["kubernetes.default", ["10.96.0.1"]]]);
-    const plainResolved = await exec(PLAIN, "client", ["resolve", `web.${SHOP}`, "kubernetes.default"]);
-    assert.equal(plainResolved.code, 0, `ClusterFirst pod lookups: ${plainResolved.stdout}`);
-  }));
+  it(
+    "2. the API server calls the webhook through the Service; pods see exactly ClusterFirst's resolv.conf on the live IP and resolve through CoreDNS",
+    withLogs(async () => {
+      const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
+      assert.deepEqual(mwc.webhooks[0].clientConfig.service, { namespace: INJECTOR_NS, name: "pod-dns-injector", path: "/mutate", port: 443 });
+      assert.equal(mwc.webhooks[0].clientConfig.url, undefined, "no URL: the API server goes through the Service");
+      await kubectl(["create", "namespace", SHOP]);
+      await kubectl(["label", "namespace", SHOP, `${INJECT_LABEL}=enabled`]);
+      await kubectl(["create", "namespace", PLAIN]);
+      await kubectl(["-n", SHOP, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+      await kubectl(["-n", PLAIN, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+      const web = { apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace: SHOP }, spec: { selector: { app: "client" }, ports: [{ port: 80, targetPort: 8080 }] } };
+      await kubectl(["apply", "-f", "-"], [web, probePod("client", SHOP), probePod("client", PLAIN)].map((o) => JSON.stringify(o)).join("\n"));
+      await Promise.all([SHOP, PLAIN].map((ns) => kubectl(["-n", ns, "wait", "pod/client", "--for=condition=Ready", "--timeout=60s"], undefined, 70_000)));
 
-  it("6. the Service and NetworkPolicy ports are what the injector pods listen on (the bridge CNI does not enforce NetworkPolicy)", withLogs(async () => {
-    // Note: Debian's bridge plugin has no NetworkPolicy enforcement, so this proves the
-    // ports the policy allows are the ports that answer, not that other ports are blocked.
-    const policy = await getJson(["-n", INJECTOR_NS, "get", "networkpolicy", "pod-dns-injector"]);
-    const allowed = (policy.spec.ingress as Obj[]).flatMap((r) => (r.ports as Obj[]).map((p) => p.port as number)).sort();
-    const svc = await getJson(["-n", INJECTOR_NS, "get", "service", "pod-dns-injector"]);
-    const [pod] = await injectorPods();
-    const containerPorts = Object.fromEntries((pod!.spec.containers[0].ports as Obj[]).map((p) => [p.name, p.containerPort as number]));
-    const targetPorts = (svc.spec.ports as Obj[]).map((p) => (typeof p.targetPort === "number" ? p.targetPort : containerPorts[p.targetPort])).sort();
-    assert.deepEqual(allowed, [8080, 8443]);
-    assert.deepEqual(targetPorts, allowed, "Service targetPorts resolve to the ports the policy allows");
-    assert.deepEqual(Object.values(containerPorts).sort(), allowed);
-    const podIP = pod!.status.podIP;
-    const ops = await exec(SHOP, "client", ["get", `http://${podIP}:8080/healthz`]);
-    assert.equal(ops.code, 0, ops.stdout + ops.stderr);
-    assert.equal(JSON.parse(ops.stdout).status, 200, ops.stdout);
-    const webhook = await exec(SHOP, "client", ["get", "-insecure", `https://${podIP}:8443/healthz`]);
-    assert.equal(webhook.code, 0, webhook.stdout + webhook.stderr);
-    assert.ok((JSON.parse(webhook.stdout).certDNSNames as string[]).includes(`pod-dns-injector.${INJECTOR_NS}.svc`), webhook.stdout);
-    // And through the Service, by name (CoreDNS), on the Service's ports.
-    const viaService = await exec(SHOP, "client", ["get", `http://pod-dns-injector.${INJECTOR_NS}:8080/readyz`]);
-    assert.equal(JSON.parse(viaService.stdout).status, 200, viaService.stdout);
-    const tlsViaService = await exec(SHOP, "client", ["get", "-insecure", `https://pod-dns-injector.${INJECTOR_NS}.svc:443/healthz`]);
-    assert.equal(tlsViaService.code, 0, tlsViaService.stdout + tlsViaService.stderr);
-  }));
+      const injected = await getJson(["-n", SHOP, "get", "pod", "client"]);
+      assert.equal(injected.spec.dnsPolicy, "None");
+      assert.match(injected.metadata.annotations[INJECTED_ANNOTATION], /^default@[0-9a-f]+$/);
+      assert.deepEqual(injected.spec.dnsConfig.nameservers, [NODE_NETWORK.dnsServiceIP]);
+      const plain = await getJson(["-n", PLAIN, "get", "pod", "client"]);
+      assert.equal(plain.spec.dnsPolicy, "ClusterFirst", "not opted in: untouched");
+      assert.equal(plain.metadata.annotations?.[INJECTED_ANNOTATION], undefined);
 
-  it("7. pod-dns-injector restart fixes a Deployment whose pods predate the opt-in: rolled out on the kubelet, every new pod injected, the audit passes", withLogs(async () => {
-    const ns = "restart-me";
-    await kubectl(["create", "namespace", ns]);
-    await kubectl(["-n", ns, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
-    const deployment = {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: "legacy", namespace: ns },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: "legacy" } },
-        template: { metadata: { labels: { app: "legacy" } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "probe", image: node.images.dnsprobe.ref, imagePullPolicy: "Never", args: ["sleep"] }] } },
-      },
-    };
-    await kubectl(["apply", "-f", "-"], JSON.stringify(deployment));
-    await kubectl(["-n", ns, "rollout", "status", "deployment/legacy", "--timeout=90s"], undefined, 100_000);
-    // Opted in after the fact: the running pods keep kubelet's ClusterFirst, which the audit reports.
-    await kubectl(["label", "namespace", ns, `${INJECT_LABEL}=enabled`]);
-    const main = join(root, "dist", "cli", "main.js");
-    const cliRun = (args: string[]) => spawnSync(process.execPath, [main, ...args, "--kubeconfig", node.cp.kubeconfigPath, "-n", ns], { encoding: "utf8", timeout: 200_000 });
-    assert.equal(cliRun(["audit"]).status, 1, "before: the audit finds the uninjected pods");
-
-    const started = Date.now();
-    const restart = cliRun(["restart", "--yes", "--timeout", "3m"]);
-    const restartMs = Date.now() - started;
-    figures.restartRolloutMs = restartMs;
-    assert.equal(restart.status, 0, `restart: ${restart.stdout}${restart.stderr}`);
-    assert.match(restart.stdout, new RegExp(`^Restart \\(1\\):\n  deployment/legacy -n ${ns}: 2 pods`));
-    assert.match(restart.stdout, new RegExp(`deployment/legacy -n ${ns}: rolled out in \\d+\\.\\d s`), "restart waited for the rollout");
-    const pods = ((await getJson(["-n", ns, "get", "pods", "-l", "app=legacy"])).items as Obj[]).filter((p) => !p.metadata.deletionTimestamp);
-    assert.equal(pods.length, 2);
-    for (const p of pods) {
-      assert.deepEqual(p.spec.dnsConfig?.nameservers, [NODE_NETWORK.dnsServiceIP], `${p.metadata.name} is injected`);
-      assert.ok(p.status.conditions.some((c: Obj) => c.type === "Ready" && c.status === "True"), `${p.metadata.name} is ready`);
-    }
-    const after = cliRun(["audit"]);
-    assert.equal(after.status, 0, `after: the audit passes (${after.stdout})`);
-    console.log(`[real-node] restart rolled out deployment/legacy (2 pods) in ${restartMs} ms`);
-    await kubectl(["delete", "namespace", ns, "--wait=false"]);
-  }));
-
-  it("8. audit --nodes reads the real kubelet's configz through the API server: it agrees with kube-dns; another expected IP or domain names the node", withLogs(async () => {
-    const main = join(root, "dist", "cli", "main.js");
-    const nodes = (args: string[]) => spawnSync(process.execPath, [main, "audit", "--nodes", "--kubeconfig", node.cp.kubeconfigPath, ...args], { encoding: "utf8", timeout: 60_000 });
-    const ok = nodes(["-o", "json"]);
-    assert.equal(ok.status, 0, `audit --nodes: ${ok.stdout}${ok.stderr}`);
-    const doc = JSON.parse(ok.stdout) as Obj;
-    assert.deepEqual(doc.dnsService, { service: "kube-system/kube-dns", ips: [NODE_NETWORK.dnsServiceIP], clusterDomain: NODE_NETWORK.clusterDomain });
-    assert.deepEqual(doc.nodes.map((r: Obj) => [r.node, r.result, r.clusterDNS, r.clusterDomain]), [[node.nodeName, "pass", [NODE_NETWORK.dnsServiceIP], NODE_NETWORK.clusterDomain]]);
-
-    const moved = nodes(["--nameserver", "10.96.0.99"]);
-    assert.equal(moved.status, 1, moved.stderr);
-    assert.match(moved.stdout, new RegExp(`^${node.nodeName} +${NODE_NETWORK.dnsServiceIP.replaceAll(".", "\\.")} +cluster\\.local +fail +kubelet's clusterDNS is ${NODE_NETWORK.dnsServiceIP.replaceAll(".", "\\.")} but kube-system/kube-dns is 10\\.96\\.0\\.99`, "m"));
-    const domain = nodes(["--cluster-domain", "corp.example"]);
-    assert.equal(domain.status, 1, domain.stderr);
-    assert.match(domain.stdout, /clusterDomain is cluster\.local but the cluster domain is corp\.example/);
-  }));
-
-  it("3a. the deletion guard (base manifests) refuses a plain delete of kube-dns: the Service is untouched and pods see no failed lookup", withLogs(async () => {
-    const guarded = await getJson(["-n", "kube-system", "get", "service", "kube-dns"]);
-    assert.equal(guarded.metadata.annotations?.["pod-dns-injector.io/allow-delete"], undefined, "the guard is measured without the override");
-    const refusals: string[] = [];
-    const trials = await measureLookupWindow(node, {
-      trials: 10,
-      namespace: SHOP,
-      action: async () => {
-        const r = await node.cp.kubectl(["-n", "kube-system", "delete", "service", "kube-dns", "--wait=true"]);
-        assert.notEqual(r.code, 0, `a plain delete of kube-dns must be refused, kubectl said: ${r.stdout}`);
-        assert.match(r.stderr, /pod-dns-injector deletion guard: refusing to delete the DNS Service kube-system\/kube-dns/);
-        assert.match(r.stderr, /pod-dns-injector\.io\/allow-delete/, "the refusal says how to delete deliberately");
-        refusals.push(r.stderr.trim());
-      },
-    });
-    const untouched = await getJson(["-n", "kube-system", "get", "service", "kube-dns"]);
-    assert.equal(untouched.metadata.uid, guarded.metadata.uid, "the Service was never deleted");
-    assert.equal(untouched.spec.clusterIP, NODE_NETWORK.dnsServiceIP);
-    const summary = summarizeWindows(trials);
-    figures.kubeDnsGuardedDeletion = { ...summary, windowsMs: trials.map((t) => t.windowMs), failedLookups: trials.map((t) => t.failedLookups), refusal: refusals[0] };
-    console.log(`[real-node] plain delete of kube-dns refused ${refusals.length} times: failed-lookup window p50 ${summary.p50} ms, max ${summary.max} ms, failed lookups ${trials.reduce((s, t) => s + t.failedLookups, 0)}`);
-    assert.equal(refusals.length, 10);
-    assert.deepEqual(trials.map((t) => t.failedLookups), new Array(10).fill(0), "no lookup failed while the guard refused the deletions");
-    assert.deepEqual(trials.map((t) => t.windowMs), new Array(10).fill(0));
-  }));
-
-  it("3b. deleted deliberately (allow-delete), kube-dns is restored by the in-cluster guardian on 10.96.0.10; the lookup-failure window seen from a pod", withLogs(async () => {
-    const restoredAfter: number[] = [];
-    const trials = await measureLookupWindow(node, {
-      trials: 10,
-      namespace: SHOP,
-      action: async () => {
-        // The second line of defence: the override lets the deletion through the guard, and
-        // the guardian's restore is what pods wait for.
-        await kubectl(["-n", "kube-system", "annotate", "service", "kube-dns", "pod-dns-injector.io/allow-delete=true", "--overwrite"]);
-        const uid = (await getJson(["-n", "kube-system", "get", "service", "kube-dns"])).metadata.uid;
-        const deletedAt = Date.now();
-        await kubectl(["-n", "kube-system", "delete", "service", "kube-dns", "--wait=true"]);
-        for (;;) {
-          const r = await node.cp.kubectl(["-n", "kube-system", "get", "service", "kube-dns", "-o", "jsonpath={.metadata.uid} {.spec.clusterIP}"]);
-          const [newUid, ip] = r.stdout.split(" ");
-          if (r.code === 0 && newUid && newUid !== uid) {
-            assert.equal(ip, NODE_NETWORK.dnsServiceIP, "recreated on the fixed IP");
-            restoredAfter.push(Date.now() - deletedAt);
-            return;
-          }
-          assert.ok(Date.now() - deletedAt < 30_000, "kube-dns not restored within 30 s");
-          await new Promise((r) => setTimeout(r, 20));
+      // The file kubelet (through containerd) wrote inside each container.
+      const injectedConf = await exec(SHOP, "client", ["cat", "/etc/resolv.conf"]);
+      const plainConf = await exec(PLAIN, "client", ["cat", "/etc/resolv.conf"]);
+      assert.equal(injectedConf.code, 0, injectedConf.stderr);
+      assert.equal(plainConf.code, 0, plainConf.stderr);
+      console.log(`[real-node] /etc/resolv.conf of the injected pod:\n${injectedConf.stdout}[real-node] and of kubelet's ClusterFirst pod:\n${plainConf.stdout}`);
+      const parse = (text: string) => {
+        const out: Record<string, string[]> = {};
+        for (const line of text.split("\n").filter((l) => l.trim() && !l.startsWith("#"))) {
+          const [key, ...values] = line.trim().split(/\s+/);
+          out[key!] = [...(out[key!] ?? []), ...values];
         }
-      },
-    });
-    const summary = summarizeWindows(trials);
-    figures.kubeDnsDeletion = { ...summary, windowsMs: trials.map((t) => t.windowMs), failedLookups: trials.map((t) => t.failedLookups), serviceBackAfterMs: restoredAfter };
-    console.log(`[real-node] kube-dns deleted ${trials.length} times: failed-lookup window p50 ${summary.p50} ms, max ${summary.max} ms (per trial: ${trials.map((t) => t.windowMs).join(", ")}); Service back after ${restoredAfter.join(", ")} ms`);
-    assert.equal(restoredAfter.length, 10);
-    const events = await getJson(["-n", "kube-system", "get", "events", "--field-selector", "reason=DNSServiceRestored"]);
-    assert.ok((events.items as Obj[]).length > 0, "the guardian (in the injector pods) says it restored the Service");
-  }));
+        return out;
+      };
+      assert.deepEqual(parse(injectedConf.stdout), {
+        nameserver: [NODE_NETWORK.dnsServiceIP],
+        search: [`${SHOP}.svc.cluster.local`, "svc.cluster.local", "cluster.local"],
+        options: ["ndots:5"],
+      });
+      // The product's promise: identical to kubelet's ClusterFirst with the live IP.
+      assert.equal(injectedConf.stdout.replaceAll(`${SHOP}.svc.`, `${PLAIN}.svc.`), plainConf.stdout);
 
-  it("5. an injector container killed under load: kubelet restarts it, no creation fails with failurePolicy Ignore, the audit names every pod admitted uninjected", withLogs(async () => {
-    const ns = "load-ignore";
-    await kubectl(["create", "namespace", ns]);
-    await kubectl(["label", "namespace", ns, `${INJECT_LABEL}=enabled`]);
-    await kubectl(["-n", ns, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
-    const [victim] = await injectorPods();
-    const restartsBefore: number = victim!.status.containerStatuses[0].restartCount;
-    const containerId = (victim!.status.containerStatuses[0].containerID as string).replace("containerd://", "");
-    const load = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
-    await new Promise((r) => setTimeout(r, 2_000));
-    const kill = await node.ctr(["tasks", "kill", "--signal", "SIGKILL", containerId]);
-    assert.equal(kill.code, 0, kill.stderr);
-    await kubectl(["-n", INJECTOR_NS, "wait", `pod/${victim!.metadata.name}`, `--for=jsonpath={.status.containerStatuses[0].restartCount}=${restartsBefore + 1}`, "--timeout=90s"], undefined, 100_000);
-    await kubectl(["-n", INJECTOR_NS, "wait", `pod/${victim!.metadata.name}`, "--for=condition=Ready", "--timeout=90s"], undefined, 100_000);
-    await new Promise((r) => setTimeout(r, 2_000));
-    const oneKilled = load.outcomes.length;
-    const oneKilledFailed = load.outcomes.filter((o) => o.error).length;
-    const oneKilledUninjected = load.outcomes.filter((o) => !o.error && !o.injected).length;
-    console.log(`[real-node] killed ${victim!.metadata.name} under load: ${oneKilled} creations, ${oneKilledFailed} failed, ${oneKilledUninjected} admitted uninjected`);
+      const webIP = (await getJson(["-n", SHOP, "get", "service", "web"])).spec.clusterIP;
+      const resolved = await exec(SHOP, "client", ["resolve", "web", `web.${SHOP}`, "kubernetes.default"]);
+      assert.equal(resolved.code, 0, `lookups: ${resolved.stdout}${resolved.stderr}`);
+      const answers = resolved.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { name: string; ips: string[] });
+      assert.deepEqual(
+        answers.map((a) => [a.name, a.ips]),
+        [
+          ["web", [webIP]],
+          [`web.${SHOP}`, [webIP]],
+          ["kubernetes.default", ["10.96.0.1"]],
+        ],
+      );
+      const plainResolved = await exec(PLAIN, "client", ["resolve", `web.${SHOP}`, "kubernetes.default"]);
+      assert.equal(plainResolved.code, 0, `ClusterFirst pod lookups: ${plainResolved.stdout}`);
+    }),
+  );
 
-    // Then every replica at once: pods created until kubelet has one back are admitted
-    // uninjected (that is what Ignore means), so the audit has something to name.
-    const replicas = await injectorPods();
-    for (const pod of replicas) {
-      const id = (pod.status.containerStatuses[0].containerID as string).replace("containerd://", "");
-      const r = await node.ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    await kubectl(["-n", INJECTOR_NS, "wait", "pod", "-l", "app.kubernetes.io/name=pod-dns-injector", "--for=condition=Ready", "--timeout=120s"], undefined, 130_000);
-    await new Promise((r) => setTimeout(r, 2_000));
-    const outcomes = await load.stop();
-    const failed = outcomes.filter((o) => o.error);
-    const uninjected = outcomes.filter((o) => !o.error && !o.injected).map((o) => o.name).sort();
-    figures.killUnderLoad = {
-      oneReplicaKilled: { created: oneKilled - oneKilledFailed, failed: oneKilledFailed, uninjected: oneKilledUninjected },
-      allReplicasKilled: { created: outcomes.length - oneKilled, failed: failed.length - oneKilledFailed, uninjected: uninjected.length - oneKilledUninjected },
-    };
-    console.log(`[real-node] then killed all ${replicas.length} replicas: ${outcomes.length - oneKilled} more creations, ${failed.length - oneKilledFailed} failed, ${uninjected.length - oneKilledUninjected} admitted uninjected`);
-    assert.deepEqual(failed, [], "failurePolicy Ignore: no creation fails");
-    assert.ok(oneKilled > 20, `load ran while one replica was killed (${oneKilled} pods)`);
-    assert.ok(uninjected.length > 0, "with every replica down, pods are admitted uninjected");
+  it(
+    "6. the Service and NetworkPolicy ports are what the injector pods listen on (the bridge CNI does not enforce NetworkPolicy)",
+    withLogs(async () => {
+      // Note: Debian's bridge plugin has no NetworkPolicy enforcement, so this proves the
+      // ports the policy allows are the ports that answer, not that other ports are blocked.
+      const policy = await getJson(["-n", INJECTOR_NS, "get", "networkpolicy", "pod-dns-injector"]);
+      const allowed = (policy.spec.ingress as Obj[]).flatMap((r) => (r.ports as Obj[]).map((p) => p.port as number)).sort();
+      const svc = await getJson(["-n", INJECTOR_NS, "get", "service", "pod-dns-injector"]);
+      const [pod] = await injectorPods();
+      const containerPorts = Object.fromEntries((pod!.spec.containers[0].ports as Obj[]).map((p) => [p.name, p.containerPort as number]));
+      const targetPorts = (svc.spec.ports as Obj[]).map((p) => (typeof p.targetPort === "number" ? p.targetPort : containerPorts[p.targetPort])).sort();
+      assert.deepEqual(allowed, [8080, 8443]);
+      assert.deepEqual(targetPorts, allowed, "Service targetPorts resolve to the ports the policy allows");
+      assert.deepEqual(Object.values(containerPorts).sort(), allowed);
+      const podIP = pod!.status.podIP;
+      const ops = await exec(SHOP, "client", ["get", `http://${podIP}:8080/healthz`]);
+      assert.equal(ops.code, 0, ops.stdout + ops.stderr);
+      assert.equal(JSON.parse(ops.stdout).status, 200, ops.stdout);
+      const webhook = await exec(SHOP, "client", ["get", "-insecure", `https://${podIP}:8443/healthz`]);
+      assert.equal(webhook.code, 0, webhook.stdout + webhook.stderr);
+      assert.ok((JSON.parse(webhook.stdout).certDNSNames as string[]).includes(`pod-dns-injector.${INJECTOR_NS}.svc`), webhook.stdout);
+      // And through the Service, by name (CoreDNS), on the Service's ports.
+      const viaService = await exec(SHOP, "client", ["get", `http://pod-dns-injector.${INJECTOR_NS}:8080/readyz`]);
+      assert.equal(JSON.parse(viaService.stdout).status, 200, viaService.stdout);
+      const tlsViaService = await exec(SHOP, "client", ["get", "-insecure", `https://pod-dns-injector.${INJECTOR_NS}.svc:443/healthz`]);
+      assert.equal(tlsViaService.code, 0, tlsViaService.stdout + tlsViaService.stderr);
+    }),
+  );
 
-    const audit = spawnSync(process.execPath, [join(root, "dist", "cli", "main.js"), "audit", "--kubeconfig", node.cp.kubeconfigPath, "-n", ns, "-o", "json"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    const report = JSON.parse(audit.stdout) as Obj;
-    const entries: Obj[] = report.results;
-    const named = entries.filter((e) => e.finding === "not-injected").map((e) => e.pod as string).sort();
-    assert.deepEqual(named, uninjected, "the audit names exactly the pods admitted uninjected");
-    const audited = new Set(entries.map((e) => e.pod as string));
-    const created = outcomes.filter((o) => !o.error).map((o) => o.name);
-    assert.deepEqual(created.filter((n) => !audited.has(n)), [], "the audit looked at every pod created under load");
-    assert.equal(audit.status, uninjected.length > 0 ? 1 : 0, `audit exit code (${audit.stderr})`);
-    await kubectl(["delete", "namespace", ns, "--wait=false"]);
-  }));
+  it(
+    "7. pod-dns-injector restart fixes a Deployment whose pods predate the opt-in: rolled out on the kubelet, every new pod injected, the audit passes",
+    withLogs(async () => {
+      const ns = "restart-me";
+      await kubectl(["create", "namespace", ns]);
+      await kubectl(["-n", ns, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+      const deployment = {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "legacy", namespace: ns },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: "legacy" } },
+          template: {
+            metadata: { labels: { app: "legacy" } },
+            spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "probe", image: node.images.dnsprobe.ref, imagePullPolicy: "Never", args: ["sleep"] }] },
+          },
+        },
+      };
+      await kubectl(["apply", "-f", "-"], JSON.stringify(deployment));
+      await kubectl(["-n", ns, "rollout", "status", "deployment/legacy", "--timeout=90s"], undefined, 100_000);
+      // Opted in after the fact: the running pods keep kubelet's ClusterFirst, which the audit reports.
+      await kubectl(["label", "namespace", ns, `${INJECT_LABEL}=enabled`]);
+      const main = join(root, "dist", "cli", "main.js");
+      const cliRun = (args: string[]) => spawnSync(process.execPath, [main, ...args, "--kubeconfig", node.cp.kubeconfigPath, "-n", ns], { encoding: "utf8", timeout: 200_000 });
+      assert.equal(cliRun(["audit"]).status, 1, "before: the audit finds the uninjected pods");
 
-  it("4. kubectl rollout restart with the fail-closed overlay while pods are created: 0 failed creations, all injected", withLogs(async () => {
-    await kubectl(["apply", "-k", join(root, "manifests", "overlays", "fail-closed")]);
-    const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
-    assert.equal(mwc.webhooks[0].failurePolicy, "Fail");
-    const ns = "load-rollout";
-    await kubectl(["create", "namespace", ns]);
-    await kubectl(["label", "namespace", ns, `${INJECT_LABEL}=enabled`]);
-    await kubectl(["-n", ns, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
-    const oldPods = (await injectorPods()).map((p) => p.metadata.name as string);
-    const load = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
-    await new Promise((r) => setTimeout(r, 2_000));
-    await kubectl(["-n", INJECTOR_NS, "rollout", "restart", "deployment/pod-dns-injector"]);
-    await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=240s"], undefined, 250_000);
-    // Old pods gone for good (their preStop and drain are over) before the load stops.
-    for (;;) {
-      const names = (await injectorPods()).map((p) => p.metadata.name as string);
-      const all = ((await getJson(["-n", INJECTOR_NS, "get", "pods"])).items as Obj[]).map((p) => p.metadata.name as string);
-      if (!all.some((n) => oldPods.includes(n)) && names.length === 2) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    await new Promise((r) => setTimeout(r, 2_000));
-    const outcomes = await load.stop();
-    const failed = outcomes.filter((o) => o.error);
-    const uninjected = outcomes.filter((o) => !o.error && !o.injected);
-    figures.rolloutUnderLoad = { created: outcomes.length, failed: failed.length, uninjected: uninjected.length };
-    console.log(`[real-node] rollout restart under load: ${outcomes.length} pod creations, ${failed.length} failed, ${uninjected.length} uninjected`);
-    assert.deepEqual(failed.slice(0, 5), [], `${failed.length} creations failed during the rollout`);
-    assert.deepEqual(uninjected.slice(0, 5), [], "every pod injected");
-    assert.ok(outcomes.length > 50, `load ran through the rollout (${outcomes.length} pods)`);
+      const started = Date.now();
+      const restart = cliRun(["restart", "--yes", "--timeout", "3m"]);
+      const restartMs = Date.now() - started;
+      figures.restartRolloutMs = restartMs;
+      assert.equal(restart.status, 0, `restart: ${restart.stdout}${restart.stderr}`);
+      assert.match(restart.stdout, new RegExp(`^Restart \\(1\\):\n  deployment/legacy -n ${ns}: 2 pods`));
+      assert.match(restart.stdout, new RegExp(`deployment/legacy -n ${ns}: rolled out in \\d+\\.\\d s`), "restart waited for the rollout");
+      const pods = ((await getJson(["-n", ns, "get", "pods", "-l", "app=legacy"])).items as Obj[]).filter((p) => !p.metadata.deletionTimestamp);
+      assert.equal(pods.length, 2);
+      for (const p of pods) {
+        assert.deepEqual(p.spec.dnsConfig?.nameservers, [NODE_NETWORK.dnsServiceIP], `${p.metadata.name} is injected`);
+        assert.ok(
+          p.status.conditions.some((c: Obj) => c.type === "Ready" && c.status === "True"),
+          `${p.metadata.name} is ready`,
+        );
+      }
+      const after = cliRun(["audit"]);
+      assert.equal(after.status, 0, `after: the audit passes (${after.stdout})`);
+      console.log(`[real-node] restart rolled out deployment/legacy (2 pods) in ${restartMs} ms`);
+      await kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }),
+  );
 
-    // The control: the same rollout without the preStop delay, counted and printed, not
-    // asserted. On this single node it has lost no creation either (219 and 221 creations,
-    // 0 failed, in the last runs): here endpoint changes reach the one kube-proxy fast and
-    // the drain answers what is in flight, so one node does not show what the delay buys
-    // on a large cluster, where endpoint updates reach every kube-proxy late.
-    const control = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
-    await new Promise((r) => setTimeout(r, 2_000));
-    await kubectl(["-n", INJECTOR_NS, "patch", "deployment", "pod-dns-injector", "--type=json", "-p", JSON.stringify([{ op: "remove", path: "/spec/template/spec/containers/0/lifecycle" }])]);
-    await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=240s"], undefined, 250_000);
-    await new Promise((r) => setTimeout(r, 5_000));
-    const controlOutcomes = await control.stop();
-    const controlFailed = controlOutcomes.filter((o) => o.error);
-    figures.rolloutWithoutPreStop = { created: controlOutcomes.length, failed: controlFailed.length, errors: [...new Set(controlFailed.map((o) => o.error))].slice(0, 3) };
-    console.log(`[real-node] the same rollout without preStop: ${controlOutcomes.length} pod creations, ${controlFailed.length} failed (${JSON.stringify(figures.rolloutWithoutPreStop)})`);
-    await kubectl(["delete", "namespace", ns, "--wait=false"]);
-  }));
+  it(
+    "8. audit --nodes reads the real kubelet's configz through the API server: it agrees with kube-dns; another expected IP or domain names the node",
+    withLogs(async () => {
+      const main = join(root, "dist", "cli", "main.js");
+      const nodes = (args: string[]) =>
+        spawnSync(process.execPath, [main, "audit", "--nodes", "--kubeconfig", node.cp.kubeconfigPath, ...args], { encoding: "utf8", timeout: 60_000 });
+      const ok = nodes(["-o", "json"]);
+      assert.equal(ok.status, 0, `audit --nodes: ${ok.stdout}${ok.stderr}`);
+      const doc = JSON.parse(ok.stdout) as Obj;
+      assert.deepEqual(doc.dnsService, { service: "kube-system/kube-dns", ips: [NODE_NETWORK.dnsServiceIP], clusterDomain: NODE_NETWORK.clusterDomain });
+      assert.deepEqual(
+        doc.nodes.map((r: Obj) => [r.node, r.result, r.clusterDNS, r.clusterDomain]),
+        [[node.nodeName, "pass", [NODE_NETWORK.dnsServiceIP], NODE_NETWORK.clusterDomain]],
+      );
+
+      const moved = nodes(["--nameserver", "10.96.0.99"]);
+      assert.equal(moved.status, 1, moved.stderr);
+      assert.match(
+        moved.stdout,
+        new RegExp(
+          `^${node.nodeName} +${NODE_NETWORK.dnsServiceIP.replaceAll(".", "\\.")} +cluster\\.local +fail +kubelet's clusterDNS is ${NODE_NETWORK.dnsServiceIP.replaceAll(".", "\\.")} but kube-system/kube-dns is 10\\.96\\.0\\.99`,
+          "m",
+        ),
+      );
+      const domain = nodes(["--cluster-domain", "corp.example"]);
+      assert.equal(domain.status, 1, domain.stderr);
+      assert.match(domain.stdout, /clusterDomain is cluster\.local but the cluster domain is corp\.example/);
+    }),
+  );
+
+  it(
+    "3a. the deletion guard (base manifests) refuses a plain delete of kube-dns: the Service is untouched and pods see no failed lookup",
+    withLogs(async () => {
+      const guarded = await getJson(["-n", "kube-system", "get", "service", "kube-dns"]);
+      assert.equal(guarded.metadata.annotations?.["pod-dns-injector.io/allow-delete"], undefined, "the guard is measured without the override");
+      const refusals: string[] = [];
+      const trials = await measureLookupWindow(node, {
+        trials: 10,
+        namespace: SHOP,
+        action: async () => {
+          const r = await node.cp.kubectl(["-n", "kube-system", "delete", "service", "kube-dns", "--wait=true"]);
+          assert.notEqual(r.code, 0, `a plain delete of kube-dns must be refused, kubectl said: ${r.stdout}`);
+          assert.match(r.stderr, /pod-dns-injector deletion guard: refusing to delete the DNS Service kube-system\/kube-dns/);
+          assert.match(r.stderr, /pod-dns-injector\.io\/allow-delete/, "the refusal says how to delete deliberately");
+          refusals.push(r.stderr.trim());
+        },
+      });
+      const untouched = await getJson(["-n", "kube-system", "get", "service", "kube-dns"]);
+      assert.equal(untouched.metadata.uid, guarded.metadata.uid, "the Service was never deleted");
+      assert.equal(untouched.spec.clusterIP, NODE_NETWORK.dnsServiceIP);
+      const summary = summarizeWindows(trials);
+      figures.kubeDnsGuardedDeletion = { ...summary, windowsMs: trials.map((t) => t.windowMs), failedLookups: trials.map((t) => t.failedLookups), refusal: refusals[0] };
+      console.log(
+        `[real-node] plain delete of kube-dns refused ${refusals.length} times: failed-lookup window p50 ${summary.p50} ms, max ${summary.max} ms, failed lookups ${trials.reduce((s, t) => s + t.failedLookups, 0)}`,
+      );
+      assert.equal(refusals.length, 10);
+      assert.deepEqual(
+        trials.map((t) => t.failedLookups),
+        new Array(10).fill(0),
+        "no lookup failed while the guard refused the deletions",
+      );
+      assert.deepEqual(
+        trials.map((t) => t.windowMs),
+        new Array(10).fill(0),
+      );
+    }),
+  );
+
+  it(
+    "3b. deleted deliberately (allow-delete), kube-dns is restored by the in-cluster guardian on 10.96.0.10; the lookup-failure window seen from a pod",
+    withLogs(async () => {
+      const restoredAfter: number[] = [];
+      const trials = await measureLookupWindow(node, {
+        trials: 10,
+        namespace: SHOP,
+        action: async () => {
+          // The second line of defence: the override lets the deletion through the guard, and
+          // the guardian's restore is what pods wait for.
+          await kubectl(["-n", "kube-system", "annotate", "service", "kube-dns", "pod-dns-injector.io/allow-delete=true", "--overwrite"]);
+          const uid = (await getJson(["-n", "kube-system", "get", "service", "kube-dns"])).metadata.uid;
+          const deletedAt = Date.now();
+          await kubectl(["-n", "kube-system", "delete", "service", "kube-dns", "--wait=true"]);
+          for (;;) {
+            const r = await node.cp.kubectl(["-n", "kube-system", "get", "service", "kube-dns", "-o", "jsonpath={.metadata.uid} {.spec.clusterIP}"]);
+            const [newUid, ip] = r.stdout.split(" ");
+            if (r.code === 0 && newUid && newUid !== uid) {
+              assert.equal(ip, NODE_NETWORK.dnsServiceIP, "recreated on the fixed IP");
+              restoredAfter.push(Date.now() - deletedAt);
+              return;
+            }
+            assert.ok(Date.now() - deletedAt < 30_000, "kube-dns not restored within 30 s");
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        },
+      });
+      const summary = summarizeWindows(trials);
+      figures.kubeDnsDeletion = { ...summary, windowsMs: trials.map((t) => t.windowMs), failedLookups: trials.map((t) => t.failedLookups), serviceBackAfterMs: restoredAfter };
+      console.log(
+        `[real-node] kube-dns deleted ${trials.length} times: failed-lookup window p50 ${summary.p50} ms, max ${summary.max} ms (per trial: ${trials.map((t) => t.windowMs).join(", ")}); Service back after ${restoredAfter.join(", ")} ms`,
+      );
+      assert.equal(restoredAfter.length, 10);
+      const events = await getJson(["-n", "kube-system", "get", "events", "--field-selector", "reason=DNSServiceRestored"]);
+      assert.ok((events.items as Obj[]).length > 0, "the guardian (in the injector pods) says it restored the Service");
+    }),
+  );
+
+  it(
+    "5. an injector container killed under load: kubelet restarts it, no creation fails with failurePolicy Ignore, the audit names every pod admitted uninjected",
+    withLogs(async () => {
+      const ns = "load-ignore";
+      await kubectl(["create", "namespace", ns]);
+      await kubectl(["label", "namespace", ns, `${INJECT_LABEL}=enabled`]);
+      await kubectl(["-n", ns, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+      const [victim] = await injectorPods();
+      const restartsBefore: number = victim!.status.containerStatuses[0].restartCount;
+      const containerId = (victim!.status.containerStatuses[0].containerID as string).replace("containerd://", "");
+      const load = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
+      await new Promise((r) => setTimeout(r, 2_000));
+      const kill = await node.ctr(["tasks", "kill", "--signal", "SIGKILL", containerId]);
+      assert.equal(kill.code, 0, kill.stderr);
+      await kubectl(
+        ["-n", INJECTOR_NS, "wait", `pod/${victim!.metadata.name}`, `--for=jsonpath={.status.containerStatuses[0].restartCount}=${restartsBefore + 1}`, "--timeout=90s"],
+        undefined,
+        100_000,
+      );
+      await kubectl(["-n", INJECTOR_NS, "wait", `pod/${victim!.metadata.name}`, "--for=condition=Ready", "--timeout=90s"], undefined, 100_000);
+      await new Promise((r) => setTimeout(r, 2_000));
+      const oneKilled = load.outcomes.length;
+      const oneKilledFailed = load.outcomes.filter((o) => o.error).length;
+      const oneKilledUninjected = load.outcomes.filter((o) => !o.error && !o.injected).length;
+      console.log(`[real-node] killed ${victim!.metadata.name} under load: ${oneKilled} creations, ${oneKilledFailed} failed, ${oneKilledUninjected} admitted uninjected`);
+
+      // Then every replica at once: pods created until kubelet has one back are admitted
+      // uninjected (that is what Ignore means), so the audit has something to name.
+      const replicas = await injectorPods();
+      for (const pod of replicas) {
+        const id = (pod.status.containerStatuses[0].containerID as string).replace("containerd://", "");
+        const r = await node.ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      await kubectl(["-n", INJECTOR_NS, "wait", "pod", "-l", "app.kubernetes.io/name=pod-dns-injector", "--for=condition=Ready", "--timeout=120s"], undefined, 130_000);
+      await new Promise((r) => setTimeout(r, 2_000));
+      const outcomes = await load.stop();
+      const failed = outcomes.filter((o) => o.error);
+      const uninjected = outcomes
+        .filter((o) => !o.error && !o.injected)
+        .map((o) => o.name)
+        .sort();
+      figures.killUnderLoad = {
+        oneReplicaKilled: { created: oneKilled - oneKilledFailed, failed: oneKilledFailed, uninjected: oneKilledUninjected },
+        allReplicasKilled: { created: outcomes.length - oneKilled, failed: failed.length - oneKilledFailed, uninjected: uninjected.length - oneKilledUninjected },
+      };
+      console.log(
+        `[real-node] then killed all ${replicas.length} replicas: ${outcomes.length - oneKilled} more creations, ${failed.length - oneKilledFailed} failed, ${uninjected.length - oneKilledUninjected} admitted uninjected`,
+      );
+      assert.deepEqual(failed, [], "failurePolicy Ignore: no creation fails");
+      assert.ok(oneKilled > 20, `load ran while one replica was killed (${oneKilled} pods)`);
+      assert.ok(uninjected.length > 0, "with every replica down, pods are admitted uninjected");
+
+      const audit = spawnSync(process.execPath, [join(root, "dist", "cli", "main.js"), "audit", "--kubeconfig", node.cp.kubeconfigPath, "-n", ns, "-o", "json"], {
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      const report = JSON.parse(audit.stdout) as Obj;
+      const entries: Obj[] = report.results;
+      const named = entries
+        .filter((e) => e.finding === "not-injected")
+        .map((e) => e.pod as string)
+        .sort();
+      assert.deepEqual(named, uninjected, "the audit names exactly the pods admitted uninjected");
+      const audited = new Set(entries.map((e) => e.pod as string));
+      const created = outcomes.filter((o) => !o.error).map((o) => o.name);
+      assert.deepEqual(
+        created.filter((n) => !audited.has(n)),
+        [],
+        "the audit looked at every pod created under load",
+      );
+      assert.equal(audit.status, uninjected.length > 0 ? 1 : 0, `audit exit code (${audit.stderr})`);
+      await kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }),
+  );
+
+  it(
+    "4. kubectl rollout restart with the fail-closed overlay while pods are created: 0 failed creations, all injected",
+    withLogs(async () => {
+      await kubectl(["apply", "-k", join(root, "manifests", "overlays", "fail-closed")]);
+      const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
+      assert.equal(mwc.webhooks[0].failurePolicy, "Fail");
+      const ns = "load-rollout";
+      await kubectl(["create", "namespace", ns]);
+      await kubectl(["label", "namespace", ns, `${INJECT_LABEL}=enabled`]);
+      await kubectl(["-n", ns, "wait", "serviceaccount/default", "--for=jsonpath={.metadata.name}=default", "--timeout=30s"]);
+      const oldPods = (await injectorPods()).map((p) => p.metadata.name as string);
+      const load = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
+      await new Promise((r) => setTimeout(r, 2_000));
+      await kubectl(["-n", INJECTOR_NS, "rollout", "restart", "deployment/pod-dns-injector"]);
+      await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=240s"], undefined, 250_000);
+      // Old pods gone for good (their preStop and drain are over) before the load stops.
+      for (;;) {
+        const names = (await injectorPods()).map((p) => p.metadata.name as string);
+        const all = ((await getJson(["-n", INJECTOR_NS, "get", "pods"])).items as Obj[]).map((p) => p.metadata.name as string);
+        if (!all.some((n) => oldPods.includes(n)) && names.length === 2) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      await new Promise((r) => setTimeout(r, 2_000));
+      const outcomes = await load.stop();
+      const failed = outcomes.filter((o) => o.error);
+      const uninjected = outcomes.filter((o) => !o.error && !o.injected);
+      figures.rolloutUnderLoad = { created: outcomes.length, failed: failed.length, uninjected: uninjected.length };
+      console.log(`[real-node] rollout restart under load: ${outcomes.length} pod creations, ${failed.length} failed, ${uninjected.length} uninjected`);
+      assert.deepEqual(failed.slice(0, 5), [], `${failed.length} creations failed during the rollout`);
+      assert.deepEqual(uninjected.slice(0, 5), [], "every pod injected");
+      assert.ok(outcomes.length > 50, `load ran through the rollout (${outcomes.length} pods)`);
+
+      // The control: the same rollout without the preStop delay, counted and printed, not
+      // asserted. On this single node it has lost no creation either (219 and 221 creations,
+      // 0 failed, in the last runs): here endpoint changes reach the one kube-proxy fast and
+      // the drain answers what is in flight, so one node does not show what the delay buys
+      // on a large cluster, where endpoint updates reach every kube-proxy late.
+      const control = startPodLoad(core, { namespace: ns, image: node.images.dnsprobe.ref });
+      await new Promise((r) => setTimeout(r, 2_000));
+      await kubectl([
+        "-n",
+        INJECTOR_NS,
+        "patch",
+        "deployment",
+        "pod-dns-injector",
+        "--type=json",
+        "-p",
+        JSON.stringify([{ op: "remove", path: "/spec/template/spec/containers/0/lifecycle" }]),
+      ]);
+      await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=240s"], undefined, 250_000);
+      await new Promise((r) => setTimeout(r, 5_000));
+      const controlOutcomes = await control.stop();
+      const controlFailed = controlOutcomes.filter((o) => o.error);
+      figures.rolloutWithoutPreStop = { created: controlOutcomes.length, failed: controlFailed.length, errors: [...new Set(controlFailed.map((o) => o.error))].slice(0, 3) };
+      console.log(
+        `[real-node] the same rollout without preStop: ${controlOutcomes.length} pod creations, ${controlFailed.length} failed (${JSON.stringify(figures.rolloutWithoutPreStop)})`,
+      );
+      await kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }),
+  );
 });

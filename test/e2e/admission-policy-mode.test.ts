@@ -62,7 +62,9 @@ describe("admission.mode policy with the admission-policy overlay's RBAC", () =>
     core = admin.makeApiClient(CoreV1Api);
     const rendered = await cp.kubectl(["kustomize", join(repoRoot(), "manifests", "overlays", "admission-policy")]);
     assert.equal(rendered.code, 0, rendered.stderr);
-    const objects = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+    const objects = parseAllDocuments(rendered.stdout)
+      .map((d) => d.toJS() as Obj)
+      .filter(Boolean);
     assert.equal(objects.filter((o) => o.kind === "MutatingWebhookConfiguration").length, 0, "the overlay installs no MutatingWebhookConfiguration");
     const rbac = objects.filter((o) => ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(o.kind as string));
     policyRole = rbac.find((o) => o.kind === "ClusterRole" && o.metadata.name === ROLE)!;
@@ -85,7 +87,11 @@ describe("admission.mode policy with the admission-policy overlay's RBAC", () =>
       dir: work,
       name: "injector-policy-mode",
       ensureInjectorNamespace: false,
-      config: { admission: { mode: "policy" }, guardian: { resyncSeconds: 1, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 0.5 }, audit: { enabled: false } },
+      config: {
+        admission: { mode: "policy" },
+        guardian: { resyncSeconds: 1, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 0.5 },
+        audit: { enabled: false },
+      },
     });
   });
 
@@ -113,10 +119,17 @@ describe("admission.mode policy with the admission-policy overlay's RBAC", () =>
       const reg = cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
       assert.equal((await reg.listMutatingWebhookConfiguration()).items.length, 0);
       const map = await reg.readMutatingAdmissionPolicy({ name: POLICY_NAMES.mutating });
-      assert.ok(map.metadata?.managedFields?.some((f) => f.manager === "pod-dns-injector" && f.operation === "Apply"), "applied server-side by pod-dns-injector");
+      assert.ok(
+        map.metadata?.managedFields?.some((f) => f.manager === "pod-dns-injector" && f.operation === "Apply"),
+        "applied server-side by pod-dns-injector",
+      );
 
       await reg.deleteMutatingAdmissionPolicy({ name: POLICY_NAMES.mutating });
-      await waitFor("the keeper to put the policy back", async () => ((await reg.readMutatingAdmissionPolicy({ name: POLICY_NAMES.mutating }).catch(() => undefined)) ? { value: true } : {}), { timeoutMs: 15_000 });
+      await waitFor(
+        "the keeper to put the policy back",
+        async () => ((await reg.readMutatingAdmissionPolicy({ name: POLICY_NAMES.mutating }).catch(() => undefined)) ? { value: true } : {}),
+        { timeoutMs: 15_000 },
+      );
       await probe();
 
       // The keeper counts an apply once all four objects are written; the policy it put back
@@ -150,7 +163,13 @@ describe("admission.mode policy with the admission-policy overlay's RBAC", () =>
         const out: string[] = [];
         for (const r of KEEPER_REQUESTS) {
           const review = await authz.createSubjectAccessReview({
-            body: { spec: { user: SA_USER, groups: ["system:serviceaccounts", `system:serviceaccounts:${NS}`, "system:authenticated"], resourceAttributes: { verb: r.verb, group: r.group, resource: r.resource, ...(r.name ? { name: r.name } : {}) } } },
+            body: {
+              spec: {
+                user: SA_USER,
+                groups: ["system:serviceaccounts", `system:serviceaccounts:${NS}`, "system:authenticated"],
+                resourceAttributes: { verb: r.verb, group: r.group, resource: r.resource, ...(r.name ? { name: r.name } : {}) },
+              },
+            },
           });
           if (!review.status?.allowed) out.push(`${r.verb} ${r.resource}${r.name ? `/${r.name}` : ""}`);
         }
@@ -160,10 +179,14 @@ describe("admission.mode policy with the admission-policy overlay's RBAC", () =>
       const rules = policyRole.rules as V1PolicyRule[];
       for (const [i, rule] of rules.entries()) {
         await rbacApi.replaceClusterRole({ name: ROLE, body: { metadata: { name: ROLE }, rules: rules.filter((_, j) => j !== i) } });
-        const missing = await waitFor(`a denial without rule ${i + 1}`, async () => {
-          const d = await denied();
-          return d.length ? { value: d } : { detail: "all still allowed" };
-        }, { timeoutMs: 5_000, intervalMs: 100 });
+        const missing = await waitFor(
+          `a denial without rule ${i + 1}`,
+          async () => {
+            const d = await denied();
+            return d.length ? { value: d } : { detail: "all still allowed" };
+          },
+          { timeoutMs: 5_000, intervalMs: 100 },
+        );
         assert.ok(missing.length > 0, `rule ${i + 1} (${JSON.stringify(rule)}) is unused`);
       }
       await rbacApi.replaceClusterRole({ name: ROLE, body: { metadata: { name: ROLE }, rules } });

@@ -22,7 +22,18 @@ import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js
 import { findPodTemplate, type ManifestObject } from "../../webhook/workloads.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { repoRoot } from "../unit/repo-root.js";
-import { apiErrorCode, createNamespace, createPod, describeApiError, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, stopWebhookAndControlPlane, waitFor } from "./kube.js";
+import {
+  apiErrorCode,
+  createNamespace,
+  createPod,
+  describeApiError,
+  kubeadmKubeDNS,
+  podManifest,
+  printingOnFailure,
+  readPod,
+  stopWebhookAndControlPlane,
+  waitFor,
+} from "./kube.js";
 import { startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 
 const DNS_IP = "10.96.0.10";
@@ -46,7 +57,11 @@ const NAMESPACE_ANNOTATIONS: Record<string, Record<string, string>> = {
 const PICK_CASES = [
   { key: "allowed-profiles: a listed pick", namespace: LISTS_NODE_LOCAL_NS, annotations: { [PROFILE_ANNOTATION]: "node-local-dns" } },
   { key: "allowed-profiles: an unlisted pick falls back", namespace: OWN_ONLY_NS, annotations: { [PROFILE_ANNOTATION]: "node-local-dns" } },
-  { key: "allowed-profiles: the namespace's own profile, as configured, with the pod's ndots", namespace: OWN_ONLY_NS, annotations: { [PROFILE_ANNOTATION]: "default", [NDOTS_ANNOTATION]: "3" } },
+  {
+    key: "allowed-profiles: the namespace's own profile, as configured, with the pod's ndots",
+    namespace: OWN_ONLY_NS,
+    annotations: { [PROFILE_ANNOTATION]: "default", [NDOTS_ANNOTATION]: "3" },
+  },
 ] as const;
 const goldenDir = join(repoRoot(), "test", "golden", "inject");
 
@@ -59,7 +74,9 @@ interface GoldenCase {
 
 function goldenCases(): GoldenCase[] {
   const cases: GoldenCase[] = [];
-  for (const file of readdirSync(goldenDir).filter((f) => f.endsWith(".yaml")).sort()) {
+  for (const file of readdirSync(goldenDir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()) {
     const docs = parseAllDocuments(readFileSync(join(goldenDir, file), "utf8")).map((d) => d.toJS() as ManifestObject | null);
     docs.forEach((doc, i) => {
       if (!doc) return;
@@ -77,7 +94,9 @@ function goldenCases(): GoldenCase[] {
   // namespace that asks for the built-in node-local-dns profile.
   const plain = podManifest("node-local-plain");
   cases.push({ key: NODE_LOCAL_CASE, namespace: NODE_LOCAL_NS, pod: { ...plain, metadata: { ...plain.metadata, namespace: NODE_LOCAL_NS } } });
-  PICK_CASES.forEach((c, i) => cases.push({ key: c.key, namespace: c.namespace, pod: podManifest(`pick-${i + 1}`, { metadata: { namespace: c.namespace, annotations: { ...c.annotations } } }) }));
+  PICK_CASES.forEach((c, i) =>
+    cases.push({ key: c.key, namespace: c.namespace, pod: podManifest(`pick-${i + 1}`, { metadata: { namespace: c.namespace, annotations: { ...c.annotations } } }) }),
+  );
   return cases;
 }
 
@@ -108,7 +127,9 @@ describe("in-tree admission (MutatingAdmissionPolicy + ValidatingAdmissionPolicy
 
   async function applyPolicies(validation: ValidationMode = "warn"): Promise<void> {
     const objects = renderAdmissionPolicies(defaultSettings(), { validation });
-    const r = await cp!.kubectl(["apply", "--server-side", "--field-manager=pod-dns-injector", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }) });
+    const r = await cp!.kubectl(["apply", "--server-side", "--field-manager=pod-dns-injector", "-f", "-"], {
+      input: JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
+    });
     assert.equal(r.code, 0, `kubectl apply of policy render's objects: ${r.stderr}`);
   }
 
@@ -167,7 +188,9 @@ describe("in-tree admission (MutatingAdmissionPolicy + ValidatingAdmissionPolicy
     "stores every golden case through the webhook (the reference)",
     withLogs(async () => {
       assert.ok(cases.length >= 10, `golden cases found: ${cases.length}`);
-      await admission.createMutatingWebhookConfiguration({ body: buildMutatingWebhookConfiguration({ caBundlePem: webhook!.caPem, url: webhook!.mutateUrl, failurePolicy: "Fail" }) });
+      await admission.createMutatingWebhookConfiguration({
+        body: buildMutatingWebhookConfiguration({ caBundlePem: webhook!.caPem, url: webhook!.mutateUrl, failurePolicy: "Fail" }),
+      });
       try {
         await waitForProbe("the webhook to take effect", (pod) => /@[0-9a-f]{10}$/.test(injectedBy(pod) ?? ""));
         await createAll("webhook");
@@ -210,7 +233,11 @@ describe("in-tree admission (MutatingAdmissionPolicy + ValidatingAdmissionPolicy
         const same = JSON.stringify(comparable(w)) === JSON.stringify(comparable(p));
         if (!same) differing.push(c.key);
         if (!same && !(c.key in POLICY_DIFFERENCES)) {
-          assert.deepEqual(comparable(p), comparable(w), `${c.key}: a new difference between the policy (actual) and the webhook (expected); fix the policy or list it in policy/differences.ts and the README`);
+          assert.deepEqual(
+            comparable(p),
+            comparable(w),
+            `${c.key}: a new difference between the policy (actual) and the webhook (expected); fix the policy or list it in policy/differences.ts and the README`,
+          );
         }
       }
       // Equal because both injected, not because neither did.
@@ -249,7 +276,18 @@ describe("in-tree admission (MutatingAdmissionPolicy + ValidatingAdmissionPolicy
     withLogs(async () => {
       const searches = (ns: string) => [`${ns}.svc.cluster.local`, "svc.cluster.local", "cluster.local"];
       const expected = [
-        { profile: "node-local-dns", dnsConfig: { nameservers: ["169.254.20.10", DNS_IP], searches: searches(LISTS_NODE_LOCAL_NS), options: [{ name: "ndots", value: "5" }, { name: "timeout", value: "1" }, { name: "attempts", value: "2" }] } },
+        {
+          profile: "node-local-dns",
+          dnsConfig: {
+            nameservers: ["169.254.20.10", DNS_IP],
+            searches: searches(LISTS_NODE_LOCAL_NS),
+            options: [
+              { name: "ndots", value: "5" },
+              { name: "timeout", value: "1" },
+              { name: "attempts", value: "2" },
+            ],
+          },
+        },
         // The namespace's profile as the namespace tunes it.
         { profile: "default", dnsConfig: { nameservers: [DNS_IP], searches: searches(OWN_ONLY_NS), options: [{ name: "ndots", value: "2" }] } },
         // A pick comes as configured; the pod's ndots wins.

@@ -61,7 +61,9 @@ const OPEN_REPORTS = { group: "openreports.io", version: "v1alpha1", plural: "re
 /** dist/cli/main.js once cli/program.ts registers `audit`; until then the test-only entry. */
 const repo = join(import.meta.dirname, "..", "..", "..");
 const mainEntry = join(repo, "dist", "cli", "main.js");
-const cliEntry = /\baudit\b/.test(spawnSync(process.execPath, [mainEntry, "--help"], { encoding: "utf8" }).stdout ?? "") ? mainEntry : join(repo, "dist", "test", "unit", "audit", "audit-cli-entry.js");
+const cliEntry = /\baudit\b/.test(spawnSync(process.execPath, [mainEntry, "--help"], { encoding: "utf8" }).stdout ?? "")
+  ? mainEntry
+  : join(repo, "dist", "test", "unit", "audit", "audit-cli-entry.js");
 
 describe("policy audits end to end (control plane + webhook process)", () => {
   let cp: ControlPlane | undefined;
@@ -83,7 +85,12 @@ describe("policy audits end to end (control plane + webhook process)", () => {
   /** The audit command, spawned; bounded by a timeout. */
   function cli(args: string[], input?: string, command = "audit"): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [cliEntry, command, `--kubeconfig=${cp!.kubeconfigPath}`, ...args], { cwd: repo, env: { PATH: process.env.PATH ?? "", HOME: auditDir }, timeout: 60_000, killSignal: "SIGKILL" });
+      const child = spawn(process.execPath, [cliEntry, command, `--kubeconfig=${cp!.kubeconfigPath}`, ...args], {
+        cwd: repo,
+        env: { PATH: process.env.PATH ?? "", HOME: auditDir },
+        timeout: 60_000,
+        killSignal: "SIGKILL",
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -98,13 +105,16 @@ describe("policy audits end to end (control plane + webhook process)", () => {
     await core.createNamespacedService({ namespace: "kube-system", body: kubeadmKubeDNS(clusterIP) });
   }
 
-
   /** The one pod matching a label selector, once a controller has created it. */
   function podOf(namespace: string, labelSelector: string): Promise<V1Pod> {
-    return waitFor(`a pod ${labelSelector} in ${namespace}`, async () => {
-      const pods = (await core.listNamespacedPod({ namespace, labelSelector })).items;
-      return pods[0] ? { value: pods[0] } : { detail: "no pod yet" };
-    }, { timeoutMs: 60_000 });
+    return waitFor(
+      `a pod ${labelSelector} in ${namespace}`,
+      async () => {
+        const pods = (await core.listNamespacedPod({ namespace, labelSelector })).items;
+        return pods[0] ? { value: pods[0] } : { detail: "no pod yet" };
+      },
+      { timeoutMs: 60_000 },
+    );
   }
 
   const deploymentBody = (name: string) => ({
@@ -115,11 +125,15 @@ describe("policy audits end to end (control plane + webhook process)", () => {
   /** Dry-run creates until the injected nameserver is `ip` (the webhook follows the Service asynchronously). */
   function waitForInjection(ip: string): Promise<V1Pod> {
     let n = 0;
-    return waitFor(`dry-run pods injected with ${ip}`, async () => {
-      const { pod } = await createPod(core, NS.live, podManifest(`probe-${n++}`), { dryRun: true });
-      const got = pod.spec?.dnsConfig?.nameservers?.[0];
-      return got === ip ? { value: pod } : { detail: `nameserver ${got ?? "none"}` };
-    }, { timeoutMs: 20_000, intervalMs: 100 });
+    return waitFor(
+      `dry-run pods injected with ${ip}`,
+      async () => {
+        const { pod } = await createPod(core, NS.live, podManifest(`probe-${n++}`), { dryRun: true });
+        const got = pod.spec?.dnsConfig?.nameservers?.[0];
+        return got === ip ? { value: pod } : { detail: `nameserver ${got ?? "none"}` };
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
   }
 
   const names: Record<string, string> = {};
@@ -134,7 +148,10 @@ describe("policy audits end to end (control plane + webhook process)", () => {
     try {
       // The API server's audit log receives the webhook's audit annotations (issue 7, item 5).
       const policy = join(auditDir, "audit-policy.yaml");
-      writeFileSync(policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n  - level: Metadata\n    resources: [{group: \"\", resources: [pods]}]\n    verbs: [create]\n  - level: None\n");
+      writeFileSync(
+        policy,
+        'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n  - level: Metadata\n    resources: [{group: "", resources: [pods]}]\n    verbs: [create]\n  - level: None\n',
+      );
       cp = await startControlPlane({ controllerManager: true, name: "e2e-audit", extraApiServerFlags: [`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`] });
       const kc = cp.kubeConfig();
       core = kc.makeApiClient(CoreV1Api);
@@ -156,11 +173,26 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       await apps.createNamespacedDeployment({ namespace: NS.before, body: deploymentBody("early-web") });
       await apps.createNamespacedStatefulSet({
         namespace: NS.before,
-        body: { metadata: { name: "db" }, spec: { serviceName: "db", replicas: 1, selector: { matchLabels: { app: "db" } }, template: { metadata: { labels: { app: "db" } }, spec: { containers: [{ name: "pause", image: IMAGE }] } } } },
+        body: {
+          metadata: { name: "db" },
+          spec: {
+            serviceName: "db",
+            replicas: 1,
+            selector: { matchLabels: { app: "db" } },
+            template: { metadata: { labels: { app: "db" } }, spec: { containers: [{ name: "pause", image: IMAGE }] } },
+          },
+        },
       });
       await batch.createNamespacedCronJob({
         namespace: NS.before,
-        body: { metadata: { name: "nightly" }, spec: { schedule: "0 3 * * *", suspend: true, jobTemplate: { spec: { template: { metadata: { labels: { app: "nightly" } }, spec: { restartPolicy: "Never", containers: [{ name: "pause", image: IMAGE }] } } } } } },
+        body: {
+          metadata: { name: "nightly" },
+          spec: {
+            schedule: "0 3 * * *",
+            suspend: true,
+            jobTemplate: { spec: { template: { metadata: { labels: { app: "nightly" } }, spec: { restartPolicy: "Never", containers: [{ name: "pause", image: IMAGE }] } } } },
+          },
+        },
       });
       const fromCron = await cp.kubectl(["create", "job", "nightly-manual", "--from=cronjob/nightly", "-n", NS.before]);
       assert.equal(fromCron.code, 0, fromCron.stderr);
@@ -187,7 +219,9 @@ describe("policy audits end to end (control plane + webhook process)", () => {
 
       // The DNS Service moves (deleted and recreated elsewhere; the guardian is off here).
       await core.deleteNamespacedService({ name: "kube-dns", namespace: "kube-system" });
-      await waitFor("kube-dns to be gone", async () => ((await core.listNamespacedService({ namespace: "kube-system", fieldSelector: "metadata.name=kube-dns" })).items.length ? { detail: "still there" } : { value: true }));
+      await waitFor("kube-dns to be gone", async () =>
+        (await core.listNamespacedService({ namespace: "kube-system", fieldSelector: "metadata.name=kube-dns" })).items.length ? { detail: "still there" } : { value: true },
+      );
       await createKubeDNS(NEW_DNS_IP);
       await waitForInjection(NEW_DNS_IP);
 
@@ -222,7 +256,12 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       run = await auditCluster({ kubeConfig: cp!.kubeConfig(), settings: defaultSettings(), scope: { kind: "opted-in" } });
       assert.deepEqual(run.namespaces, [NS.before, NS.drift, NS.live, NS.mode], "only opted-in namespaces");
       assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ips: [NEW_DNS_IP], source: "live" });
-      const row = (p: PodAudit) => ({ result: p.result, findings: p.findings.map((f) => f.kind), workload: `${p.workload.kind}/${p.workload.name}`, chain: p.workload.chain.map((l) => l.kind) });
+      const row = (p: PodAudit) => ({
+        result: p.result,
+        findings: p.findings.map((f) => f.kind),
+        workload: `${p.workload.kind}/${p.workload.name}`,
+        chain: p.workload.chain.map((l) => l.kind),
+      });
 
       // Created before opt-in.
       assert.deepEqual(row(pod(NS.before, "early")), { result: "fail", findings: ["not-injected"], workload: "Pod/early", chain: [] });
@@ -275,7 +314,10 @@ describe("policy audits end to end (control plane + webhook process)", () => {
 
       const one = await cli(["-n", NS.mode, "-o", "json"]);
       assert.equal(one.code, 0, "would-inject only warns");
-      assert.deepEqual((JSON.parse(one.stdout) as { results: { pod: string; rule: string }[] }).results.map((e) => `${e.pod}:${e.rule}`), ["watched:would-inject"]);
+      assert.deepEqual(
+        (JSON.parse(one.stdout) as { results: { pod: string; rule: string }[] }).results.map((e) => `${e.pod}:${e.rule}`),
+        ["watched:would-inject"],
+      );
 
       const all = await cli(["-A", "-o", "json"]);
       const doc = JSON.parse(all.stdout) as { summary: { namespaces: number }; results: { namespace: string; pod: string; result: string; reason: string }[] };
@@ -320,19 +362,38 @@ describe("policy audits end to end (control plane + webhook process)", () => {
 
       const list = (await custom.listClusterCustomObject({ ...REPORTS })) as { items: (PolicyReport & { metadata: { uid?: string } })[] };
       const reports = list.items.sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace));
-      assert.deepEqual(reports.map((x) => `${x.metadata.namespace}/${x.metadata.name}`), [NS.before, NS.drift, NS.live, NS.mode].map((n) => `${n}/pod-dns-injector`));
+      assert.deepEqual(
+        reports.map((x) => `${x.metadata.namespace}/${x.metadata.name}`),
+        [NS.before, NS.drift, NS.live, NS.mode].map((n) => `${n}/pod-dns-injector`),
+      );
       for (const report of reports) {
         const ns = report.metadata.namespace;
         assert.equal(report.metadata.labels["app.kubernetes.io/managed-by"], "pod-dns-injector", ns);
         assert.deepEqual(report.summary, summarizeResults(report.results), `${ns}: the summary counts the results`);
         // What the CLI printed for this namespace is what the report holds: nothing was pruned or lost.
         const expected = written.results.filter((e) => e.namespace === ns).map((e) => `${e.pod}:${e.rule}:${e.result}`);
-        assert.deepEqual(report.results.map((x) => `${x.resources[0]?.name}:${x.rule}:${x.result}`), expected, ns);
+        assert.deepEqual(
+          report.results.map((x) => `${x.resources[0]?.name}:${x.rule}:${x.result}`),
+          expected,
+          ns,
+        );
         for (const x of report.results) {
           assert.equal(x.source, "pod-dns-injector");
           assert.deepEqual(Object.keys(x.resources[0] ?? {}).sort(), ["apiVersion", "kind", "name", "namespace", "uid"]);
           assert.equal(x.resources[0]?.kind, "Pod");
-          const keys = ["category", "message", "policy", "properties", "resources", "result", "rule", "scored", "source", "timestamp", ...(x.result === "fail" || x.result === "warn" ? ["severity"] : [])];
+          const keys = [
+            "category",
+            "message",
+            "policy",
+            "properties",
+            "resources",
+            "result",
+            "rule",
+            "scored",
+            "source",
+            "timestamp",
+            ...(x.result === "fail" || x.result === "warn" ? ["severity"] : []),
+          ];
           assert.deepEqual(Object.keys(x).sort(), keys.sort(), `${ns}: every field we write survives the schema`);
         }
       }
@@ -378,10 +439,30 @@ describe("policy audits end to end (control plane + webhook process)", () => {
   /** A background audit with `reports`, its log lines and registry; stop it when done. */
   function backgroundAudit(reports: "wgpolicyk8s" | "openreports" | "both") {
     const lines: Record<string, unknown>[] = [];
-    const log = pino({ level: "info" }, new Writable({ write: (chunk: Buffer, _e, cb) => (chunk.toString().split("\n").filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)), cb()) }));
+    const log = pino(
+      { level: "info" },
+      new Writable({
+        write: (chunk: Buffer, _e, cb) => (
+          chunk
+            .toString()
+            .split("\n")
+            .filter(Boolean)
+            .forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
+          cb()
+        ),
+      }),
+    );
     const registry = new Registry();
     const settings = () => ({ ...defaultSettings(), audit: { ...defaultSettings().audit, reports } });
-    const bg = startBackgroundAudit({ kubeConfig: cp!.kubeConfig(), settings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }), intervalSeconds: 3600 });
+    const bg = startBackgroundAudit({
+      kubeConfig: cp!.kubeConfig(),
+      settings,
+      log,
+      registry,
+      isLeader: () => true,
+      dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }),
+      intervalSeconds: 3600,
+    });
     const finished = () => lines.filter((l) => l.msg === "background audit finished");
     return { bg, lines, registry, finished };
   }
@@ -400,11 +481,16 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       // ... and the background audit sets the gauge for that API only and logs it once.
       const early = backgroundAudit("both");
       try {
-        await waitFor("a background audit without the OpenReports CRD", async () => (early.finished().length >= 1 ? { value: true } : { detail: JSON.stringify(early.lines.at(-1) ?? {}) }));
+        await waitFor("a background audit without the OpenReports CRD", async () =>
+          early.finished().length >= 1 ? { value: true } : { detail: JSON.stringify(early.lines.at(-1) ?? {}) },
+        );
         const text = await early.registry.metrics();
         assert.equal(sumMetric(text, "pod_dns_injector_audit_policyreport_crd_missing", { api: "openreports" }), 1);
         assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="wgpolicyk8s"\} 0/);
-        assert.deepEqual(early.lines.filter((l) => l.level === 40 && String(l.msg).includes("is not installed")).map((l) => l.api), ["openreports"]);
+        assert.deepEqual(
+          early.lines.filter((l) => l.level === 40 && String(l.msg).includes("is not installed")).map((l) => l.api),
+          ["openreports"],
+        );
       } finally {
         await early.bg.stop();
       }
@@ -435,8 +521,14 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       const open = byNamespace(((await custom.listClusterCustomObject({ ...OPEN_REPORTS })) as { items: PolicyReport[] }).items);
       const wg = byNamespace(((await custom.listClusterCustomObject({ ...REPORTS })) as { items: PolicyReport[] }).items);
       const untimed = (r: PolicyReport) => r.results.map(({ timestamp: _t, ...rest }) => rest);
-      assert.deepEqual(open.map((x) => `${x.metadata.namespace}/${x.metadata.name}`), [NS.before, NS.drift, NS.live].map((n) => `${n}/pod-dns-injector`));
-      assert.deepEqual(open.map((x) => `${x.metadata.namespace}/${x.metadata.name}`), wg.map((x) => `${x.metadata.namespace}/${x.metadata.name}`));
+      assert.deepEqual(
+        open.map((x) => `${x.metadata.namespace}/${x.metadata.name}`),
+        [NS.before, NS.drift, NS.live].map((n) => `${n}/pod-dns-injector`),
+      );
+      assert.deepEqual(
+        open.map((x) => `${x.metadata.namespace}/${x.metadata.name}`),
+        wg.map((x) => `${x.metadata.namespace}/${x.metadata.name}`),
+      );
       for (const [i, report] of open.entries()) {
         const ns = report.metadata.namespace;
         assert.equal(report.apiVersion, "openreports.io/v1alpha1");
@@ -456,7 +548,8 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       // errors, not pruned); a bogus field in the same objects fails it, so the check has teeth.
       const printed = await cli(["-n", NS.live, "-o", "openreports"]);
       assert.equal(printed.code, 1, printed.stderr);
-      const strict = (input: string) => cp!.kubectl(["apply", "--server-side", "--dry-run=server", "--validate=strict", "--field-manager=strict-check", "--force-conflicts", "-f", "-"], { input });
+      const strict = (input: string) =>
+        cp!.kubectl(["apply", "--server-side", "--dry-run=server", "--validate=strict", "--field-manager=strict-check", "--force-conflicts", "-f", "-"], { input });
       const ok = await strict(printed.stdout);
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /report\.openreports\.io\/pod-dns-injector serverside-applied \(server dry run\)/);
@@ -470,7 +563,10 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       for (const api of [REPORTS, OPEN_REPORTS]) await custom.deleteNamespacedCustomObject({ ...api, namespace: NS.live, name: "pod-dns-injector" });
       const both = await cli(["--write-reports", "--reports", "both"]);
       assert.equal(both.code, 1);
-      assert.equal(both.stderr, "pod-dns-injector: PolicyReports: 1 created, 0 updated, 2 unchanged, 0 deleted\npod-dns-injector: openreports.io Reports: 1 created, 0 updated, 2 unchanged, 0 deleted\n");
+      assert.equal(
+        both.stderr,
+        "pod-dns-injector: PolicyReports: 1 created, 0 updated, 2 unchanged, 0 deleted\npod-dns-injector: openreports.io Reports: 1 created, 0 updated, 2 unchanged, 0 deleted\n",
+      );
     }),
   );
 
@@ -480,7 +576,10 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       const { bg, lines, registry, finished } = backgroundAudit("both");
       try {
         await waitFor("the first background audit", async () => (finished().length >= 1 ? { value: true } : { detail: JSON.stringify(lines.at(-1) ?? {}) }));
-        assert.deepEqual(finished()[0]?.reports, { wgpolicyk8s: { created: 0, updated: 0, unchanged: 3, deleted: 0 }, openreports: { created: 0, updated: 0, unchanged: 3, deleted: 0 } });
+        assert.deepEqual(finished()[0]?.reports, {
+          wgpolicyk8s: { created: 0, updated: 0, unchanged: 3, deleted: 0 },
+          openreports: { created: 0, updated: 0, unchanged: 3, deleted: 0 },
+        });
         const text = await registry.metrics();
         assert.equal(sumMetric(text, "pod_dns_injector_audit_nonconforming_pods", { namespace: NS.live, finding: "stale-nameserver" }), 2);
         assert.equal(sumMetric(text, "pod_dns_injector_audit_nonconforming_pods", { namespace: NS.before, finding: "not-injected" }), 4);
@@ -493,13 +592,22 @@ describe("policy audits end to end (control plane + webhook process)", () => {
         bg.trigger("namespace labels changed");
         await waitFor("the triggered audit", async () => (finished().length >= 2 ? { value: true } : { detail: `${finished().length} audits` }));
         assert.deepEqual(finished()[1]?.reasons, ["namespace labels changed"]);
-        assert.deepEqual(finished()[1]?.reports, { wgpolicyk8s: { created: 0, updated: 1, unchanged: 2, deleted: 0 }, openreports: { created: 0, updated: 1, unchanged: 2, deleted: 0 } });
+        assert.deepEqual(finished()[1]?.reports, {
+          wgpolicyk8s: { created: 0, updated: 1, unchanged: 2, deleted: 0 },
+          openreports: { created: 0, updated: 1, unchanged: 2, deleted: 0 },
+        });
         assert.equal(sumMetric(await registry.metrics(), "pod_dns_injector_audit_nonconforming_pods", { namespace: NS.live, finding: "not-injected" }), 2);
         const live = (await custom.getNamespacedCustomObject({ ...REPORTS, namespace: NS.live, name: "pod-dns-injector" })) as PolicyReport;
-        assert.ok(live.results.some((x) => x.resources[0]?.name === "late" && x.rule === "not-injected"), "the report names the new pod");
+        assert.ok(
+          live.results.some((x) => x.resources[0]?.name === "late" && x.rule === "not-injected"),
+          "the report names the new pod",
+        );
         assert.deepEqual(live.summary, summarizeResults(live.results));
         const openLive = (await custom.getNamespacedCustomObject({ ...OPEN_REPORTS, namespace: NS.live, name: "pod-dns-injector" })) as PolicyReport;
-        assert.ok(openLive.results.some((x) => x.resources[0]?.name === "late" && x.rule === "not-injected"), "the Report names the new pod");
+        assert.ok(
+          openLive.results.some((x) => x.resources[0]?.name === "late" && x.rule === "not-injected"),
+          "the Report names the new pod",
+        );
         assert.deepEqual(openLive.summary, live.summary);
       } finally {
         await bg.stop();
@@ -537,7 +645,10 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       const stale = await spawnOffline(["-f", "test/golden/audit/gitops-stale.yaml", "-o", "policyreport"]);
       assert.equal(stale.code, 1);
       const docs = parseAllDocuments(stale.stdout).map((d) => d.toJS() as PolicyReport);
-      assert.deepEqual(docs.map((d) => d.metadata.namespace), ["default", "team-a"]);
+      assert.deepEqual(
+        docs.map((d) => d.metadata.namespace),
+        ["default", "team-a"],
+      );
       // The offline reports are valid objects for the CRD: the API server accepts them (server-side dry run).
       await createNamespace(core, "team-a", { waitForServiceAccount: false });
       const applied = await cp!.kubectl(["apply", "--dry-run=server", "-f", "-"], { input: stale.stdout });
@@ -579,8 +690,16 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       });
       const dry = await cli(["-n", NS.before, "--dry-run"], undefined, "restart");
       assert.equal(dry.code, 0, dry.stderr);
-      assert.match(dry.stdout, new RegExp(`^Restart \\(2\\):\n  deployment/early-web -n ${NS.before}: 1 pod \\(${names.earlyWeb}\\)\n  statefulset/db -n ${NS.before}: 1 pod \\(${names.db}\\)\n`));
-      assert.match(dry.stdout, new RegExp(`Not restarted, fix by hand \\(2\\):\n  cronjob/nightly -n ${NS.before}: 1 pod \\(${names.nightly}\\)\n    the next run of cronjob/nightly[^\n]*\n  pod/early -n ${NS.before}: 1 pod \\(early\\)\n    recreate the pod: kubectl delete pod early`));
+      assert.match(
+        dry.stdout,
+        new RegExp(`^Restart \\(2\\):\n  deployment/early-web -n ${NS.before}: 1 pod \\(${names.earlyWeb}\\)\n  statefulset/db -n ${NS.before}: 1 pod \\(${names.db}\\)\n`),
+      );
+      assert.match(
+        dry.stdout,
+        new RegExp(
+          `Not restarted, fix by hand \\(2\\):\n  cronjob/nightly -n ${NS.before}: 1 pod \\(${names.nightly}\\)\n    the next run of cronjob/nightly[^\n]*\n  pod/early -n ${NS.before}: 1 pod \\(early\\)\n    recreate the pod: kubectl delete pod early`,
+        ),
+      );
       assert.deepEqual(await restartedAt(), { deployment: undefined, statefulSet: undefined }, "--dry-run changes nothing");
 
       const piped = await cli(["-n", NS.before], undefined, "restart");
@@ -597,10 +716,14 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       assert.match(after.deployment ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, "the Deployment's template carries kubectl's restartedAt");
       assert.equal(after.statefulSet, undefined, "nothing is restarted after a failed rollout");
       // The Deployment controller rolled a new ReplicaSet from the restarted template: the patch is a real rollout.
-      await waitFor("a second ReplicaSet of early-web", async () => {
-        const sets = (await apps.listNamespacedReplicaSet({ namespace: NS.before, labelSelector: "app=early-web" })).items;
-        return sets.length === 2 ? { value: sets } : { detail: `${sets.length} ReplicaSets` };
-      }, { timeoutMs: 20_000 });
+      await waitFor(
+        "a second ReplicaSet of early-web",
+        async () => {
+          const sets = (await apps.listNamespacedReplicaSet({ namespace: NS.before, labelSelector: "app=early-web" })).items;
+          return sets.length === 2 ? { value: sets } : { detail: `${sets.length} ReplicaSets` };
+        },
+        { timeoutMs: 20_000 },
+      );
       assert.ok(await readPod(core, NS.before, "early"), "the bare pod is listed, never deleted");
     }),
   );

@@ -88,7 +88,10 @@ describe("certificates end to end (two serve replicas + kube-apiserver)", () => 
   /** Both Secrets, data decoded. */
   async function secrets(): Promise<{ tls: Record<string, string>; ca: Record<string, string>; tlsAnnotations: Record<string, string> }> {
     const decode = (data: Record<string, string> | undefined) => Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
-    const [t, c] = await Promise.all([core.readNamespacedSecret({ namespace: INJECTOR_NS, name: TLS_SECRET }), core.readNamespacedSecret({ namespace: INJECTOR_NS, name: CA_SECRET })]);
+    const [t, c] = await Promise.all([
+      core.readNamespacedSecret({ namespace: INJECTOR_NS, name: TLS_SECRET }),
+      core.readNamespacedSecret({ namespace: INJECTOR_NS, name: CA_SECRET }),
+    ]);
     return { tls: decode(t.data), ca: decode(c.data), tlsAnnotations: t.metadata?.annotations ?? {} };
   }
 
@@ -135,7 +138,9 @@ describe("certificates end to end (two serve replicas + kube-apiserver)", () => 
     withLogs(async () => {
       const started = Date.now();
       replicas = await Promise.all(
-        ["injector-a", "injector-b"].map((name) => startWebhookProcess({ kubeconfigPath: cp!.kubeconfigPath, dir: cp!.dir, name, config: CERT_CONFIG, ensureInjectorNamespace: false })),
+        ["injector-a", "injector-b"].map((name) =>
+          startWebhookProcess({ kubeconfigPath: cp!.kubeconfigPath, dir: cp!.dir, name, config: CERT_CONFIG, ensureInjectorNamespace: false }),
+        ),
       );
       console.log(`two replicas ready in ${Date.now() - started} ms`);
       const [a, b] = replicas as [WebhookProcess, WebhookProcess];
@@ -162,7 +167,9 @@ describe("certificates end to end (two serve replicas + kube-apiserver)", () => 
     "(b) fills in an empty caBundle, repairs a caBundle reset by kubectl apply within a second, leaves other configurations alone",
     withLogs(async () => {
       const [a] = replicas as [WebhookProcess];
-      const other = await admission.createMutatingWebhookConfiguration({ body: neverCalled(buildMutatingWebhookConfiguration({ caBundlePem: cp!.caPem, url: "https://127.0.0.1:1/other", name: "e2e-other" })) });
+      const other = await admission.createMutatingWebhookConfiguration({
+        body: neverCalled(buildMutatingWebhookConfiguration({ caBundlePem: cp!.caPem, url: "https://127.0.0.1:1/other", name: "e2e-other" })),
+      });
       const manifest = buildMutatingWebhookConfiguration({ caBundlePem: "", url: a.mutateUrl, failurePolicy: "Fail", timeoutSeconds: 5 });
       await admission.createMutatingWebhookConfiguration({ body: manifest });
       const validating: V1ValidatingWebhookConfiguration = {
@@ -186,7 +193,9 @@ describe("certificates end to end (two serve replicas + kube-apiserver)", () => 
         "both caBundles filled in",
         async () => {
           const b = await caBundles();
-          return JSON.stringify(b.mutating) === JSON.stringify(trusted) && JSON.stringify(b.validating) === JSON.stringify(trusted) ? { value: true } : { detail: JSON.stringify(b) };
+          return JSON.stringify(b.mutating) === JSON.stringify(trusted) && JSON.stringify(b.validating) === JSON.stringify(trusted)
+            ? { value: true }
+            : { detail: JSON.stringify(b) };
         },
         { timeoutMs: 10_000, intervalMs: 50 },
       );
@@ -352,7 +361,8 @@ describe("certificates end to end (two serve replicas + kube-apiserver)", () => 
       }
       const events = (await core.listNamespacedEvent({ namespace: INJECTOR_NS })).items;
       const reasons = new Set(events.filter((e) => e.involvedObject.kind === "Secret").map((e) => e.reason));
-      for (const r of ["CACreated", "ServingCertificateIssued", "ServingCertificateRotated", "CARolloverStarted", "CAPromoted", "CARetired"]) assert.ok(reasons.has(r), `no ${r} Event (have ${[...reasons].join(", ")})`);
+      for (const r of ["CACreated", "ServingCertificateIssued", "ServingCertificateRotated", "CARolloverStarted", "CAPromoted", "CARetired"])
+        assert.ok(reasons.has(r), `no ${r} Event (have ${[...reasons].join(", ")})`);
     }),
   );
 
@@ -368,14 +378,19 @@ describe("certificates end to end (two serve replicas + kube-apiserver)", () => 
       };
       /** As the kubelet updates a mounted Secret: new content swapped in by rename. */
       const install = async (set: ReturnType<typeof issue>) => {
-        for (const [file, content] of [["ca.crt", set.ca.certPem], ["tls.key", set.serving.keyPem], ["tls.crt", set.serving.certPem]] as const) {
+        for (const [file, content] of [
+          ["ca.crt", set.ca.certPem],
+          ["tls.key", set.serving.keyPem],
+          ["tls.crt", set.serving.certPem],
+        ] as const) {
           await writeFile(join(dir, `.${file}.tmp`), content, { mode: 0o600 });
           await rename(join(dir, `.${file}.tmp`), join(dir, file));
         }
       };
       const first = issue();
       await install(first);
-      const secretVersions = async () => (await core.listNamespacedSecret({ namespace: INJECTOR_NS })).items.map((s) => `${s.metadata?.name}@${s.metadata?.resourceVersion}`).sort();
+      const secretVersions = async () =>
+        (await core.listNamespacedSecret({ namespace: INJECTOR_NS })).items.map((s) => `${s.metadata?.name}@${s.metadata?.resourceVersion}`).sort();
       const versionsBefore = await secretVersions();
 
       external = await startWebhookProcess({
@@ -390,7 +405,9 @@ describe("certificates end to end (two serve replicas + kube-apiserver)", () => 
       });
       assert.equal((await served(external.port)).fingerprint, fingerprintOf(first.serving.certPem));
       assert.equal(fingerprintOf(external.caPem), fingerprintOf(first.ca.certPem), "--ca-out is the ca.crt beside the files");
-      const untouched = await admission.createMutatingWebhookConfiguration({ body: neverCalled(buildMutatingWebhookConfiguration({ caBundlePem: "", url: external.mutateUrl, name: "e2e-external" })) });
+      const untouched = await admission.createMutatingWebhookConfiguration({
+        body: neverCalled(buildMutatingWebhookConfiguration({ caBundlePem: "", url: external.mutateUrl, name: "e2e-external" })),
+      });
 
       const second = issue();
       const replacedAt = Date.now();
@@ -463,7 +480,14 @@ describe("certificates end to end (two serve replicas + kube-apiserver)", () => 
         ensureInjectorNamespace: false,
         config: {
           injectorNamespace: namespace,
-          certificates: { caValidityDays: 0.0002, validityDays: 0.0001, rolloverGraceSeconds: 1, checkIntervalSeconds: 1, mutatingWebhookConfiguration: null, validatingWebhookConfiguration: null },
+          certificates: {
+            caValidityDays: 0.0002,
+            validityDays: 0.0001,
+            rolloverGraceSeconds: 1,
+            checkIntervalSeconds: 1,
+            mutatingWebhookConfiguration: null,
+            validatingWebhookConfiguration: null,
+          },
         },
       });
       try {

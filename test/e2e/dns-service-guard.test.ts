@@ -126,7 +126,16 @@ describe("DNS Service deletion guard on a real kube-apiserver", { timeout: 240_0
       };
       await refused("removing the selector", [{ op: "remove", path: "/spec/selector" }], /removing its selector/);
       await refused("removing port 53/UDP", [{ op: "remove", path: "/spec/ports/0" }], /port UDP\/53/);
-      await refused("type ExternalName", [{ op: "replace", path: "/spec/type", value: "ExternalName" }, { op: "add", path: "/spec/externalName", value: "dns.example.com" }, { op: "remove", path: "/spec/clusterIP" }, { op: "remove", path: "/spec/clusterIPs" }], /drops its clusterIP/);
+      await refused(
+        "type ExternalName",
+        [
+          { op: "replace", path: "/spec/type", value: "ExternalName" },
+          { op: "add", path: "/spec/externalName", value: "dns.example.com" },
+          { op: "remove", path: "/spec/clusterIP" },
+          { op: "remove", path: "/spec/clusterIPs" },
+        ],
+        /drops its clusterIP/,
+      );
       const svc = (await readService(core, DNS_NAMESPACE, DNS_NAME))!;
       assert.deepEqual(svc.spec?.selector, { "k8s-app": "kube-dns" });
       assert.equal(svc.spec?.ports?.length, 3);
@@ -207,13 +216,30 @@ describe("DNS Service deletion guard on a real kube-apiserver", { timeout: 240_0
     withLogs(async () => {
       // A second injector (guardian off) that guards elsewhere/dns, registered by its own configuration.
       const elsewhere = { namespace: "dns-elsewhere", name: "dns" };
-      const other = await startWebhookProcess({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, name: "guard-elsewhere", config: { dnsService: { ...elsewhere, clusterIP: null }, guardian: { enabled: false }, certificates: { validatingWebhookConfiguration: "pod-dns-injector-elsewhere", mutatingWebhookConfiguration: null } } });
+      const other = await startWebhookProcess({
+        kubeconfigPath: cp.kubeconfigPath,
+        dir: cp.dir,
+        name: "guard-elsewhere",
+        config: {
+          dnsService: { ...elsewhere, clusterIP: null },
+          guardian: { enabled: false },
+          certificates: { validatingWebhookConfiguration: "pod-dns-injector-elsewhere", mutatingWebhookConfiguration: null },
+        },
+      });
       try {
         await core.createNamespace({ body: { metadata: { name: elsewhere.namespace } } });
-        await core.createNamespacedService({ namespace: elsewhere.namespace, body: { metadata: { name: elsewhere.name }, spec: { selector: { app: "dns" }, ports: [{ name: "dns", port: 53, protocol: "UDP" }] } } });
+        await core.createNamespacedService({
+          namespace: elsewhere.namespace,
+          body: { metadata: { name: elsewhere.name }, spec: { selector: { app: "dns" }, ports: [{ name: "dns", port: 53, protocol: "UDP" }] } },
+        });
         const admission = cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
         await admission.createValidatingWebhookConfiguration({
-          body: buildValidatingWebhookConfiguration({ caBundlePem: "", name: "pod-dns-injector-elsewhere", dnsService: elsewhere, url: `https://127.0.0.1:${other.port}${VALIDATE_PATH}` }),
+          body: buildValidatingWebhookConfiguration({
+            caBundlePem: "",
+            name: "pod-dns-injector-elsewhere",
+            dnsService: elsewhere,
+            url: `https://127.0.0.1:${other.port}${VALIDATE_PATH}`,
+          }),
         });
         await waitFor(
           "the second guard to take effect",

@@ -21,7 +21,17 @@ import { defaultSettings } from "../../config/settings.js";
 import { renderAdmissionPolicies } from "../../policy/render.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { FAST_GUARDIAN, DNS_NAME, DNS_NAMESPACE, INJECTOR_NAMESPACE, deleteService, readService, waitForKubeDNS, waitForResyncs, waitForStoredSnapshot } from "./guardian-helpers.js";
+import {
+  FAST_GUARDIAN,
+  DNS_NAME,
+  DNS_NAMESPACE,
+  INJECTOR_NAMESPACE,
+  deleteService,
+  readService,
+  waitForKubeDNS,
+  waitForResyncs,
+  waitForStoredSnapshot,
+} from "./guardian-helpers.js";
 import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, stopWebhookAndControlPlane, waitFor } from "./kube.js";
 import { startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 
@@ -84,11 +94,19 @@ describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns,
 
   async function restartWebhook(config: Record<string, unknown>, name: string): Promise<void> {
     await webhook?.stop();
-    webhook = await startWebhookProcess({ kubeconfigPath: cp!.kubeconfigPath, dir: cp!.dir, name, logLevel: "debug", config: { guardian: { ...FAST_GUARDIAN, enabled: true, repair: "recreate" }, ...config } });
+    webhook = await startWebhookProcess({
+      kubeconfigPath: cp!.kubeconfigPath,
+      dir: cp!.dir,
+      name,
+      logLevel: "debug",
+      config: { guardian: { ...FAST_GUARDIAN, enabled: true, repair: "recreate" }, ...config },
+    });
   }
 
   async function withWebhookRegistered<T>(fn: () => Promise<T>): Promise<T> {
-    await admission.createMutatingWebhookConfiguration({ body: buildMutatingWebhookConfiguration({ caBundlePem: webhook!.caPem, url: webhook!.mutateUrl, failurePolicy: "Fail" }) });
+    await admission.createMutatingWebhookConfiguration({
+      body: buildMutatingWebhookConfiguration({ caBundlePem: webhook!.caPem, url: webhook!.mutateUrl, failurePolicy: "Fail" }),
+    });
     try {
       return await fn();
     } finally {
@@ -146,7 +164,11 @@ describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns,
       await withWebhookRegistered(async () => {
         await waitForInjection(NS, (a) => /^default@[0-9a-f]{10}$/.test(a));
         const pod = await storedPod(NS, "web-webhook");
-        assert.deepEqual(dnsConfigOf(pod), { nameservers: DNS_IPS, searches: [`${NS}.svc.cluster.local`, "svc.cluster.local", "cluster.local"], options: [{ name: "ndots", value: "5" }] });
+        assert.deepEqual(dnsConfigOf(pod), {
+          nameservers: DNS_IPS,
+          searches: [`${NS}.svc.cluster.local`, "svc.cluster.local", "cluster.local"],
+          options: [{ name: "ndots", value: "5" }],
+        });
         const cached = await storedPod(NODE_LOCAL_NS, "web-webhook");
         assert.deepEqual(cached.spec?.dnsConfig?.nameservers ?? [], [NODE_LOCAL, ...DNS_IPS], "three nameservers: the node cache, then both families");
       });
@@ -247,7 +269,10 @@ describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns,
     "migration step 3: each DNS Service is guarded on its own fixed IP, from its own last good copy",
     withLogs(async () => {
       await restartWebhook(OVERLAP, "overlap-guardian");
-      for (const [svc, ips] of [[NEW_DNS.name, [NEW_DNS.clusterIP]], [DNS_NAME, DNS_IPS]] as const) {
+      for (const [svc, ips] of [
+        [NEW_DNS.name, [NEW_DNS.clusterIP]],
+        [DNS_NAME, DNS_IPS],
+      ] as const) {
         const configMap = svc === DNS_NAME ? SNAPSHOT_CONFIGMAP : `${SNAPSHOT_CONFIGMAP}.kube-system.${svc}`;
         await waitFor(`the last good copy of ${svc} in ${configMap}`, async () => {
           const cm = await core.readNamespacedConfigMap({ namespace: INJECTOR_NAMESPACE, name: configMap }).catch(() => undefined);
@@ -275,7 +300,10 @@ describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns,
     withLogs(async () => {
       await restartWebhook({ dnsService: NEW_DNS }, "after-migration");
       const process = webhook!;
-      await waitFor("the guardian to lead", async () => ((await process.metrics()).includes("pod_dns_injector_guardian_leader 1") ? { value: true } : { detail: "not yet" }), { timeoutMs: 15_000, intervalMs: 100 });
+      await waitFor("the guardian to lead", async () => ((await process.metrics()).includes("pod_dns_injector_guardian_leader 1") ? { value: true } : { detail: "not yet" }), {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+      });
       const old = await readService(core, DNS_NAMESPACE, DNS_NAME);
       assert.ok(old?.metadata?.uid);
       assert.ok(await deleteService(core, DNS_NAMESPACE, DNS_NAME, old.metadata.uid));

@@ -20,7 +20,18 @@ import { INJECTED_ANNOTATION, INJECT_LABEL, MUTATING_WEBHOOK_CONFIGURATION } fro
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { repoRoot } from "../unit/repo-root.js";
-import { apiErrorCode, createNamespace, createPod, describeApiError, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, waitFor, stopWebhookAndControlPlane } from "./kube.js";
+import {
+  apiErrorCode,
+  createNamespace,
+  createPod,
+  describeApiError,
+  kubeadmKubeDNS,
+  podManifest,
+  printingOnFailure,
+  readPod,
+  waitFor,
+  stopWebhookAndControlPlane,
+} from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const INJECTOR_NS = "pod-dns-injector";

@@ -155,8 +155,7 @@ export async function waitForLeader(g: GuardianProcess, options: WaitOptions = {
 export async function waitForResyncs(g: GuardianProcess, count: number): Promise<void> {
   // By the lines' own timestamps: a line written before the call may reach the file after it.
   const since = Date.now();
-  const resyncs = () =>
-    logRecords(g.process).filter((r) => r.msg === "guardian reconcile" && r.why === "periodic resync" && Date.parse(String(r.time)) >= since).length;
+  const resyncs = () => logRecords(g.process).filter((r) => r.msg === "guardian reconcile" && r.why === "periodic resync" && Date.parse(String(r.time)) >= since).length;
   const period = FAST_GUARDIAN.resyncSeconds * 1000;
   await waitFor(
     `${g.name}: ${count} periodic resyncs`,

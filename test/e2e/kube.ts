@@ -22,11 +22,7 @@ export interface WaitOptions {
  *
  * @throws Error naming `what`, the attempts made, and the last detail or error.
  */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<{ value?: T; detail?: string | undefined }>,
-  options: WaitOptions = {},
-): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<{ value?: T; detail?: string | undefined }>, options: WaitOptions = {}): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const intervalMs = options.intervalMs ?? 200;
   const maxAttempts = options.maxAttempts ?? Math.ceil(timeoutMs / intervalMs) + 1;
@@ -176,7 +172,6 @@ export function kubeadmKubeDNS(clusterIP: string, extraLabels: Record<string, st
   };
 }
 
-
 /**
  * Teardown of a suite with a webhook process and a control plane: the webhook may already be
  * stopped by a test or have died (its error is shown, not fatal), the control plane stops
@@ -199,7 +194,11 @@ export async function stopWebhookAndControlPlane(webhook: { stop(): Promise<unkn
  *
  * @throws Error naming the kubectl command that failed, or the CRDs never being served.
  */
-export async function prepareForManifestDryRuns(cp: Pick<ControlPlane, "kubectl">, namespaces: readonly string[], options: { prometheusOperatorCRDs?: boolean } = {}): Promise<void> {
+export async function prepareForManifestDryRuns(
+  cp: Pick<ControlPlane, "kubectl">,
+  namespaces: readonly string[],
+  options: { prometheusOperatorCRDs?: boolean } = {},
+): Promise<void> {
   for (const ns of namespaces) {
     const r = await cp.kubectl(["create", "namespace", ns]);
     if (r.code !== 0) throw new Error(`kubectl create namespace ${ns}: ${r.stderr}`);
@@ -215,7 +214,10 @@ export async function prepareForManifestDryRuns(cp: Pick<ControlPlane, "kubectl"
         "POD_DNS_INJECTOR_TEST_PROMETHEUS_OPERATOR_CRDS is not set: run through `npm run test:e2e`, or export it from `bash test/monitoring/build-prometheus-operator-crds.sh`",
       );
     }
-    crdFiles.push([join(dir, "monitoring.coreos.com_servicemonitors.yaml"), "monitoring.coreos.com"], [join(dir, "monitoring.coreos.com_prometheusrules.yaml"), "monitoring.coreos.com"]);
+    crdFiles.push(
+      [join(dir, "monitoring.coreos.com_servicemonitors.yaml"), "monitoring.coreos.com"],
+      [join(dir, "monitoring.coreos.com_prometheusrules.yaml"), "monitoring.coreos.com"],
+    );
   }
   for (const [file, group] of crdFiles) {
     // Server-side: the operator's CRDs are too large for the last-applied annotation.

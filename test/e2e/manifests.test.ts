@@ -14,7 +14,15 @@ import { buildValidatingWebhookConfiguration } from "../../webhook/registration.
 import { prepareForManifestDryRuns } from "./kube.js";
 
 const root = repoRoot();
-const VARIANTS = { base: "manifests", "fail-closed": "manifests/overlays/fail-closed", "cert-manager": "manifests/overlays/cert-manager", "reservation-guard": "manifests/overlays/reservation-guard", "admission-policy": "manifests/overlays/admission-policy", monitoring: "manifests/overlays/monitoring", openreports: "manifests/overlays/openreports" } as const;
+const VARIANTS = {
+  base: "manifests",
+  "fail-closed": "manifests/overlays/fail-closed",
+  "cert-manager": "manifests/overlays/cert-manager",
+  "reservation-guard": "manifests/overlays/reservation-guard",
+  "admission-policy": "manifests/overlays/admission-policy",
+  monitoring: "manifests/overlays/monitoring",
+  openreports: "manifests/overlays/openreports",
+} as const;
 /** Optional manifests without the injector: rendered and dry-run applied, not checked for hardening. */
 const OPTIONAL = { "report-crds": "manifests/optional/report-crds" } as const;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML, read field by field
@@ -29,7 +37,12 @@ describe("install manifests", () => {
     for (const [variant, dir] of Object.entries({ ...VARIANTS, ...OPTIONAL })) {
       const r = await cp.kubectl(["kustomize", join(root, dir)]);
       assert.equal(r.code, 0, `kubectl kustomize ${dir}: ${r.stderr}`);
-      rendered.set(variant, { text: r.stdout, objects: parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean) });
+      rendered.set(variant, {
+        text: r.stdout,
+        objects: parseAllDocuments(r.stdout)
+          .map((d) => d.toJS() as Obj)
+          .filter(Boolean),
+      });
     }
     await prepareForManifestDryRuns(cp, ["pod-dns-injector"], { prometheusOperatorCRDs: true });
   });
@@ -65,17 +78,32 @@ describe("install manifests", () => {
           assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, `${c.name}: requests and limits`);
           assert.ok(c.lifecycle.preStop.sleep.seconds > 0, `${c.name}: preStop delay`);
         }
-        assert.ok((pod.topologySpreadConstraints as Obj[]).some((t) => t.topologyKey === "kubernetes.io/hostname"), "spread across nodes");
-        assert.ok(objects.some((o) => o.kind === "PodDisruptionBudget" && o.spec.minAvailable === 1), "a PodDisruptionBudget");
-        assert.ok(objects.some((o) => o.kind === "NetworkPolicy"), "a NetworkPolicy");
+        assert.ok(
+          (pod.topologySpreadConstraints as Obj[]).some((t) => t.topologyKey === "kubernetes.io/hostname"),
+          "spread across nodes",
+        );
+        assert.ok(
+          objects.some((o) => o.kind === "PodDisruptionBudget" && o.spec.minAvailable === 1),
+          "a PodDisruptionBudget",
+        );
+        assert.ok(
+          objects.some((o) => o.kind === "NetworkPolicy"),
+          "a NetworkPolicy",
+        );
         const svc = objects.find((o) => o.kind === "Service")!;
-        assert.ok((svc.spec.ports as Obj[]).some((p) => p.port === 443 && p.targetPort === "https"), "Service 443 → https (8443)");
+        assert.ok(
+          (svc.spec.ports as Obj[]).some((p) => p.port === 443 && p.targetPort === "https"),
+          "Service 443 → https (8443)",
+        );
         const mwc = objects.find((o) => o.kind === "MutatingWebhookConfiguration");
         // Policy mode: the API server injects (MutatingAdmissionPolicy); no pod webhook at all.
         if (variant === "admission-policy") {
           assert.equal(mwc, undefined, "no MutatingWebhookConfiguration in policy mode");
           const env = dep.spec.template.spec.containers[0].env as Obj[];
-          assert.deepEqual(env.find((e) => e.name === "POD_DNS_INJECTOR_ADMISSION_MODE"), { name: "POD_DNS_INJECTOR_ADMISSION_MODE", value: "policy" });
+          assert.deepEqual(
+            env.find((e) => e.name === "POD_DNS_INJECTOR_ADMISSION_MODE"),
+            { name: "POD_DNS_INJECTOR_ADMISSION_MODE", value: "policy" },
+          );
           return;
         }
         assert.ok(mwc, "a MutatingWebhookConfiguration");
@@ -101,14 +129,21 @@ describe("install manifests", () => {
     ]);
     const r = await cp.kubectl(["apply", "--server-side", "--dry-run=server", "--field-manager=pod-dns-injector-test", "-f", "-"], { input: text });
     assert.equal(r.code, 0, `${r.stderr}\n${cp.logTail()}`);
-    for (const o of objects) assert.match(r.stdout, new RegExp(`customresourcedefinition\\.apiextensions\\.k8s\\.io/${o.metadata.name.replaceAll(".", "\\.")} serverside-applied \\(server dry run\\)`));
+    for (const o of objects)
+      assert.match(r.stdout, new RegExp(`customresourcedefinition\\.apiextensions\\.k8s\\.io/${o.metadata.name.replaceAll(".", "\\.")} serverside-applied \\(server dry run\\)`));
   });
 
   it("the openreports overlay writes Reports and may write exactly them: the PolicyReport rule becomes the Report rule", () => {
     const objects = rendered.get("openreports")!.objects;
     const env = objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env as Obj[];
-    assert.deepEqual(env.find((e) => e.name === "POD_DNS_INJECTOR_AUDIT_REPORTS"), { name: "POD_DNS_INJECTOR_AUDIT_REPORTS", value: "openreports" });
-    const rules = (variant: string) => (rendered.get(variant)!.objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "pod-dns-injector")!.rules as Obj[]).filter((r) => /reports$/.test((r.resources as string[])[0]!));
+    assert.deepEqual(
+      env.find((e) => e.name === "POD_DNS_INJECTOR_AUDIT_REPORTS"),
+      { name: "POD_DNS_INJECTOR_AUDIT_REPORTS", value: "openreports" },
+    );
+    const rules = (variant: string) =>
+      (rendered.get(variant)!.objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "pod-dns-injector")!.rules as Obj[]).filter((r) =>
+        /reports$/.test((r.resources as string[])[0]!),
+      );
     assert.deepEqual(rules("base"), [{ apiGroups: ["wgpolicyk8s.io"], resources: ["policyreports"], verbs: ["list", "create", "update", "delete"] }]);
     assert.deepEqual(rules("openreports"), [{ apiGroups: ["openreports.io"], resources: ["reports"], verbs: ["list", "create", "update", "delete"] }]);
   });
@@ -134,6 +169,9 @@ describe("install manifests", () => {
       assert.deepEqual({ ...vwc, metadata: { ...metadata, labels: expected.metadata.labels } }, expected, variant);
     }
     const env = rendered.get("reservation-guard")!.objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env as Obj[];
-    assert.deepEqual(env.find((e) => e.name === "POD_DNS_INJECTOR_RESERVATION_GUARD"), { name: "POD_DNS_INJECTOR_RESERVATION_GUARD", value: "true" });
+    assert.deepEqual(
+      env.find((e) => e.name === "POD_DNS_INJECTOR_RESERVATION_GUARD"),
+      { name: "POD_DNS_INJECTOR_RESERVATION_GUARD", value: "true" },
+    );
   });
 });

@@ -39,7 +39,10 @@ const ALERTS = [
 
 function promtool(args: string[], input?: string): { code: number | null; out: string } {
   const bin = process.env.POD_DNS_INJECTOR_TEST_PROMTOOL;
-  assert.ok(bin, "POD_DNS_INJECTOR_TEST_PROMTOOL is not set: run this file through `npm run test:e2e`, or export PROMTOOL from `bash test/monitoring/build-promtool.sh` (needs Go, or TEST_ASSET_PROMTOOL)");
+  assert.ok(
+    bin,
+    "POD_DNS_INJECTOR_TEST_PROMTOOL is not set: run this file through `npm run test:e2e`, or export PROMTOOL from `bash test/monitoring/build-promtool.sh` (needs Go, or TEST_ASSET_PROMTOOL)",
+  );
   const r = spawnSync(bin, args, { input, encoding: "utf8", cwd: tmp });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
@@ -72,7 +75,9 @@ describe("monitoring overlay", () => {
     cp = await startControlPlane({ name: "monitoring" });
     const r = await cp.kubectl(["kustomize", overlay]);
     assert.equal(r.code, 0, r.stderr);
-    objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+    objects = parseAllDocuments(r.stdout)
+      .map((d) => d.toJS() as Obj)
+      .filter(Boolean);
     rule = objects.find((o) => o.kind === "PrometheusRule")!;
     assert.ok(rule, "a PrometheusRule");
     const cm = objects.find((o) => o.kind === "ConfigMap" && o.metadata.labels?.grafana_dashboard === "1")!;
@@ -121,7 +126,10 @@ describe("monitoring overlay", () => {
     const exprs = dashboardExprs(dashboard);
     assert.ok(exprs.length >= 10, "the dashboard has its panels");
     const grafana = (e: string) => e.replaceAll("$__rate_interval", "5m").replaceAll("$__range", "1h").replaceAll("$job", ".+");
-    writeFileSync(join(tmp, "dashboard-rules.yaml"), stringify({ groups: [{ name: "dashboard", rules: exprs.map((e, i) => ({ record: `dashboard:query${i}`, expr: grafana(e) })) }] }));
+    writeFileSync(
+      join(tmp, "dashboard-rules.yaml"),
+      stringify({ groups: [{ name: "dashboard", rules: exprs.map((e, i) => ({ record: `dashboard:query${i}`, expr: grafana(e) })) }] }),
+    );
     const r = promtool(["check", "rules", "dashboard-rules.yaml"]);
     assert.equal(r.code, 0, r.out);
   });
@@ -132,7 +140,9 @@ describe("monitoring overlay", () => {
     // The leader-only parts register their metrics once the informers have synced.
     const text = await waitFor("the guardian's and the audit's metrics", async () => {
       const body = await (await fetch(url)).text();
-      return /# TYPE pod_dns_injector_guardian_leader /.test(body) && /# TYPE pod_dns_injector_audit_nonconforming_pods /.test(body) ? { value: body } : { detail: body.slice(0, 300) };
+      return /# TYPE pod_dns_injector_guardian_leader /.test(body) && /# TYPE pod_dns_injector_audit_nonconforming_pods /.test(body)
+        ? { value: body }
+        : { detail: body.slice(0, 300) };
     });
     const exported = exportedNames(text);
     // The exposition lints clean, but for prom-client's own process metrics (its gauges
@@ -142,7 +152,8 @@ describe("monitoring overlay", () => {
     assert.deepEqual(findings, [], `promtool check metrics:\n${lint.out}`);
     const used = new Map<string, string>();
     for (const g of rule.spec.groups as Obj[]) for (const x of g.rules as Obj[]) for (const n of metricNames(x.expr as string)) used.set(n, `alert ${x.alert}`);
-    for (const p of dashboardPanels(dashboard)) for (const t of (p.targets as Obj[] | undefined) ?? []) for (const n of metricNames(t.expr as string)) used.set(n, `panel "${p.title}"`);
+    for (const p of dashboardPanels(dashboard))
+      for (const t of (p.targets as Obj[] | undefined) ?? []) for (const n of metricNames(t.expr as string)) used.set(n, `panel "${p.title}"`);
     for (const v of dashboard.templating.list as Obj[]) for (const n of metricNames(JSON.stringify(v.query ?? ""))) used.set(n, `variable ${v.name}`);
     assert.ok(used.size >= 20, `the check found the metrics (${used.size})`);
     const missing = [...used].filter(([n]) => !exported.has(n)).map(([n, where]) => `${n} (${where})`);

@@ -9,19 +9,24 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  AdmissionregistrationV1Api,
-  AppsV1Api,
-  CoreV1Api,
-  type V1MutatingWebhookConfiguration,
-  type V1Pod,
-} from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type V1MutatingWebhookConfiguration, type V1Pod } from "@kubernetes/client-node";
 import { INJECTED_ANNOTATION, INJECT_LABEL, NDOTS_ANNOTATION, SEARCHES_ANNOTATION } from "../../config/names.js";
 import type { PodDNSConfig } from "../../webhook/dns-config.js";
 import { hashDNSConfig } from "../../webhook/decision.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { apiErrorCode, createNamespace, createPod, describeApiError, podManifest, readPod, waitFor, printingOnFailure, kubeadmKubeDNS, stopWebhookAndControlPlane } from "./kube.js";
+import {
+  apiErrorCode,
+  createNamespace,
+  createPod,
+  describeApiError,
+  podManifest,
+  readPod,
+  waitFor,
+  printingOnFailure,
+  kubeadmKubeDNS,
+  stopWebhookAndControlPlane,
+} from "./kube.js";
 import { startWebhookProcess, sumMetric, type WebhookProcess } from "./webhook-process.js";
 
 const DNS_IP = "10.96.0.10";
@@ -95,7 +100,6 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
     await core.createNamespacedService({ namespace: "kube-system", body: kubeadmKubeDNS(clusterIP) });
   }
 
-
   /** Dry-run creates in the enabled namespace until the returned pod satisfies `accept`. */
   function waitForDryRun(what: string, accept: (pod: V1Pod) => boolean): Promise<V1Pod> {
     let n = 0;
@@ -146,10 +150,7 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
       });
       // The API server picks up webhook configurations from an informer: retry a dry-run
       // create until one comes back injected, instead of sleeping.
-      await waitForDryRun(
-        "the MutatingWebhookConfiguration to take effect",
-        (pod) => pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined,
-      );
+      await waitForDryRun("the MutatingWebhookConfiguration to take effect", (pod) => pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined);
     } catch (err) {
       printLogs();
       throw err;
@@ -189,9 +190,7 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
       assert.match(res.stdout, /pod\/audited created/);
       const expected = defaultDNSConfig(NS.audit);
       assert.ok(
-        res.stderr.includes(
-          `Warning: pod-dns-injector (audit mode): would set dnsPolicy None; nameservers ${DNS_IP}; searches ${expected.searches.join(" ")}; options ndots:5`,
-        ),
+        res.stderr.includes(`Warning: pod-dns-injector (audit mode): would set dnsPolicy None; nameservers ${DNS_IP}; searches ${expected.searches.join(" ")}; options ndots:5`),
         `kubectl stderr: ${res.stderr}`,
       );
       assertUntouched(await readPod(core, NS.audit, "audited"));
@@ -234,10 +233,7 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
       const pod = podManifest("overflow", { spec: { dnsConfig: { nameservers: ownServers, searches: ownSearches } } });
 
       // Without the webhook the API server refuses this pod: the injection is what makes it valid.
-      await assert.rejects(
-        createPod(core, NS.unlabeled, pod, { dryRun: true }),
-        (err: unknown) => apiErrorCode(err) === 422 && /nameservers|searches/.test(describeApiError(err)),
-      );
+      await assert.rejects(createPod(core, NS.unlabeled, pod, { dryRun: true }), (err: unknown) => apiErrorCode(err) === 422 && /nameservers|searches/.test(describeApiError(err)));
 
       const { stored, warnings } = await createAndRead(NS.enabled, pod);
       const base = defaultDNSConfig(NS.enabled);
@@ -250,10 +246,16 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
       assert.ok((stored?.spec?.dnsConfig?.nameservers?.length ?? 99) <= 3);
       assert.ok((stored?.spec?.dnsConfig?.searches?.length ?? 99) <= 32);
       for (const cut of ["dropped nameserver 9.9.9.9", "dropped nameserver 1.0.0.1", ...ownSearches.slice(29).map((s) => `dropped search ${s}`)]) {
-        assert.ok(warnings.some((w) => w.includes(cut)), `no warning "${cut}…" in ${JSON.stringify(warnings)}`);
+        assert.ok(
+          warnings.some((w) => w.includes(cut)),
+          `no warning "${cut}…" in ${JSON.stringify(warnings)}`,
+        );
       }
       // Two nameservers and six searches cut, and the search line is still too long for musl.
-      assert.ok(warnings.some((w) => /search line is \d+ characters: musl/.test(w)), `no musl warning in ${JSON.stringify(warnings)}`);
+      assert.ok(
+        warnings.some((w) => /search line is \d+ characters: musl/.test(w)),
+        `no musl warning in ${JSON.stringify(warnings)}`,
+      );
       assert.equal(warnings.length, 2 + 6 + 1, JSON.stringify(warnings));
     }),
   );
@@ -313,9 +315,7 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
     withLogs(async () => {
       await core.deleteNamespacedService({ name: "kube-dns", namespace: "kube-system" });
       await waitFor("kube-system/kube-dns to be gone", async () =>
-        (await core.listNamespacedService({ namespace: "kube-system", fieldSelector: "metadata.name=kube-dns" })).items.length === 0
-          ? { value: true }
-          : { detail: "still listed" },
+        (await core.listNamespacedService({ namespace: "kube-system", fieldSelector: "metadata.name=kube-dns" })).items.length === 0 ? { value: true } : { detail: "still listed" },
       );
       await createKubeDNS(NEW_DNS_IP);
       // The webhook's informer sees the new Service asynchronously.

@@ -21,7 +21,11 @@ export const CLUSTER_DOMAIN = "cluster.local";
 export function propertyParams(runs: number): { seed: number; numRuns: number; endOnFailure: boolean } {
   const envRuns = Number(process.env.POD_DNS_INJECTOR_PROPERTY_RUNS ?? "");
   const envSeed = Number(process.env.POD_DNS_INJECTOR_PROPERTY_SEED ?? "");
-  return { seed: Number.isInteger(envSeed) && process.env.POD_DNS_INJECTOR_PROPERTY_SEED ? envSeed : 20261203, numRuns: Number.isInteger(envRuns) && envRuns > 0 ? envRuns : runs, endOnFailure: true };
+  return {
+    seed: Number.isInteger(envSeed) && process.env.POD_DNS_INJECTOR_PROPERTY_SEED ? envSeed : 20261203,
+    numRuns: Number.isInteger(envRuns) && envRuns > 0 ? envRuns : runs,
+    endOnFailure: true,
+  };
 }
 
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
@@ -44,7 +48,10 @@ const search = fc.oneof(
 );
 
 const option = fc.oneof(
-  fc.record({ name: fc.constantFrom("ndots", "timeout", "attempts", "edns0", "rotate", "single-request"), value: fc.constantFrom("1", "2", "5", "15") }, { requiredKeys: ["name"] }),
+  fc.record(
+    { name: fc.constantFrom("ndots", "timeout", "attempts", "edns0", "rotate", "single-request"), value: fc.constantFrom("1", "2", "5", "15") },
+    { requiredKeys: ["name"] },
+  ),
   fc.constant({ name: "" }),
   fc.constant({}),
   fc.record({ name: fc.stringMatching(/^[a-z-]{1,12}$/) }),
@@ -64,8 +71,17 @@ const dnsConfig = fc.record(
 const validDNSConfig = fc.record(
   {
     nameservers: fc.uniqueArray(fc.oneof(fc.ipV4(), fc.constantFrom(DNS_IP, "1.1.1.1", "2001:db8::1")), { maxLength: 3 }),
-    searches: fc.uniqueArray(fc.oneof(fc.tuple(label, label).map(([a, b]) => `${a}.${b}`), fc.constantFrom(`svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN, "corp.example.")), { maxLength: 34 }),
-    options: fc.uniqueArray(fc.record({ name: fc.constantFrom("ndots", "timeout", "attempts", "edns0", "rotate"), value: fc.constantFrom("1", "2", "5") }, { requiredKeys: ["name"] }), { maxLength: 4, selector: (o) => o.name }),
+    searches: fc.uniqueArray(
+      fc.oneof(
+        fc.tuple(label, label).map(([a, b]) => `${a}.${b}`),
+        fc.constantFrom(`svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN, "corp.example."),
+      ),
+      { maxLength: 34 },
+    ),
+    options: fc.uniqueArray(
+      fc.record({ name: fc.constantFrom("ndots", "timeout", "attempts", "edns0", "rotate"), value: fc.constantFrom("1", "2", "5") }, { requiredKeys: ["name"] }),
+      { maxLength: 4, selector: (o) => o.name },
+    ),
   },
   { requiredKeys: [] },
 );
@@ -108,7 +124,9 @@ export function typedPod(options: { withContainers?: boolean; nearLimit?: boolea
   );
   const spec = fc.record(
     {
-      dnsPolicy: options.validContent ? fc.constantFrom("ClusterFirst", "ClusterFirstWithHostNet", "Default") : fc.constantFrom("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None", "Bogus"),
+      dnsPolicy: options.validContent
+        ? fc.constantFrom("ClusterFirst", "ClusterFirstWithHostNet", "Default")
+        : fc.constantFrom("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None", "Bogus"),
       hostNetwork: fc.boolean(),
       dnsConfig: options.validContent ? validDNSConfig : dnsConfig,
     },
@@ -168,7 +186,11 @@ export const hostileShape = fc.constantFrom<[string, (pod: GeneratedPod) => Gene
   ["dnsConfig a string", (p) => ({ ...p, spec: { ...(p.spec ?? {}), dnsConfig: "none" } })],
   [
     "options [null] with our annotation",
-    (p) => ({ ...p, metadata: { ...(p.metadata ?? {}), annotations: { [INJECTED_ANNOTATION]: "default@0123456789" } }, spec: { ...(p.spec ?? {}), dnsPolicy: "None", dnsConfig: { nameservers: [DNS_IP], options: [null] } } }),
+    (p) => ({
+      ...p,
+      metadata: { ...(p.metadata ?? {}), annotations: { [INJECTED_ANNOTATION]: "default@0123456789" } },
+      spec: { ...(p.spec ?? {}), dnsPolicy: "None", dnsConfig: { nameservers: [DNS_IP], options: [null] } },
+    }),
   ],
   ["a search that is a number", (p) => ({ ...p, spec: { ...(p.spec ?? {}), dnsConfig: { searches: [7] } } })],
   ["a nameserver nested 100,000 levels", (p) => ({ ...p, spec: { ...(p.spec ?? {}), dnsConfig: { nameservers: [deeplyNested(DEEP_LEVELS)] } } })],
@@ -186,7 +208,10 @@ export const envelope = fc.record({
   uid: fc.uuid(),
   namespace: fc.oneof({ weight: 8, arbitrary: label }, { weight: 1, arbitrary: fc.constantFrom(undefined, "") }),
   operation: fc.oneof({ weight: 6, arbitrary: fc.constant("CREATE") }, { weight: 1, arbitrary: fc.constantFrom("UPDATE", "DELETE", "CONNECT") }),
-  kind: fc.oneof({ weight: 8, arbitrary: fc.constant({ group: "", version: "v1", kind: "Pod" }) }, { weight: 1, arbitrary: fc.constantFrom({ group: "", version: "v1", kind: "Service" }, { group: "apps", version: "v1", kind: "Pod" }) }),
+  kind: fc.oneof(
+    { weight: 8, arbitrary: fc.constant({ group: "", version: "v1", kind: "Pod" }) },
+    { weight: 1, arbitrary: fc.constantFrom({ group: "", version: "v1", kind: "Service" }, { group: "apps", version: "v1", kind: "Pod" }) },
+  ),
   subResource: fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom("status", "binding", "ephemeralcontainers") }),
   dryRun: fc.boolean(),
 });

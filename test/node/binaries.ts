@@ -52,9 +52,7 @@ export function resolveNodeBinaries(env: NodeJS.ProcessEnv = process.env): NodeB
   if (cached) return cached;
   const fields = Object.keys(KEYS) as (keyof NodeBinaries)[];
   const fromEnv = fields.every((f) => env[ENV_PREFIX + KEYS[f]]);
-  const vars = fromEnv
-    ? new Map(fields.map((f) => [KEYS[f], env[ENV_PREFIX + KEYS[f]] as string]))
-    : runBuildScript(nodeBuildScriptPath(), INSTALL_HINT);
+  const vars = fromEnv ? new Map(fields.map((f) => [KEYS[f], env[ENV_PREFIX + KEYS[f]] as string])) : runBuildScript(nodeBuildScriptPath(), INSTALL_HINT);
   const result: Partial<NodeBinaries> = {};
   for (const f of fields) {
     const path = vars.get(KEYS[f]);

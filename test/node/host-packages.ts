@@ -63,10 +63,15 @@ export function ensureHostPackages(log: (line: string) => void = () => {}): void
     }
     log(`installing ${missing.join(" ")} with apt-get`);
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    for (const args of [["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", ...missing]]) {
+    for (const args of [
+      ["update", "-qq"],
+      ["install", "-y", "-qq", "--no-install-recommends", ...missing],
+    ]) {
       const r = spawnSync("apt-get", args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 600_000 });
       if (r.status !== 0) {
-        throw new Error(`apt-get ${args.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().slice(-2000)}\nThe real-node tests need: ${missing.join(", ")}`);
+        throw new Error(
+          `apt-get ${args.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().slice(-2000)}\nThe real-node tests need: ${missing.join(", ")}`,
+        );
       }
     }
     const still = PREREQUISITES.filter((p) => !present(p.path));
@@ -81,7 +86,9 @@ export function ensureHostPackages(log: (line: string) => void = () => {}): void
     throw new Error("nft list tables failed: the kernel needs nf_tables for kube-proxy's nftables mode", { cause });
   }
   if (!readable("/proc/sys/net/bridge/bridge-nf-call-iptables")) {
-    throw new Error("the kernel has no br_netfilter (/proc/sys/net/bridge is missing): replies between pods on the bridge would bypass kube-proxy's Service NAT. Load it (modprobe br_netfilter)");
+    throw new Error(
+      "the kernel has no br_netfilter (/proc/sys/net/bridge is missing): replies between pods on the bridge would bypass kube-proxy's Service NAT. Load it (modprobe br_netfilter)",
+    );
   }
 }
 

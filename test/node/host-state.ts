@@ -31,19 +31,7 @@ export interface HostState {
 }
 
 /** Executables of node components: any process running one of these is listed. */
-const NODE_PROCESS_NAMES = [
-  "containerd",
-  "containerd-shim",
-  "containerd-shim-runc-v2",
-  "runc",
-  "kubelet",
-  "kube-proxy",
-  "kube-scheduler",
-  "coredns",
-  "socat",
-  "pause",
-  "dnsprobe",
-];
+const NODE_PROCESS_NAMES = ["containerd", "containerd-shim", "containerd-shim-runc-v2", "runc", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "socat", "pause", "dnsprobe"];
 
 /** Sysctls the kernel changes by itself (counters, random values, last pid). */
 const VOLATILE_SYSCTLS = [
@@ -186,8 +174,13 @@ export function captureHostState(): HostState {
     netns: lines(run("ip", ["netns", "list"])).map((l) => l.split(" ")[0] ?? l),
     // Without interface indexes and link state counters, which change on their own.
     links: lines(run("ip", ["-o", "link", "show"])).map((l) => l.replace(/^\d+:\s*/, "").replace(/\s+qdisc.*$/, "")),
-    addresses: lines(run("ip", ["-o", "addr", "show"]))
-      .map((l) => l.replace(/^\d+:\s*/, "").replace(/\s+valid_lft.*$/, "").replace(/\\$/, "").trim()),
+    addresses: lines(run("ip", ["-o", "addr", "show"])).map((l) =>
+      l
+        .replace(/^\d+:\s*/, "")
+        .replace(/\s+valid_lft.*$/, "")
+        .replace(/\\$/, "")
+        .trim(),
+    ),
     routes: lines(run("ip", ["route", "show", "table", "all"])),
     sysctls: sysctls(),
     cgroups: cgroups(),
@@ -220,7 +213,5 @@ export function diffHostStates(before: HostState, after: HostState): HostStateDi
 
 /** A readable report of {@link diffHostStates}'s result, one line per changed entry. */
 export function describeHostStateDifferences(diffs: HostStateDifference[]): string {
-  return diffs
-    .flatMap(({ part, added, removed }) => [...added.map((l) => `${part}: + ${l}`), ...removed.map((l) => `${part}: - ${l}`)])
-    .join("\n");
+  return diffs.flatMap(({ part, added, removed }) => [...added.map((l) => `${part}: + ${l}`), ...removed.map((l) => `${part}: - ${l}`)]).join("\n");
 }

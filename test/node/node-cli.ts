@@ -36,7 +36,11 @@ async function main(): Promise<number> {
   }
   console.log(`export KUBECONFIG=${node.cp.kubeconfigPath}`);
   console.log(`alias kubectl=${node.cp.binaries.kubectl}`);
-  console.log(`images: ${Object.values(node.images).map((i) => i.ref).join(" ")}`);
+  console.log(
+    `images: ${Object.values(node.images)
+      .map((i) => i.ref)
+      .join(" ")}`,
+  );
   console.log(`logs: ${node.cp.dir}/*.log`);
   console.log("Ctrl-C to stop.");
   const keepAlive = setInterval(() => {}, 1 << 30);

@@ -381,25 +381,24 @@ async function setUpNetwork(): Promise<void> {
   await must("ip", ["link", "set", bridge, "up"]);
   // No packet from a pod leaves the machine, whatever route a pod or kube-proxy adds:
   // forwarding from the bridge to any other interface (and into it from outside) is dropped.
-  await must("nft", ["-f", "-"], `table inet ${NFT_TABLE} {
+  await must(
+    "nft",
+    ["-f", "-"],
+    `table inet ${NFT_TABLE} {
   chain forward {
     type filter hook forward priority -10; policy accept;
     iifname "${bridge}" oifname != "${bridge}" counter drop
     oifname "${bridge}" iifname != "${bridge}" counter drop
   }
 }
-`);
+`,
+  );
   // Pod to Service to pod is routed (DNAT on the host), so forwarding must be on.
   await must("sysctl", ["-w", "net.ipv4.ip_forward=1"]);
 }
 
 /** Tables our node creates: ours, kube-proxy's, and the ones iptables-nft makes for kubelet. */
-const OWNED_NFT_TABLES = [
-  `inet ${NFT_TABLE}`,
-  "ip kube-proxy",
-  "ip6 kube-proxy",
-  ...["filter", "nat", "mangle", "raw", "security"].flatMap((t) => [`ip ${t}`, `ip6 ${t}`]),
-];
+const OWNED_NFT_TABLES = [`inet ${NFT_TABLE}`, "ip kube-proxy", "ip6 kube-proxy", ...["filter", "nat", "mangle", "raw", "security"].flatMap((t) => [`ip ${t}`, `ip6 ${t}`])];
 
 /** Processes only a node of ours runs (containerd and runc may also be someone else's). */
 const NODE_ONLY_PROCESSES = ["kubelet", "kube-proxy", "kube-scheduler", "coredns", "socat", "pause", "dnsprobe"];
@@ -415,7 +414,13 @@ function isOurs(part: keyof HostState, line: string, dir: string): boolean {
       return line.includes(dir) || NODE_ONLY_PROCESSES.includes(line.split(" ")[0] ?? "");
     case "mounts": {
       const point = line.split(" ")[0] ?? "";
-      return point.startsWith(`${dir}/`) || point.startsWith("/run/netns/cni-") || point === "/run/netns" || point.startsWith("/run/containerd/") || point.startsWith("/var/lib/kubelet/");
+      return (
+        point.startsWith(`${dir}/`) ||
+        point.startsWith("/run/netns/cni-") ||
+        point === "/run/netns" ||
+        point.startsWith("/run/containerd/") ||
+        point.startsWith("/var/lib/kubelet/")
+      );
     }
     case "netns":
       return line.startsWith("cni-");
@@ -644,11 +649,16 @@ class RunningNode implements RealNode {
     await cp.kubectl(["delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force", "--wait=false"], { timeoutMs: 30_000 });
     if (!kubeletUp) return;
     try {
-      await until("kubelet to stop every pod sandbox", 60_000, async () => {
-        const tasks = await this.ctr(["tasks", "ls", "-q"]);
-        const netns = captureHostState().netns.filter((n) => isOurs("netns", n, this.dir) && !this.before.netns.includes(n));
-        return tasks.stdout.trim() === "" && netns.length === 0 ? true : undefined;
-      }, 500);
+      await until(
+        "kubelet to stop every pod sandbox",
+        60_000,
+        async () => {
+          const tasks = await this.ctr(["tasks", "ls", "-q"]);
+          const netns = captureHostState().netns.filter((n) => isOurs("netns", n, this.dir) && !this.before.netns.includes(n));
+          return tasks.stdout.trim() === "" && netns.length === 0 ? true : undefined;
+        },
+        500,
+      );
     } catch (err) {
       this.log(`${(err as Error).message}; cleaning up by force`);
     }
@@ -753,16 +763,25 @@ export async function startRealNode(options: RealNodeOptions = {}): Promise<Real
           "--v=1",
         ]),
       );
-      await until(`node ${NODE_NAME} Ready`, 120_000, async () => {
-        const dead = node.processes.find((p) => p.exited);
-        if (dead) throw new FatalError(`${dead.name} exited during start-up\n${cp.logTail(60)}`);
-        const r = await cp.kubectl(["get", "node", NODE_NAME, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]);
-        return r.stdout.trim() === "True" ? true : undefined;
-      }, 500);
+      await until(
+        `node ${NODE_NAME} Ready`,
+        120_000,
+        async () => {
+          const dead = node.processes.find((p) => p.exited);
+          if (dead) throw new FatalError(`${dead.name} exited during start-up\n${cp.logTail(60)}`);
+          const r = await cp.kubectl(["get", "node", NODE_NAME, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+          return r.stdout.trim() === "True" ? true : undefined;
+        },
+        500,
+      );
     });
 
     await node.phase("CoreDNS", async () => {
-      const r = await cp.kubectl(["apply", "-f", "-"], { input: corednsObjects(images.coredns.ref).map((o) => JSON.stringify(o)).join("\n") });
+      const r = await cp.kubectl(["apply", "-f", "-"], {
+        input: corednsObjects(images.coredns.ref)
+          .map((o) => JSON.stringify(o))
+          .join("\n"),
+      });
       if (r.code !== 0) throw new Error(`applying CoreDNS: ${r.stderr}`);
       const ready = await cp.kubectl(["-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s"], { timeoutMs: 130_000 });
       if (ready.code !== 0) throw new Error(`CoreDNS did not become ready: ${ready.stderr}${ready.stdout}\n${cp.logTail(60)}`);
@@ -776,4 +795,3 @@ export async function startRealNode(options: RealNodeOptions = {}): Promise<Real
   log(`node ${NODE_NAME} ready in ${node.timings.total} ms`);
   return node;
 }
-

@@ -54,6 +54,7 @@ describe("admission audit annotations", () => {
   }
 
   it("the checker itself rejects what the API server rejects", () => {
-    for (const bad of ["pods.pod-dns-injector.io/", "pods.pod-dns-injector.io/would inject", `pods.pod-dns-injector.io/${"x".repeat(64)}`, "Pods.Example/x", "a/b/c"]) assert.ok(!isQualifiedName(bad), bad);
+    for (const bad of ["pods.pod-dns-injector.io/", "pods.pod-dns-injector.io/would inject", `pods.pod-dns-injector.io/${"x".repeat(64)}`, "Pods.Example/x", "a/b/c"])
+      assert.ok(!isQualifiedName(bad), bad);
   });
 });

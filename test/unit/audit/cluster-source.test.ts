@@ -28,8 +28,16 @@ function seed(api: FakeApi): void {
   api.collections.set("/api/v1/namespaces", [ns("team-a", "enabled"), ns("team-b", "audit"), ns("plain"), ns("team-c", "enabled")]);
   api.collections.set("/api/v1/namespaces/kube-system/services", [{ metadata: { name: "kube-dns", namespace: "kube-system" }, spec: { clusterIP: NEW_DNS_IP } }]);
   const webPod = (n: string) => ({ ...injectedPod(n), metadata: { ...injectedPod(n).metadata, ownerReferences: controller("ReplicaSet", "web-5d8") } });
-  api.collections.set("/api/v1/namespaces/team-a/pods", [webPod("web-5d8-a"), webPod("web-5d8-b"), webPod("web-5d8-c"), plainPod("early"), injectedPod("fresh", { ip: NEW_DNS_IP })]);
-  api.collections.set("/apis/apps/v1/namespaces/team-a/replicasets", [{ metadata: { name: "web-5d8", ownerReferences: controller("Deployment", "web") }, spec: { template: { metadata: {}, spec: {} } } }]);
+  api.collections.set("/api/v1/namespaces/team-a/pods", [
+    webPod("web-5d8-a"),
+    webPod("web-5d8-b"),
+    webPod("web-5d8-c"),
+    plainPod("early"),
+    injectedPod("fresh", { ip: NEW_DNS_IP }),
+  ]);
+  api.collections.set("/apis/apps/v1/namespaces/team-a/replicasets", [
+    { metadata: { name: "web-5d8", ownerReferences: controller("Deployment", "web") }, spec: { template: { metadata: {}, spec: {} } } },
+  ]);
   api.collections.set("/api/v1/namespaces/team-b/pods", [plainPod("watched")]);
   api.collections.set("/api/v1/namespaces/team-c/pods", []);
   api.collections.set("/api/v1/namespaces/plain/pods", [plainPod("ignored")]);
@@ -50,7 +58,9 @@ describe("auditCluster against a fake API server", () => {
 
   it("pages every list with limit and continue, lists only the opted-in namespaces and the owner kinds in use", async () => {
     const run = await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" }, pageSize: 2, concurrency: 1 });
-    const gets = api.requests.filter((r) => r.method === "GET").map((r) => `${r.path}?${r.query.get("labelSelector") ?? ""}|${r.query.get("limit") ?? ""}|${r.query.get("continue") ?? ""}`);
+    const gets = api.requests
+      .filter((r) => r.method === "GET")
+      .map((r) => `${r.path}?${r.query.get("labelSelector") ?? ""}|${r.query.get("limit") ?? ""}|${r.query.get("continue") ?? ""}`);
     assert.deepEqual(gets, [
       "/api/v1/namespaces/kube-system/services/kube-dns?||",
       "/api/v1/namespaces?pod-dns-injector.io/inject in (enabled,audit)|2|",
@@ -86,7 +96,10 @@ describe("auditCluster against a fake API server", () => {
 
   it("-n audits one namespace whatever its label, and a missing one is NamespaceNotFoundError", async () => {
     const run = await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-b" } });
-    assert.deepEqual(run.pods.map((p) => p.name), ["watched"]);
+    assert.deepEqual(
+      run.pods.map((p) => p.name),
+      ["watched"],
+    );
     await assert.rejects(auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "nope" } }), NamespaceNotFoundError);
   });
 
@@ -96,19 +109,30 @@ describe("auditCluster against a fake API server", () => {
     assert.deepEqual(run.dnsService, { namespace: "kube-system", name: "kube-dns", ips: [DNS_IP], source: "configured" });
     assert.equal(run.pods.find((p) => p.name === "web-5d8-a")?.result, "pass");
     api.requests.length = 0;
-    await auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" }, dnsServiceIPs: { ips: [NEW_DNS_IP], source: "flag" } });
+    await auditCluster({
+      kubeConfig: api.kubeConfig,
+      settings: defaultSettings(),
+      scope: { kind: "namespace", name: "team-a" },
+      dnsServiceIPs: { ips: [NEW_DNS_IP], source: "flag" },
+    });
     assert.ok(!api.requests.some((r) => r.path.includes("/services/")));
   });
 
   it("an API failure names what was being listed", async () => {
     api.collections.delete("/api/v1/namespaces/team-a/pods");
-    await assert.rejects(auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" } }), /list pods in namespace team-a: HTTP 404/);
+    await assert.rejects(
+      auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "namespace", name: "team-a" } }),
+      /list pods in namespace team-a: HTTP 404/,
+    );
   });
 
   it("an aborted audit stops between pages", async () => {
     const ac = new AbortController();
     ac.abort(new Error("stopping"));
-    await assert.rejects(auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" }, signal: ac.signal, dnsServiceIPs: { ips: [DNS_IP], source: "flag" } }), /stopping/);
+    await assert.rejects(
+      auditCluster({ kubeConfig: api.kubeConfig, settings: defaultSettings(), scope: { kind: "opted-in" }, signal: ac.signal, dnsServiceIPs: { ips: [DNS_IP], source: "flag" } }),
+      /stopping/,
+    );
   });
 });
 
@@ -125,8 +149,12 @@ describe("writePolicyReports against a fake API server", () => {
 
   it("creates, then leaves unchanged, updates what changed and deletes reports of namespaces without pods", async () => {
     // A stale report of ours in team-c (no pods now), and someone else's report that must stay.
-    api.collections.get(`${REPORTS}/team-c/policyreports`)!.push({ metadata: { name: "pod-dns-injector", namespace: "team-c", labels: { "app.kubernetes.io/managed-by": "pod-dns-injector" }, resourceVersion: "1" } });
-    api.collections.get(`${REPORTS}/team-a/policyreports`)!.push({ metadata: { name: "kyverno-report", namespace: "team-a", labels: { "app.kubernetes.io/managed-by": "kyverno" }, resourceVersion: "1" } });
+    api.collections
+      .get(`${REPORTS}/team-c/policyreports`)!
+      .push({ metadata: { name: "pod-dns-injector", namespace: "team-c", labels: { "app.kubernetes.io/managed-by": "pod-dns-injector" }, resourceVersion: "1" } });
+    api.collections
+      .get(`${REPORTS}/team-a/policyreports`)!
+      .push({ metadata: { name: "kyverno-report", namespace: "team-a", labels: { "app.kubernetes.io/managed-by": "kyverno" }, resourceVersion: "1" } });
 
     const first = await writePolicyReports({ kubeConfig: api.kubeConfig, reports: buildPolicyReports(await audit()), owns: { kind: "all" } });
     assert.deepEqual(first, { kind: "written", created: ["team-a/pod-dns-injector", "team-b/pod-dns-injector"], updated: [], unchanged: [], deleted: ["team-c/pod-dns-injector"] });
@@ -153,7 +181,10 @@ describe("writePolicyReports against a fake API server", () => {
   });
 
   it("takes over a report of our name without our label, and retries an update that lost a race", async () => {
-    const teamA = api.collections.get(`${REPORTS}/team-a/policyreports`)! as { metadata: { name: string; labels?: Record<string, string>; resourceVersion: string }; summary?: unknown }[];
+    const teamA = api.collections.get(`${REPORTS}/team-a/policyreports`)! as {
+      metadata: { name: string; labels?: Record<string, string>; resourceVersion: string };
+      summary?: unknown;
+    }[];
     teamA.push({ metadata: { name: "pod-dns-injector", resourceVersion: "1" } }); // not labelled: not listed as ours
     const reports = buildPolicyReports(await audit());
     const first = await writePolicyReports({ kubeConfig: api.kubeConfig, reports, owns: { kind: "all" } });
@@ -189,18 +220,33 @@ describe("writePolicyReports against a fake API server", () => {
   it("writeReports writes each API on its own path; a missing OpenReports CRD is that API's outcome only", async () => {
     const run = await audit();
     const missing = await writeReports({ kubeConfig: api.kubeConfig, run, apis: ["wgpolicyk8s", "openreports"], owns: { kind: "all" } });
-    assert.deepEqual(missing.map((o) => [o.api, o.outcome.kind]), [["wgpolicyk8s", "written"], ["openreports", "crd-missing"]]);
+    assert.deepEqual(
+      missing.map((o) => [o.api, o.outcome.kind]),
+      [
+        ["wgpolicyk8s", "written"],
+        ["openreports", "crd-missing"],
+      ],
+    );
     assert.deepEqual(missing[1]?.outcome, { kind: "crd-missing", message: crdMissingMessage("openreports") });
-    assert.match(crdMissingMessage("openreports"), /^the openreports\.io Report CRD \(reports\.openreports\.io, version v1alpha1\) is not installed in the cluster, so no openreports\.io Reports were written; install it with kubectl apply -k manifests\/optional\/report-crds/);
+    assert.match(
+      crdMissingMessage("openreports"),
+      /^the openreports\.io Report CRD \(reports\.openreports\.io, version v1alpha1\) is not installed in the cluster, so no openreports\.io Reports were written; install it with kubectl apply -k manifests\/optional\/report-crds/,
+    );
 
     api.openReportsCrdInstalled = true;
     const both = await writeReports({ kubeConfig: api.kubeConfig, run, apis: ["wgpolicyk8s", "openreports"], owns: { kind: "all" } });
-    assert.deepEqual(both.map((o) => [o.api, o.outcome.kind === "written" ? `${o.outcome.created.length} created, ${o.outcome.unchanged.length} unchanged` : o.outcome.kind]), [
-      ["wgpolicyk8s", "0 created, 2 unchanged"],
-      ["openreports", "2 created, 0 unchanged"],
-    ]);
+    assert.deepEqual(
+      both.map((o) => [o.api, o.outcome.kind === "written" ? `${o.outcome.created.length} created, ${o.outcome.unchanged.length} unchanged` : o.outcome.kind]),
+      [
+        ["wgpolicyk8s", "0 created, 2 unchanged"],
+        ["openreports", "2 created, 0 unchanged"],
+      ],
+    );
     const stored = api.collections.get(`${OPEN_REPORTS}/team-a/reports`) as { apiVersion: string; kind: string; source?: string; summary: unknown }[];
-    assert.deepEqual(stored.map((r) => [r.apiVersion, r.kind, r.source]), [["openreports.io/v1alpha1", "Report", "pod-dns-injector"]]);
+    assert.deepEqual(
+      stored.map((r) => [r.apiVersion, r.kind, r.source]),
+      [["openreports.io/v1alpha1", "Report", "pod-dns-injector"]],
+    );
     const wg = api.collections.get(`${REPORTS}/team-a/policyreports`) as { summary: unknown }[];
     assert.deepEqual(stored[0]?.summary, wg[0]?.summary, "the same summary in both APIs");
     const again = await writeReports({ kubeConfig: api.kubeConfig, run, apis: ["openreports"], owns: { kind: "all" } });
@@ -253,7 +299,16 @@ describe("startBackgroundAudit against a fake API server", () => {
     const { lines, log } = capture();
     const registry = new Registry();
     const timers = new ManualTimers();
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => false, dnsServiceIPs: () => ({ ips: [DNS_IP] }), intervalSeconds: 1, timers });
+    const bg = startBackgroundAudit({
+      kubeConfig: api.kubeConfig,
+      settings: defaultSettings,
+      log,
+      registry,
+      isLeader: () => false,
+      dnsServiceIPs: () => ({ ips: [DNS_IP] }),
+      intervalSeconds: 1,
+      timers,
+    });
     bg.trigger("namespace labels changed");
     await timers.advance(3000); // the debounce, then two scheduled rounds (each debounced too)
     await bg.stop();
@@ -269,7 +324,16 @@ describe("startBackgroundAudit against a fake API server", () => {
     const { lines, waitFor, log } = capture();
     const registry = new Registry();
     const timers = new ManualTimers();
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }), intervalSeconds: 3600, timers });
+    const bg = startBackgroundAudit({
+      kubeConfig: api.kubeConfig,
+      settings: defaultSettings,
+      log,
+      registry,
+      isLeader: () => true,
+      dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }),
+      intervalSeconds: 3600,
+      timers,
+    });
     const finished = () => lines.filter((l) => l.msg === "background audit finished");
     await timers.advance(999);
     assert.equal(finished().length, 0, "the first audit waits for the debounce");
@@ -291,7 +355,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     bg.trigger("CRD installed");
     await timers.advance(1000);
     await waitFor("the third audit", () => finished().length === 3);
-    assert.deepEqual((finished()[2]?.reports), { wgpolicyk8s: { created: 2, updated: 0, unchanged: 0, deleted: 0 } });
+    assert.deepEqual(finished()[2]?.reports, { wgpolicyk8s: { created: 2, updated: 0, unchanged: 0, deleted: 0 } });
     assert.ok(lines.some((l) => l.msg === "the PolicyReport CRD is installed now: writing PolicyReports"));
     await bg.stop();
     bg.trigger("after stop");
@@ -306,7 +370,16 @@ describe("startBackgroundAudit against a fake API server", () => {
     const registry = new Registry();
     const timers = new ManualTimers();
     const settings = () => ({ ...defaultSettings(), audit: { ...defaultSettings().audit, reports: "both" as const } });
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }), intervalSeconds: 3600, timers });
+    const bg = startBackgroundAudit({
+      kubeConfig: api.kubeConfig,
+      settings,
+      log,
+      registry,
+      isLeader: () => true,
+      dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }),
+      intervalSeconds: 3600,
+      timers,
+    });
     const finished = () => lines.filter((l) => l.msg === "background audit finished");
     await timers.advance(1000);
     await waitFor("the first audit", () => finished().length === 1);
@@ -314,7 +387,10 @@ describe("startBackgroundAudit against a fake API server", () => {
     assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="wgpolicyk8s"\} 0/);
     assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="openreports"\} 1/);
     const warned = lines.filter((l) => typeof l.msg === "string" && l.msg.includes("is not installed"));
-    assert.deepEqual(warned.map((l) => [l.api, l.msg]), [["openreports", `${crdMissingMessage("openreports")}; the audit keeps updating its Prometheus metrics`]]);
+    assert.deepEqual(
+      warned.map((l) => [l.api, l.msg]),
+      [["openreports", `${crdMissingMessage("openreports")}; the audit keeps updating its Prometheus metrics`]],
+    );
     assert.deepEqual(finished()[0]?.reports, { wgpolicyk8s: { created: 2, updated: 0, unchanged: 0, deleted: 0 } });
 
     api.openReportsCrdInstalled = true;
@@ -324,7 +400,10 @@ describe("startBackgroundAudit against a fake API server", () => {
     text = await registry.metrics();
     assert.match(text, /pod_dns_injector_audit_policyreport_crd_missing\{api="openreports"\} 0/);
     assert.ok(lines.some((l) => l.msg === "the openreports.io Report CRD is installed now: writing openreports.io Reports"));
-    assert.deepEqual(finished()[1]?.reports, { wgpolicyk8s: { created: 0, updated: 0, unchanged: 2, deleted: 0 }, openreports: { created: 2, updated: 0, unchanged: 0, deleted: 0 } });
+    assert.deepEqual(finished()[1]?.reports, {
+      wgpolicyk8s: { created: 0, updated: 0, unchanged: 2, deleted: 0 },
+      openreports: { created: 2, updated: 0, unchanged: 0, deleted: 0 },
+    });
     await bg.stop();
   });
 
@@ -334,7 +413,16 @@ describe("startBackgroundAudit against a fake API server", () => {
     const timers = new ManualTimers();
     const pods = api.collections.get("/api/v1/namespaces/team-a/pods")!;
     api.collections.delete("/api/v1/namespaces/team-a/pods");
-    const bg = startBackgroundAudit({ kubeConfig: api.kubeConfig, settings: defaultSettings, log, registry, isLeader: () => true, dnsServiceIPs: () => ({ ips: [DNS_IP] }), intervalSeconds: 3600, timers });
+    const bg = startBackgroundAudit({
+      kubeConfig: api.kubeConfig,
+      settings: defaultSettings,
+      log,
+      registry,
+      isLeader: () => true,
+      dnsServiceIPs: () => ({ ips: [DNS_IP] }),
+      intervalSeconds: 3600,
+      timers,
+    });
     await timers.advance(1000);
     await waitFor("the failure", () => lines.some((l) => l.level === 50));
     assert.match(String(lines.find((l) => l.level === 50)?.msg), /background audit failed; retrying in 30 s/);

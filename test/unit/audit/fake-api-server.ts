@@ -49,13 +49,18 @@ export async function startFakeApi(): Promise<FakeApi> {
   const requests: RecordedRequest[] = [];
   const collections = new Map<string, Obj[]>();
   let rv = 100;
-  const state: { crdInstalled: boolean; openReportsCrdInstalled: boolean; beforeRequest: ((method: string, path: string) => void) | undefined } = { crdInstalled: true, openReportsCrdInstalled: false, beforeRequest: undefined };
+  const state: { crdInstalled: boolean; openReportsCrdInstalled: boolean; beforeRequest: ((method: string, path: string) => void) | undefined } = {
+    crdInstalled: true,
+    openReportsCrdInstalled: false,
+    beforeRequest: undefined,
+  };
 
   const send = (res: http.ServerResponse, code: number, body: unknown) => {
     res.writeHead(code, { "content-type": "application/json" });
     res.end(JSON.stringify(body));
   };
-  const notFound = (res: http.ServerResponse, what: string) => send(res, 404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404, message: `${what} not found` });
+  const notFound = (res: http.ServerResponse, what: string) =>
+    send(res, 404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404, message: `${what} not found` });
 
   const server = http.createServer((req, res) => {
     let raw = "";
@@ -70,7 +75,10 @@ export async function startFakeApi(): Promise<FakeApi> {
       if (path.startsWith(REPORTS) && !state.crdInstalled) return notFound(res, "the server could not find the requested resource");
       if (path.startsWith(OPEN_REPORTS) && !state.openReportsCrdInstalled) return notFound(res, "the server could not find the requested resource");
       // Cluster-wide list of reports: every namespace's collection.
-      for (const [root, plural, kind] of [[REPORTS, "policyreports", "PolicyReportList"], [OPEN_REPORTS, "reports", "ReportList"]] as const) {
+      for (const [root, plural, kind] of [
+        [REPORTS, "policyreports", "PolicyReportList"],
+        [OPEN_REPORTS, "reports", "ReportList"],
+      ] as const) {
         if (req.method !== "GET" || path !== `${root}/${plural}`) continue;
         const items = [...collections].filter(([p]) => p.startsWith(`${root}/namespaces/`)).flatMap(([, v]) => v);
         return send(res, 200, { kind, metadata: {}, items: items.filter((o) => matchesSelector(o, url.searchParams.get("labelSelector"))) });
@@ -100,7 +108,8 @@ export async function startFakeApi(): Promise<FakeApi> {
       if (req.method === "GET") return send(res, 200, parent[index]);
       if (req.method === "PUT") {
         const obj = body as Obj;
-        if (obj.metadata?.resourceVersion !== parent[index]!.metadata?.resourceVersion) return send(res, 409, { kind: "Status", reason: "Conflict", code: 409, message: "conflict" });
+        if (obj.metadata?.resourceVersion !== parent[index]!.metadata?.resourceVersion)
+          return send(res, 409, { kind: "Status", reason: "Conflict", code: 409, message: "conflict" });
         parent[index] = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++rv) } };
         return send(res, 200, parent[index]);
       }

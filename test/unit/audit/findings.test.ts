@@ -55,32 +55,146 @@ describe("auditPod: one case per finding kind, pass and skip reason", () => {
     { name: "an up-to-date pod of a Deployment passes (its template agrees)", pod: injectedPod(), workload: deployment(), result: "pass", reason: "already-injected", kinds: [] },
     // pass: injected by the in-tree MutatingAdmissionPolicy (`default@policy`, no hash), judged by its fields
     { name: "a pod the in-tree policy injected, up to date, passes", pod: byPolicy(defaultDNS()), result: "pass", reason: "already-injected", kinds: [] },
-    { name: "a pod the in-tree policy injected before the DNS Service moved is stale", pod: byPolicy(defaultDNS()), ip: NEW_DNS_IP, result: "fail", reason: "reinject-outdated", kinds: ["stale-nameserver"] },
+    {
+      name: "a pod the in-tree policy injected before the DNS Service moved is stale",
+      pod: byPolicy(defaultDNS()),
+      ip: NEW_DNS_IP,
+      result: "fail",
+      reason: "reinject-outdated",
+      kinds: ["stale-nameserver"],
+    },
     // not-injected
     { name: "ClusterFirst, created before opt-in or with the webhook down", pod: plainPod(), result: "fail", reason: "cluster-first", kinds: ["not-injected"] },
-    { name: "dnsPolicy unset (defaults to ClusterFirst)", pod: plainPod("p", { spec: { dnsPolicy: undefined } }), result: "fail", reason: "cluster-first", kinds: ["not-injected"] },
-    { name: "ClusterFirstWithHostNet", pod: plainPod("p", { spec: { hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" } }), result: "fail", reason: "cluster-first-with-host-net", kinds: ["not-injected"] },
+    {
+      name: "dnsPolicy unset (defaults to ClusterFirst)",
+      pod: plainPod("p", { spec: { dnsPolicy: undefined } }),
+      result: "fail",
+      reason: "cluster-first",
+      kinds: ["not-injected"],
+    },
+    {
+      name: "ClusterFirstWithHostNet",
+      pod: plainPod("p", { spec: { hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" } }),
+      result: "fail",
+      reason: "cluster-first-with-host-net",
+      kinds: ["not-injected"],
+    },
     // stale-nameserver
     { name: "injected before the DNS Service moved", pod: injectedPod(), ip: NEW_DNS_IP, result: "fail", reason: "reinject-outdated", kinds: ["stale-nameserver"] },
-    { name: "a Deployment's pod injected before the DNS Service moved", pod: injectedPod(), ip: NEW_DNS_IP, workload: deployment(), result: "fail", reason: "reinject-outdated", kinds: ["stale-nameserver"] },
-    { name: "injected with kube-dns, the namespace now uses the nodelocal profile", pod: injectedPod(), facts: ns("enabled", { [PROFILE_ANNOTATION]: "nodelocal" }), settings: settingsWithProfiles(), result: "fail", reason: "reinject-outdated", kinds: ["stale-nameserver", "drift"] },
+    {
+      name: "a Deployment's pod injected before the DNS Service moved",
+      pod: injectedPod(),
+      ip: NEW_DNS_IP,
+      workload: deployment(),
+      result: "fail",
+      reason: "reinject-outdated",
+      kinds: ["stale-nameserver"],
+    },
+    {
+      name: "injected with kube-dns, the namespace now uses the nodelocal profile",
+      pod: injectedPod(),
+      facts: ns("enabled", { [PROFILE_ANNOTATION]: "nodelocal" }),
+      settings: settingsWithProfiles(),
+      result: "fail",
+      reason: "reinject-outdated",
+      kinds: ["stale-nameserver", "drift"],
+    },
     // drift
-    { name: "the namespace added a search domain", pod: injectedPod(), facts: ns("enabled", { [SEARCHES_ANNOTATION]: "corp.example" }), result: "fail", reason: "reinject-outdated", kinds: ["drift"] },
-    { name: "the namespace lowered ndots; the Deployment's template shows a restart changes it", pod: injectedPod(), facts: ns("enabled", { [NDOTS_ANNOTATION]: "2" }), workload: deployment(), result: "fail", reason: "already-injected", kinds: ["drift"] },
-    { name: "moved DNS and lowered ndots at once: two findings", pod: injectedPod(), ip: NEW_DNS_IP, facts: ns("enabled", { [NDOTS_ANNOTATION]: "2" }), workload: deployment(), result: "fail", reason: "reinject-outdated", kinds: ["stale-nameserver", "drift"] },
-    { name: "the namespace switched to a profile with the same DNS under another name", pod: injectedPod(), facts: ns("enabled", { [PROFILE_ANNOTATION]: "corp" }), settings: settingsWithProfiles(), result: "fail", reason: "reinject-outdated", kinds: ["drift"] },
-    { name: "the injected annotation does not name the applied dnsConfig", pod: { ...podWithDNS("p", defaultDNS()), metadata: { name: "p", annotations: { [INJECTED_ANNOTATION]: "default@0000000000" } } }, result: "fail", reason: "reinject-outdated", kinds: ["drift"] },
+    {
+      name: "the namespace added a search domain",
+      pod: injectedPod(),
+      facts: ns("enabled", { [SEARCHES_ANNOTATION]: "corp.example" }),
+      result: "fail",
+      reason: "reinject-outdated",
+      kinds: ["drift"],
+    },
+    {
+      name: "the namespace lowered ndots; the Deployment's template shows a restart changes it",
+      pod: injectedPod(),
+      facts: ns("enabled", { [NDOTS_ANNOTATION]: "2" }),
+      workload: deployment(),
+      result: "fail",
+      reason: "already-injected",
+      kinds: ["drift"],
+    },
+    {
+      name: "moved DNS and lowered ndots at once: two findings",
+      pod: injectedPod(),
+      ip: NEW_DNS_IP,
+      facts: ns("enabled", { [NDOTS_ANNOTATION]: "2" }),
+      workload: deployment(),
+      result: "fail",
+      reason: "reinject-outdated",
+      kinds: ["stale-nameserver", "drift"],
+    },
+    {
+      name: "the namespace switched to a profile with the same DNS under another name",
+      pod: injectedPod(),
+      facts: ns("enabled", { [PROFILE_ANNOTATION]: "corp" }),
+      settings: settingsWithProfiles(),
+      result: "fail",
+      reason: "reinject-outdated",
+      kinds: ["drift"],
+    },
+    {
+      name: "the injected annotation does not name the applied dnsConfig",
+      pod: { ...podWithDNS("p", defaultDNS()), metadata: { name: "p", annotations: { [INJECTED_ANNOTATION]: "default@0000000000" } } },
+      result: "fail",
+      reason: "reinject-outdated",
+      kinds: ["drift"],
+    },
     // Known limit, asserted so that it stays a decision: a bare pod's own ndots cannot be told apart.
-    { name: "a bare pod when the namespace lowered ndots (no template: indistinguishable from the pod's own ndots)", pod: injectedPod(), facts: ns("enabled", { [NDOTS_ANNOTATION]: "2" }), result: "pass", reason: "already-injected", kinds: [] },
+    {
+      name: "a bare pod when the namespace lowered ndots (no template: indistinguishable from the pod's own ndots)",
+      pod: injectedPod(),
+      facts: ns("enabled", { [NDOTS_ANNOTATION]: "2" }),
+      result: "pass",
+      reason: "already-injected",
+      kinds: [],
+    },
     // would-inject
     { name: "audit mode, never injected", pod: plainPod(), facts: ns("audit"), result: "warn", reason: "would-inject", kinds: ["would-inject"] },
-    { name: "audit mode, injected before the DNS Service moved", pod: injectedPod(), ip: NEW_DNS_IP, facts: ns("audit"), result: "warn", reason: "would-inject", kinds: ["would-inject"] },
+    {
+      name: "audit mode, injected before the DNS Service moved",
+      pod: injectedPod(),
+      ip: NEW_DNS_IP,
+      facts: ns("audit"),
+      result: "warn",
+      reason: "would-inject",
+      kinds: ["would-inject"],
+    },
     { name: "audit mode, injected and up to date", pod: injectedPod(), facts: ns("audit"), result: "pass", reason: "already-injected", kinds: [] },
     // foreign-dns
-    { name: "its own dnsPolicy None with public resolvers only", pod: plainPod("p", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: ["8.8.8.8", "1.1.1.1"] } } }), result: "warn", reason: "pod-manages-own-dns", kinds: ["foreign-dns"] },
-    { name: "its own dnsPolicy None including the cluster DNS", pod: plainPod("p", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: ["1.1.1.1", DNS_IP] } } }), result: "skip", reason: "pod-manages-own-dns", kinds: [] },
-    { name: "its own dnsPolicy None via a profile's NodeLocal DNS address", pod: plainPod("p", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: ["169.254.20.10"] } } }), settings: settingsWithProfiles(), result: "skip", reason: "pod-manages-own-dns", kinds: [] },
-    { name: "its own dnsPolicy None with the previous DNS IP still counts as cluster DNS (the configured fixed IP)", pod: plainPod("p", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: [DNS_IP] } } }), ip: NEW_DNS_IP, result: "skip", reason: "pod-manages-own-dns", kinds: [] },
+    {
+      name: "its own dnsPolicy None with public resolvers only",
+      pod: plainPod("p", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: ["8.8.8.8", "1.1.1.1"] } } }),
+      result: "warn",
+      reason: "pod-manages-own-dns",
+      kinds: ["foreign-dns"],
+    },
+    {
+      name: "its own dnsPolicy None including the cluster DNS",
+      pod: plainPod("p", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: ["1.1.1.1", DNS_IP] } } }),
+      result: "skip",
+      reason: "pod-manages-own-dns",
+      kinds: [],
+    },
+    {
+      name: "its own dnsPolicy None via a profile's NodeLocal DNS address",
+      pod: plainPod("p", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: ["169.254.20.10"] } } }),
+      settings: settingsWithProfiles(),
+      result: "skip",
+      reason: "pod-manages-own-dns",
+      kinds: [],
+    },
+    {
+      name: "its own dnsPolicy None with the previous DNS IP still counts as cluster DNS (the configured fixed IP)",
+      pod: plainPod("p", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: [DNS_IP] } } }),
+      ip: NEW_DNS_IP,
+      result: "skip",
+      reason: "pod-manages-own-dns",
+      kinds: [],
+    },
     // skips, with the webhook's reason codes
     { name: "dnsPolicy Default", pod: plainPod("p", { spec: { dnsPolicy: "Default" } }), result: "skip", reason: "dns-policy-default", kinds: [] },
     { name: "hostNetwork with ClusterFirst", pod: plainPod("p", { spec: { hostNetwork: true } }), result: "skip", reason: "host-network-cluster-first", kinds: [] },
@@ -103,7 +217,11 @@ describe("auditPod: one case per finding kind, pass and skip reason", () => {
       const a = audit(c.pod, over);
       assert.equal(a.result, c.result, a.message);
       assert.equal(a.reason, c.reason, a.message);
-      assert.deepEqual(a.findings.map((f) => f.kind), c.kinds, a.message);
+      assert.deepEqual(
+        a.findings.map((f) => f.kind),
+        c.kinds,
+        a.message,
+      );
       for (const f of a.findings) {
         assert.equal(f.result, FINDING_RULES[f.kind].result, `${f.kind}: result from the rule table`);
         assert.equal(f.severity, FINDING_RULES[f.kind].severity, `${f.kind}: severity from the rule table`);
@@ -113,7 +231,14 @@ describe("auditPod: one case per finding kind, pass and skip reason", () => {
   }
 
   it("excluded namespaces are skipped whatever their label (row 2)", () => {
-    const a = auditPod({ pod: plainPod(), namespace: "kube-system", namespaceFacts: ns("enabled", {}, "kube-system"), settings: defaultSettings(), dnsServiceIPs: [DNS_IP], workload: bare("web-1") });
+    const a = auditPod({
+      pod: plainPod(),
+      namespace: "kube-system",
+      namespaceFacts: ns("enabled", {}, "kube-system"),
+      settings: defaultSettings(),
+      dnsServiceIPs: [DNS_IP],
+      workload: bare("web-1"),
+    });
     assert.equal(a.result, "skip");
     assert.equal(a.reason, "namespace-excluded");
   });
@@ -152,7 +277,10 @@ describe("auditPod: the finding's values", () => {
     const a = audit(injectedPod(), { facts: ns("enabled", { [PROFILE_ANNOTATION]: "node-local-dns" }) });
     assert.equal(a.result, "fail");
     // The node cache is missing in front (stale-nameserver), and timeout/attempts are missing (drift).
-    assert.deepEqual(a.findings.map((f) => f.kind), ["stale-nameserver", "drift"]);
+    assert.deepEqual(
+      a.findings.map((f) => f.kind),
+      ["stale-nameserver", "drift"],
+    );
   });
 
   it("stale-nameserver against a profile's nameservers names the profile", () => {

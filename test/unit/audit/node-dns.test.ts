@@ -37,7 +37,10 @@ describe("checkNodeDNS", () => {
   it("fails a kubelet on the old IP, naming both and who is affected", () => {
     const row = checkNodeDNS("node-2", { clusterDNS: ["10.96.0.53"], clusterDomain: "cluster.local" }, expected);
     assert.equal(row.result, "fail");
-    assert.match(row.message, /kubelet's clusterDNS is 10\.96\.0\.53 but kube-system\/kube-dns is 10\.96\.0\.10: pods the webhook does not inject on this node resolve through 10\.96\.0\.53/);
+    assert.match(
+      row.message,
+      /kubelet's clusterDNS is 10\.96\.0\.53 but kube-system\/kube-dns is 10\.96\.0\.10: pods the webhook does not inject on this node resolve through 10\.96\.0\.53/,
+    );
     assert.match(row.message, /--cluster-dns/);
   });
   it("fails a kubelet without clusterDNS and one with another domain", () => {

@@ -27,7 +27,16 @@ describe("audit: pods that pick their profile", () => {
 
   it("judged by the template's pick when the workload has one", () => {
     const template = { metadata: { annotations: nodeLocal }, spec: {} };
-    const workload: Workload = { kind: "Deployment", name: "web", namespace: NS, chain: [{ kind: "ReplicaSet", name: "web-5d8" }, { kind: "Deployment", name: "web" }], template };
+    const workload: Workload = {
+      kind: "Deployment",
+      name: "web",
+      namespace: NS,
+      chain: [
+        { kind: "ReplicaSet", name: "web-5d8" },
+        { kind: "Deployment", name: "web" },
+      ],
+      template,
+    };
     assert.equal(audit(injectedPod("web-1", { pod: picking("web-1", nodeLocal) }), { workload }).result, "pass");
   });
 
@@ -41,12 +50,18 @@ describe("audit: pods that pick their profile", () => {
     const a = audit(pod, { facts: ns("enabled", { [ALLOWED_PROFILES_ANNOTATION]: "default" }) });
     assert.equal(a.result, "fail");
     assert.equal(a.profile, "default");
-    assert.deepEqual(a.findings.map((f) => f.kind), ["stale-nameserver", "drift"]);
+    assert.deepEqual(
+      a.findings.map((f) => f.kind),
+      ["stale-nameserver", "drift"],
+    );
   });
 
   it("findings name the pod's profile: the stale IP, and drift from the pod's profile", () => {
     const stale = audit(injectedPod("web-1", { pod: picking("web-1", nodeLocal) }), { ip: NEW_DNS_IP });
-    assert.deepEqual(stale.findings.map((f) => f.kind), ["stale-nameserver"]);
+    assert.deepEqual(
+      stale.findings.map((f) => f.kind),
+      ["stale-nameserver"],
+    );
     assert.equal(stale.findings[0]?.message, `injected with nameserver 169.254.20.10, ${DNS_IP}, but the profile "node-local-dns" uses 169.254.20.10, ${NEW_DNS_IP}`);
     // Injected before the pod picked node-local-dns (an annotation added without a restart).
     const before = injectedPod("web-2");
@@ -73,7 +88,10 @@ describe("audit: pods that pick their profile", () => {
     assert.equal(audit(pod).result, "pass");
     const template = { metadata: { annotations: { [NDOTS_ANNOTATION]: "1" } }, spec: {} };
     const workload: Workload = { kind: "ReplicaSet", name: "web", namespace: NS, chain: [{ kind: "ReplicaSet", name: "web" }], template };
-    assert.deepEqual(audit(pod, { workload }).findings.map((f) => f.kind), ["drift"]);
+    assert.deepEqual(
+      audit(pod, { workload }).findings.map((f) => f.kind),
+      ["drift"],
+    );
   });
 });
 
@@ -85,7 +103,10 @@ describe("audit: the cluster source reads the picks", () => {
   it("keeps the pods' profile annotations through the field selection, and samples pods by them", async () => {
     const plain = injectedPod("plain");
     // Same DNS fields as `plain`, but it asks for node-local-dns: not conforming.
-    const asksLater: AuditedPod = { ...plain, metadata: { ...plain.metadata, name: "asks-later", uid: "uid-asks-later", annotations: { ...plain.metadata.annotations, ...nodeLocal } } };
+    const asksLater: AuditedPod = {
+      ...plain,
+      metadata: { ...plain.metadata, name: "asks-later", uid: "uid-asks-later", annotations: { ...plain.metadata.annotations, ...nodeLocal } },
+    };
     api.collections.set("/api/v1/namespaces", [{ metadata: { name: NS, labels: { [INJECT_LABEL]: "enabled" } } }]);
     api.collections.set("/api/v1/namespaces/kube-system/services", [{ metadata: { name: "kube-dns", namespace: "kube-system" }, spec: { clusterIP: DNS_IP } }]);
     api.collections.set(`/api/v1/namespaces/${NS}/pods`, [plain, asksLater, injectedPod("picked", { pod: picking("picked", nodeLocal) })]);

@@ -27,14 +27,30 @@ function run(pods: PodAudit[], namespaces = [...new Set(pods.map((p) => p.namesp
   return { context: { source: "cluster" }, pods, namespaces, dnsService: { namespace: "kube-system", name: "kube-dns", ips: [NEW_DNS_IP], source: "live" }, generatedAt: AT };
 }
 
-const deployment = { kind: "Deployment", name: "web", namespace: NS, chain: [{ kind: "ReplicaSet", name: "web-5d8" }, { kind: "Deployment", name: "web" }], template: { metadata: {}, spec: {} } };
+const deployment = {
+  kind: "Deployment",
+  name: "web",
+  namespace: NS,
+  chain: [
+    { kind: "ReplicaSet", name: "web-5d8" },
+    { kind: "Deployment", name: "web" },
+  ],
+  template: { metadata: {}, spec: {} },
+};
 const sample = (): PodAudit[] => [
   audit(injectedPod("ok", { ip: NEW_DNS_IP }), { ip: NEW_DNS_IP }), // pass
   audit(plainPod("early"), { ip: NEW_DNS_IP }), // not-injected
   audit(injectedPod("web-5d8-a"), { ip: NEW_DNS_IP, facts: ns("enabled", { [NDOTS_ANNOTATION]: "2" }), workload: deployment }), // stale + drift
   audit(plainPod("crawler", { spec: { dnsPolicy: "None", dnsConfig: { nameservers: ["8.8.8.8"] } } }), { ip: NEW_DNS_IP }), // foreign-dns
   audit(plainPod("node-dns", { spec: { dnsPolicy: "Default" } }), { ip: NEW_DNS_IP }), // skip
-  auditPod({ pod: plainPod("other"), namespace: "team-b", namespaceFacts: ns("audit", {}, "team-b"), settings: defaultSettings(), dnsServiceIPs: [NEW_DNS_IP], workload: { kind: "Pod", name: "other", namespace: "team-b", chain: [] } }), // would-inject
+  auditPod({
+    pod: plainPod("other"),
+    namespace: "team-b",
+    namespaceFacts: ns("audit", {}, "team-b"),
+    settings: defaultSettings(),
+    dnsServiceIPs: [NEW_DNS_IP],
+    workload: { kind: "Pod", name: "other", namespace: "team-b", chain: [] },
+  }), // would-inject
 ];
 
 /**
@@ -88,7 +104,10 @@ describe("buildPolicyReports", () => {
   const teamA = reports.find((r) => r.metadata.namespace === NS)!;
 
   it("one report per namespace with pods, named and labelled as ours", () => {
-    assert.deepEqual(reports.map((r) => `${r.metadata.namespace}/${r.metadata.name}`), [`${NS}/${POLICY_REPORT_NAME}`, `team-b/${POLICY_REPORT_NAME}`]);
+    assert.deepEqual(
+      reports.map((r) => `${r.metadata.namespace}/${r.metadata.name}`),
+      [`${NS}/${POLICY_REPORT_NAME}`, `team-b/${POLICY_REPORT_NAME}`],
+    );
     for (const r of reports) {
       assert.equal(r.apiVersion, "wgpolicyk8s.io/v1alpha2");
       assert.equal(r.kind, "PolicyReport");
@@ -142,12 +161,27 @@ describe("buildPolicyReports", () => {
   it("a namespace too large for one object is split into parts, each with its own summary, without splitting a pod", () => {
     const many = Array.from({ length: MAX_RESULTS_PER_REPORT * 2 + 10 }, (_, i) => audit(plainPod(`p-${String(i).padStart(5, "0")}`)));
     const parts = buildPolicyReports(run(many));
-    assert.deepEqual(parts.map((p) => p.metadata.name), [reportName(0), reportName(1), reportName(2)]);
-    assert.deepEqual(parts.map((p) => p.metadata.name), ["pod-dns-injector", "pod-dns-injector-2", "pod-dns-injector-3"]);
-    assert.deepEqual(parts.map((p) => p.results.length), [MAX_RESULTS_PER_REPORT, MAX_RESULTS_PER_REPORT, 10]);
-    assert.deepEqual(parts.map((p) => p.metadata.annotations?.["pod-dns-injector.io/report-part"]), ["1/3", "2/3", "3/3"]);
+    assert.deepEqual(
+      parts.map((p) => p.metadata.name),
+      [reportName(0), reportName(1), reportName(2)],
+    );
+    assert.deepEqual(
+      parts.map((p) => p.metadata.name),
+      ["pod-dns-injector", "pod-dns-injector-2", "pod-dns-injector-3"],
+    );
+    assert.deepEqual(
+      parts.map((p) => p.results.length),
+      [MAX_RESULTS_PER_REPORT, MAX_RESULTS_PER_REPORT, 10],
+    );
+    assert.deepEqual(
+      parts.map((p) => p.metadata.annotations?.["pod-dns-injector.io/report-part"]),
+      ["1/3", "2/3", "3/3"],
+    );
     for (const p of parts) assert.deepEqual(p.summary, summarizeResults(p.results));
-    assert.equal(parts.reduce((n, p) => n + p.summary.fail, 0), many.length);
+    assert.equal(
+      parts.reduce((n, p) => n + p.summary.fail, 0),
+      many.length,
+    );
   });
 
   it("no pods, no report (the writer deletes the namespace's old one)", () => {
@@ -179,9 +213,18 @@ describe("buildPolicyReports for OpenReports (openreports.io/v1alpha1)", () => {
   it("every Report validates against the published openreports.io schema, nothing would be pruned", () => assertValid(open, openReportsSchema));
 
   it("the same reports as the wgpolicyk8s ones: names, metadata, summaries and results", () => {
-    assert.deepEqual(open.map((r) => r.metadata), wg.map((r) => r.metadata));
-    assert.deepEqual(open.map((r) => r.summary), wg.map((r) => r.summary));
-    assert.deepEqual(open.map((r) => r.results), wg.map((r) => r.results));
+    assert.deepEqual(
+      open.map((r) => r.metadata),
+      wg.map((r) => r.metadata),
+    );
+    assert.deepEqual(
+      open.map((r) => r.summary),
+      wg.map((r) => r.summary),
+    );
+    assert.deepEqual(
+      open.map((r) => r.results),
+      wg.map((r) => r.results),
+    );
     for (const r of open) assert.deepEqual(r.summary, summarizeResults(r.results));
     assert.deepEqual(open[0]?.summary, { pass: 1, fail: 3, warn: 1, error: 0, skip: 1 });
   });
@@ -189,7 +232,13 @@ describe("buildPolicyReports for OpenReports (openreports.io/v1alpha1)", () => {
   it("large namespaces split into the same parts", () => {
     const many = Array.from({ length: MAX_RESULTS_PER_REPORT + 5 }, (_, i) => audit(plainPod(`p-${String(i).padStart(5, "0")}`)));
     const parts = buildPolicyReports(run(many), "openreports");
-    assert.deepEqual(parts.map((p) => [p.metadata.name, p.results.length, p.summary.fail]), [["pod-dns-injector", MAX_RESULTS_PER_REPORT, MAX_RESULTS_PER_REPORT], ["pod-dns-injector-2", 5, 5]]);
+    assert.deepEqual(
+      parts.map((p) => [p.metadata.name, p.results.length, p.summary.fail]),
+      [
+        ["pod-dns-injector", MAX_RESULTS_PER_REPORT, MAX_RESULTS_PER_REPORT],
+        ["pod-dns-injector-2", 5, 5],
+      ],
+    );
   });
 
   it("a stored Report whose source someone changed is rewritten; an unchanged one is not", () => {
@@ -204,11 +253,17 @@ describe("report updates", () => {
   const first = buildPolicyReports(run(sample()))[0]!;
   const later = buildPolicyReports({ ...run(sample()), generatedAt: new Date(AT.getTime() + 300_000) })[0]!;
   /** As the API server returns it: keys sorted, plus server-set metadata. */
-  const stored = (r: PolicyReport) => ({ ...(JSON.parse(canonicalJSON(r)) as PolicyReport), metadata: { ...r.metadata, resourceVersion: "42", uid: "u", creationTimestamp: "2026-03-01T12:00:00Z" } });
+  const stored = (r: PolicyReport) => ({
+    ...(JSON.parse(canonicalJSON(r)) as PolicyReport),
+    metadata: { ...r.metadata, resourceVersion: "42", uid: "u", creationTimestamp: "2026-03-01T12:00:00Z" },
+  });
 
   it("an unchanged audit keeps the first-seen timestamps and compares equal: nothing to write", () => {
     const next = carryTimestamps(later, stored(first));
-    assert.deepEqual(next.results.map((r) => r.timestamp), first.results.map((r) => r.timestamp));
+    assert.deepEqual(
+      next.results.map((r) => r.timestamp),
+      first.results.map((r) => r.timestamp),
+    );
     assert.ok(sameReportContent(next, stored(first)));
   });
 

@@ -39,12 +39,29 @@ describe("planRestarts", () => {
       [
         audit(plainPod("debug"), { workload: bare("debug") }),
         audit(plainPod("batch-abc"), { workload: workload("Job", "batch") }),
-        audit(plainPod("nightly-1-x"), { workload: { kind: "CronJob", name: "nightly", namespace: NS, chain: [{ kind: "Job", name: "nightly-1" }, { kind: "CronJob", name: "nightly" }] } }),
+        audit(plainPod("nightly-1-x"), {
+          workload: {
+            kind: "CronJob",
+            name: "nightly",
+            namespace: NS,
+            chain: [
+              { kind: "Job", name: "nightly-1" },
+              { kind: "CronJob", name: "nightly" },
+            ],
+          },
+        }),
       ],
       excluded,
     );
     assert.deepEqual(plan.restarts, []);
-    assert.deepEqual(plan.manual.map((m) => [m.kind, m.name, m.pods]), [["CronJob", "nightly", ["nightly-1-x"]], ["Job", "batch", ["batch-abc"]], ["Pod", "debug", ["debug"]]]);
+    assert.deepEqual(
+      plan.manual.map((m) => [m.kind, m.name, m.pods]),
+      [
+        ["CronJob", "nightly", ["nightly-1-x"]],
+        ["Job", "batch", ["batch-abc"]],
+        ["Pod", "debug", ["debug"]],
+      ],
+    );
     const pod = plan.manual.find((m) => m.kind === "Pod")!;
     assert.match(pod.fix, /kubectl delete pod debug -n team-a/);
     assert.match(plan.manual.find((m) => m.kind === "Job")!.fix, /delete it and create it again/);
@@ -57,14 +74,21 @@ describe("planRestarts", () => {
       audit(plainPod("look-1"), { workload: workload("Deployment", "look"), facts: ns("audit") }),
       audit(foreign, { workload: workload("Deployment", "own") }),
     ];
-    assert.deepEqual(pods.map((p) => p.result), ["pass", "warn", "warn"], "the fixtures are what the test means");
+    assert.deepEqual(
+      pods.map((p) => p.result),
+      ["pass", "warn", "warn"],
+      "the fixtures are what the test means",
+    );
     assert.deepEqual(planRestarts(pods, excluded), { restarts: [], manual: [], excluded: [] });
   });
 
   it("restarts a workload whose pods point at a stale IP", () => {
     const stale = audit(podWithDNS("web-1", defaultDNS("10.96.0.99")), { workload: workload("Deployment", "web") });
     assert.equal(stale.result, "fail");
-    assert.deepEqual(planRestarts([stale], excluded).restarts.map((t) => t.name), ["web"]);
+    assert.deepEqual(
+      planRestarts([stale], excluded).restarts.map((t) => t.name),
+      ["web"],
+    );
   });
 
   it("never plans anything in an excluded namespace, even if an audit reported a failure there", () => {
@@ -98,7 +122,11 @@ describe("rolloutState (kubectl rollout status rules)", () => {
     assert.deepEqual(d({ observedGeneration: 3, updatedReplicas: 2, replicas: 3, availableReplicas: 2 }), { state: "progressing", detail: "1 old replicas pending termination" });
     assert.deepEqual(d({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, availableReplicas: 1 }), { state: "progressing", detail: "1 of 2 updated replicas available" });
     assert.deepEqual(d({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, availableReplicas: 2 }), { state: "done" });
-    const stuck = d({ observedGeneration: 3, updatedReplicas: 1, conditions: [{ type: "Progressing", reason: "ProgressDeadlineExceeded", message: 'ReplicaSet "web-5d" has timed out progressing.' }] });
+    const stuck = d({
+      observedGeneration: 3,
+      updatedReplicas: 1,
+      conditions: [{ type: "Progressing", reason: "ProgressDeadlineExceeded", message: 'ReplicaSet "web-5d" has timed out progressing.' }],
+    });
     assert.equal(stuck.state, "failed");
     assert.match((stuck as { detail: string }).detail, /progress deadline: ReplicaSet "web-5d" has timed out/);
   });
@@ -121,6 +149,8 @@ describe("rolloutState (kubectl rollout status rules)", () => {
 
 describe("restartPatch", () => {
   it("sets kubectl's restartedAt template annotation in RFC 3339 seconds, nothing else", () => {
-    assert.deepEqual(restartPatch(new Date("2026-12-04T07:01:02.345Z")), { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: "2026-12-04T07:01:02Z" } } } } });
+    assert.deepEqual(restartPatch(new Date("2026-12-04T07:01:02.345Z")), {
+      spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: "2026-12-04T07:01:02Z" } } } },
+    });
   });
 });

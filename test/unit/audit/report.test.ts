@@ -7,7 +7,15 @@ import { clearAudit, createAuditMetrics, recordAudit } from "../../../audit/metr
 import { formatJSON, formatTable, formatYAML, hasViolations, podEntries, summarize, summaryLine, type AuditRun } from "../../../audit/report.js";
 import { DNS_IP, NEW_DNS_IP, NS, audit, injectedPod, ns, plainPod } from "./fixtures.js";
 
-const deployment = { kind: "Deployment", name: "web", namespace: NS, chain: [{ kind: "ReplicaSet", name: "web-5d8" }, { kind: "Deployment", name: "web" }] };
+const deployment = {
+  kind: "Deployment",
+  name: "web",
+  namespace: NS,
+  chain: [
+    { kind: "ReplicaSet", name: "web-5d8" },
+    { kind: "Deployment", name: "web" },
+  ],
+};
 const run = (pods: PodAudit[], namespaces = [NS, "quiet"]): AuditRun => ({
   context: { source: "cluster" },
   pods,
@@ -66,7 +74,11 @@ describe("formats", () => {
   });
 
   it("table: a workload with two findings shows both rows and one fix", () => {
-    const both = audit(injectedPod("web-5d8-a"), { ip: NEW_DNS_IP, facts: ns("enabled", { "pod-dns-injector.io/ndots": "2" }), workload: { ...deployment, template: { spec: {} } } });
+    const both = audit(injectedPod("web-5d8-a"), {
+      ip: NEW_DNS_IP,
+      facts: ns("enabled", { "pod-dns-injector.io/ndots": "2" }),
+      workload: { ...deployment, template: { spec: {} } },
+    });
     const lines = formatTable(run([both])).split("\n");
     assert.match(lines[1] ?? "", /^team-a {5}deployment\/web {2}1 {5}fail {4}stale-nameserver /);
     assert.match(lines[2] ?? "", /^ {27}1 {5}fail {4}drift {13}dnsConfig differs/);
@@ -74,7 +86,10 @@ describe("formats", () => {
   });
 
   it("table: no findings is one line", () => {
-    assert.equal(formatTable(run([audit(injectedPod("ok", { ip: NEW_DNS_IP }), { ip: NEW_DNS_IP })], [NS])), `No findings. Audited 1 pod in 1 namespace, expected nameserver ${NEW_DNS_IP} (live clusterIP of kube-system/kube-dns): 1 pass, 0 fail, 0 warn, 0 skip.\n`);
+    assert.equal(
+      formatTable(run([audit(injectedPod("ok", { ip: NEW_DNS_IP }), { ip: NEW_DNS_IP })], [NS])),
+      `No findings. Audited 1 pod in 1 namespace, expected nameserver ${NEW_DNS_IP} (live clusterIP of kube-system/kube-dns): 1 pass, 0 fail, 0 warn, 0 skip.\n`,
+    );
   });
 
   it("summary line names where the nameserver came from", () => {
@@ -147,7 +162,12 @@ describe("metrics", () => {
     assert.equal(zeros.length, 5);
     assert.ok(zeros.every((v) => v.value === 0));
     const byResult = (await m.pods.get()).values.filter((v) => v.labels.namespace === NS).map((v) => [v.labels.result, v.value]);
-    assert.deepEqual(byResult.sort(), [["fail", 3], ["pass", 1], ["skip", 1], ["warn", 1]]);
+    assert.deepEqual(byResult.sort(), [
+      ["fail", 3],
+      ["pass", 1],
+      ["skip", 1],
+      ["warn", 1],
+    ]);
     const text = await registry.metrics();
     assert.match(text, /pod_dns_injector_audit_nonconforming_pods\{namespace="team-a",finding="stale-nameserver"\} 2/);
 

@@ -7,13 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import forge from "node-forge";
-import {
-  CLOCK_SKEW_ALLOWANCE_MS,
-  issueCertificateAuthority,
-  issueServingCertificate,
-  serviceDNSNames,
-  type PemKeyPair,
-} from "../../../certs/authority.js";
+import { CLOCK_SKEW_ALLOWANCE_MS, issueCertificateAuthority, issueServingCertificate, serviceDNSNames, type PemKeyPair } from "../../../certs/authority.js";
 import { runOpenssl } from "./openssl.js";
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -143,11 +137,14 @@ describe("issueCertificateAuthority", () => {
   ];
   for (const c of invalid) {
     it(`rejects ${c.name} with a RangeError`, () => {
-      assert.throws(() => issueCertificateAuthority(c.opts), (err: unknown) => {
-        assert.ok(err instanceof RangeError);
-        assert.match(err.message, c.message);
-        return true;
-      });
+      assert.throws(
+        () => issueCertificateAuthority(c.opts),
+        (err: unknown) => {
+          assert.ok(err instanceof RangeError);
+          assert.match(err.message, c.message);
+          return true;
+        },
+      );
     });
   }
 });
@@ -276,11 +273,14 @@ describe("issueServingCertificate", () => {
   ];
   for (const c of invalid) {
     it(`rejects ${c.name}`, () => {
-      assert.throws(() => issueServingCertificate(c.opts), (err: unknown) => {
-        assert.ok(err instanceof c.error, `expected ${c.error.name}, got ${String(err)}`);
-        assert.match(err.message, c.message);
-        return true;
-      });
+      assert.throws(
+        () => issueServingCertificate(c.opts),
+        (err: unknown) => {
+          assert.ok(err instanceof c.error, `expected ${c.error.name}, got ${String(err)}`);
+          assert.match(err.message, c.message);
+          return true;
+        },
+      );
     });
   }
 });
@@ -361,14 +361,11 @@ describe("TLS handshake", () => {
 
   function get(opts: { ca: string | string[]; servername?: string }): Promise<string> {
     return new Promise((resolve, reject) => {
-      const req = request(
-        { host: "127.0.0.1", port, path: "/", ca: opts.ca, servername: opts.servername, agent: false },
-        (res) => {
-          let body = "";
-          res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-          res.on("end", () => resolve(body));
-        },
-      );
+      const req = request({ host: "127.0.0.1", port, path: "/", ca: opts.ca, servername: opts.servername, agent: false }, (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        res.on("end", () => resolve(body));
+      });
       req.on("error", reject);
       req.end();
     });
@@ -421,13 +418,10 @@ describe("CA rollover with identical subjects", () => {
     try {
       const port = (server.address() as AddressInfo).port;
       const body = await new Promise<string>((resolve, reject) => {
-        const req = request(
-          { host: "127.0.0.1", port, ca: [oldCA.certPem, newCA.certPem], servername: "pdi.ns.svc", agent: false },
-          (res) => {
-            res.resume();
-            res.on("end", () => resolve(String(res.statusCode)));
-          },
-        );
+        const req = request({ host: "127.0.0.1", port, ca: [oldCA.certPem, newCA.certPem], servername: "pdi.ns.svc", agent: false }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(String(res.statusCode)));
+        });
         req.on("error", reject);
         req.end();
       });

@@ -58,7 +58,10 @@ describe("planCABundlePatch", () => {
     const after = fastJsonPatch.applyPatch(structuredClone(before), patch.ops as Operation[]).newDocument;
     assert.equal(planCABundlePatch(after, desired), null);
     // Nothing but caBundles (and the precondition) is touched.
-    assert.deepEqual(after.webhooks?.map((w) => w.name), before.webhooks?.map((w) => w.name));
+    assert.deepEqual(
+      after.webhooks?.map((w) => w.name),
+      before.webhooks?.map((w) => w.name),
+    );
   });
 
   it("rewrites a bundle with the right CAs plus junk, and one with an extra CA", () => {
@@ -86,6 +89,9 @@ describe("observeBundles and desiredBundle", () => {
   it("desiredBundle is base64 of the PEM blocks in order", () => {
     const d = desiredBundle([caA, caB]);
     assert.deepEqual(d.fingerprints, [caA.fingerprint, caB.fingerprint]);
-    assert.deepEqual(parseBundle(Buffer.from(d.caBundle, "base64").toString()).certs.map((c) => c.fingerprint), d.fingerprints);
+    assert.deepEqual(
+      parseBundle(Buffer.from(d.caBundle, "base64").toString()).certs.map((c) => c.fingerprint),
+      d.fingerprints,
+    );
   });
 });

@@ -72,7 +72,10 @@ describe("convergeCertificates", () => {
     const store = new FakeSecretStore();
     const opts = options(store);
     const r = ok(await convergeCertificates(opts));
-    assert.deepEqual(r.performed.map((p) => `${p.step.action}:${p.step.reason}`), ["create-ca:no-ca", "issue-serving:serving-missing"]);
+    assert.deepEqual(
+      r.performed.map((p) => `${p.step.action}:${p.step.reason}`),
+      ["create-ca:no-ca", "issue-serving:serving-missing"],
+    );
     assert.deepEqual(store.writes, [`create ${CA}`, `create ${TLS}`]);
     assert.equal(r.plan.step.action, "idle");
     const { serving } = assertConsistent(store);
@@ -136,7 +139,10 @@ describe("convergeCertificates", () => {
     };
     const r = ok(await convergeCertificates(opts));
     assert.equal(r.conflicts, 1);
-    assert.deepEqual(r.performed.map((p) => p.step.reason), ["rotation-requested"]);
+    assert.deepEqual(
+      r.performed.map((p) => p.step.reason),
+      ["rotation-requested"],
+    );
     assert.equal(store.secrets.get(TLS)!.annotations["example.com/other"], "x", "the concurrent edit was lost");
     assert.equal(store.secrets.get(TLS)!.annotations[ROTATED_ANNOTATION], "one");
   });
@@ -169,7 +175,10 @@ describe("convergeCertificates", () => {
     assert.deepEqual(ok(await convergeCertificates(opts)).performed, []);
     c.advance(SECOND);
     const renewed = ok(await convergeCertificates(opts));
-    assert.deepEqual(renewed.performed.map((p) => `${p.step.action}:${p.step.reason}`), ["issue-serving:serving-renewal"]);
+    assert.deepEqual(
+      renewed.performed.map((p) => `${p.step.action}:${p.step.reason}`),
+      ["issue-serving:serving-renewal"],
+    );
     assert.notEqual(renewed.serving?.cert?.fingerprint, first.serving?.cert?.fingerprint);
     assert.equal(renewed.ca?.active?.fingerprint, first.ca?.active?.fingerprint, "a serving renewal must not touch the CA");
   });
@@ -191,7 +200,10 @@ describe("convergeCertificates", () => {
     // 1. Rollover requested: the new CA is added to the trusted set; nothing is re-signed yet.
     store.edit(CA, (s) => (s.annotations[ROTATE_ANNOTATION] = "2026-03-01"));
     const introduced = ok(await convergeCertificates(opts));
-    assert.deepEqual(introduced.performed.map((p) => `${p.step.action}:${p.step.reason}`), ["introduce-ca:rotation-requested", "sync-serving-ca:trust-changed"]);
+    assert.deepEqual(
+      introduced.performed.map((p) => `${p.step.action}:${p.step.reason}`),
+      ["introduce-ca:rotation-requested", "sync-serving-ca:trust-changed"],
+    );
     const newCA = readCASecret(store.secrets.get(CA)!).next!.fingerprint;
     assert.deepEqual(assertConsistent(store).trusted, [oldCA, newCA]);
     assert.equal(introduced.serving?.cert?.fingerprint, oldServing, "served before the new CA is trusted everywhere");
@@ -206,7 +218,10 @@ describe("convergeCertificates", () => {
     assert.deepEqual(ok(await convergeCertificates(opts)).performed, []);
     c.advance(SECOND);
     const switched = ok(await convergeCertificates(opts));
-    assert.deepEqual(switched.performed.map((p) => `${p.step.action}:${p.step.reason}`), ["promote-ca:new-ca-trusted", "issue-serving:ca-rollover"]);
+    assert.deepEqual(
+      switched.performed.map((p) => `${p.step.action}:${p.step.reason}`),
+      ["promote-ca:new-ca-trusted", "issue-serving:ca-rollover"],
+    );
     const { serving, trusted } = assertConsistent(store);
     assert.deepEqual(trusted, [newCA, oldCA], "the old CA stays trusted while replicas switch");
     assert.ok(serving.checkIssued(new X509Certificate(readCASecret(store.secrets.get(CA)!).active!.pem)));
@@ -215,7 +230,10 @@ describe("convergeCertificates", () => {
     // 3. After the grace period the old CA is dropped everywhere.
     c.advance(5 * SECOND);
     const retired = ok(await convergeCertificates(opts));
-    assert.deepEqual(retired.performed.map((p) => `${p.step.action}:${p.step.reason}`), ["retire-ca:serving-switched", "sync-serving-ca:trust-changed"]);
+    assert.deepEqual(
+      retired.performed.map((p) => `${p.step.action}:${p.step.reason}`),
+      ["retire-ca:serving-switched", "sync-serving-ca:trust-changed"],
+    );
     assert.deepEqual(assertConsistent(store).trusted, [newCA]);
     assert.deepEqual(Object.keys(store.secrets.get(CA)!.data).sort(), [CA_KEYS.cert, CA_KEYS.key]);
     assert.equal(retired.plan.step.action, "idle");
@@ -228,10 +246,17 @@ describe("convergeCertificates", () => {
     const oldCA = first.ca!.active!.fingerprint;
     store.secrets.delete(CA);
     const r = ok(await convergeCertificates(opts));
-    assert.deepEqual(r.performed.map((p) => `${p.step.action}:${p.step.reason}`), ["introduce-ca:ca-key-lost", "sync-serving-ca:trust-changed"]);
+    assert.deepEqual(
+      r.performed.map((p) => `${p.step.action}:${p.step.reason}`),
+      ["introduce-ca:ca-key-lost", "sync-serving-ca:trust-changed"],
+    );
     const ca = readCASecret(store.secrets.get(CA)!);
     assert.equal(ca.active, undefined);
-    assert.deepEqual(ca.previous.map((p) => p.fingerprint), [oldCA], "the old CA stays trusted");
+    assert.deepEqual(
+      ca.previous.map((p) => p.fingerprint),
+      [oldCA],
+      "the old CA stays trusted",
+    );
     assert.equal(r.serving?.cert?.fingerprint, first.serving?.cert?.fingerprint, "the valid serving certificate is kept");
     assert.deepEqual(assertConsistent(store).trusted, [ca.next!.fingerprint, oldCA]);
   });
@@ -242,12 +267,15 @@ describe("convergeCertificates", () => {
     ok(await convergeCertificates(opts));
     store.edit(TLS, (s) => (s.data[SERVING_KEYS.cert] = "garbage"));
     const r = ok(await convergeCertificates(opts));
-    assert.deepEqual(r.performed.map((p) => p.step.reason), ["serving-unusable"]);
+    assert.deepEqual(
+      r.performed.map((p) => p.step.reason),
+      ["serving-unusable"],
+    );
     assert.deepEqual(readServingSecret(store.secrets.get(TLS)!).problems, []);
     assertConsistent(store);
   });
 
-  it("caCommonName is a valid PrintableString (Go's x509 rejects \"@\" in one)", () => {
+  it('caCommonName is a valid PrintableString (Go\'s x509 rejects "@" in one)', () => {
     const name = caCommonName(T0);
     assert.match(name, /^[A-Za-z0-9 '()+,\-./:=?]+$/);
     const ca: PemKeyPair = issueCertificateAuthority({ now: T0, commonName: name });

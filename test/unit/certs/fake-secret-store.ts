@@ -32,7 +32,15 @@ export class FakeSecretStore implements SecretStore {
       this.conflicts++;
       return { outcome: "conflict", message: `secrets "${name}" already exists` };
     }
-    const secret = { name, namespace: this.namespace, resourceVersion: String(++this.version), uid: `uid-${name}`, data: { ...content.data }, annotations: { ...content.annotations }, type };
+    const secret = {
+      name,
+      namespace: this.namespace,
+      resourceVersion: String(++this.version),
+      uid: `uid-${name}`,
+      data: { ...content.data },
+      annotations: { ...content.annotations },
+      type,
+    };
     this.secrets.set(name, secret);
     this.writes.push(`create ${name}`);
     return { outcome: "written", secret: structuredClone(secret) };

@@ -23,7 +23,10 @@ describe("writeCertificateFiles", () => {
   it("creates the directory and writes the four files, returning their paths", async () => {
     const dir = join(root, "nested", "out");
     const written = await writeCertificateFiles(dir, CA, SERVING);
-    assert.deepEqual(written, NAMES.map((n) => join(dir, n)));
+    assert.deepEqual(
+      written,
+      NAMES.map((n) => join(dir, n)),
+    );
     const want: Record<string, string> = { "ca.crt": "CA CERT\n", "ca.key": "CA KEY\n", "tls.crt": "TLS CERT\n", "tls.key": "TLS KEY\n" };
     for (const [name, content] of Object.entries(want)) assert.equal(readFileSync(join(dir, name), "utf8"), content, name);
     assert.deepEqual(readdirSync(dir).sort(), NAMES);
@@ -50,7 +53,10 @@ describe("writeCertificateFiles", () => {
       await assert.rejects(writeCertificateFiles(root, CA, SERVING), (err: unknown) => {
         assert.ok(err instanceof CertificateFilesExistError);
         assert.equal(err.code, "EEXIST");
-        assert.deepEqual(err.existing, c.present.map((n) => join(root, n)));
+        assert.deepEqual(
+          err.existing,
+          c.present.map((n) => join(root, n)),
+        );
         assert.match(err.message, /refusing to overwrite existing certificate files/);
         return true;
       });
@@ -63,7 +69,10 @@ describe("writeCertificateFiles", () => {
     for (const name of NAMES) writeFileSync(join(root, name), "OLD\n", { mode: 0o644 });
     chmodSync(join(root, "tls.key"), 0o644);
     const written = await writeCertificateFiles(root, CA, SERVING, { force: true });
-    assert.deepEqual(written, NAMES.map((n) => join(root, n)));
+    assert.deepEqual(
+      written,
+      NAMES.map((n) => join(root, n)),
+    );
     assert.equal(readFileSync(join(root, "tls.key"), "utf8"), "TLS KEY\n");
     assert.equal(readFileSync(join(root, "ca.crt"), "utf8"), "CA CERT\n");
     assert.equal(mode(join(root, "tls.key")), 0o600);

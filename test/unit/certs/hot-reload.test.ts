@@ -96,7 +96,15 @@ describe("hot reload of the serving certificate", () => {
       await replace("ca.crt", first.ca.certPem);
       const reloader = new ServingReloader({ log, metrics, source: "files" });
       const cas: string[] = [];
-      const files = new ExternalCertificateFiles({ certFile: join(dir, "tls.crt"), keyFile: join(dir, "tls.key"), caFile: join(dir, "ca.crt"), reloader, log, metrics, onCA: (pem) => void cas.push(pem) });
+      const files = new ExternalCertificateFiles({
+        certFile: join(dir, "tls.crt"),
+        keyFile: join(dir, "tls.key"),
+        caFile: join(dir, "ca.crt"),
+        reloader,
+        log,
+        metrics,
+        onCA: (pem) => void cas.push(pem),
+      });
       assert.deepEqual(await files.check(), { changed: true });
       reloader.attach(server, { certPem: first.serving.certPem });
       assert.equal(files.readiness(), null);

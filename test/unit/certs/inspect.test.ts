@@ -5,12 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { issueCertificateAuthority, issueServingCertificate } from "../../../certs/authority.js";
-import {
-  describeCertificate,
-  describeCertificates,
-  formatCertificateDescription,
-  splitCertificateBundle,
-} from "../../../certs/inspect.js";
+import { describeCertificate, describeCertificates, formatCertificateDescription, splitCertificateBundle } from "../../../certs/inspect.js";
 import { runOpenssl } from "./openssl.js";
 
 const NOW = new Date("2026-03-01T12:00:00Z");
@@ -70,7 +65,10 @@ describe("describeCertificate", () => {
   });
 
   it("prints serial and fingerprint as openssl does", () => {
-    for (const [pem, d] of [[ca.certPem, caD], [leaf.certPem, leafD]] as const) {
+    for (const [pem, d] of [
+      [ca.certPem, caD],
+      [leaf.certPem, leafD],
+    ] as const) {
       assert.equal(`serial=${d.serialNumber}`, opensslField(pem, "-serial"));
       assert.equal(`sha256 Fingerprint=${d.fingerprintSha256}`, opensslField(pem, "-fingerprint"));
       assert.equal(d.fingerprintSha256, new X509Certificate(pem).fingerprint256);
@@ -83,10 +81,25 @@ describe("describeCertificate", () => {
     try {
       const certPath = join(dir, "ec.crt");
       const r = runOpenssl([
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", join(dir, "ec.key"), "-out", certPath, "-days", "2", "-subj", "/O=example/CN=ec.example",
-        "-addext", "subjectAltName=DNS:ec.example,IP:192.0.2.1",
-        "-addext", "extendedKeyUsage=serverAuth,clientAuth,1.2.3.4",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        join(dir, "ec.key"),
+        "-out",
+        certPath,
+        "-days",
+        "2",
+        "-subj",
+        "/O=example/CN=ec.example",
+        "-addext",
+        "subjectAltName=DNS:ec.example,IP:192.0.2.1",
+        "-addext",
+        "extendedKeyUsage=serverAuth,clientAuth,1.2.3.4",
       ]);
       assert.equal(r.status, 0, r.stderr);
       const d = describeCertificate(readFileSync(certPath, "utf8"));
@@ -114,7 +127,10 @@ describe("describeCertificates", () => {
   it("describes every certificate of a bundle in order, ignoring keys and text", () => {
     const bundle = `# trusted CAs\n${ca.certPem}${leaf.keyPem}\n${leaf.certPem}`;
     assert.equal(splitCertificateBundle(bundle).length, 2);
-    assert.deepEqual(describeCertificates(bundle).map((d) => d.subject), ["CN=test-ca", "CN=pdi"]);
+    assert.deepEqual(
+      describeCertificates(bundle).map((d) => d.subject),
+      ["CN=test-ca", "CN=pdi"],
+    );
   });
 
   it("returns [] when there is no certificate", () => {
@@ -137,8 +153,22 @@ describe("formatCertificateDescription", () => {
     const lines = text.split("\n");
     assert.deepEqual(
       lines.map((l) => l.slice(0, l.indexOf(":"))),
-      ["Subject", "Issuer", "Serial", "Not before", "Not after", "CA", "DNS names", "IP addresses", "Key usage",
-        "Ext key usage", "Public key", "Subject key ID", "Authority key ID", "SHA-256"],
+      [
+        "Subject",
+        "Issuer",
+        "Serial",
+        "Not before",
+        "Not after",
+        "CA",
+        "DNS names",
+        "IP addresses",
+        "Key usage",
+        "Ext key usage",
+        "Public key",
+        "Subject key ID",
+        "Authority key ID",
+        "SHA-256",
+      ],
     );
     const valueColumn = lines[0]!.indexOf("CN=pdi");
     assert.ok(lines.every((l) => l.length > valueColumn && l[valueColumn - 1] === " " && l[valueColumn] !== " "));

@@ -17,10 +17,7 @@ export interface OpensslResult {
 /** Runs `openssl ...args`; fails the calling test with install instructions if openssl is absent. */
 export function runOpenssl(args: string[], input?: string): OpensslResult {
   if (!existsSync(OPENSSL)) {
-    throw new Error(
-      `${OPENSSL} not found: these tests verify certificates with the openssl CLI; ` +
-        "install openssl (e.g. `apt-get install openssl`) and run them again",
-    );
+    throw new Error(`${OPENSSL} not found: these tests verify certificates with the openssl CLI; ` + "install openssl (e.g. `apt-get install openssl`) and run them again");
   }
   const r = spawnSync(OPENSSL, args, { encoding: "utf8", input, timeout: 30_000 });
   if (r.error) throw new Error(`spawn ${OPENSSL} ${args.join(" ")}`, { cause: r.error });

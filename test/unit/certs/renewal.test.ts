@@ -29,7 +29,12 @@ describe("renewalTime", () => {
   });
 
   const bad: { name: string; notBefore: Date; notAfter: Date; message: RegExp }[] = [
-    { name: "notAfter equal to notBefore", notBefore: d("2026-01-01T00:00:00Z"), notAfter: d("2026-01-01T00:00:00Z"), message: /notAfter \(2026-01-01T00:00:00.000Z\) must be after notBefore/ },
+    {
+      name: "notAfter equal to notBefore",
+      notBefore: d("2026-01-01T00:00:00Z"),
+      notAfter: d("2026-01-01T00:00:00Z"),
+      message: /notAfter \(2026-01-01T00:00:00.000Z\) must be after notBefore/,
+    },
     { name: "notAfter before notBefore", notBefore: d("2026-02-01T00:00:00Z"), notAfter: d("2026-01-01T00:00:00Z"), message: /must be after notBefore/ },
     { name: "an invalid date", notBefore: new Date(Number.NaN), notAfter: d("2026-01-01T00:00:00Z"), message: /invalid date/ },
   ];

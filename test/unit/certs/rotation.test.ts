@@ -91,7 +91,14 @@ const LATER = at(2440 * DAY);
 
 const cases: Case[] = [
   // bootstrap
-  { name: "fresh: no Secrets → create a CA", input: { now: T0, policy: POLICY, ca: undefined, serving: undefined, webhookBundles: [] }, phase: "bootstrap", action: "create-ca", reason: "no-ca", trusted: [] },
+  {
+    name: "fresh: no Secrets → create a CA",
+    input: { now: T0, policy: POLICY, ca: undefined, serving: undefined, webhookBundles: [] },
+    phase: "bootstrap",
+    action: "create-ca",
+    reason: "no-ca",
+    trusted: [],
+  },
   {
     name: "CA Secret without a usable CA and nothing valid served → create a CA over it",
     input: { now: T0, policy: POLICY, ca: { previous: [], rotateRequested: false }, serving: undefined, webhookBundles: [] },
@@ -296,7 +303,11 @@ const cases: Case[] = [
   },
   {
     name: "after the rollover: trusted {B} only",
-    input: { ...retiring(new Date(LATER.getTime() + 200 * SECOND), "BB", LATER), ca: { active: CA_B, previous: [], rotateRequested: false }, serving: { cert: serving("BB", LATER), caBundle: ["BB"], rotateRequested: false } },
+    input: {
+      ...retiring(new Date(LATER.getTime() + 200 * SECOND), "BB", LATER),
+      ca: { active: CA_B, previous: [], rotateRequested: false },
+      serving: { cert: serving("BB", LATER), caBundle: ["BB"], rotateRequested: false },
+    },
     phase: "steady",
     action: "idle",
     reason: "up-to-date",

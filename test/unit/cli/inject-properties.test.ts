@@ -23,11 +23,24 @@ async function inject(text: string): Promise<{ code: number; stdout: string; std
 
 const wrappers: Record<string, (pod: GeneratedPod, i: number) => unknown> = {
   Pod: (pod) => pod,
-  Deployment: (pod, i) => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: `d${i}` }, spec: { selector: {}, template: { metadata: pod.metadata, spec: pod.spec } } }),
-  CronJob: (pod, i) => ({ apiVersion: "batch/v1", kind: "CronJob", metadata: { name: `c${i}` }, spec: { schedule: "* * * * *", jobTemplate: { spec: { template: { metadata: pod.metadata, spec: pod.spec } } } } }),
+  Deployment: (pod, i) => ({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: `d${i}` },
+    spec: { selector: {}, template: { metadata: pod.metadata, spec: pod.spec } },
+  }),
+  CronJob: (pod, i) => ({
+    apiVersion: "batch/v1",
+    kind: "CronJob",
+    metadata: { name: `c${i}` },
+    spec: { schedule: "* * * * *", jobTemplate: { spec: { template: { metadata: pod.metadata, spec: pod.spec } } } },
+  }),
 };
 
-function templateOf(obj: Record<string, unknown>): { metadata?: { annotations?: Record<string, string> }; spec?: { dnsPolicy?: string; dnsConfig?: { nameservers: string[]; searches: string[]; options: { name: string }[] } } } {
+function templateOf(obj: Record<string, unknown>): {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: { dnsPolicy?: string; dnsConfig?: { nameservers: string[]; searches: string[]; options: { name: string }[] } };
+} {
   const spec = obj.spec as Record<string, unknown> | undefined;
   if (obj.kind === "Deployment") return spec?.template as never;
   if (obj.kind === "CronJob") return ((spec?.jobTemplate as Record<string, unknown>).spec as Record<string, unknown>).template as never;

@@ -54,7 +54,10 @@ describe("executeRestarts", () => {
     const c = fakeCluster({ a: 2, b: 1 });
     const outcomes = await executeRestarts([target("a"), target("b")], { client: c.client, maxConcurrent: 1, timeoutMs: 60_000, progress: () => {}, ...fastClock() });
     assert.deepEqual(c.log, ["restart a", "done a", "restart b", "done b"]);
-    assert.deepEqual(outcomes.map((o) => o.result), ["rolled-out", "rolled-out"]);
+    assert.deepEqual(
+      outcomes.map((o) => o.result),
+      ["rolled-out", "rolled-out"],
+    );
   });
 
   it("--max-concurrent 2 keeps two rollouts in flight, never more", async () => {
@@ -68,17 +71,33 @@ describe("executeRestarts", () => {
   it("a rollout that times out stops the rest: they are reported as not started, never restarted", async () => {
     const c = fakeCluster({ stuck: Infinity, later: 1 });
     const progress: string[] = [];
-    const outcomes = await executeRestarts([target("stuck"), target("later")], { client: c.client, maxConcurrent: 1, timeoutMs: 5_000, progress: (l) => progress.push(l), ...fastClock() });
-    assert.deepEqual(outcomes.map((o) => o.result), ["timed-out", "not-started"]);
+    const outcomes = await executeRestarts([target("stuck"), target("later")], {
+      client: c.client,
+      maxConcurrent: 1,
+      timeoutMs: 5_000,
+      progress: (l) => progress.push(l),
+      ...fastClock(),
+    });
+    assert.deepEqual(
+      outcomes.map((o) => o.result),
+      ["timed-out", "not-started"],
+    );
     assert.ok(!c.log.includes("restart later"));
     assert.match((outcomes[0] as { detail: string }).detail, /not rolled out after 5 s: 0 of 1 replicas updated/);
-    assert.deepEqual(progress, ["deployment/stuck -n shop: restarted", "deployment/stuck -n shop: 0 of 1 replicas updated"], "progress is printed when it changes, not on every poll");
+    assert.deepEqual(
+      progress,
+      ["deployment/stuck -n shop: restarted", "deployment/stuck -n shop: 0 of 1 replicas updated"],
+      "progress is printed when it changes, not on every poll",
+    );
   });
 
   it("a paused Deployment is reported as blocked and not patched; the others go on", async () => {
     const c = fakeCluster({ ok: 1 }, { paused: { spec: { paused: true } } });
     const outcomes = await executeRestarts([target("paused"), target("ok")], { client: c.client, maxConcurrent: 1, timeoutMs: 60_000, progress: () => {}, ...fastClock() });
-    assert.deepEqual(outcomes.map((o) => o.result), ["blocked", "rolled-out"]);
+    assert.deepEqual(
+      outcomes.map((o) => o.result),
+      ["blocked", "rolled-out"],
+    );
     assert.ok(!c.log.includes("restart paused"));
   });
 
@@ -90,7 +109,10 @@ describe("executeRestarts", () => {
       },
     };
     const outcomes = await executeRestarts([target("a"), target("b")], { client, maxConcurrent: 1, timeoutMs: 1_000, progress: () => {}, ...fastClock() });
-    assert.deepEqual(outcomes.map((o) => o.result), ["failed", "not-started"]);
+    assert.deepEqual(
+      outcomes.map((o) => o.result),
+      ["failed", "not-started"],
+    );
     assert.match((outcomes[0] as { detail: string }).detail, /cannot patch resource "deployments"/);
   });
 });

@@ -16,11 +16,14 @@ function mutate(port: number, ca: string, body: unknown): Promise<{ status: numb
   return new Promise((resolve, reject) => {
     // agent: false: one connection per review, closed after it, so stop() has no kept-alive
     // connection to wait out (it lingers up to 2 s for the API server's to retire).
-    const req = httpsRequest({ host: "127.0.0.1", port, servername: "localhost", ca, agent: false, path: "/mutate", method: "POST", headers: { "content-type": "application/json" } }, (res) => {
-      let text = "";
-      res.on("data", (c) => (text += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as { response: { patch?: string; uid: string } } }));
-    });
+    const req = httpsRequest(
+      { host: "127.0.0.1", port, servername: "localhost", ca, agent: false, path: "/mutate", method: "POST", headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.on("data", (c) => (text += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as { response: { patch?: string; uid: string } } }));
+      },
+    );
     req.on("error", reject);
     req.end(JSON.stringify(body));
   });

@@ -79,7 +79,11 @@ describe("certificates settings", () => {
     { name: "an unknown key", doc: { validity: 3 }, want: [/^certificates\.validity: unknown setting \(known: secretName, caSecretName, /] },
     { name: "a bad Secret name", doc: { secretName: "Bad_Name" }, want: [/^certificates\.secretName: not a valid Secret name \(a lowercase DNS subdomain\): "Bad_Name"$/] },
     { name: "a bad CA Secret name", doc: { caSecretName: 7 }, want: [/^certificates\.caSecretName: not a valid Secret name .*: 7$/] },
-    { name: "the same Secret twice", doc: { secretName: "tls", caSecretName: "tls" }, want: [/^certificates\.secretName and certificates\.caSecretName: must differ \(both "tls"\)/] },
+    {
+      name: "the same Secret twice",
+      doc: { secretName: "tls", caSecretName: "tls" },
+      want: [/^certificates\.secretName and certificates\.caSecretName: must differ \(both "tls"\)/],
+    },
     { name: "a Service name with dots", doc: { serviceName: "a.b" }, want: [/^certificates\.serviceName: not a valid Service name \(a DNS label\): "a\.b"$/] },
     { name: "extraDNSNames not a list", doc: { extraDNSNames: "localhost" }, want: [/^certificates\.extraDNSNames: must be a list of lowercase DNS names$/] },
     { name: "an uppercase DNS name", doc: { extraDNSNames: ["ok", "Upper"] }, want: [/^certificates\.extraDNSNames\[1\]: not a valid lowercase DNS name: "Upper"$/] },
@@ -89,13 +93,21 @@ describe("certificates settings", () => {
     { name: "renewFraction 1", doc: { renewFraction: 1 }, want: [/^certificates\.renewFraction: a number strictly between 0 and 1 .*, got 1$/] },
     { name: "negative interval", doc: { checkIntervalSeconds: -1 }, want: [/^certificates\.checkIntervalSeconds: a number of seconds greater than 0 and at most 86400, got -1$/] },
     { name: "infinite grace", doc: { rolloverGraceSeconds: Infinity }, want: [/^certificates\.rolloverGraceSeconds: a number of seconds/] },
-    { name: "a bad configuration name", doc: { validatingWebhookConfiguration: "Not OK" }, want: [/^certificates\.validatingWebhookConfiguration: a configuration name \(lowercase DNS subdomain\) or null, got "Not OK"$/] },
+    {
+      name: "a bad configuration name",
+      doc: { validatingWebhookConfiguration: "Not OK" },
+      want: [/^certificates\.validatingWebhookConfiguration: a configuration name \(lowercase DNS subdomain\) or null, got "Not OK"$/],
+    },
   ];
   for (const c of bad) {
     it(`rejects ${c.name}`, () => {
       const r = parseSettings({ certificates: c.doc });
       assert.ok(!r.ok, "accepted");
-      for (const w of c.want) assert.ok(r.errors.some((e) => w.test(e)), `missing error ${w}; got:\n${r.errors.join("\n")}`);
+      for (const w of c.want)
+        assert.ok(
+          r.errors.some((e) => w.test(e)),
+          `missing error ${w}; got:\n${r.errors.join("\n")}`,
+        );
     });
   }
 

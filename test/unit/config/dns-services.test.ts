@@ -19,7 +19,12 @@ import { inputs } from "../fixtures.js";
 
 const NEW_IP = "10.100.0.10";
 const OLD_IP = "10.96.0.10";
-const migrating = { dnsServices: [{ namespace: "kube-system", name: "kube-dns-next", clusterIP: NEW_IP }, { namespace: "kube-system", name: "kube-dns" }] };
+const migrating = {
+  dnsServices: [
+    { namespace: "kube-system", name: "kube-dns-next", clusterIP: NEW_IP },
+    { namespace: "kube-system", name: "kube-dns" },
+  ],
+};
 
 function settingsOf(doc: unknown): Settings {
   const r = parseSettings(doc);
@@ -36,7 +41,12 @@ describe("settings dnsServices", () => {
   });
 
   it("lists Services in order; the entry naming dnsService takes its clusterIP; IPs are canonical", () => {
-    const s = settingsOf({ dnsServices: [{ namespace: "kube-system", name: "kube-dns-next", clusterIP: "fd00:0:0:0:0:0:0:a" }, { namespace: "kube-system", name: "kube-dns" }] });
+    const s = settingsOf({
+      dnsServices: [
+        { namespace: "kube-system", name: "kube-dns-next", clusterIP: "fd00:0:0:0:0:0:0:a" },
+        { namespace: "kube-system", name: "kube-dns" },
+      ],
+    });
     assert.deepEqual(dnsServiceRefs(s), [
       { namespace: "kube-system", name: "kube-dns-next", clusterIP: "fd00::a" },
       { namespace: "kube-system", name: "kube-dns", clusterIP: OLD_IP },
@@ -56,12 +66,33 @@ describe("settings dnsServices", () => {
     assert.match(errors({ dnsServices: "kube-system/kube-dns" }), /dnsServices: must be a list of \{namespace, name, clusterIP\}/);
     const four = ["a", "b", "c", "d"].map((name) => ({ namespace: "kube-system", name }));
     assert.match(errors({ dnsServices: four }), /dnsServices: at most 3/);
-    assert.match(errors({ dnsServices: [{ namespace: "kube-system", name: "a" }, { namespace: "kube-system", name: "a" }] }), /dnsServices\[1\]: kube-system\/a is listed twice/);
-    assert.match(errors({ dnsServices: [{ namespace: "kube-system", name: "a", clusterIP: OLD_IP }, { namespace: "kube-system", name: "kube-dns" }] }), /dnsServices\[1\]\.clusterIP: 10\.96\.0\.10 is also dnsServices\[0\]'s/);
+    assert.match(
+      errors({
+        dnsServices: [
+          { namespace: "kube-system", name: "a" },
+          { namespace: "kube-system", name: "a" },
+        ],
+      }),
+      /dnsServices\[1\]: kube-system\/a is listed twice/,
+    );
+    assert.match(
+      errors({
+        dnsServices: [
+          { namespace: "kube-system", name: "a", clusterIP: OLD_IP },
+          { namespace: "kube-system", name: "kube-dns" },
+        ],
+      }),
+      /dnsServices\[1\]\.clusterIP: 10\.96\.0\.10 is also dnsServices\[0\]'s/,
+    );
   });
 
   it("policy render needs every later Service's fixed IP (a binding reads one Service live)", () => {
-    const learned = { dnsServices: [{ namespace: "kube-system", name: "kube-dns-next", clusterIP: NEW_IP }, { namespace: "kube-system", name: "old-dns" }] };
+    const learned = {
+      dnsServices: [
+        { namespace: "kube-system", name: "kube-dns-next", clusterIP: NEW_IP },
+        { namespace: "kube-system", name: "old-dns" },
+      ],
+    };
     assert.match(policyDNSServicesProblem(settingsOf(learned)) ?? "", /dnsServices\[1\] \(kube-system\/old-dns\) needs a clusterIP/);
     assert.equal(policyDNSServicesProblem(settingsOf(migrating)), null);
   });
@@ -115,7 +146,13 @@ describe("during the overlap", () => {
   it("the deletion guard's registration matches every listed Service", () => {
     const one = buildDNSServiceGuardWebhook({ caBundlePem: "" }) as { namespaceSelector: unknown; matchConditions: { expression: string }[] };
     assert.deepEqual(one.namespaceSelector, { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } });
-    const both = buildDNSServiceGuardWebhook({ caBundlePem: "", dnsServices: [{ namespace: "dns", name: "coredns" }, { namespace: "kube-system", name: "kube-dns" }] }) as typeof one;
+    const both = buildDNSServiceGuardWebhook({
+      caBundlePem: "",
+      dnsServices: [
+        { namespace: "dns", name: "coredns" },
+        { namespace: "kube-system", name: "kube-dns" },
+      ],
+    }) as typeof one;
     assert.deepEqual(both.namespaceSelector, { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["dns", "kube-system"] }] });
     assert.equal(
       both.matchConditions[0]!.expression,
@@ -134,23 +171,48 @@ describe("during the overlap", () => {
     assert.match(live.find((v) => v.name === "dnsServiceIPs")!.expression, /variables\.firstDNSServiceIPs \+ \["10\.96\.0\.10", "fd00::a"\]/);
     // One Service: the variable as before, no fallback list.
     const plain = (renderAdmissionPolicies(settingsOf({})) as typeof objects).find((o) => o.kind === "MutatingAdmissionPolicy")!.spec.variables!;
-    assert.equal(plain.some((v) => v.name === "firstDNSServiceIPs"), false);
+    assert.equal(
+      plain.some((v) => v.name === "firstDNSServiceIPs"),
+      false,
+    );
   });
 
   it("the audit names a pod that points only at the old IP; one injected with both passes", () => {
     const old = injectedPod("web-old", { ip: OLD_IP });
-    const judged = auditPod({ pod: old, namespace: NS, namespaceFacts: ns("enabled"), settings: s, dnsServiceIPs: [NEW_IP, OLD_IP], newDNSServiceIPs: [NEW_IP], workload: bare("web-old") });
+    const judged = auditPod({
+      pod: old,
+      namespace: NS,
+      namespaceFacts: ns("enabled"),
+      settings: s,
+      dnsServiceIPs: [NEW_IP, OLD_IP],
+      newDNSServiceIPs: [NEW_IP],
+      workload: bare("web-old"),
+    });
     assert.equal(judged.result, "fail");
     const stale = judged.findings.find((f) => f.kind === "stale-nameserver");
     assert.ok(stale, JSON.stringify(judged.findings));
     assert.match(stale.message, /but the DNS Services kube-system\/kube-dns-next, kube-system\/kube-dns are at 10\.100\.0\.10, 10\.96\.0\.10/);
-    assert.match(stale.message, /points only at the old DNS Service IPs, not at the new kube-system\/kube-dns-next \(10\.100\.0\.10\): restart it before the old Service is removed/);
+    assert.match(
+      stale.message,
+      /points only at the old DNS Service IPs, not at the new kube-system\/kube-dns-next \(10\.100\.0\.10\): restart it before the old Service is removed/,
+    );
 
     // Injected during the overlap: [new, old], as the webhook stores it.
     const fresh = decide(inputs({ dnsServiceIPs: [NEW_IP, OLD_IP] }, s));
     assert.ok(fresh.dnsConfig && fresh.injectedAnnotation);
-    const both = { metadata: { name: "web-new", uid: "uid-web-new", annotations: { "pod-dns-injector.io/injected": fresh.injectedAnnotation } }, spec: { dnsPolicy: "None", dnsConfig: fresh.dnsConfig } };
-    const passed = auditPod({ pod: both, namespace: NS, namespaceFacts: ns("enabled"), settings: s, dnsServiceIPs: [NEW_IP, OLD_IP], newDNSServiceIPs: [NEW_IP], workload: bare("web-new") });
+    const both = {
+      metadata: { name: "web-new", uid: "uid-web-new", annotations: { "pod-dns-injector.io/injected": fresh.injectedAnnotation } },
+      spec: { dnsPolicy: "None", dnsConfig: fresh.dnsConfig },
+    };
+    const passed = auditPod({
+      pod: both,
+      namespace: NS,
+      namespaceFacts: ns("enabled"),
+      settings: s,
+      dnsServiceIPs: [NEW_IP, OLD_IP],
+      newDNSServiceIPs: [NEW_IP],
+      workload: bare("web-new"),
+    });
     assert.equal(passed.result, "pass", JSON.stringify(passed.findings));
   });
 });

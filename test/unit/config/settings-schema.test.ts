@@ -156,7 +156,13 @@ describe("restart-only settings", () => {
     assert.deepEqual(restartOnlyChanges(before, defaultSettings()), []);
     const live = reload({ logLevel: "debug", clusterDomain: "k8s.internal", profiles: { fast: { ndots: 1 } }, guardian: { repair: "recreate" }, dnsService: { clusterIP: null } });
     assert.deepEqual(restartOnlyChanges(before, live), [], "reloadable settings are not reported");
-    const after = reload({ webhook: { port: 9443 }, dnsService: { name: "coredns" }, certificates: { extraIPs: ["127.0.0.1"] }, guardian: { leaseDurationSeconds: 20 }, logLevel: "warn" });
+    const after = reload({
+      webhook: { port: 9443 },
+      dnsService: { name: "coredns" },
+      certificates: { extraIPs: ["127.0.0.1"] },
+      guardian: { leaseDurationSeconds: 20 },
+      logLevel: "warn",
+    });
     assert.deepEqual(restartOnlyChanges(before, after), ["dnsService.name", "webhook.port", "guardian.leaseDurationSeconds", "certificates.extraIPs"]);
     assert.deepEqual(restartOnlyChanges(after, before), ["dnsService.name", "webhook.port", "guardian.leaseDurationSeconds", "certificates.extraIPs"]);
     assert.deepEqual(restartOnlyChanges(reload({ webhook: { port: "8443" } }), before), [], "values are compared after normalisation");

@@ -67,7 +67,11 @@ describe("parseSettings", () => {
       /^webhook\.tlsCertFile and webhook\.tlsKeyFile: set both or neither/,
       /^logLevel: one of/,
     ];
-    for (const w of want) assert.ok(r.errors.some((e) => w.test(e)), `missing error ${w}; got:\n${r.errors.join("\n")}`);
+    for (const w of want)
+      assert.ok(
+        r.errors.some((e) => w.test(e)),
+        `missing error ${w}; got:\n${r.errors.join("\n")}`,
+      );
   });
 
   it("a profile's maxSearchLineBytes: 16 to 2055, kept through normalisation", () => {

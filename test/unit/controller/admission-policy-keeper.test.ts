@@ -45,7 +45,10 @@ describe("admission policy keeper", () => {
     await k.idle();
     assert.deepEqual(calls, [{ name: "p-v1", fieldManager: FIELD_MANAGER, force: true, strategy: PatchStrategy.ServerSideApply }]);
     assert.equal(FIELD_MANAGER, "pod-dns-injector");
-    assert.deepEqual((await metric("pod_dns_injector_admission_policy_in_sync")).map((v) => v.value), [1]);
+    assert.deepEqual(
+      (await metric("pod_dns_injector_admission_policy_in_sync")).map((v) => v.value),
+      [1],
+    );
     await k.stop();
   });
 
@@ -55,7 +58,10 @@ describe("admission policy keeper", () => {
     await k.idle();
     k.settingsChanged();
     await k.idle();
-    assert.deepEqual(calls.map((c) => c.name), ["p-v1", "p-v2"]);
+    assert.deepEqual(
+      calls.map((c) => c.name),
+      ["p-v1", "p-v2"],
+    );
     k.stoppedLeading();
     k.settingsChanged();
     await k.idle();
@@ -68,13 +74,22 @@ describe("admission policy keeper", () => {
     const { k, calls, metric } = keeper({ fail: () => failing });
     k.startedLeading();
     await k.idle();
-    assert.deepEqual((await metric("pod_dns_injector_admission_policy_applies_total")).map((v) => [v.labels.result, v.value]), [["error", 1]]);
-    assert.deepEqual((await metric("pod_dns_injector_admission_policy_in_sync")).map((v) => v.value), [0]);
+    assert.deepEqual(
+      (await metric("pod_dns_injector_admission_policy_applies_total")).map((v) => [v.labels.result, v.value]),
+      [["error", 1]],
+    );
+    assert.deepEqual(
+      (await metric("pod_dns_injector_admission_policy_in_sync")).map((v) => v.value),
+      [0],
+    );
     failing = false;
     k.settingsChanged();
     await k.idle();
     assert.equal(calls.length, 1);
-    assert.deepEqual((await metric("pod_dns_injector_admission_policy_in_sync")).map((v) => v.value), [1]);
+    assert.deepEqual(
+      (await metric("pod_dns_injector_admission_policy_in_sync")).map((v) => v.value),
+      [1],
+    );
     await k.stop();
   });
 });

@@ -92,12 +92,18 @@ describe("reconcileDNSService", () => {
 
   it("first sight: saves the last good copy", () => {
     const a = reconcileDNSService({ ...base, snapshot: undefined, service: kubeDNS("10.96.0.10") });
-    assert.deepEqual(a.map((x) => x.kind), ["save-snapshot"]);
+    assert.deepEqual(
+      a.map((x) => x.kind),
+      ["save-snapshot"],
+    );
   });
 
   it("no fixed IP configured: learns it, and saves the copy", () => {
     const a = reconcileDNSService({ ...base, fixedIP: null, snapshot: undefined, service: kubeDNS("10.96.0.77") });
-    assert.deepEqual(a.map((x) => x.kind), ["learn-ip", "save-snapshot"]);
+    assert.deepEqual(
+      a.map((x) => x.kind),
+      ["learn-ip", "save-snapshot"],
+    );
     assert.deepEqual(a[0], { kind: "learn-ip", ip: "10.96.0.77" });
   });
 
@@ -158,8 +164,22 @@ describe("reconcileDNSService", () => {
 describe("classifyCreateFailure", () => {
   const err = (code: number, reason: string, message: string) => ({ code, body: JSON.stringify({ kind: "Status", reason, message }) });
   it("tells the allocator race from a configuration error from a conflict", () => {
-    assert.equal(classifyCreateFailure(err(422, "Invalid", 'Service "kube-dns" is invalid: spec.clusterIPs: Invalid value: ["10.96.0.10"]: failed to allocate IP 10.96.0.10: provided IP is already allocated')), "already-allocated");
-    assert.equal(classifyCreateFailure(err(422, "Invalid", 'Service "kube-dns" is invalid: spec.clusterIPs: Invalid value: ["10.200.0.10"]: failed to allocate IP 10.200.0.10: the provided IP (10.200.0.10) is not in the valid range. The range of valid IPs is 10.96.0.0/16')), "out-of-range");
+    assert.equal(
+      classifyCreateFailure(
+        err(422, "Invalid", 'Service "kube-dns" is invalid: spec.clusterIPs: Invalid value: ["10.96.0.10"]: failed to allocate IP 10.96.0.10: provided IP is already allocated'),
+      ),
+      "already-allocated",
+    );
+    assert.equal(
+      classifyCreateFailure(
+        err(
+          422,
+          "Invalid",
+          'Service "kube-dns" is invalid: spec.clusterIPs: Invalid value: ["10.200.0.10"]: failed to allocate IP 10.200.0.10: the provided IP (10.200.0.10) is not in the valid range. The range of valid IPs is 10.96.0.0/16',
+        ),
+      ),
+      "out-of-range",
+    );
     assert.equal(classifyCreateFailure(err(409, "AlreadyExists", 'services "kube-dns" already exists')), "exists");
     assert.equal(classifyCreateFailure(err(403, "Forbidden", "forbidden")), "other");
   });
@@ -170,6 +190,8 @@ describe("decideLeaseStep", () => {
   it("no lease: create it", () => assert.deepEqual(decideLeaseStep("me", { record: undefined, observedAt: 0 }, 1000), { kind: "create" }));
   it("mine: renew", () => assert.deepEqual(decideLeaseStep("me", { record: rec("me"), observedAt: 0 }, 99_000), { kind: "renew" }));
   it("released: acquire", () => assert.deepEqual(decideLeaseStep("me", { record: rec(""), observedAt: 1000 }, 1000), { kind: "acquire" }));
-  it("held and fresh by my own clock: follow", () => assert.deepEqual(decideLeaseStep("me", { record: rec("other"), observedAt: 10_000 }, 20_000), { kind: "follow", holder: "other", expiresInMs: 5000 }));
-  it("held but unchanged for a full lease duration: take over", () => assert.deepEqual(decideLeaseStep("me", { record: rec("other"), observedAt: 10_000 }, 25_000), { kind: "acquire" }));
+  it("held and fresh by my own clock: follow", () =>
+    assert.deepEqual(decideLeaseStep("me", { record: rec("other"), observedAt: 10_000 }, 20_000), { kind: "follow", holder: "other", expiresInMs: 5000 }));
+  it("held but unchanged for a full lease duration: take over", () =>
+    assert.deepEqual(decideLeaseStep("me", { record: rec("other"), observedAt: 10_000 }, 25_000), { kind: "acquire" }));
 });

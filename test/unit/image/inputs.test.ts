@@ -24,7 +24,11 @@ describe("walkTree and treeToLayer", () => {
       { path: "lib64/ld-linux-x86-64.so.2", type: "symlink", source: "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" },
     ]);
     assert.deepEqual(
-      treeToLayer(tree, (p) => p !== "README", (p) => `usr/${p}`),
+      treeToLayer(
+        tree,
+        (p) => p !== "README",
+        (p) => `usr/${p}`,
+      ),
       [
         { type: "file", path: "usr/lib/x86_64-linux-gnu/libc.so.6", source: join(dir, "lib", "x86_64-linux-gnu", "libc.so.6") },
         { type: "symlink", path: "usr/lib64/ld-linux-x86-64.so.2", target: "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" },

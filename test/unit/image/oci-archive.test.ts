@@ -138,7 +138,11 @@ describe("writeOciArchive", () => {
     const { layers } = readLayout(members);
     for (const layer of layers) {
       const names = layer.map((m) => m.name);
-      assert.deepEqual(names, [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))), "entries sorted by name");
+      assert.deepEqual(
+        names,
+        [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+        "entries sorted by name",
+      );
       for (const m of layer) {
         assert.ok(m.checksumOk, `${m.name}: header checksum`);
         assert.equal(m.mtime, 0, `${m.name}: mtime`);
@@ -162,7 +166,11 @@ describe("writeOciArchive", () => {
 
   it("keeps modes, symlinks, long names and file contents", async () => {
     const { members } = await build(smallSpec());
-    const byName = new Map(readLayout(members).layers.flat().map((m) => [m.name, m]));
+    const byName = new Map(
+      readLayout(members)
+        .layers.flat()
+        .map((m) => [m.name, m]),
+    );
     const get = (name: string): TarMember => {
       const m = byName.get(name);
       assert.ok(m, `${name} is in a layer`);
@@ -225,7 +233,11 @@ describe("writeOciArchive", () => {
     });
     assert.equal(config.rootfs.type, "layers");
     const { gunzipSync } = await import("node:zlib");
-    assert.deepEqual(config.rootfs.diff_ids, layerBlobs.map((b) => sha256(gunzipSync(b))), "diff_ids are the uncompressed layer digests");
+    assert.deepEqual(
+      config.rootfs.diff_ids,
+      layerBlobs.map((b) => sha256(gunzipSync(b))),
+      "diff_ids are the uncompressed layer digests",
+    );
     assert.equal(config.history.length, 2);
   });
 
@@ -253,11 +265,26 @@ describe("writeOciArchive", () => {
     assert.equal(r.error, undefined, "GNU tar must be installed (apt-get install tar gzip)");
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
-    assert.ok(lines.some((l) => l.startsWith("-rwxr-xr-x 0/0 ") && l.endsWith(" app/run.sh")), r.stdout);
-    assert.ok(lines.some((l) => l.startsWith("drwx------ 65532/65532 ") && l.endsWith(" home/nonroot/")), r.stdout);
-    assert.ok(lines.some((l) => l.endsWith(` ${longName}`)), "PAX long name understood");
-    assert.ok(lines.some((l) => l.endsWith(` app/long-link -> /${longName}`)), "PAX long link understood");
-    assert.ok(lines.every((l) => l.includes(" 1970-01-01 00:00 ")), "every mtime is the epoch");
+    assert.ok(
+      lines.some((l) => l.startsWith("-rwxr-xr-x 0/0 ") && l.endsWith(" app/run.sh")),
+      r.stdout,
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith("drwx------ 65532/65532 ") && l.endsWith(" home/nonroot/")),
+      r.stdout,
+    );
+    assert.ok(
+      lines.some((l) => l.endsWith(` ${longName}`)),
+      "PAX long name understood",
+    );
+    assert.ok(
+      lines.some((l) => l.endsWith(` app/long-link -> /${longName}`)),
+      "PAX long link understood",
+    );
+    assert.ok(
+      lines.every((l) => l.includes(" 1970-01-01 00:00 ")),
+      "every mtime is the epoch",
+    );
   });
 
   it("rejects paths that escape or repeat, and files with both or neither content and source", async () => {
@@ -265,11 +292,29 @@ describe("writeOciArchive", () => {
     const spec = (layer: ImageSpec["layers"][number]): ImageSpec => ({ name: "x.test/a:1", layers: [layer], mtime: 0 });
     await assert.rejects(writeOciArchive(spec([{ type: "dir", path: "/abs" }]), out), /must be relative/);
     await assert.rejects(writeOciArchive(spec([{ type: "dir", path: "a/../b" }]), out), /must be relative/);
-    await assert.rejects(writeOciArchive(spec([{ type: "dir", path: "a" }, { type: "dir", path: "a" }]), out), /lists a twice/);
+    await assert.rejects(
+      writeOciArchive(
+        spec([
+          { type: "dir", path: "a" },
+          { type: "dir", path: "a" },
+        ]),
+        out,
+      ),
+      /lists a twice/,
+    );
     await assert.rejects(writeOciArchive(spec([{ type: "file", path: "f" }]), out), /exactly one of content or source/);
     await assert.rejects(writeOciArchive(spec([{ type: "file", path: "f", content: "x", source: hostData }]), out), /exactly one of content or source/);
     await assert.rejects(writeOciArchive(spec([{ type: "file", path: "f", source: join(work, "missing") }]), out), /cannot read source/);
-    await assert.rejects(writeOciArchive(spec([{ type: "file", path: "a", content: "x" }, { type: "file", path: "a/b", content: "y" }]), out), /below a, which is a file/);
+    await assert.rejects(
+      writeOciArchive(
+        spec([
+          { type: "file", path: "a", content: "x" },
+          { type: "file", path: "a/b", content: "y" },
+        ]),
+        out,
+      ),
+      /below a, which is a file/,
+    );
     await assert.rejects(writeOciArchive({ name: "x.test/a:1", layers: [] }, out), /at least one layer/);
   });
 });

@@ -109,7 +109,10 @@ describe("product image content", () => {
     // The loader the Node binary names (/lib64/ld-linux-x86-64.so.2) resolves through these.
     assert.deepEqual(base.get("lib64"), { type: "symlink", path: "lib64", target: "usr/lib64" });
     assert.deepEqual(base.get("lib"), { type: "symlink", path: "lib", target: "usr/lib" });
-    assert.deepEqual(spec.layers[1]!.map((e) => e.path), [NODE_PATH.slice(1), "nodejs/LICENSE"]);
+    assert.deepEqual(
+      spec.layers[1]!.map((e) => e.path),
+      [NODE_PATH.slice(1), "nodejs/LICENSE"],
+    );
     assert.equal(spec.layers[3], app);
     assert.deepEqual(spec.owner, { "home/nonroot": { uid: 65532, gid: 65532 } });
   });
@@ -157,19 +160,29 @@ describe("the Dockerfile and npm run image do not drift", () => {
     assert.deepEqual(values("WORKDIR"), [RUNTIME.workingDir]);
     assert.deepEqual(values("ENV"), [...RUNTIME.env]);
     assert.deepEqual(values("USER"), [RUNTIME.user]);
-    assert.deepEqual(values("ENTRYPOINT").map((v) => JSON.parse(v) as unknown), [RUNTIME.entrypoint]);
-    assert.deepEqual(values("CMD").map((v) => JSON.parse(v) as unknown), [RUNTIME.cmd]);
-    assert.deepEqual(values("EXPOSE")[0]!.split(" ").map((p) => `${p}/tcp`), RUNTIME.exposedPorts);
+    assert.deepEqual(
+      values("ENTRYPOINT").map((v) => JSON.parse(v) as unknown),
+      [RUNTIME.entrypoint],
+    );
+    assert.deepEqual(
+      values("CMD").map((v) => JSON.parse(v) as unknown),
+      [RUNTIME.cmd],
+    );
+    assert.deepEqual(
+      values("EXPOSE")[0]!
+        .split(" ")
+        .map((p) => `${p}/tcp`),
+      RUNTIME.exposedPorts,
+    );
     const copies = values("COPY").map((c) => c.split(" "));
     const destinations = copies.flatMap((c) => {
       const dest = c[c.length - 1]!;
       const sources = c.slice(c[0]!.startsWith("--from=") ? 1 : 0, -1);
       return dest.endsWith("/") ? sources.map((s) => `${dest}${s}`) : [dest];
     });
-    assert.deepEqual(destinations.sort(), [
-      `${APP_DIR}/node_modules`,
-      ...PRODUCT_DIST_DIRS.map((d) => `${APP_DIR}/dist/${d}`),
-      ...APP_REPO_FILES.map((f) => `${APP_DIR}/${f}`),
-    ].sort());
+    assert.deepEqual(
+      destinations.sort(),
+      [`${APP_DIR}/node_modules`, ...PRODUCT_DIST_DIRS.map((d) => `${APP_DIR}/dist/${d}`), ...APP_REPO_FILES.map((f) => `${APP_DIR}/${f}`)].sort(),
+    );
   });
 });

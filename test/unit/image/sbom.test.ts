@@ -37,7 +37,8 @@ describe("SPDX SBOM", () => {
     assert.equal(doc.packages.length, 5);
     for (const p of doc.packages) {
       assert.match(p.SPDXID, /^SPDXRef-[A-Za-z0-9.-]+$/);
-      for (const field of ["name", "versionInfo", "downloadLocation", "licenseConcluded", "licenseDeclared", "copyrightText"]) assert.equal(typeof p[field], "string", `${p.name}.${field}`);
+      for (const field of ["name", "versionInfo", "downloadLocation", "licenseConcluded", "licenseDeclared", "copyrightText"])
+        assert.equal(typeof p[field], "string", `${p.name}.${field}`);
       assert.equal(p.filesAnalyzed, false);
       assert.equal(p.externalRefs[0].referenceType, "purl");
     }

@@ -95,7 +95,10 @@ describe("RunnableManager", () => {
     await manager.start();
     await manager.leaderWorkStarted();
     assert.deepEqual(events, ["start tls", "start audit", "lead audit"]);
-    assert.deepEqual(manager.readiness().map((c) => [c.name, c.check()]), [["tls", null]]);
+    assert.deepEqual(
+      manager.readiness().map((c) => [c.name, c.check()]),
+      [["tls", null]],
+    );
     await manager.stop("test");
     assert.deepEqual(events.slice(3), ["stop audit", "stop tls"]);
   });

@@ -102,10 +102,7 @@ describe("policy render", () => {
       variable(map, "profileNameservers"),
       'variables.profileName == "cache" ? ["169.254.20.10"] : (variables.profileName == "node-local-dns" ? ["169.254.25.10"] + variables.dnsServiceIPs : (variables.dnsServiceIPs))',
     );
-    assert.equal(
-      variable(map, "dnsServiceMissing"),
-      'variables.profileName == "cache" ? false : (size(variables.dnsServiceIPs) == 0)',
-    );
+    assert.equal(variable(map, "dnsServiceMissing"), 'variables.profileName == "cache" ? false : (size(variables.dnsServiceIPs) == 0)');
     assert.match(variable(map, "profileSearches"), /variables\.profileName == "fast" \? \["corp\.example"\]/);
     assert.match(variable(map, "profileOptions"), /\{"name": "ndots", "value": "2"\}, \{"name": "edns0"\}/);
     assert.equal(variable(map, "clusterSearches"), '[request.namespace + ".svc.k8s.example", "svc.k8s.example", "k8s.example"]');
@@ -123,7 +120,10 @@ describe("policy render", () => {
 
   it("Windows pods: no profile options; with windows: skip a match condition leaves them out of both policies", () => {
     const inject = render(defaultSettings());
-    assert.match(variable(byKind(inject, "MutatingAdmissionPolicy"), "windows"), /object\.spec\.os\.name == "windows"\) \|\| .*object\.spec\.nodeSelector\["kubernetes\.io\/os"\] == "windows"/);
+    assert.match(
+      variable(byKind(inject, "MutatingAdmissionPolicy"), "windows"),
+      /object\.spec\.os\.name == "windows"\) \|\| .*object\.spec\.nodeSelector\["kubernetes\.io\/os"\] == "windows"/,
+    );
     assert.match(variable(byKind(inject, "MutatingAdmissionPolicy"), "profileOptions"), /^variables\.windows \? \[\] : /);
     const conditionNames = (objs: Obj[], kind: string) => (byKind(objs, kind).spec as { matchConditions: { name: string }[] }).matchConditions.map((c) => c.name);
     assert.ok(!conditionNames(inject, "MutatingAdmissionPolicy").includes("not-windows"));
@@ -162,7 +162,10 @@ describe("policy render", () => {
     };
     const yaml = await run(["policy", "render"]);
     assert.equal(yaml.code, 0, yaml.stderr);
-    assert.deepEqual(parseAllDocuments(yaml.stdout).map((d) => (d.toJS() as Obj).kind), ["MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]);
+    assert.deepEqual(
+      parseAllDocuments(yaml.stdout).map((d) => (d.toJS() as Obj).kind),
+      ["MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"],
+    );
     const json = await run(["policy", "render", "-o", "json", "--validation", "deny"]);
     assert.equal(json.code, 0, json.stderr);
     const list = JSON.parse(json.stdout) as { kind: string; items: Obj[] };

@@ -107,7 +107,10 @@ describe("/mutate over fastify inject", () => {
     assert.doesNotMatch(res.body, /connection refused/, "internal details are not sent to the API server");
     assert.equal((await metrics.handlerErrors.get()).values[0]?.value, 1);
     const internal = (await metrics.internalErrors.get()).values;
-    assert.deepEqual(internal.map((v) => [v.labels.reason, v.value]), [["namespace-lookup-failed", 1]]);
+    assert.deepEqual(
+      internal.map((v) => [v.labels.reason, v.value]),
+      [["namespace-lookup-failed", 1]],
+    );
   });
 
   const malformed: [string, unknown, RegExp][] = [

@@ -71,7 +71,11 @@ describe("handleMutate: the encoded patch of a plain pod, shared by pod shape", 
     ];
     const first = await Promise.all(shapes.map((p) => patchOf(p)));
     const again = await Promise.all(shapes.map((p) => patchOf(structuredClone(p))));
-    assert.deepEqual(again.map((p) => p.encoded), first.map((p) => p.encoded), "the same pod shape gets the same patch");
+    assert.deepEqual(
+      again.map((p) => p.encoded),
+      first.map((p) => p.encoded),
+      "the same pod shape gets the same patch",
+    );
     for (const [i, p] of shapes.entries()) {
       const mutated = applyStrict(p, first[i]!.ops) as { metadata: { annotations: Record<string, string> }; spec: { dnsPolicy: string; dnsConfig: { nameservers: string[] } } };
       assert.equal(mutated.spec.dnsPolicy, "None");

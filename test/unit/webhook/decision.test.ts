@@ -9,13 +9,49 @@ const podKind = { group: "", version: "v1", kind: "Pod" };
 
 describe("decide: every row of the decision table", () => {
   const cases: { name: string; over: Parameters<typeof inputs>[0]; row: number; action: string; reason: ReasonCode }[] = [
-    { name: "a Service is not a Pod", over: { request: { kind: { group: "", version: "v1", kind: "Service" }, operation: "CREATE", namespace: "team-a" } }, row: 1, action: "allow", reason: "not-a-pod" },
-    { name: "a Pod of another group is not core Pod", over: { request: { kind: { group: "example.com", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: "team-a" } }, row: 1, action: "allow", reason: "not-a-pod" },
+    {
+      name: "a Service is not a Pod",
+      over: { request: { kind: { group: "", version: "v1", kind: "Service" }, operation: "CREATE", namespace: "team-a" } },
+      row: 1,
+      action: "allow",
+      reason: "not-a-pod",
+    },
+    {
+      name: "a Pod of another group is not core Pod",
+      over: { request: { kind: { group: "example.com", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: "team-a" } },
+      row: 1,
+      action: "allow",
+      reason: "not-a-pod",
+    },
     { name: "UPDATE is not mutated", over: { request: { kind: podKind, operation: "UPDATE", namespace: "team-a" } }, row: 1, action: "allow", reason: "not-create" },
-    { name: "a subresource is not mutated", over: { request: { kind: podKind, operation: "CREATE", subResource: "binding", namespace: "team-a" } }, row: 1, action: "allow", reason: "subresource" },
-    { name: "kube-system is excluded", over: { request: { kind: podKind, operation: "CREATE", namespace: "kube-system" }, namespace: namespace("kube-system", "enabled") }, row: 2, action: "skip", reason: "namespace-excluded" },
-    { name: "kube-node-lease is excluded", over: { request: { kind: podKind, operation: "CREATE", namespace: "kube-node-lease" }, namespace: namespace("kube-node-lease", "enabled") }, row: 2, action: "skip", reason: "namespace-excluded" },
-    { name: "the injector's own namespace is excluded", over: { request: { kind: podKind, operation: "CREATE", namespace: "pod-dns-injector" }, namespace: namespace("pod-dns-injector", "enabled") }, row: 2, action: "skip", reason: "namespace-excluded" },
+    {
+      name: "a subresource is not mutated",
+      over: { request: { kind: podKind, operation: "CREATE", subResource: "binding", namespace: "team-a" } },
+      row: 1,
+      action: "allow",
+      reason: "subresource",
+    },
+    {
+      name: "kube-system is excluded",
+      over: { request: { kind: podKind, operation: "CREATE", namespace: "kube-system" }, namespace: namespace("kube-system", "enabled") },
+      row: 2,
+      action: "skip",
+      reason: "namespace-excluded",
+    },
+    {
+      name: "kube-node-lease is excluded",
+      over: { request: { kind: podKind, operation: "CREATE", namespace: "kube-node-lease" }, namespace: namespace("kube-node-lease", "enabled") },
+      row: 2,
+      action: "skip",
+      reason: "namespace-excluded",
+    },
+    {
+      name: "the injector's own namespace is excluded",
+      over: { request: { kind: podKind, operation: "CREATE", namespace: "pod-dns-injector" }, namespace: namespace("pod-dns-injector", "enabled") },
+      row: 2,
+      action: "skip",
+      reason: "namespace-excluded",
+    },
     { name: "an unlabeled namespace", over: { namespace: namespace("team-a") }, row: 3, action: "skip", reason: "namespace-not-opted-in" },
     { name: "an unknown namespace", over: { namespace: undefined }, row: 3, action: "skip", reason: "namespace-not-opted-in" },
     { name: "a label value that is not a mode", over: { namespace: namespace("team-a", "true") }, row: 3, action: "skip", reason: "namespace-not-opted-in" },
@@ -24,11 +60,29 @@ describe("decide: every row of the decision table", () => {
     { name: "a mirror pod", over: { pod: pod({ nodeName: "n1" }, { annotations: { "kubernetes.io/config.mirror": "abc" } }) }, row: 4, action: "skip", reason: "mirror-pod" },
     { name: "dnsPolicy Default", over: { pod: pod({ dnsPolicy: "Default" }) }, row: 5, action: "skip", reason: "dns-policy-default" },
     { name: "hostNetwork with ClusterFirst", over: { pod: pod({ hostNetwork: true, dnsPolicy: "ClusterFirst" }) }, row: 6, action: "skip", reason: "host-network-cluster-first" },
-    { name: "hostNetwork with dnsPolicy unset (defaults to ClusterFirst)", over: { pod: pod({ hostNetwork: true }) }, row: 6, action: "skip", reason: "host-network-cluster-first" },
-    { name: "the pod's own dnsPolicy None", over: { pod: pod({ dnsPolicy: "None", dnsConfig: { nameservers: ["1.1.1.1"] } }) }, row: 7, action: "skip", reason: "pod-manages-own-dns" },
+    {
+      name: "hostNetwork with dnsPolicy unset (defaults to ClusterFirst)",
+      over: { pod: pod({ hostNetwork: true }) },
+      row: 6,
+      action: "skip",
+      reason: "host-network-cluster-first",
+    },
+    {
+      name: "the pod's own dnsPolicy None",
+      over: { pod: pod({ dnsPolicy: "None", dnsConfig: { nameservers: ["1.1.1.1"] } }) },
+      row: 7,
+      action: "skip",
+      reason: "pod-manages-own-dns",
+    },
     { name: "ClusterFirst", over: { pod: pod({ dnsPolicy: "ClusterFirst" }) }, row: 9, action: "inject", reason: "cluster-first" },
     { name: "dnsPolicy unset", over: {}, row: 9, action: "inject", reason: "cluster-first" },
-    { name: "ClusterFirstWithHostNet", over: { pod: pod({ hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" }) }, row: 9, action: "inject", reason: "cluster-first-with-host-net" },
+    {
+      name: "ClusterFirstWithHostNet",
+      over: { pod: pod({ hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" }) },
+      row: 9,
+      action: "inject",
+      reason: "cluster-first-with-host-net",
+    },
     { name: "audit mode", over: { namespace: namespace("team-a", "audit") }, row: 9, action: "report", reason: "would-inject" },
     { name: "unknown DNS IP", over: { dnsServiceIPs: [] }, row: 9, action: "skip", reason: "dns-service-ip-unknown" },
   ];
@@ -76,7 +130,14 @@ describe("decide: every row of the decision table", () => {
   it("admission.mode both: a pod the in-tree policy injected with an older IP gets the live one, not both", () => {
     // What the MutatingAdmissionPolicy stores (policy/render.ts) when its param still had the old IP.
     const byPolicy = pod(
-      { dnsPolicy: "None", dnsConfig: { nameservers: ["10.96.0.99", "192.0.2.53"], searches: ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"], options: [{ name: "ndots", value: "5" }] } },
+      {
+        dnsPolicy: "None",
+        dnsConfig: {
+          nameservers: ["10.96.0.99", "192.0.2.53"],
+          searches: ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"],
+          options: [{ name: "ndots", value: "5" }],
+        },
+      },
       { annotations: { [INJECTED_ANNOTATION]: `default@${POLICY_INJECTION_MARK}` } },
     );
     const d = decide(inputs({ pod: byPolicy, dnsServiceIPs: ["10.96.0.10"] }));
@@ -152,7 +213,9 @@ describe("decide: the injected result", () => {
   });
 
   it("namespace overrides change ndots and searches; a bad value is ignored with a warning", () => {
-    const good = decide(inputs({ namespace: namespace("team-a", "enabled", { "pod-dns-injector.io/ndots": "2", "pod-dns-injector.io/searches": "corp.example, eu.corp.example" }) }));
+    const good = decide(
+      inputs({ namespace: namespace("team-a", "enabled", { "pod-dns-injector.io/ndots": "2", "pod-dns-injector.io/searches": "corp.example, eu.corp.example" }) }),
+    );
     assert.deepEqual(good.dnsConfig?.options, [{ name: "ndots", value: "2" }]);
     assert.deepEqual(good.dnsConfig?.searches.slice(3), ["corp.example", "eu.corp.example"]);
     assert.deepEqual(good.warnings, []);

@@ -35,7 +35,15 @@ describe("buildDNSConfig: merge rules", () => {
   });
 
   it("options: the pod's own override the profile's by name, new ones are appended", () => {
-    const r = build({ options: [{ name: "ndots", value: "2" }, { name: "edns0" }, { name: "timeout", value: "1" }] }, { options: [{ name: "ndots", value: "5" }, { name: "attempts", value: "3" }] });
+    const r = build(
+      { options: [{ name: "ndots", value: "2" }, { name: "edns0" }, { name: "timeout", value: "1" }] },
+      {
+        options: [
+          { name: "ndots", value: "5" },
+          { name: "attempts", value: "3" },
+        ],
+      },
+    );
     assert.deepEqual(r.dnsConfig.options, [{ name: "ndots", value: "2" }, { name: "attempts", value: "3" }, { name: "edns0" }, { name: "timeout", value: "1" }]);
   });
 

@@ -40,30 +40,117 @@ describe("DNS Service deletion guard (/validate)", () => {
   const cases: Array<{ what: string; req: AdmissionRequest; settings?: Settings; allowed: boolean; reason: DNSServiceGuardReason }> = [
     { what: "a plain DELETE", req: request("DELETE", kubeDNS()), allowed: false, reason: "delete-refused" },
     { what: "a DELETE of the annotated Service", req: request("DELETE", kubeDNS({ annotations: allowDelete })), allowed: true, reason: "allow-delete-annotation" },
-    { what: "an annotation other than \"true\"", req: request("DELETE", kubeDNS({ annotations: { [ALLOW_DELETE_ANNOTATION]: "yes" } })), allowed: false, reason: "delete-refused" },
-    { what: "a DELETE by the injector's ServiceAccount (the guardian's recreate)", req: request("DELETE", kubeDNS(), undefined, { userInfo: { username: "system:serviceaccount:pod-dns-injector:pod-dns-injector" } }), allowed: true, reason: "injector-itself" },
-    { what: "a DELETE by another ServiceAccount named alike elsewhere", req: request("DELETE", kubeDNS(), undefined, { userInfo: { username: "system:serviceaccount:default:pod-dns-injector" } }), allowed: false, reason: "delete-refused" },
-    { what: "a DELETE by the garbage collector", req: request("DELETE", kubeDNS(), undefined, { userInfo: { username: "system:serviceaccount:kube-system:generic-garbage-collector" } }), allowed: false, reason: "delete-refused" },
+    { what: 'an annotation other than "true"', req: request("DELETE", kubeDNS({ annotations: { [ALLOW_DELETE_ANNOTATION]: "yes" } })), allowed: false, reason: "delete-refused" },
+    {
+      what: "a DELETE by the injector's ServiceAccount (the guardian's recreate)",
+      req: request("DELETE", kubeDNS(), undefined, { userInfo: { username: "system:serviceaccount:pod-dns-injector:pod-dns-injector" } }),
+      allowed: true,
+      reason: "injector-itself",
+    },
+    {
+      what: "a DELETE by another ServiceAccount named alike elsewhere",
+      req: request("DELETE", kubeDNS(), undefined, { userInfo: { username: "system:serviceaccount:default:pod-dns-injector" } }),
+      allowed: false,
+      reason: "delete-refused",
+    },
+    {
+      what: "a DELETE by the garbage collector",
+      req: request("DELETE", kubeDNS(), undefined, { userInfo: { username: "system:serviceaccount:kube-system:generic-garbage-collector" } }),
+      allowed: false,
+      reason: "delete-refused",
+    },
     { what: "a dry-run DELETE (refused like the real one)", req: request("DELETE", kubeDNS(), undefined, { dryRun: true }), allowed: false, reason: "delete-refused" },
-    { what: "a DELETE with the guard off", req: request("DELETE", kubeDNS()), settings: { ...settings, guardian: { ...settings.guardian, deletionGuard: false } }, allowed: true, reason: "guard-disabled" },
-    { what: "a DeleteCollection item (empty request name, the object's own)", req: request("DELETE", kubeDNS(), undefined, { name: "" }), allowed: false, reason: "delete-refused" },
-    { what: "a DeleteCollection item of another Service", req: request("DELETE", { metadata: { name: "web" } }, undefined, { name: "" }), allowed: true, reason: "not-dns-service" },
+    {
+      what: "a DELETE with the guard off",
+      req: request("DELETE", kubeDNS()),
+      settings: { ...settings, guardian: { ...settings.guardian, deletionGuard: false } },
+      allowed: true,
+      reason: "guard-disabled",
+    },
+    {
+      what: "a DeleteCollection item (empty request name, the object's own)",
+      req: request("DELETE", kubeDNS(), undefined, { name: "" }),
+      allowed: false,
+      reason: "delete-refused",
+    },
+    {
+      what: "a DeleteCollection item of another Service",
+      req: request("DELETE", { metadata: { name: "web" } }, undefined, { name: "" }),
+      allowed: true,
+      reason: "not-dns-service",
+    },
     { what: "a DELETE of another Service in kube-system", req: request("DELETE", kubeDNS(), undefined, { name: "metrics-server" }), allowed: true, reason: "not-dns-service" },
     { what: "a DELETE of a kube-dns in another namespace", req: request("DELETE", kubeDNS(), undefined, { namespace: "default" }), allowed: true, reason: "not-dns-service" },
     { what: "a CREATE (left to the reservation guard)", req: request("CREATE", undefined, kubeDNS()), allowed: true, reason: "not-dns-service" },
-    { what: "a status subresource UPDATE", req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { selector: {} } }), { subResource: "status" }), allowed: true, reason: "not-dns-service" },
+    {
+      what: "a status subresource UPDATE",
+      req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { selector: {} } }), { subResource: "status" }),
+      allowed: true,
+      reason: "not-dns-service",
+    },
     { what: "a label change", req: request("UPDATE", kubeDNS(), { ...kubeDNS(), metadata: { name: "kube-dns", labels: { a: "b" } } }), allowed: true, reason: "harmless-update" },
     { what: "another selector", req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { selector: { app: "coredns" } } })), allowed: true, reason: "harmless-update" },
-    { what: "an added port", req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { ports: [...(kubeDNS().spec!.ports as unknown[]), { port: 8080, protocol: "TCP" }] } })), allowed: true, reason: "harmless-update" },
-    { what: "removing the metrics port", req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { ports: (kubeDNS().spec!.ports as unknown[]).slice(0, 2) } })), allowed: true, reason: "harmless-update" },
+    {
+      what: "an added port",
+      req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { ports: [...(kubeDNS().spec!.ports as unknown[]), { port: 8080, protocol: "TCP" }] } })),
+      allowed: true,
+      reason: "harmless-update",
+    },
+    {
+      what: "removing the metrics port",
+      req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { ports: (kubeDNS().spec!.ports as unknown[]).slice(0, 2) } })),
+      allowed: true,
+      reason: "harmless-update",
+    },
     { what: "removing the selector", req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { selector: undefined } })), allowed: false, reason: "selector-removed" },
     { what: "emptying the selector", req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { selector: {} } })), allowed: false, reason: "selector-removed" },
-    { what: "removing port 53/UDP", req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { ports: (kubeDNS().spec!.ports as unknown[]).slice(1) } })), allowed: false, reason: "dns-port-removed" },
-    { what: "moving DNS to port 5353", req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { ports: [{ port: 5353, protocol: "UDP" }, { port: 5353, protocol: "TCP" }] } })), allowed: false, reason: "dns-port-removed" },
-    { what: "type ExternalName", req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { type: "ExternalName", externalName: "dns.example.com" } })), allowed: false, reason: "cluster-ip-dropped" },
-    { what: "a breaking UPDATE that sets the override in the same request", req: request("UPDATE", kubeDNS(), kubeDNS({ annotations: allowDelete, spec: { selector: {} } })), allowed: true, reason: "allow-delete-annotation" },
-    { what: "a breaking UPDATE of an annotated Service", req: request("UPDATE", kubeDNS({ annotations: allowDelete }), kubeDNS({ spec: { selector: {} } })), allowed: true, reason: "allow-delete-annotation" },
-    { what: "an UPDATE with untrusted shapes", req: request("UPDATE", { metadata: { annotations: [] as unknown }, spec: { ports: "53" } }, { spec: null as unknown as Record<string, unknown> }), allowed: true, reason: "harmless-update" },
+    {
+      what: "removing port 53/UDP",
+      req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { ports: (kubeDNS().spec!.ports as unknown[]).slice(1) } })),
+      allowed: false,
+      reason: "dns-port-removed",
+    },
+    {
+      what: "moving DNS to port 5353",
+      req: request(
+        "UPDATE",
+        kubeDNS(),
+        kubeDNS({
+          spec: {
+            ports: [
+              { port: 5353, protocol: "UDP" },
+              { port: 5353, protocol: "TCP" },
+            ],
+          },
+        }),
+      ),
+      allowed: false,
+      reason: "dns-port-removed",
+    },
+    {
+      what: "type ExternalName",
+      req: request("UPDATE", kubeDNS(), kubeDNS({ spec: { type: "ExternalName", externalName: "dns.example.com" } })),
+      allowed: false,
+      reason: "cluster-ip-dropped",
+    },
+    {
+      what: "a breaking UPDATE that sets the override in the same request",
+      req: request("UPDATE", kubeDNS(), kubeDNS({ annotations: allowDelete, spec: { selector: {} } })),
+      allowed: true,
+      reason: "allow-delete-annotation",
+    },
+    {
+      what: "a breaking UPDATE of an annotated Service",
+      req: request("UPDATE", kubeDNS({ annotations: allowDelete }), kubeDNS({ spec: { selector: {} } })),
+      allowed: true,
+      reason: "allow-delete-annotation",
+    },
+    {
+      what: "an UPDATE with untrusted shapes",
+      req: request("UPDATE", { metadata: { annotations: [] as unknown }, spec: { ports: "53" } }, { spec: null as unknown as Record<string, unknown> }),
+      allowed: true,
+      reason: "harmless-update",
+    },
   ];
   for (const c of cases) {
     it(`${c.allowed ? "allows" : "refuses"} ${c.what} (${c.reason})`, () => {
@@ -116,7 +203,12 @@ describe("/validate routes DNS Service reviews to the deletion guard", () => {
     const metrics = createWebhookMetrics({ version: "test", collectProcessMetrics: false });
     const app = buildWebhookApp({ settings: () => settings, facts: standaloneFacts(() => settings), log: pino({ level: "silent" }), metrics });
     const post = async (req: AdmissionRequest) => {
-      const res = await app.inject({ method: "POST", url: "/validate", headers: { "content-type": "application/json" }, payload: { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: req } });
+      const res = await app.inject({
+        method: "POST",
+        url: "/validate",
+        headers: { "content-type": "application/json" },
+        payload: { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: req },
+      });
       assert.equal(res.statusCode, 200);
       return res.json<{ response: { uid: string; allowed: boolean; status?: { code: number; message: string } } }>().response;
     };
@@ -127,7 +219,10 @@ describe("/validate routes DNS Service reviews to the deletion guard", () => {
       assert.equal(squatter.allowed, false);
       assert.match(squatter.status?.message ?? "", /reserved for the DNS Service/);
       const values = (await metrics.dnsServiceGuard.get()).values;
-      assert.deepEqual(values.map((v) => [v.labels, v.value]), [[{ operation: "DELETE", decision: "deny", reason: "delete-refused" }, 1]]);
+      assert.deepEqual(
+        values.map((v) => [v.labels, v.value]),
+        [[{ operation: "DELETE", decision: "deny", reason: "delete-refused" }, 1]],
+      );
     } finally {
       await app.close();
     }

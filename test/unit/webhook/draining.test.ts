@@ -27,7 +27,14 @@ function post(port: number, agent: Agent, body: string): Promise<{ status: numbe
       (res) => {
         let text = "";
         res.setEncoding("utf8").on("data", (d: string) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, uid: (JSON.parse(text) as { response?: { uid?: unknown } }).response?.uid, socket: req.socket }));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            connection: res.headers.connection,
+            uid: (JSON.parse(text) as { response?: { uid?: unknown } }).response?.uid,
+            socket: req.socket,
+          }),
+        );
       },
     );
     req.on("error", reject);
@@ -100,7 +107,10 @@ describe("draining the webhook before it closes (kept-alive connections)", () =>
     agent.destroy();
     const counts = outcomes.reduce<Record<string, number>>((m, o) => ((m[o] = (m[o] ?? 0) + 1), m), {});
     assert.ok((counts["HTTP 200"] ?? 0) > 20, `reviews were answered during the test: ${JSON.stringify(counts)}`);
-    assert.deepEqual(Object.keys(counts).filter((k) => k !== "HTTP 200" && k !== "not sent"), [], `every review sent was answered 200: ${JSON.stringify(counts)}`);
+    assert.deepEqual(
+      Object.keys(counts).filter((k) => k !== "HTTP 200" && k !== "not sent"),
+      [],
+      `every review sent was answered 200: ${JSON.stringify(counts)}`,
+    );
   });
 });
-

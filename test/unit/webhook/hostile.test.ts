@@ -38,7 +38,11 @@ describe("hostile and broken /mutate input (issue 11)", () => {
     ["spec null", { apiVersion: "v1", kind: "Pod", metadata: {}, spec: null }, /^request\.object\.spec: expected an object, got null$/],
     ["spec a string", { apiVersion: "v1", kind: "Pod", spec: "x" }, /^request\.object\.spec: expected an object/],
     ["spec a list", { apiVersion: "v1", kind: "Pod", spec: [{}] }, /^request\.object\.spec: expected an object, got a list$/],
-    ["a numeric injected annotation", pod({}, { annotations: { [INJECTED_ANNOTATION]: 12345 } }), /^request\.object\.metadata\.annotations\["pod-dns-injector\.io\/injected"\]: expected a string, got number 12345$/],
+    [
+      "a numeric injected annotation",
+      pod({}, { annotations: { [INJECTED_ANNOTATION]: 12345 } }),
+      /^request\.object\.metadata\.annotations\["pod-dns-injector\.io\/injected"\]: expected a string, got number 12345$/,
+    ],
     [
       "options [null] with our annotation",
       pod({ dnsPolicy: "None", dnsConfig: { nameservers: ["10.96.0.10"], options: [null] } }, { annotations: { [INJECTED_ANNOTATION]: "default@0123456789" } }),
@@ -90,12 +94,18 @@ describe("hostile and broken /mutate input (issue 11)", () => {
     assert.equal(n.status, 200);
     assert.equal(h.status, 200, JSON.stringify(h.body).slice(0, 500));
     const ops = decodePatch(h.body.response?.patch);
-    assert.deepEqual(ops.map((o) => `${o.op} ${o.path}`), ["add /metadata/annotations", "add /spec/dnsPolicy", "replace /spec/dnsConfig"]);
+    assert.deepEqual(
+      ops.map((o) => `${o.op} ${o.path}`),
+      ["add /metadata/annotations", "add /spec/dnsPolicy", "replace /spec/dnsConfig"],
+    );
     assert.ok(h.bytes < 16 * 1024, `answer of ${h.bytes} bytes`);
     const mutated = applyStrict(object, ops) as { spec: { dnsConfig: { nameservers: string[]; searches: string[]; options: { name: string }[] } } };
     assert.equal(dnsConfigProblem(mutated.spec.dnsConfig), null);
     const warnings = h.body.response?.warnings as string[];
-    assert.ok(warnings.some((w) => w.includes(`ignored ${1_300_000 - 64} more searches after the first 64`)), JSON.stringify(warnings));
+    assert.ok(
+      warnings.some((w) => w.includes(`ignored ${1_300_000 - 64} more searches after the first 64`)),
+      JSON.stringify(warnings),
+    );
   });
 
   it("annotations at the 256 KiB limit: injected while it fits, skipped with a reason and a warning once it would not", async () => {
@@ -134,19 +144,33 @@ describe("hostile and broken /mutate input (issue 11)", () => {
     const s = defaultSettings();
     s.clusterDomain = `${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(60)}.example`;
     const ns = "n".repeat(63);
-    const d = decide(inputs({ request: { kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: ns }, namespace: { name: ns, labels: { "pod-dns-injector.io/inject": "enabled" }, annotations: {} } }, s));
+    const d = decide(
+      inputs(
+        {
+          request: { kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: ns },
+          namespace: { name: ns, labels: { "pod-dns-injector.io/inject": "enabled" }, annotations: {} },
+        },
+        s,
+      ),
+    );
     assert.equal(d.action, "inject");
     assert.ok(d.dnsConfig);
     assert.equal(dnsConfigProblem(d.dnsConfig), null);
     assert.ok(!d.dnsConfig.searches.includes(`${ns}.svc.${s.clusterDomain}`));
-    assert.ok(d.warnings.some((w) => w.includes("not a lowercase DNS subdomain of at most 253 characters")), JSON.stringify(d.warnings));
+    assert.ok(
+      d.warnings.some((w) => w.includes("not a lowercase DNS subdomain of at most 253 characters")),
+      JSON.stringify(d.warnings),
+    );
   });
 
   it("an option list longer than resolvers use is cut to 32, with the rest counted", () => {
     const options = Array.from({ length: 5000 }, (_, i) => ({ name: `o${i}` }));
     const d = decide(inputs({ pod: pod({ dnsConfig: { options } }) }));
     assert.equal(d.dnsConfig?.options.length, 32);
-    assert.ok(d.warnings.some((w) => w.includes("ignored 4936 more options after the first 64")), JSON.stringify(d.warnings));
+    assert.ok(
+      d.warnings.some((w) => w.includes("ignored 4936 more options after the first 64")),
+      JSON.stringify(d.warnings),
+    );
   });
 });
 
@@ -167,7 +191,9 @@ describe("large reviews share a byte budget; past it they wait unread, then get 
     socket.setEncoding("utf8").on("data", (d: string) => (received += d));
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     const half = Math.floor(body.length / 2);
-    socket.write(`POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, half)}`);
+    socket.write(
+      `POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, half)}`,
+    );
     return {
       finish: () => socket.write(body.slice(half)),
       answered: async () => {

@@ -41,7 +41,10 @@ describe("createPatch", () => {
     const original = pod({ dnsConfig: { searches: Array.from({ length: 100_000 }, (_, i) => `s${i}.example`) } });
     const mutated = applyDecision(original, decide(inputs({ pod: original })));
     const patch = createInjectionPatch(original, mutated);
-    assert.deepEqual(patch.map((o) => `${o.op} ${o.path}`), ["add /metadata/annotations", "add /spec/dnsPolicy", "replace /spec/dnsConfig"]);
+    assert.deepEqual(
+      patch.map((o) => `${o.op} ${o.path}`),
+      ["add /metadata/annotations", "add /spec/dnsPolicy", "replace /spec/dnsConfig"],
+    );
     assert.deepEqual(applyPatchCopy(original, patch), mutated);
     assert.ok(JSON.stringify(patch).length < 4096);
   });

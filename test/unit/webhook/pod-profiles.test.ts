@@ -89,7 +89,11 @@ describe("pod profiles: fallbacks to the namespace's profile", () => {
       assert.equal(d.profileReason, "pod-profile-unknown", name);
       assert.deepEqual(d.dnsConfig?.options, [{ name: "ndots", value: "2" }], name);
       assert.equal(d.warnings.length, 1, name);
-      assert.match(d.warnings[0]!, new RegExp(`${PROFILE_ANNOTATION}=${JSON.stringify(name)} names no profile \\(have: default, node-local-dns\\); using the namespace's "default"$`), name);
+      assert.match(
+        d.warnings[0]!,
+        new RegExp(`${PROFILE_ANNOTATION}=${JSON.stringify(name)} names no profile \\(have: default, node-local-dns\\); using the namespace's "default"$`),
+        name,
+      );
     }
   });
 
@@ -105,11 +109,18 @@ describe("pod profiles: fallbacks to the namespace's profile", () => {
     assert.equal(refused.profile, "default");
     assert.equal(refused.profileReason, "pod-profile-not-allowed");
     assert.deepEqual(refused.dnsConfig?.options, [{ name: "ndots", value: "5" }]);
-    assert.deepEqual(refused.warnings, [`pod annotation ${PROFILE_ANNOTATION}="slow" is not allowed in this namespace (${ALLOWED_PROFILES_ANNOTATION}: default, fast, node-local-dns); using the namespace's "default"`]);
+    assert.deepEqual(refused.warnings, [
+      `pod annotation ${PROFILE_ANNOTATION}="slow" is not allowed in this namespace (${ALLOWED_PROFILES_ANNOTATION}: default, fast, node-local-dns); using the namespace's "default"`,
+    ]);
   });
 
   it("the namespace's own profile is always allowed; an empty list allows any", () => {
-    const own = decide(inputs({ namespace: ns({ [PROFILE_ANNOTATION]: "node-local-dns", [ALLOWED_PROFILES_ANNOTATION]: "default" }), pod: withAnnotations({ [PROFILE_ANNOTATION]: "node-local-dns" }) }));
+    const own = decide(
+      inputs({
+        namespace: ns({ [PROFILE_ANNOTATION]: "node-local-dns", [ALLOWED_PROFILES_ANNOTATION]: "default" }),
+        pod: withAnnotations({ [PROFILE_ANNOTATION]: "node-local-dns" }),
+      }),
+    );
     assert.equal(own.profileReason, "pod-profile");
     assert.equal(own.profile, "node-local-dns");
     for (const empty of ["", " , "]) {
@@ -158,7 +169,11 @@ describe("pod profiles: the rows that read the profile", () => {
   it("re-injecting with a new DNS IP takes out the picked profile's leading nameservers, not the namespace's", () => {
     const original = withAnnotations({ [PROFILE_ANNOTATION]: "node-local-dns" }, { dnsConfig: { nameservers: ["192.0.2.53"] } });
     const old = applyDecision(original, decide(inputs({ pod: original, dnsServiceIPs: ["10.96.0.99"] })));
-    assert.deepEqual(old.spec?.dnsConfig, { nameservers: ["169.254.20.10", "10.96.0.99", "192.0.2.53"], searches: ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local"], options: NODE_LOCAL_OPTIONS });
+    assert.deepEqual(old.spec?.dnsConfig, {
+      nameservers: ["169.254.20.10", "10.96.0.99", "192.0.2.53"],
+      searches: ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local"],
+      options: NODE_LOCAL_OPTIONS,
+    });
     const d = decide(inputs({ pod: old }));
     assert.equal(d.reason, "reinject-outdated");
     assert.deepEqual(d.dnsConfig?.nameservers, [...NODE_LOCAL, "192.0.2.53"].slice(0, 3));
