@@ -17,7 +17,7 @@ import {
   SEARCHES_ANNOTATION,
   type NamespaceMode,
 } from "../config/names.js";
-import { excludedNamespaces, type Profile, type Settings } from "../config/settings.js";
+import { dnsServiceRefs, excludedNamespaces, serviceRefText, type Profile, type Settings } from "../config/settings.js";
 import { buildDNSConfig, optionText, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
 import { choosePodProfile, podProfile, resolveNamespacePolicy, type NamespaceFacts, type NamespacePolicy, type ProfileReason } from "./namespace-policy.js";
@@ -228,10 +228,11 @@ function windowsRow(pod: PodFacts, policy: Policy, settings: Settings): Decision
 /** No nameserver to inject: admitted unchanged with a warning, never rejected. */
 function dnsServiceRow({ dnsServiceIPs, settings }: DecisionInputs, policy: Policy): Decision | undefined {
   if (dnsServiceIPs.length > 0 || !usesDNSService(policy.profile.nameservers)) return undefined;
-  const svc = `${settings.dnsService.namespace}/${settings.dnsService.name}`;
+  const refs = dnsServiceRefs(settings).map(serviceRefText);
+  const which = refs.length === 1 ? `DNS Service ${refs[0]} IP unknown` : `DNS Services ${refs.join(", ")}: no IP known`;
   return decided("dns-service-ip-unknown", "skip", {
     ...base(policy),
-    warnings: [...policy.warnings, `pod-dns-injector: DNS Service ${svc} IP unknown; pod admitted without DNS injection`],
+    warnings: [...policy.warnings, `pod-dns-injector: ${which}; pod admitted without DNS injection`],
   });
 }
 
