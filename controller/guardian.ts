@@ -158,7 +158,7 @@ export class DNSServiceGuardian {
     const service = this.d.serviceInformer.cache.get(name, namespace);
     const fixedIP = this.d.fixedIP() ?? this.state.learnedIP ?? null;
     if (this.badIP && this.badIP !== fixedIP) this.badIP = undefined;
-    const actions = reconcileDNSService({ service, fixedIP, snapshot: this.state.snapshot, repair: settings.guardian.repair });
+    const actions = reconcileDNSService({ ref: { namespace, name }, service, fixedIP, snapshot: this.state.snapshot, repair: settings.guardian.repair });
     this.d.log.debug({ why, actions: actions.map((a) => a.kind) }, "guardian reconcile");
     // The gauges describe the Service, whoever owns it: pods are as broken when an
     // addon-managed kube-dns is on the wrong IP.
@@ -248,6 +248,7 @@ export class DNSServiceGuardian {
     const ip = body.spec?.clusterIP ?? "";
     if (this.badIP === ip) return;
     const started = this.deletedAt ?? Date.now();
+    body = await this.withoutTakenSecondary(body, ip);
     let delayMs = 10;
     const deadline = Date.now() + 30_000;
     for (let attempt = 1; ; attempt++) {
@@ -304,6 +305,27 @@ export class DNSServiceGuardian {
         throw new Error(`create Service ${ref.text}: ${apiFailure(err).message}`, { cause: err });
       }
     }
+  }
+
+  /**
+   * A dual-stack copy whose second family's IP another Service took meanwhile must not keep
+   * the DNS Service down: it is recreated on the fixed IP alone and the API server picks a
+   * new second IP (pods injected with the old one lose only that fallback), with a Warning.
+   * Checked before creating: a create naming a held IP fails, and the API server then holds
+   * the fixed IP too for a while (measured on kube-apiserver 1.37), so trying would cost it.
+   */
+  private async withoutTakenSecondary(body: V1Service, ip: string): Promise<V1Service> {
+    const ref = this.ref;
+    for (const other of (body.spec?.clusterIPs ?? []).slice(1)) {
+      const holder = await findIPHolder(this.d.kubeConfig, other).catch(() => undefined);
+      if (!holder || (holder.namespace === ref.namespace && holder.name === ref.name)) continue;
+      this.metrics.conflict.set(1);
+      const message = `recreating ${ref.text} on ${ip} with a new ${other.includes(":") ? "IPv6" : "IPv4"} address: its previous ${other} is held by Service ${holder.namespace}/${holder.name} (found via ${holder.via})`;
+      this.d.log.warn({ service: ref.text, clusterIP: ip, secondary: other, holder }, message);
+      await this.reportOnce(`conflict:${holder.namespace}/${holder.name}`, this.target(undefined), "Warning", "DNSServiceIPConflict", message);
+      return { ...body, spec: { ...body.spec, clusterIPs: [ip] } };
+    }
+    return body;
   }
 
   private target(service: V1Service | undefined): EventTarget {

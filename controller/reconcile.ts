@@ -9,6 +9,8 @@ import { ADDON_MANAGER_LABEL, PRODUCT, RESTORED_BY_ANNOTATION } from "../config/
 import { sameSnapshot, serviceFromSnapshot, snapshotFromService, type ServiceSnapshot } from "./service-snapshot.js";
 
 export interface ReconcileInput {
+  /** The Service being kept: a stored copy of another Service is never restored as it. */
+  ref: { namespace: string; name: string };
   service: V1Service | undefined;
   /** The configured fixed IP, else the learned one, else null (not known yet). */
   fixedIP: string | null;
@@ -45,7 +47,8 @@ export type ReconcileAction =
  * Never returns an empty list.
  */
 export function reconcileDNSService(input: ReconcileInput): ReconcileAction[] {
-  const { service, fixedIP, snapshot } = input;
+  const { service, fixedIP } = input;
+  const snapshot = ownSnapshot(input);
   if (!service) {
     if (!fixedIP) return [{ kind: "cannot-repair", reason: "the DNS Service is missing and no fixed clusterIP is configured or was ever observed" }];
     if (!snapshot) return [{ kind: "cannot-repair", reason: "the DNS Service is missing and there is no last good copy of it to recreate from" }];
@@ -86,6 +89,15 @@ export function reconcileDNSService(input: ReconcileInput): ReconcileAction[] {
     ];
   }
   return [...actions, { kind: "drift", observedIP: observedText, fixedIP: effectiveIP ?? "unknown", action: "report" }];
+}
+
+/**
+ * The stored copy if it is of this Service. The ConfigMap of the Service `dnsService` names
+ * holds whichever Service that was when it was written (the end of a Service-CIDR migration
+ * renames it): another Service's copy counts as none.
+ */
+function ownSnapshot({ snapshot, ref }: ReconcileInput): ServiceSnapshot | undefined {
+  return snapshot && snapshot.namespace === ref.namespace && snapshot.name === ref.name ? snapshot : undefined;
 }
 
 function pushSnapshot(actions: ReconcileAction[], service: V1Service, stored: ServiceSnapshot | undefined): void {

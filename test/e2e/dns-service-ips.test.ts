@@ -27,6 +27,7 @@ import {
   DNS_NAMESPACE,
   INJECTOR_NAMESPACE,
   deleteService,
+  listEvents,
   readService,
   waitForKubeDNS,
   waitForResyncs,
@@ -295,6 +296,34 @@ describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns,
     }),
   );
 
+  it(
+    "a dual-stack kube-dns whose second IP another Service took meanwhile is recreated on its fixed IP with a new second IP, and the holder is named",
+    withLogs(async () => {
+      // No guardian runs while kube-dns is gone and another Service takes its IPv6 address.
+      await webhook?.stop();
+      webhook = undefined;
+      const before = await readService(core, DNS_NAMESPACE, DNS_NAME);
+      assert.deepEqual(before?.spec?.clusterIPs, DNS_IPS);
+      assert.ok(await deleteService(core, DNS_NAMESPACE, DNS_NAME, before.metadata?.uid));
+      const squatter: V1Service = {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "squatter", namespace: "default" },
+        spec: { clusterIP: DNS_IPS[1]!, clusterIPs: [DNS_IPS[1]!], ipFamilies: ["IPv6"], ipFamilyPolicy: "SingleStack", ports: [{ port: 80, protocol: "TCP" }] },
+      };
+      await core.createNamespacedService({ namespace: "default", body: squatter });
+      await restartWebhook(OVERLAP, "guardian-squatted");
+      const restored = await waitForKubeDNS(core, DNS_IPS[0]!, { timeoutMs: 20_000 });
+      assert.equal(restored.spec?.clusterIPs?.length, 2, JSON.stringify(restored.spec?.clusterIPs));
+      assert.notEqual(restored.spec?.clusterIPs?.[1], DNS_IPS[1], "a new IPv6 address, not the squatter's");
+      assert.deepEqual(restored.spec?.ipFamilies, ["IPv4", "IPv6"]);
+      const events = await waitFor("a DNSServiceIPConflict Event naming the squatter", async () => {
+        const found = await listEvents(core, DNS_NAMESPACE, "DNSServiceIPConflict");
+        return found.length ? { value: found } : { detail: "none yet" };
+      });
+      assert.match(events[0]!.message ?? "", /its previous fd00:10:96::a is held by Service default\/squatter/);
+    }),
+  );
   it(
     "migration step 6: once dnsServices names only the new Service, the old one's removal is not fought and pods get the new IP alone",
     withLogs(async () => {

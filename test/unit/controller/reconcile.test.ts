@@ -84,7 +84,18 @@ describe("service snapshot", () => {
 
 describe("reconcileDNSService", () => {
   const snap = snapshotFromService(kubeDNS("10.96.0.10"));
-  const base = { fixedIP: "10.96.0.10", snapshot: snap, repair: "report" as const };
+  const base = { ref: { namespace: "kube-system", name: "kube-dns" }, fixedIP: "10.96.0.10", snapshot: snap, repair: "report" as const };
+
+  it("never restores another Service's stored copy (the dnsService ConfigMap after a migration renamed it)", () => {
+    const other = { ...snap, name: "kube-dns-next" };
+    const a = reconcileDNSService({ ...base, snapshot: other, service: undefined });
+    assert.deepEqual(a, [{ kind: "cannot-repair", reason: "the DNS Service is missing and there is no last good copy of it to recreate from" }]);
+    // Present: its own copy replaces the other one's.
+    assert.deepEqual(
+      reconcileDNSService({ ...base, snapshot: other, service: kubeDNS("10.96.0.10") }).map((x) => x.kind),
+      ["save-snapshot"],
+    );
+  });
 
   it("in sync: nothing to do", () => {
     assert.deepEqual(reconcileDNSService({ ...base, service: kubeDNS("10.96.0.10") }), [{ kind: "in-sync" }]);
