@@ -25,7 +25,6 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { issueCertificateAuthority, issueServingCertificate, serviceDNSNames, type PemKeyPair } from "../certs/authority.js";
 import { ExternalCertificateFiles } from "../certs/external-files.js";
-import { CertificateManager } from "../certs/manager.js";
 import { createCertificateMetrics, type CertificateMetrics } from "../certs/metrics.js";
 import { parseBundle, parseKeyPair } from "../certs/secret-layout.js";
 import { ServingReloader } from "../certs/serving-reloader.js";
@@ -124,6 +123,8 @@ async function startExternal(deps: TLSDeps, metrics: CertificateMetrics, certFil
 async function startCluster(deps: TLSDeps, metrics: CertificateMetrics, kubeConfig: KubeConfig): Promise<TLSSource> {
   const { settings, log, caOut } = deps;
   const reloader = new ServingReloader({ log, metrics, source: "secret" });
+  // Loaded here: the manager brings the Kubernetes client, which standalone mode never needs.
+  const { CertificateManager } = await import("../certs/manager.js");
   const manager = new CertificateManager({
     kubeConfig,
     namespace: settings.injectorNamespace,

@@ -13,16 +13,14 @@ import { Gauge } from "prom-client";
 import { MUTATE_PATH } from "../config/names.js";
 import { loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
-import { defaultIdentity } from "../kube/leader-election.js";
-import { RunnableManager, type Runnable } from "../kube/runnable.js";
+import { RunnableManager } from "../kube/runnable.js";
 import { standaloneFacts } from "../webhook/admission-facts.js";
 import { buildWebhookApp } from "../webhook/app.js";
-import { clusterFacts, type ClusterFacts } from "../webhook/cluster-facts.js";
 import { createWebhookMetrics } from "../webhook/metrics.js";
 import { buildOpsApp, type ReadinessCheck } from "../webhook/ops-app.js";
 import { findCluster, loadKubeConfig } from "./kubeconfig.js";
 import { createLogger } from "./logger.js";
-import { STOP_DEADLINE_MS, informersPart, leaderWork, opsPart, tlsPart, webhookPart } from "./serve-parts.js";
+import { STOP_DEADLINE_MS, opsPart, tlsPart, webhookPart } from "./serve-parts.js";
 import { restartOnlyReload } from "./config-reload.js";
 import { readConfigFile, resolveSettings, type SettingsFlags } from "./settings-source.js";
 import { VERSION } from "./version.js";
@@ -91,7 +89,9 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks:
   // must never silently turn a deployed injector into "every namespace is enabled".
   const source = flags.standalone ? undefined : findCluster(flags.kubeconfig, env, { homeFallback: false });
   const kubeConfig: KubeConfig | undefined = source ? await loadKubeConfig(source, "serve") : undefined;
-  const cluster = kubeConfig ? clusterFacts(kubeConfig, currentSettings, log) : undefined;
+  // The Kubernetes client and everything built on it load in cluster mode only.
+  const clusterParts = kubeConfig ? await import("./serve-cluster-parts.js") : undefined;
+  const cluster = kubeConfig && clusterParts ? clusterParts.clusterFacts(kubeConfig, currentSettings, log) : undefined;
   logMode(log, settings, kubeConfig);
   const metrics = createWebhookMetrics({ version: VERSION });
 
@@ -109,7 +109,9 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks:
     opsPort: () => ops.port,
   });
   const leader =
-    cluster && kubeConfig ? leaderWork({ kubeConfig, cluster, settings: currentSettings, log, registry: metrics.registry, identity: defaultIdentity(env) }) : undefined;
+    cluster && kubeConfig && clusterParts
+      ? clusterParts.leaderWork({ kubeConfig, cluster, settings: currentSettings, log, registry: metrics.registry, identity: clusterParts.defaultIdentity(env) })
+      : undefined;
   const audit = leader?.audit;
   // Which admission is active, on /readyz and as a gauge (admission.mode is restart-only).
   const admissionMode = kubeConfig ? settings.admission.mode : "webhook";
@@ -120,7 +122,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks:
     registers: [metrics.registry],
   }).set({ mode: admissionMode }, 1);
   const manager = new RunnableManager({
-    runnables: [tls, ops, ...clusterParts(cluster, log), webhook, ...(leader?.runnables ?? [])],
+    runnables: [tls, ops, ...(cluster && clusterParts ? [clusterParts.informersPart(cluster, log)] : []), webhook, ...(leader?.runnables ?? [])],
     log,
     drainMs: STOP_DEADLINE_MS,
     leaderElection: leader?.election,
@@ -168,11 +170,6 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks:
     return stopping;
   };
   return { webhookPort: webhook.port, opsPort: ops.port, caFile: tls.source.caFile, stopped, stop };
-}
-
-/** The informers exist in cluster mode only. */
-function clusterParts(cluster: ClusterFacts | undefined, log: Logger): Runnable[] {
-  return cluster ? [informersPart(cluster, log)] : [];
 }
 
 function logMode(log: Logger, settings: Settings, kubeConfig: KubeConfig | undefined): void {
