@@ -107,7 +107,29 @@ export const CHART_VALUES_SCHEMA = {
       enabled: { type: "boolean", default: false, description: "A self-signed CA Issuer and a serving Certificate; cainjector keeps caBundle right; needs cert-manager installed." },
     },
   },
+  reservationGuard: {
+    type: "object",
+    description: "The DNS Service reservation guard (the reservation-guard overlay), the same switch as the setting guardian.reservationGuard.",
+    additionalProperties: false,
+    properties: {
+      enabled: {
+        type: "boolean",
+        default: false,
+        description: "true: guardian.reservationGuard is true in config.yaml and the chart registers its webhook; either spelling true turns it on (they OR), so false here never turns the setting off.",
+      },
+    },
+  },
 } as const satisfies Record<string, SchemaNode | Record<string, unknown>>;
+
+/**
+ * Chart-only switches for a boolean setting, by the setting's dotted path: the chart writes
+ * the setting true into config.yaml when the switch is true, whatever the setting's own value
+ * (the two OR; neither can turn off what the other turns on). The overlay values of issue 15
+ * are spelled `<overlay>.enabled`; the setting keeps its own name so both spellings work.
+ */
+export const SETTING_SWITCHES = {
+  "guardian.reservationGuard": "reservationGuard.enabled",
+} as const satisfies Record<string, string>;
 
 /** The setting keys of the configuration file, in documented order (the ConfigMap renders these). */
 export function settingKeys(): string[] {
@@ -142,7 +164,7 @@ export function nullableSettings(node: SchemaNode = SETTINGS_SCHEMA, path = ""):
 
 /**
  * templates/_settings.tpl: the `pod-dns-injector.settings` template, the configuration file
- * from the values. Helm deletes a value that is null (a default of null, or `--set x=null`)
+ * from the values, with each SETTING_SWITCHES switch folded into its setting. Helm deletes a value that is null (a default of null, or `--set x=null`)
  * instead of keeping it, so each nullable setting that is missing is written back as null:
  * the file then spells out every setting, and `--set dnsService.clusterIP=null` means
  * "learn it", not "the default".
@@ -156,9 +178,8 @@ export function settingsTemplateText(): string {
     `{{- $s := deepCopy (pick .Values ${keys}) }}`,
   ];
   const sections = new Set<string>();
-  for (const path of nullableSettings()) {
-    const keysOf = path.split(".");
-    const leaf = keysOf.pop()!;
+  /** The template expression of a setting's section, creating the sections it needs first. */
+  const section = (keysOf: string[]) => {
     let parent = "$s";
     for (const key of keysOf) {
       if (!sections.has(`${parent}.${key}`)) {
@@ -167,7 +188,20 @@ export function settingsTemplateText(): string {
       }
       parent = `${parent}.${key}`;
     }
+    return parent;
+  };
+  for (const path of nullableSettings()) {
+    const keysOf = path.split(".");
+    const leaf = keysOf.pop()!;
+    const parent = section(keysOf);
     lines.push(`{{- if not (hasKey ${parent} ${JSON.stringify(leaf)}) }}{{ $_ := set ${parent} ${JSON.stringify(leaf)} nil }}{{ end }}`);
+  }
+  for (const [path, value] of Object.entries(SETTING_SWITCHES)) {
+    const keysOf = path.split(".");
+    const leaf = keysOf.pop()!;
+    lines.push(`{{- /* ${value}: the chart's switch for ${path} (either true turns it on). */}}`);
+    const parent = section(keysOf);
+    lines.push(`{{- if .Values.${value} }}{{ $_ := set ${parent} ${JSON.stringify(leaf)} true }}{{ end }}`);
   }
   lines.push("{{- toYaml $s }}", "{{- end }}");
   return `${lines.join("\n")}\n`;

@@ -4,8 +4,10 @@
 // against a real kube-apiserver + etcd (+ kube-controller-manager) built from Go modules,
 // then the real-node tier (containerd, kubelet, kube-proxy, CoreDNS and our own image; needs
 // root). The e2e tier also builds promtool (test/monitoring/build-promtool.sh) for the
-// monitoring overlay's rules. `node scripts/run-tests.mjs unit|cli|e2e|node` runs one tier. Runs under the project's own Node
-// (npm puts node_modules/.bin first on PATH), after scripts/bootstrap.mjs compiled dist/.
+// monitoring overlay's rules; the e2e and real-node tiers build helm (test/helm/build-helm.sh)
+// for the chart. `node scripts/run-tests.mjs unit|cli|e2e|node` runs one tier. Runs under the
+// project's own Node (npm puts node_modules/.bin first on PATH), after scripts/bootstrap.mjs
+// compiled dist/.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -70,6 +72,9 @@ function buildBinaries(script, hint) {
 
 const controlPlaneHint =
   "could not build or find the control-plane binaries (see above). Install Go >= 1.26 or set KUBEBUILDER_ASSETS / TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBE_CONTROLLER_MANAGER.";
+/** helm, for the chart's suites in the e2e tier and the chart's install on the real node. */
+const buildHelm = () =>
+  buildBinaries(["test", "helm", "build-helm.sh"], "could not build or find helm (see above). Install Go >= 1.26 or set TEST_ASSET_HELM to a helm v3/v4 binary.");
 
 let failed = false;
 if (which === "all" || which === "unit") {
@@ -105,7 +110,7 @@ if (which === "all" || which === "e2e") {
   // to install.
   const env = {
     ...buildBinaries(["test", "control-plane", "build-binaries.sh"], controlPlaneHint),
-    ...buildBinaries(["test", "helm", "build-helm.sh"], "could not build or find helm (see above). Install Go >= 1.26 or set TEST_ASSET_HELM to a helm v3/v4 binary."),
+    ...buildHelm(),
     ...buildBinaries(
       ["test", "monitoring", "build-promtool.sh"],
       "could not build or find promtool (see above). Install Go >= 1.26 or set TEST_ASSET_PROMTOOL to a promtool binary.",
@@ -132,6 +137,8 @@ if (which === "all" || which === "node") {
       ["test", "node", "build-node-binaries.sh"],
       "could not build or find the real-node binaries (see above). Install Go >= 1.26 or set TEST_ASSET_KUBELET, TEST_ASSET_KUBE_PROXY, TEST_ASSET_KUBE_SCHEDULER, TEST_ASSET_COREDNS.",
     ),
+    // The chart's helm install, upgrade and uninstall on the node (the tier's last proof).
+    ...buildHelm(),
   };
   // Bring-up, the image build and the proofs share one file's budget.
   failed ||= runNodeTests(files, ["--test-concurrency=1", "--test-timeout=1500000"], env) !== 0;

@@ -3,7 +3,12 @@
  * into containerd, `kubectl apply -k manifests/` unchanged, kubelet running the injector
  * pods, pods resolving names through CoreDNS on the IP we inject. One node is brought up
  * for all proofs (issue 10, section 3); they run in order, each on what the cluster and
- * the pods say. The host is checked to be exactly as before at the end.
+ * the pods say. The last ones (9a-9c, issue 15 item 1) replace the kustomize install with
+ * the Helm chart on the same node: kustomize removed as README "Uninstall" says, `helm
+ * install` with the imported image, `helm upgrade` rolling the pods while what the injector
+ * wrote keeps its uids, `helm uninstall` leaving only that (helm from
+ * POD_DNS_INJECTOR_TEST_HELM, which scripts/run-tests.mjs sets for this tier too). The host
+ * is checked to be exactly as before at the end.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -12,8 +17,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { INJECTED_ANNOTATION, INJECT_LABEL } from "../../config/names.js";
-import { printingOnFailure } from "../e2e/kube.js";
+import { GUARDIAN_LEASE, INJECTED_ANNOTATION, INJECT_LABEL } from "../../config/names.js";
+import { printingOnFailure, waitFor } from "../e2e/kube.js";
+import { chartPath, Helm, INJECTOR_RUNTIME_OBJECTS, objectKey, parseYamlObjects, RELEASE } from "../helm/helm.js";
 import { describeHostStateDifferences } from "../node/host-state.js";
 import { measureLookupWindow, summarizeWindows } from "../node/lookup-window.js";
 import { NODE_NETWORK, startRealNode, type RealNode } from "../node/node.js";
@@ -37,6 +43,7 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
   let image: ProductImage;
   let core: CoreV1Api;
   let deploymentImage: string;
+  let helm: Helm | undefined;
   const withLogs = printingOnFailure(() => console.error(node?.logTail(60)));
 
   const kubectl = async (args: string[], input?: string, timeoutMs?: number) => {
@@ -55,8 +62,86 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
       containers: [{ name: "probe", image: node.images.dnsprobe.ref, imagePullPolicy: "Never", args: ["sleep"] }],
     },
   });
+  /** /etc/resolv.conf as kubelet (through containerd) wrote it inside a pod's container. */
+  const resolvConf = async (ns: string, pod: string) => {
+    const r = await exec(ns, pod, ["cat", "/etc/resolv.conf"]);
+    assert.equal(r.code, 0, `${ns}/${pod}: ${r.stderr}`);
+    return r.stdout;
+  };
+  /**
+   * A pod the webhook injected with the default profile: dnsPolicy None on the DNS Service's
+   * live IP, and the resolv.conf kubelet wrote for it is exactly ClusterFirst's. Returns the file.
+   */
+  const assertInjectedResolvConf = async (ns: string, pod: string) => {
+    const injected = await getJson(["-n", ns, "get", "pod", pod]);
+    assert.equal(injected.spec.dnsPolicy, "None", `${ns}/${pod} dnsPolicy`);
+    assert.match(injected.metadata.annotations?.[INJECTED_ANNOTATION] ?? "", /^default@[0-9a-f]+$/, `${ns}/${pod} is marked injected`);
+    assert.deepEqual(injected.spec.dnsConfig.nameservers, [NODE_NETWORK.dnsServiceIP]);
+    const text = await resolvConf(ns, pod);
+    const parsed: Record<string, string[]> = {};
+    for (const line of text.split("\n").filter((l) => l.trim() && !l.startsWith("#"))) {
+      const [key, ...values] = line.trim().split(/\s+/);
+      parsed[key!] = [...(parsed[key!] ?? []), ...values];
+    }
+    assert.deepEqual(parsed, {
+      nameserver: [NODE_NETWORK.dnsServiceIP],
+      search: [`${ns}.svc.cluster.local`, "svc.cluster.local", "cluster.local"],
+      options: ["ndots:5"],
+    });
+    return text;
+  };
+  /** A pod in SHOP resolves web, web.<SHOP> and kubernetes.default through CoreDNS to their clusterIPs. */
+  const assertResolvesServices = async (pod: string) => {
+    const webIP = (await getJson(["-n", SHOP, "get", "service", "web"])).spec.clusterIP;
+    const resolved = await exec(SHOP, pod, ["resolve", "web", `web.${SHOP}`, "kubernetes.default"]);
+    assert.equal(resolved.code, 0, `lookups: ${resolved.stdout}${resolved.stderr}`);
+    const answers = resolved.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { name: string; ips: string[] });
+    assert.deepEqual(
+      answers.map((a) => [a.name, a.ips]),
+      [
+        ["web", [webIP]],
+        [`web.${SHOP}`, [webIP]],
+        ["kubernetes.default", ["10.96.0.1"]],
+      ],
+    );
+  };
+  /**
+   * The certificates bootstrapped in-cluster: the Secrets are filled, caBundle holds the CA
+   * that signed the serving certificate, which names the Service.
+   */
+  const assertCertificatesBootstrapped = async () => {
+    const ca = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-ca"]);
+    const tls = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-tls"]);
+    assert.ok(tls.data["tls.crt"] && tls.data["tls.key"], "serving certificate Secret filled");
+    const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
+    const caBundle: string = mwc.webhooks[0].clientConfig.caBundle;
+    assert.ok(caBundle, "caBundle filled in");
+    const pems = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    const injectorCa = new X509Certificate(Buffer.from(ca.data["tls.crt"], "base64"));
+    const trusted = pems(Buffer.from(caBundle, "base64").toString()).map((pem) => new X509Certificate(pem));
+    assert.ok(
+      trusted.some((c) => c.fingerprint256 === injectorCa.fingerprint256),
+      "caBundle holds the injector's CA (from its Secret)",
+    );
+    const serving = new X509Certificate(Buffer.from(tls.data["tls.crt"], "base64"));
+    assert.ok(serving.verify(injectorCa.publicKey), "the serving certificate is signed by that CA");
+    assert.ok(serving.subjectAltName?.includes(`DNS:pod-dns-injector.${INJECTOR_NS}.svc`), `serving certificate names the Service (${serving.subjectAltName})`);
+  };
   const injectorPods = async (): Promise<Obj[]> =>
     ((await getJson(["-n", INJECTOR_NS, "get", "pods", "-l", "app.kubernetes.io/name=pod-dns-injector"])).items as Obj[]).filter((p) => !p.metadata.deletionTimestamp);
+
+  /** Until none of `oldPods` exists any more (preStop and drain over) and 2 others run. */
+  const untilReplaced = async (oldPods: string[]) => {
+    for (;;) {
+      const names = (await injectorPods()).map((p) => p.metadata.name as string);
+      const all = ((await getJson(["-n", INJECTOR_NS, "get", "pods"])).items as Obj[]).map((p) => p.metadata.name as string);
+      if (!all.some((n) => oldPods.includes(n)) && names.length === 2) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
 
   before(async () => {
     // The image build and the node bring-up overlap: one is CPU, the other mostly waiting.
@@ -71,6 +156,7 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
   });
 
   after(async () => {
+    helm?.dispose();
     if (!node) return;
     const diffs = await node.stop();
     figures.tierWallMs = Date.now() - startedAt;
@@ -133,23 +219,7 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
       }
       figures.kubeletProbes = counts;
       for (const [type, n] of Object.entries(counts)) assert.ok(n > 0, `kubelet ran the ${type} probe successfully (${JSON.stringify(counts)})`);
-      // Certificates bootstrapped in-cluster; caBundle is the CA that signed the serving cert.
-      const ca = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-ca"]);
-      const tls = await getJson(["-n", INJECTOR_NS, "get", "secret", "pod-dns-injector-tls"]);
-      assert.ok(tls.data["tls.crt"] && tls.data["tls.key"], "serving certificate Secret filled");
-      const mwc = await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"]);
-      const caBundle: string = mwc.webhooks[0].clientConfig.caBundle;
-      assert.ok(caBundle, "caBundle filled in");
-      const pems = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-      const injectorCa = new X509Certificate(Buffer.from(ca.data["tls.crt"], "base64"));
-      const trusted = pems(Buffer.from(caBundle, "base64").toString()).map((pem) => new X509Certificate(pem));
-      assert.ok(
-        trusted.some((c) => c.fingerprint256 === injectorCa.fingerprint256),
-        "caBundle holds the injector's CA (from its Secret)",
-      );
-      const serving = new X509Certificate(Buffer.from(tls.data["tls.crt"], "base64"));
-      assert.ok(serving.verify(injectorCa.publicKey), "the serving certificate is signed by that CA");
-      assert.ok(serving.subjectAltName?.includes(`DNS:pod-dns-injector.${INJECTOR_NS}.svc`), `serving certificate names the Service (${serving.subjectAltName})`);
+      await assertCertificatesBootstrapped();
     }),
   );
 
@@ -168,51 +238,16 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
       await kubectl(["apply", "-f", "-"], [web, probePod("client", SHOP), probePod("client", PLAIN)].map((o) => JSON.stringify(o)).join("\n"));
       await Promise.all([SHOP, PLAIN].map((ns) => kubectl(["-n", ns, "wait", "pod/client", "--for=condition=Ready", "--timeout=60s"], undefined, 70_000)));
 
-      const injected = await getJson(["-n", SHOP, "get", "pod", "client"]);
-      assert.equal(injected.spec.dnsPolicy, "None");
-      assert.match(injected.metadata.annotations[INJECTED_ANNOTATION], /^default@[0-9a-f]+$/);
-      assert.deepEqual(injected.spec.dnsConfig.nameservers, [NODE_NETWORK.dnsServiceIP]);
+      const injectedConf = await assertInjectedResolvConf(SHOP, "client");
       const plain = await getJson(["-n", PLAIN, "get", "pod", "client"]);
       assert.equal(plain.spec.dnsPolicy, "ClusterFirst", "not opted in: untouched");
       assert.equal(plain.metadata.annotations?.[INJECTED_ANNOTATION], undefined);
-
       // The file kubelet (through containerd) wrote inside each container.
-      const injectedConf = await exec(SHOP, "client", ["cat", "/etc/resolv.conf"]);
-      const plainConf = await exec(PLAIN, "client", ["cat", "/etc/resolv.conf"]);
-      assert.equal(injectedConf.code, 0, injectedConf.stderr);
-      assert.equal(plainConf.code, 0, plainConf.stderr);
-      console.log(`[real-node] /etc/resolv.conf of the injected pod:\n${injectedConf.stdout}[real-node] and of kubelet's ClusterFirst pod:\n${plainConf.stdout}`);
-      const parse = (text: string) => {
-        const out: Record<string, string[]> = {};
-        for (const line of text.split("\n").filter((l) => l.trim() && !l.startsWith("#"))) {
-          const [key, ...values] = line.trim().split(/\s+/);
-          out[key!] = [...(out[key!] ?? []), ...values];
-        }
-        return out;
-      };
-      assert.deepEqual(parse(injectedConf.stdout), {
-        nameserver: [NODE_NETWORK.dnsServiceIP],
-        search: [`${SHOP}.svc.cluster.local`, "svc.cluster.local", "cluster.local"],
-        options: ["ndots:5"],
-      });
+      const plainConf = await resolvConf(PLAIN, "client");
+      console.log(`[real-node] /etc/resolv.conf of the injected pod:\n${injectedConf}[real-node] and of kubelet's ClusterFirst pod:\n${plainConf}`);
       // The product's promise: identical to kubelet's ClusterFirst with the live IP.
-      assert.equal(injectedConf.stdout.replaceAll(`${SHOP}.svc.`, `${PLAIN}.svc.`), plainConf.stdout);
-
-      const webIP = (await getJson(["-n", SHOP, "get", "service", "web"])).spec.clusterIP;
-      const resolved = await exec(SHOP, "client", ["resolve", "web", `web.${SHOP}`, "kubernetes.default"]);
-      assert.equal(resolved.code, 0, `lookups: ${resolved.stdout}${resolved.stderr}`);
-      const answers = resolved.stdout
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as { name: string; ips: string[] });
-      assert.deepEqual(
-        answers.map((a) => [a.name, a.ips]),
-        [
-          ["web", [webIP]],
-          [`web.${SHOP}`, [webIP]],
-          ["kubernetes.default", ["10.96.0.1"]],
-        ],
-      );
+      assert.equal(injectedConf.replaceAll(`${SHOP}.svc.`, `${PLAIN}.svc.`), plainConf);
+      await assertResolvesServices("client");
       const plainResolved = await exec(PLAIN, "client", ["resolve", `web.${SHOP}`, "kubernetes.default"]);
       assert.equal(plainResolved.code, 0, `ClusterFirst pod lookups: ${plainResolved.stdout}`);
     }),
@@ -495,12 +530,7 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
       await kubectl(["-n", INJECTOR_NS, "rollout", "restart", "deployment/pod-dns-injector"]);
       await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=240s"], undefined, 250_000);
       // Old pods gone for good (their preStop and drain are over) before the load stops.
-      for (;;) {
-        const names = (await injectorPods()).map((p) => p.metadata.name as string);
-        const all = ((await getJson(["-n", INJECTOR_NS, "get", "pods"])).items as Obj[]).map((p) => p.metadata.name as string);
-        if (!all.some((n) => oldPods.includes(n)) && names.length === 2) break;
-        await new Promise((r) => setTimeout(r, 500));
-      }
+      await untilReplaced(oldPods);
       await new Promise((r) => setTimeout(r, 2_000));
       const outcomes = await load.stop();
       const failed = outcomes.filter((o) => o.error);
@@ -537,6 +567,194 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
         `[real-node] the same rollout without preStop: ${controlOutcomes.length} pod creations, ${controlFailed.length} failed (${JSON.stringify(figures.rolloutWithoutPreStop)})`,
       );
       await kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }),
+  );
+
+  // 9: the Helm chart in place of kustomize, on the same node (last: it replaces the install
+  // the tests above use). State shared by 9a-9c, in order.
+  const helmOk = async (args: string[]) => {
+    helm ??= new Helm(undefined, node.cp.kubeconfigPath);
+    const r = await helm.run(args);
+    assert.equal(r.code, 0, `helm ${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
+  /** The uid of each object the injector writes itself (INJECTOR_RUNTIME_OBJECTS). */
+  const runtimeUids = async () => {
+    const out: Record<string, string> = {};
+    for (const ref of INJECTOR_RUNTIME_OBJECTS) out[ref] = (await getJson(["-n", INJECTOR_NS, "get", ref])).metadata.uid;
+    return out;
+  };
+  /** Objects of the product anywhere, by the label kustomize and the chart put on every one. */
+  const productObjects = async () => {
+    const selector = ["-l", "app.kubernetes.io/name=pod-dns-injector", "-o", "name"];
+    const cluster = await kubectl(["get", "clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration", ...selector]);
+    const namespaced = await kubectl(["get", "role,rolebinding,deployment,service,configmap,serviceaccount,networkpolicy,poddisruptionbudget", "--all-namespaces", ...selector]);
+    return `${cluster}${namespaced}`.split("\n").filter(Boolean);
+  };
+  /** Every object of `kinds` in the injector's namespace, as `Kind/name`. */
+  const namespaceContents = async (kinds: string[]) =>
+    ((await getJson(["-n", INJECTOR_NS, "get", kinds.join(",")])).items as Obj[]).map((o) => `${o.kind}/${o.metadata.name}`).sort();
+  const helmTimings: Record<string, number> = {};
+  let helmRuntime: Record<string, string>;
+  let helmInstalledPods: string[] = [];
+  let helmChecksum: string;
+  let helmNotes: string;
+
+  it(
+    "9a. kustomize removed as the README says, helm install (the README's commands, the imported image) rolls out 2 replicas on the kubelet that inject a new pod, which resolves through CoreDNS",
+    withLogs(async () => {
+      figures.helmChart = helmTimings;
+      // The kustomize install goes as README "Uninstall" says: the webhook registrations first
+      // (test 4 left failurePolicy Fail), then everything, its namespace included. That takes
+      // what the injector wrote there with it, so the chart starts from nothing.
+      let started = Date.now();
+      await kubectl(["delete", "mutatingwebhookconfiguration", "pod-dns-injector"]);
+      await kubectl(["delete", "validatingwebhookconfiguration", "pod-dns-injector", "--ignore-not-found"]);
+      await kubectl(["delete", "-k", join(root, "manifests"), "--ignore-not-found", "--timeout=180s"], undefined, 190_000);
+      await kubectl(["wait", "--for=delete", `namespace/${INJECTOR_NS}`, "--timeout=120s"], undefined, 130_000);
+      helmTimings.kustomizeRemovedMs = Date.now() - started;
+      assert.deepEqual(await productObjects(), [], "kubectl delete -k manifests/ left nothing of the product");
+
+      // README "Install with Helm", with the image the tier imported (IfNotPresent: no pull).
+      await kubectl(["create", "namespace", INJECTOR_NS]);
+      await kubectl([
+        "label",
+        "namespace",
+        INJECTOR_NS,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/enforce-version=latest",
+        `${INJECT_LABEL}=disabled`,
+      ]);
+      const colon = deploymentImage.lastIndexOf(":");
+      const imageValues = ["--set", `image.repository=${deploymentImage.slice(0, colon)}`, "--set", `image.tag=${deploymentImage.slice(colon + 1)}`];
+      started = Date.now();
+      const notes = (helmNotes = await helmOk(["install", RELEASE, chartPath(), "--namespace", INJECTOR_NS, ...imageValues]));
+      assert.match(notes, /kubectl label namespace <namespace> pod-dns-injector\.io\/inject=enabled/, "the notes say how to opt a namespace in");
+      await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=180s"], undefined, 190_000);
+      helmTimings.installRolloutMs = Date.now() - started;
+      const dep = await getJson(["-n", INJECTOR_NS, "get", "deployment", "pod-dns-injector"]);
+      assert.equal(dep.metadata.labels["app.kubernetes.io/managed-by"], "Helm");
+      assert.equal(dep.spec.template.spec.containers[0].image, deploymentImage);
+      assert.equal(dep.spec.template.spec.containers[0].imagePullPolicy, "IfNotPresent");
+      helmChecksum = dep.spec.template.metadata.annotations["checksum/config"];
+      const pods = await injectorPods();
+      assert.equal(pods.length, 2, "2 replicas");
+      for (const pod of pods) {
+        const status = pod.status.containerStatuses[0];
+        assert.equal(status.ready, true, `${pod.metadata.name} ready`);
+        assert.equal(status.image.replace(/^docker\.io\//, ""), deploymentImage, "kubelet runs the imported image");
+      }
+      helmInstalledPods = pods.map((p) => p.metadata.name as string);
+      // The leader's guardian writes the last good copy once it has read kube-dns.
+      await kubectl(["-n", INJECTOR_NS, "wait", "--for=create", ...INJECTOR_RUNTIME_OBJECTS, "--timeout=60s"], undefined, 70_000);
+      await waitFor(
+        "caBundle in the MutatingWebhookConfiguration",
+        async () => ({ value: (await getJson(["get", "mutatingwebhookconfiguration", "pod-dns-injector"])).webhooks[0].clientConfig.caBundle || undefined }),
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      await assertCertificatesBootstrapped();
+      helmRuntime = await runtimeUids();
+
+      await kubectl(["apply", "-f", "-"], JSON.stringify(probePod("helm-client", SHOP)));
+      await kubectl(["-n", SHOP, "wait", "pod/helm-client", "--for=condition=Ready", "--timeout=60s"], undefined, 70_000);
+      await assertInjectedResolvConf(SHOP, "helm-client");
+      await assertResolvesServices("helm-client");
+    }),
+  );
+
+  it(
+    "9b. helm upgrade with a changed setting (logLevel=debug) rolls both pods; the certificate Secrets and the last good copy keep their uids, caBundle its CA, new pods are injected",
+    withLogs(async () => {
+      const started = Date.now();
+      await helmOk(["upgrade", RELEASE, chartPath(), "--namespace", INJECTOR_NS, "--reuse-values", "--set", "logLevel=debug"]);
+      await kubectl(["-n", INJECTOR_NS, "rollout", "status", "deployment/pod-dns-injector", "--timeout=180s"], undefined, 190_000);
+      await untilReplaced(helmInstalledPods);
+      helmTimings.upgradeRolloutMs = Date.now() - started;
+      const dep = await getJson(["-n", INJECTOR_NS, "get", "deployment", "pod-dns-injector"]);
+      assert.notEqual(dep.spec.template.metadata.annotations["checksum/config"], helmChecksum, "the changed setting changed the checksum");
+      assert.match((await getJson(["-n", INJECTOR_NS, "get", "configmap", "pod-dns-injector"])).data["config.yaml"], /^logLevel: debug$/m);
+      for (const pod of await injectorPods()) {
+        assert.ok(!helmInstalledPods.includes(pod.metadata.name), `${pod.metadata.name} is a new pod`);
+        assert.equal(pod.status.containerStatuses[0].ready, true, `${pod.metadata.name} ready`);
+        // The new setting reached the new pods: they log at debug level.
+        await waitFor(
+          `a debug line in ${pod.metadata.name}'s log`,
+          async () => ({ value: (await kubectl(["-n", INJECTOR_NS, "logs", pod.metadata.name])).includes('"level":"debug"') || undefined }),
+          { timeoutMs: 30_000, intervalMs: 1_000 },
+        );
+      }
+      assert.deepEqual(await runtimeUids(), helmRuntime, "the upgrade kept the certificate Secrets and the last good copy (same uids)");
+      await assertCertificatesBootstrapped();
+      await kubectl(["apply", "-f", "-"], JSON.stringify(probePod("helm-client-upgraded", SHOP)));
+      await kubectl(["-n", SHOP, "wait", "pod/helm-client-upgraded", "--for=condition=Ready", "--timeout=60s"], undefined, 70_000);
+      await assertInjectedResolvConf(SHOP, "helm-client-upgraded");
+      assert.equal((JSON.parse(await helmOk(["history", RELEASE, "-n", INJECTOR_NS, "-o", "json"])) as Obj[]).length, 2);
+    }),
+  );
+
+  it(
+    "9c. helm uninstall removes every object of the release and leaves what the injector wrote (its Secrets, the last good copy, its Lease), which the notes' commands remove",
+    withLogs(async () => {
+      const manifest = parseYamlObjects(await helmOk(["get", "manifest", RELEASE, "-n", INJECTOR_NS]));
+      const started = Date.now();
+      await helmOk(["uninstall", RELEASE, "--namespace", INJECTOR_NS]);
+      for (const o of manifest) {
+        const r = await node.cp.kubectl(["get", o.kind, o.metadata.name, ...(o.metadata.namespace ? ["-n", o.metadata.namespace] : [])]);
+        assert.match(r.stderr, /NotFound|not found/, `${objectKey(o)} was removed (kubectl: ${r.stdout}${r.stderr})`);
+      }
+      await waitFor(
+        "the injector pods gone",
+        async () => {
+          const left = ((await getJson(["-n", INJECTOR_NS, "get", "pods"])).items as Obj[]).map((p) => p.metadata.name as string);
+          return left.length === 0 ? { value: true } : { detail: left.join(", ") };
+        },
+        { timeoutMs: 90_000, intervalMs: 500 },
+      );
+      helmTimings.uninstallPodsGoneMs = Date.now() - started;
+      // As on the control plane (test/e2e/helm-install.test.ts): the Secrets and the last good
+      // copy, plus the Lease the leader election wrote and what Kubernetes puts in every
+      // namespace. Events aside; the garbage collector removes the ReplicaSet and the
+      // EndpointSlices after the pods.
+      const kinds = (await kubectl(["api-resources", "--verbs=list", "--namespaced", "-o", "name"])).split("\n").filter((k) => k && !/^events(\.|$)/.test(k));
+      const expectedLeft = [
+        ...INJECTOR_RUNTIME_OBJECTS.map((ref) => ref.replace(/^secret\//, "Secret/").replace(/^configmap\//, "ConfigMap/")),
+        "ConfigMap/kube-root-ca.crt",
+        `Lease/${GUARDIAN_LEASE}`,
+        "ServiceAccount/default",
+      ].sort();
+      const left = await waitFor(
+        "only what the injector wrote left in its namespace",
+        async () => {
+          const contents = await namespaceContents(kinds);
+          return JSON.stringify(contents) === JSON.stringify(expectedLeft) ? { value: contents } : { detail: contents.join(", ") };
+        },
+        { timeoutMs: 60_000, intervalMs: 1_000 },
+      );
+      // The last good copy carries the product's labels too; it is the injector's, not the chart's.
+      assert.deepEqual(
+        (await productObjects()).filter((ref) => !INJECTOR_RUNTIME_OBJECTS.includes(ref)),
+        [],
+        "no object of the chart is left anywhere",
+      );
+      assert.deepEqual(await runtimeUids(), helmRuntime, "uninstall left the Secrets and the last good copy (NOTES.txt says how to remove them)");
+      assert.deepEqual(JSON.parse(await helmOk(["list", "-n", INJECTOR_NS, "-o", "json"])), []);
+      console.log(
+        `[real-node] helm chart: kustomize install removed in ${helmTimings.kustomizeRemovedMs} ms; helm install rolled out in ${helmTimings.installRolloutMs} ms; helm upgrade (logLevel=debug) replaced both pods in ${helmTimings.upgradeRolloutMs} ms; helm uninstall: pods gone after ${helmTimings.uninstallPodsGoneMs} ms, left ${left.join(", ")}`,
+      );
+      // And the install notes' clean-up commands remove exactly those.
+      const cleanUp = helmNotes
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l.startsWith(`kubectl -n ${INJECTOR_NS} delete `));
+      assert.equal(cleanUp.length, 2, `the notes print the clean-up commands:\n${helmNotes}`);
+      for (const command of cleanUp) await kubectl(command.split(/\s+/).slice(1));
+      assert.deepEqual(
+        await namespaceContents(kinds),
+        ["ConfigMap/kube-root-ca.crt", "ServiceAccount/default"],
+        "after the notes' commands only what Kubernetes puts in every namespace is left",
+      );
+      await kubectl(["delete", "namespace", INJECTOR_NS, "--wait=false"]);
+      await kubectl(["-n", SHOP, "delete", "pod", "helm-client", "helm-client-upgraded", "--wait=false"]);
     }),
   );
 });

@@ -28,11 +28,12 @@ const COMBINATIONS: readonly { name: string; set: string[]; namespace?: string; 
   { name: "failurePolicy=Fail", set: ["failurePolicy=Fail"], kustomize: "manifests/overlays/fail-closed" },
   { name: "certManager.enabled", set: ["certManager.enabled=true"], kustomize: "manifests/overlays/cert-manager" },
   { name: "guardian.reservationGuard", set: ["guardian.reservationGuard=true"], kustomize: "manifests/overlays/reservation-guard" },
+  { name: "reservationGuard.enabled", set: ["reservationGuard.enabled=true"], kustomize: "manifests/overlays/reservation-guard" },
   { name: "admission.mode=policy", set: ["admission.mode=policy"], kustomize: "manifests/overlays/admission-policy" },
   { name: "admission.mode=both", set: ["admission.mode=both"] },
   { name: "audit.reports=openreports", set: ["audit.reports=openreports"], kustomize: "manifests/overlays/openreports" },
   { name: "audit.reports=both", set: ["audit.reports=both"] },
-  { name: "everything on", set: ["failurePolicy=Fail", "certManager.enabled=true", "guardian.reservationGuard=true", "admission.mode=both"] },
+  { name: "everything on", set: ["failurePolicy=Fail", "certManager.enabled=true", "reservationGuard.enabled=true", "admission.mode=both"] },
   {
     name: "another namespace and DNS Service",
     namespace: "dns-system",
@@ -193,6 +194,20 @@ describe("helm chart", () => {
     assert.deepEqual([doc.webhook.host, doc.webhook.tlsCertFile, doc.ops.host], [null, null, null]);
   });
 
+  it("reservationGuard.enabled and guardian.reservationGuard OR: either true turns the guard on, false never turns it off", async () => {
+    const guard = async (set: string[]) => {
+      const { objects } = await helm.template(NS, set);
+      const parsed = parseConfigText("config.yaml", objects.find((o) => o.kind === "ConfigMap")!.data["config.yaml"]);
+      assert.ok(parsed.ok);
+      const webhooks = (objects.find((o) => o.kind === "ValidatingWebhookConfiguration")!.webhooks as Obj[]).map((w) => w.name as string);
+      return [(parsed.doc as Obj).guardian.reservationGuard, webhooks.includes("services.pod-dns-injector.io")];
+    };
+    assert.deepEqual(await guard([]), [false, false]);
+    assert.deepEqual(await guard(["reservationGuard.enabled=true", "guardian.reservationGuard=false"]), [true, true]);
+    assert.deepEqual(await guard(["reservationGuard.enabled=false", "guardian.reservationGuard=true"]), [true, true]);
+    assert.deepEqual(await guard(["reservationGuard.enabled=true", "guardian.reservationGuard=true"]), [true, true]);
+  });
+
   it("a changed setting changes the pods' checksum (they roll), a chart-only value does not", async () => {
     const checksum = async (set: string[]) =>
       (await helm.template(NS, set)).objects.find((o) => o.kind === "Deployment")!.spec.template.metadata.annotations["checksum/config"] as string;
@@ -207,6 +222,7 @@ describe("helm chart", () => {
       [["admission.mode=sometimes"], /at '\/admission\/mode': value must be one of 'webhook', 'policy', 'both'/],
       [["audit.reports=kyverno"], /at '\/audit\/reports': value must be one of 'wgpolicyk8s', 'openreports', 'both'/],
       [["failurePolicy=Never"], /at '\/failurePolicy': value must be one of 'Ignore', 'Fail'/],
+      [["reservationGuard.enabled=yes"], /at '\/reservationGuard\/enabled': got string, want boolean/],
       [["webhook.port=70000"], /at '\/webhook\/port'/],
       [["dnsService.clusterIP=10.96.0"], /at '\/dnsService\/clusterIP'/],
       [["certificates.renewFraction=1"], /at '\/certificates\/renewFraction'/],

@@ -10,13 +10,10 @@ import { after, before, describe, it } from "node:test";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
 import { SNAPSHOT_CONFIGMAP } from "../../config/names.js";
 import { defaultSettings } from "../../config/settings.js";
-import { chartPath, Helm, objectKey, parseYamlObjects, type Obj } from "../helm/helm.js";
+import { chartPath, Helm, INJECTOR_RUNTIME_OBJECTS as RUNTIME_OBJECTS, objectKey, parseYamlObjects, RELEASE, type Obj } from "../helm/helm.js";
 
 const NS = "pod-dns-injector";
-const RELEASE = "pod-dns-injector";
 const certs = defaultSettings().certificates;
-/** What the injector creates in its namespace (certs/, controller/snapshot-store.ts). */
-const RUNTIME_OBJECTS = [`secret/${certs.secretName}`, `secret/${certs.caSecretName}`, `configmap/${SNAPSHOT_CONFIGMAP}`];
 const CA_BUNDLE = Buffer.from("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").toString("base64");
 
 describe("helm install, upgrade, uninstall", () => {

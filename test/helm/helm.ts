@@ -12,6 +12,8 @@ import { parseAllDocuments } from "yaml";
 import { assertExecutable, runBuildScript } from "../control-plane/binaries.js";
 import { repoRoot } from "../unit/repo-root.js";
 import { CHART_DIR } from "../../charts/values-schema.js";
+import { SNAPSHOT_CONFIGMAP } from "../../config/names.js";
+import { defaultSettings } from "../../config/settings.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML, read field by field
 export type Obj = Record<string, any>;
@@ -20,6 +22,19 @@ const INSTALL_HINT =
   "Install Go >= 1.26 (test/helm/build-helm.sh builds helm from helm.sh/helm/v4), or point TEST_ASSET_HELM (or POD_DNS_INJECTOR_TEST_HELM) at a helm v3/v4 binary.";
 
 export const chartPath = (): string => join(repoRoot(), CHART_DIR);
+
+/** The release name the tests install the chart as (the README's). */
+export const RELEASE = "pod-dns-injector";
+
+/**
+ * What the running injector creates in its namespace and the chart does not own (certs/,
+ * controller/snapshot-store.ts), as kubectl references: its CA and serving certificate
+ * Secrets and the DNS Service's last good copy. `helm upgrade` and `helm uninstall` keep them.
+ */
+export const INJECTOR_RUNTIME_OBJECTS: readonly string[] = (() => {
+  const certs = defaultSettings().certificates;
+  return [`secret/${certs.secretName}`, `secret/${certs.caSecretName}`, `configmap/${SNAPSHOT_CONFIGMAP}`];
+})();
 
 let cached: string | undefined;
 

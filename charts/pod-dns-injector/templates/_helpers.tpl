@@ -20,6 +20,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 
 {{/*
+Whether the reservation guard is on: guardian.reservationGuard as config.yaml says it, which
+is where the chart's reservationGuard.enabled is folded in (_settings.tpl), so the webhook is
+registered exactly when the injector enforces it.
+*/}}
+{{- define "pod-dns-injector.reservationGuard" -}}
+{{- if (include "pod-dns-injector.settings" . | fromYaml).guardian.reservationGuard }}true{{ end }}
+{{- end }}
+
+{{/*
 The clientConfig of every webhook: the Service in the release namespace (caBundle is filled
 in by the injector, or by cert-manager's cainjector).
 */}}

@@ -13,5 +13,8 @@
 {{- if not (hasKey $s "certificates") }}{{ $_ := set $s "certificates" dict }}{{ end }}
 {{- if not (hasKey $s.certificates "mutatingWebhookConfiguration") }}{{ $_ := set $s.certificates "mutatingWebhookConfiguration" nil }}{{ end }}
 {{- if not (hasKey $s.certificates "validatingWebhookConfiguration") }}{{ $_ := set $s.certificates "validatingWebhookConfiguration" nil }}{{ end }}
+{{- /* reservationGuard.enabled: the chart's switch for guardian.reservationGuard (either true turns it on). */}}
+{{- if not (hasKey $s "guardian") }}{{ $_ := set $s "guardian" dict }}{{ end }}
+{{- if .Values.reservationGuard.enabled }}{{ $_ := set $s.guardian "reservationGuard" true }}{{ end }}
 {{- toYaml $s }}
 {{- end }}

@@ -12,7 +12,7 @@ import { Ajv } from "ajv";
 import { parse } from "yaml";
 import { defaultSettings, parseSettings } from "../../../config/settings.js";
 import { defaultsDocument } from "../../../config/settings-schema.js";
-import { CHART_DIR, CHART_VALUES_SCHEMA, chartValuesSchema, generatedChartFiles, nullableSettings, settingKeys } from "../../../charts/values-schema.js";
+import { CHART_DIR, CHART_VALUES_SCHEMA, chartValuesSchema, generatedChartFiles, nullableSettings, SETTING_SWITCHES, settingKeys } from "../../../charts/values-schema.js";
 import { repoRoot } from "../repo-root.js";
 
 const root = repoRoot();
@@ -90,6 +90,21 @@ describe("helm chart values", () => {
       "certificates.mutatingWebhookConfiguration",
       "certificates.validatingWebhookConfiguration",
     ]);
+  });
+
+  it("each chart switch (reservationGuard.enabled) is a boolean chart value defaulting to false, for a boolean setting", () => {
+    type Node = Record<string, unknown> & { properties?: Record<string, Node> };
+    const at = (doc: unknown, path: string) => path.split(".").reduce<unknown>((n, key) => (n as Record<string, unknown> | undefined)?.[key], doc);
+    const schemaAt = (path: string) => path.split(".").reduce<Node | undefined>((n, key) => n?.properties?.[key], chartValuesSchema() as Node);
+    assert.deepEqual(SETTING_SWITCHES, { "guardian.reservationGuard": "reservationGuard.enabled" });
+    for (const [setting, value] of Object.entries(SETTING_SWITCHES)) {
+      assert.ok(!settingKeys().includes(value.split(".")[0]!), `${value} is the chart's own, not a setting`);
+      for (const path of [setting, value]) {
+        assert.equal(at(values, path), false, `values.yaml: ${path}`);
+        assert.equal(schemaAt(path)?.type, "boolean", path);
+      }
+    }
+    assert.ok(generatedChartFiles()["templates/_settings.tpl"]!.includes('{{- if .Values.reservationGuard.enabled }}{{ $_ := set $s.guardian "reservationGuard" true }}{{ end }}'));
   });
 
   it("the chart's version and appVersion are this release's", () => {
