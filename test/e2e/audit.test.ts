@@ -491,10 +491,11 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       // The optional manifest, as a user applies it: both report APIs' CRDs (the PolicyReport one is there already).
       const applied = await cp!.kubectl(["apply", "--server-side", "-k", CRD_DIR]);
       assert.equal(applied.code, 0, applied.stderr);
+      assert.match(applied.stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/clusterpolicyreports\.wgpolicyk8s\.io serverside-applied/);
       assert.match(applied.stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/reports\.openreports\.io serverside-applied/);
       assert.match(applied.stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/clusterreports\.openreports\.io serverside-applied/);
       const ext = cp!.kubeConfig().makeApiClient(ApiextensionsV1Api);
-      for (const name of ["reports.openreports.io", "clusterreports.openreports.io"]) {
+      for (const name of ["clusterpolicyreports.wgpolicyk8s.io", "reports.openreports.io", "clusterreports.openreports.io"]) {
         await waitFor(`the ${name} CRD to be established`, async () => {
           const c = await ext.readCustomResourceDefinition({ name });
           return c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True") ? { value: true } : { detail: JSON.stringify(c.status?.conditions ?? []) };
