@@ -24,19 +24,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import {
-  AdmissionregistrationV1Api,
-  ApiextensionsV1Api,
-  AppsV1Api,
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type V1CustomResourceDefinition,
-  type V1Pod,
-} from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, ApiextensionsV1Api, AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { parse, parseAllDocuments, stringify } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { INJECTED_ANNOTATION, INJECT_LABEL, MUTATING_WEBHOOK_NAME, NDOTS_ANNOTATION } from "../../config/names.js";
 import { defaultSettings } from "../../config/settings.js";
 import { startBackgroundAudit } from "../../audit/background.js";
@@ -344,9 +335,11 @@ describe("policy audits end to end (control plane + webhook process)", () => {
   it(
     "--write-reports with the CRD: one correct PolicyReport per namespace; unchanged reruns write nothing; a namespace without pods loses its report",
     withLogs(async () => {
-      const crd = parse(readFileSync(CRD_FILE, "utf8")) as V1CustomResourceDefinition;
+      // Applied with kubectl as a user would: the client library's typed CRD model would drop the
+      // schema's x-kubernetes-* markers, so the API server would not hold the published CRD as is.
+      const applied = await cp!.kubectl(["apply", "--server-side", "-f", CRD_FILE]);
+      assert.equal(applied.code, 0, applied.stderr);
       const ext = cp!.kubeConfig().makeApiClient(ApiextensionsV1Api);
-      await ext.createCustomResourceDefinition({ body: crd });
       await waitFor("the PolicyReport CRD to be established", async () => {
         const c = await ext.readCustomResourceDefinition({ name: "policyreports.wgpolicyk8s.io" });
         return c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True") ? { value: true } : { detail: JSON.stringify(c.status?.conditions ?? []) };
@@ -498,10 +491,11 @@ describe("policy audits end to end (control plane + webhook process)", () => {
       // The optional manifest, as a user applies it: both report APIs' CRDs (the PolicyReport one is there already).
       const applied = await cp!.kubectl(["apply", "--server-side", "-k", CRD_DIR]);
       assert.equal(applied.code, 0, applied.stderr);
+      assert.match(applied.stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/clusterpolicyreports\.wgpolicyk8s\.io serverside-applied/);
       assert.match(applied.stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/reports\.openreports\.io serverside-applied/);
       assert.match(applied.stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/clusterreports\.openreports\.io serverside-applied/);
       const ext = cp!.kubeConfig().makeApiClient(ApiextensionsV1Api);
-      for (const name of ["reports.openreports.io", "clusterreports.openreports.io"]) {
+      for (const name of ["clusterpolicyreports.wgpolicyk8s.io", "reports.openreports.io", "clusterreports.openreports.io"]) {
         await waitFor(`the ${name} CRD to be established`, async () => {
           const c = await ext.readCustomResourceDefinition({ name });
           return c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True") ? { value: true } : { detail: JSON.stringify(c.status?.conditions ?? []) };

@@ -120,9 +120,10 @@ describe("install manifests", () => {
     });
   }
 
-  it("the optional report CRDs pass a server-side dry-run apply: PolicyReport, and the published Report and ClusterReport", async () => {
+  it("the optional report CRDs pass a server-side dry-run apply: the published PolicyReport, ClusterPolicyReport, Report and ClusterReport", async () => {
     const { text, objects } = rendered.get("report-crds")!;
     assert.deepEqual(objects.map((o) => `${o.kind} ${o.metadata.name} ${o.spec.scope}`).sort(), [
+      "CustomResourceDefinition clusterpolicyreports.wgpolicyk8s.io Cluster",
       "CustomResourceDefinition clusterreports.openreports.io Cluster",
       "CustomResourceDefinition policyreports.wgpolicyk8s.io Namespaced",
       "CustomResourceDefinition reports.openreports.io Namespaced",
