@@ -30,7 +30,8 @@ export interface WriteOptions {
 
 /** Where each API's CRD comes from, besides manifests/optional/report-crds. */
 const CRD_SOURCES: Readonly<Record<ReportApi, string>> = {
-  wgpolicyk8s: "https://github.com/kubernetes-sigs/wg-policy-prototypes/tree/master/policy-report/crd/v1alpha2 (Kyverno and Policy Reporter install it too)",
+  // The Policy WG's v1alpha2 folder holds only the cluster-scoped CRD; Kyverno publishes both.
+  wgpolicyk8s: "https://github.com/kyverno/kyverno/tree/main/config/crds/policyreport (Kyverno and Policy Reporter install it too)",
   openreports:
     "https://github.com/openreports/reports-api/tree/main/crd/openreports.io/v1alpha1 (Kyverno >= 1.15 with --openreportsEnabled and Policy Reporter >= 3.2 install it too)",
 };
