@@ -3,7 +3,9 @@
  * applied and the webhook is registered too. The policy runs first, the webhook then takes
  * the policy's `@policy` dnsConfig apart as its own and stores exactly what the webhook alone
  * stores (with its hashed annotation); while every replica is down (failurePolicy Ignore) the
- * policy still injects, so pods never start without the cluster's DNS.
+ * policy still injects, so pods never start without the cluster's DNS. With `windows: skip`,
+ * a Windows pod is left to kubelet's DNS by the webhook (row 7) and by the policy (its
+ * `not-windows` match condition) alike, on the real API server.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -129,6 +131,44 @@ describe("admission.mode both on kube-apiserver: the policy first, the webhook o
       assert.deepEqual(dnsOf(fallback), dnsOf(await readPod(core, NS, "web-webhook")), "the policy's dnsConfig equals the webhook's for a plain pod");
       // Clean up what the keeper applied (nothing keeps it applied now).
       const items = renderAdmissionPolicies(defaultSettings());
+      const d = await cp!.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+      assert.equal(d.code, 0, d.stderr);
+    }),
+  );
+  it(
+    "windows: skip, by the webhook and by the policy alone: a Windows pod keeps kubelet's DNS, a Linux pod beside it is injected",
+    withLogs(async () => {
+      webhook = await startWebhookProcess({
+        kubeconfigPath: cp!.kubeconfigPath,
+        dir: cp!.dir,
+        name: "both-windows-skip",
+        config: { admission: { mode: "both" }, windows: "skip" },
+      });
+      // The registration left from the previous test points at the stopped process: replace it.
+      await admission.deleteMutatingWebhookConfiguration({ name: "pod-dns-injector" });
+      await admission.createMutatingWebhookConfiguration({
+        body: buildMutatingWebhookConfiguration({ caBundlePem: webhook.caPem, url: webhook.mutateUrl, failurePolicy: "Ignore" }),
+      });
+      const windowsPod = (name: string) => podManifest(name, { spec: { os: { name: "windows" } } });
+      await waitForInjection("the webhook under windows: skip", (a) => HASHED.test(a));
+      for (const phase of ["both", "policy-only"] as const) {
+        if (phase === "policy-only") {
+          await webhook!.stop();
+          webhook = undefined;
+          await waitForInjection("the policy alone", (a) => a === `default@${POLICY_INJECTION_MARK}`);
+        }
+        await createPod(core, NS, windowsPod(`windows-${phase}`));
+        const win = await readPod(core, NS, `windows-${phase}`);
+        assert.equal(annotationOf(win), "", `${phase}: the Windows pod carries no injected annotation`);
+        assert.equal(win?.spec?.dnsPolicy, "ClusterFirst", `${phase}: the Windows pod keeps ClusterFirst`);
+        assert.equal(win?.spec?.dnsConfig, undefined, `${phase}: no dnsConfig`);
+        const linux = await stored(`linux-${phase}`);
+        assert.equal(linux.spec?.dnsPolicy, "None", `${phase}: the Linux pod beside it is injected`);
+      }
+      // The keeper's policies, rendered with windows: skip, carry the not-windows condition.
+      const conditions = await cp!.kubectl(["get", "mutatingadmissionpolicy", "pod-dns-injector.pods", "-o", "jsonpath={.spec.matchConditions[*].name}"]);
+      assert.match(conditions.stdout, /not-windows/);
+      const items = renderAdmissionPolicies({ ...defaultSettings(), windows: "skip" });
       const d = await cp!.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
       assert.equal(d.code, 0, d.stderr);
     }),
