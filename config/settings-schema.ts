@@ -198,7 +198,7 @@ export const SETTINGS_SCHEMA = {
     dnsServices: restart({
       type: "array",
       description:
-        "Several DNS Services in order, for a Service-CIDR migration: dnsService then stands for all their clusterIPs, the first Service's first (new first, old as fallback), and the guardian keeps each on its own fixed IP. Empty: dnsService alone.",
+        "Several DNS Services in order, for a Service-CIDR migration: dnsService then stands for all their clusterIPs, the first Service's first (new first, old as fallback), and the guardian keeps each on its own fixed IP. Only the listed Services are watched and guarded (list dnsService's own to keep it; an entry naming it takes its clusterIP). Empty: dnsService alone.",
       // Resolvers take 3 nameservers; more Services could never all be injected.
       maxItems: 3,
       items: {
