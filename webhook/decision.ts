@@ -123,19 +123,46 @@ export interface Decision {
 /**
  * The decision table of README "How it decides", first matching row wins. Pure: the same
  * inputs give the same decision (the webhook, `inject`, `explain` and the audits all call
- * it). Each row is a function below, in table order; the last ones build the dnsConfig.
+ * it). The rows are {@link ROWS}, in table order; {@link injectionRows} comes last and
+ * builds the dnsConfig.
  */
 export function decide(inputs: DecisionInputs): Decision {
-  const early = requestRow(inputs.request) ?? excludedNamespaceRow(inputs);
-  if (early) return early;
-  const ns = inputs.namespace ?? { name: inputs.request.namespace, labels: {}, annotations: {} };
-  const derived = namespaceDerived(ns, inputs.dnsServiceIPs, inputs.settings);
-  const nsRow = namespaceRow(derived.policy, inputs.namespace !== undefined);
-  if (nsRow) return nsRow;
-  const pod = podFacts(inputs.pod);
-  const policy = podPolicy(derived, pod, inputs.settings);
-  return podRow(pod, policy) ?? windowsRow(pod, policy, inputs.settings) ?? dnsServiceRow(inputs, policy) ?? injectionRows(inputs, policy, pod);
+  const ctx = new RowContext(inputs);
+  for (const row of ROWS) {
+    const decision = row(ctx);
+    if (decision) return decision;
+  }
+  return injectionRows(ctx);
 }
+
+/**
+ * What a row reads: the inputs, and what is derived from them, each computed on first use
+ * (rows 1-2 need neither the namespace's policy nor the pod's facts).
+ */
+class RowContext {
+  #derived: NamespaceDerived | undefined;
+  #pod: PodFacts | undefined;
+  #policy: Policy | undefined;
+  constructor(readonly inputs: DecisionInputs) {}
+  /** The namespace's policy and cached injections (an unknown namespace counts as unlabelled). */
+  get derived(): NamespaceDerived {
+    const { namespace, request, dnsServiceIPs, settings } = this.inputs;
+    return (this.#derived ??= namespaceDerived(namespace ?? { name: request.namespace, labels: {}, annotations: {} }, dnsServiceIPs, settings));
+  }
+  get pod(): PodFacts {
+    return (this.#pod ??= podFacts(this.inputs.pod));
+  }
+  /** The namespace's policy with the pod's profile choice applied. */
+  get policy(): Policy {
+    return (this.#policy ??= podPolicy(this.derived, this.pod, this.inputs.settings));
+  }
+}
+
+/** One row of the table: its decision, or undefined to fall through to the next. */
+type RowCheck = (ctx: RowContext) => Decision | undefined;
+
+/** Rows 1-7 and the DNS Service check, in table order; rows 8-9 (injectionRows) follow. */
+const ROWS: readonly RowCheck[] = [requestRow, excludedNamespaceRow, namespaceRow, podRow, windowsRow, dnsServiceRow];
 
 /** A decision of row `reason`, with its message (and a detail in parentheses). */
 function decided(reason: ReasonCode, action: Action, extra: Partial<Decision> = {}, detail = ""): Decision {
@@ -143,7 +170,7 @@ function decided(reason: ReasonCode, action: Action, extra: Partial<Decision> = 
 }
 
 /** Row 1: only Pod CREATE, never a subresource. */
-function requestRow(request: DecisionInputs["request"]): Decision | undefined {
+function requestRow({ inputs: { request } }: RowContext): Decision | undefined {
   if (isPodCreate(request)) return undefined;
   if (request.kind.group !== "" || request.kind.kind !== "Pod") return decided("not-a-pod", "allow", {}, `${request.kind.kind || "unknown kind"}`);
   if (request.subResource) return decided("subresource", "allow", {}, request.subResource);
@@ -151,7 +178,7 @@ function requestRow(request: DecisionInputs["request"]): Decision | undefined {
 }
 
 /** Row 2. */
-function excludedNamespaceRow({ request, settings }: DecisionInputs): Decision | undefined {
+function excludedNamespaceRow({ inputs: { request, settings } }: RowContext): Decision | undefined {
   return excludedNamespaces(settings).has(request.namespace) ? decided("namespace-excluded", "skip", {}, request.namespace) : undefined;
 }
 
@@ -165,7 +192,9 @@ interface Policy extends NamespacePolicy {
 }
 
 /** Row 3. */
-function namespaceRow(policy: NamespacePolicy, namespaceFound: boolean): Decision | undefined {
+function namespaceRow(ctx: RowContext): Decision | undefined {
+  const { policy } = ctx.derived;
+  const namespaceFound = ctx.inputs.namespace !== undefined;
   if (policy.mode === null) {
     return decided(
       "namespace-not-opted-in",
@@ -205,7 +234,7 @@ function podFacts(pod: PodLike): PodFacts {
 const base = (policy: Policy) => ({ mode: policy.mode ?? undefined, profile: policy.profileName, profileReason: policy.profileReason });
 
 /** Row 4 (opt-out, mirror pods) and rows 5-7: respect what the pod asked for. */
-function podRow(pod: PodFacts, policy: Policy): Decision | undefined {
+function podRow({ pod, policy }: RowContext): Decision | undefined {
   const b = base(policy);
   if (pod.labels[INJECT_LABEL] === POD_OPT_OUT_VALUE) return decided("pod-opted-out", "skip", b);
   if (pod.annotations[MIRROR_POD_ANNOTATION] !== undefined) return decided("mirror-pod", "skip", b);
@@ -221,12 +250,13 @@ function podRow(pod: PodFacts, policy: Policy): Decision | undefined {
 }
 
 /** Row 7 too: with `windows: skip`, Windows pods keep kubelet's DNS. */
-function windowsRow(pod: PodFacts, policy: Policy, settings: Settings): Decision | undefined {
-  return pod.windows && settings.windows === "skip" ? decided("windows-skipped", "skip", base(policy)) : undefined;
+function windowsRow(ctx: RowContext): Decision | undefined {
+  const { pod } = ctx;
+  return pod.windows && ctx.inputs.settings.windows === "skip" ? decided("windows-skipped", "skip", base(ctx.policy)) : undefined;
 }
 
 /** No nameserver to inject: admitted unchanged with a warning, never rejected. */
-function dnsServiceRow({ dnsServiceIPs, settings }: DecisionInputs, policy: Policy): Decision | undefined {
+function dnsServiceRow({ inputs: { dnsServiceIPs, settings }, policy }: RowContext): Decision | undefined {
   if (dnsServiceIPs.length > 0 || !usesDNSService(policy.profile.nameservers)) return undefined;
   const refs = dnsServiceRefs(settings).map(serviceRefText);
   const which = refs.length === 1 ? `DNS Service ${refs[0]} IP unknown` : `DNS Services ${refs.join(", ")}: no IP known`;
@@ -237,7 +267,7 @@ function dnsServiceRow({ dnsServiceIPs, settings }: DecisionInputs, policy: Poli
 }
 
 /** Rows 8 and 9: the dnsConfig is built; already there, audited, or injected if it fits. */
-function injectionRows(inputs: DecisionInputs, policy: Policy, pod: PodFacts): Decision {
+function injectionRows({ inputs, policy, pod }: RowContext): Decision {
   const b = base(policy);
   const built = injectionFor(inputs, policy, pod);
   const annotation = built.annotation;
