@@ -18,7 +18,7 @@ import {
   type NamespaceMode,
 } from "../config/names.js";
 import { dnsServiceRefs, excludedNamespaces, serviceRefText, type Profile, type Settings } from "../config/settings.js";
-import { buildDNSConfig, optionText, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
+import { buildDNSConfig, optionText, readPodDNSConfig, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
 import { choosePodProfile, podProfile, resolveNamespacePolicy, type NamespaceFacts, type NamespacePolicy, type ProfileReason } from "./namespace-policy.js";
 import { isPodCreate } from "./pod-create.js";
@@ -98,6 +98,16 @@ export interface DecisionInputs {
   unread?: UnreadEntries | undefined;
 }
 
+/**
+ * One pod field that applying a decision sets, before and after, as the messages print it:
+ * lists joined with spaces, options as resolv.conf writes them, "(none)" for nothing.
+ */
+export interface DecisionChange {
+  field: "dnsPolicy" | "nameservers" | "searches" | "options" | "annotation";
+  from: string;
+  to: string;
+}
+
 export interface Decision {
   row: DecisionRow;
   action: Action;
@@ -116,6 +126,12 @@ export interface Decision {
   dnsConfig?: Required<PodDNSConfig> | undefined;
   /** For inject, report and noop: the value of the injected annotation. */
   injectedAnnotation?: string | undefined;
+  /**
+   * For inject, report and noop: what applying it changes in the pod as sent (its
+   * dnsPolicy, its spec.dnsConfig as readPodDNSConfig reads it, the injected annotation),
+   * only the fields that differ, in that order; empty for noop. Read only (often shared).
+   */
+  changes?: readonly DecisionChange[] | undefined;
   /** Admission warnings: ignored namespace annotations, cut entries, unknown DNS IP. */
   warnings: string[];
 }
@@ -272,13 +288,14 @@ function injectionRows({ inputs, policy, pod }: RowContext): Decision {
   const built = injectionFor(inputs, policy, pod);
   const annotation = built.annotation;
   const warnings = [...policy.warnings, ...[...built.cuts, ...built.resolverWarnings].map((c) => `pod-dns-injector: ${c}`)];
-  const result = { ...b, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings };
+  const result = { ...b, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings, changes: NO_CHANGES };
 
   // Row 8: re-invocation (reinvocationPolicy: IfNeeded) or a pod that was injected offline.
   if (pod.dnsPolicy === "None" && pod.previousAnnotation === annotation && unreadCount(inputs) === 0 && sameDNSConfig(pod.spec.dnsConfig, built.dnsConfig)) {
     return decided("already-injected", "noop", { ...result, warnings: policy.warnings });
   }
   // Row 9.
+  result.changes = podChanges(inputs, pod, built);
   if (policy.mode === "audit") return decided("would-inject", "report", result);
   // What we write must pass the API server's validation of the whole pod, not only of our
   // fields: a valid pod must never become an invalid one.
@@ -297,11 +314,47 @@ function injectionRows({ inputs, policy, pod }: RowContext): Decision {
 
 const unreadCount = ({ unread }: DecisionInputs) => (unread ? unread.nameservers + unread.searches + unread.options : 0);
 
+/** A pod without a dnsConfig or injected annotation of its own: it gets its profile's shared injection. */
+const isPlain = (inputs: DecisionInputs, pod: PodFacts) => pod.spec.dnsConfig === undefined && pod.previousAnnotation === undefined && unreadCount(inputs) === 0;
+
+const NO_CHANGES: readonly DecisionChange[] = Object.freeze([]);
+
+/**
+ * The changes of a plain pod, by its shared injection and its dnsPolicy (ClusterFirst or
+ * ClusterFirstWithHostNet): nothing else of the pod enters them, so a plain review
+ * allocates none.
+ */
+const plainChanges = new WeakMap<BuiltInjection, Map<string, readonly DecisionChange[]>>();
+
+/** What injecting `built` changes in the pod: Decision.changes. */
+function podChanges(inputs: DecisionInputs, pod: PodFacts, built: BuiltInjection): readonly DecisionChange[] {
+  if (!isPlain(inputs, pod)) return changesFrom(pod, readPodDNSConfig(pod.spec.dnsConfig).config, built);
+  let byPolicy = plainChanges.get(built);
+  if (!byPolicy) plainChanges.set(built, (byPolicy = new Map<string, readonly DecisionChange[]>()));
+  let changes = byPolicy.get(pod.dnsPolicy);
+  if (!changes) byPolicy.set(pod.dnsPolicy, (changes = Object.freeze(changesFrom(pod, { nameservers: [], searches: [], options: [] }, built))));
+  return changes;
+}
+
+function changesFrom(pod: PodFacts, own: Required<PodDNSConfig>, built: BuiltInjection): DecisionChange[] {
+  const list = (xs: readonly string[]) => xs.join(" ") || "(none)";
+  const previous = pod.previousAnnotation;
+  const { dnsConfig } = built;
+  const pairs: [DecisionChange["field"], string, string][] = [
+    ["dnsPolicy", pod.dnsPolicy, "None"],
+    ["nameservers", list(own.nameservers), list(dnsConfig.nameservers)],
+    ["searches", list(own.searches), list(dnsConfig.searches)],
+    ["options", list(own.options.map(optionText)), list(dnsConfig.options.map(optionText))],
+    ["annotation", typeof previous === "string" ? previous : "(none)", built.annotation],
+  ];
+  return pairs.filter(([, from, to]) => from !== to).map(([field, from, to]) => ({ field, from, to }));
+}
+
 /** The injection for this pod: its profile's shared one for a pod without a dnsConfig of its own. */
 function injectionFor(inputs: DecisionInputs, policy: Policy, pod: PodFacts): BuiltInjection {
   const { request, settings } = inputs;
   const injectedBefore = pod.previousAnnotation !== undefined;
-  const plain = pod.spec.dnsConfig === undefined && !injectedBefore && unreadCount(inputs) === 0;
+  const plain = isPlain(inputs, pod);
   const slot = pod.windows ? "plainWindows" : "plain";
   const { slots, profileName } = policy;
   if (plain && slots[slot]) return slots[slot];
