@@ -336,6 +336,14 @@ function podChanges(inputs: DecisionInputs, pod: PodFacts, built: BuiltInjection
   return changes;
 }
 
+/**
+ * One line for messages: "dnsPolicy ClusterFirst → None; nameservers (none) → 10.96.0.10; ...",
+ * the annotation under its key.
+ */
+export function describeChanges(changes: readonly DecisionChange[]): string {
+  return changes.map((c) => `${c.field === "annotation" ? INJECTED_ANNOTATION : c.field} ${c.from} → ${c.to}`).join("; ");
+}
+
 function changesFrom(pod: PodFacts, own: Required<PodDNSConfig>, built: BuiltInjection): DecisionChange[] {
   const list = (xs: readonly string[]) => xs.join(" ") || "(none)";
   const previous = pod.previousAnnotation;
