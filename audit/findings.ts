@@ -12,7 +12,7 @@
  */
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, NDOTS_ANNOTATION, POLICY_INJECTION_MARK, PROFILE_ANNOTATION, type NamespaceMode } from "../config/names.js";
 import { configuredDNSServiceIPs, dnsServiceRefs, serviceRefText, type Profile, type Settings } from "../config/settings.js";
-import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
+import { decide, describeChanges, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
 import { buildDNSConfig, describeDNSConfig, optionText, readPodDNSConfig, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../config/dns-limits.js";
 import { expandNameservers, hasProfileNameservers } from "../config/nameserver-tokens.js";
@@ -318,7 +318,7 @@ function judge(pod: AuditedPod, template: PodLike | undefined, ctx: JudgeContext
     problems = [annotationDrift(pod, decision)];
   }
   if (problems.length === 0) return { ...labels, result: "pass", reason: decision.reason, message: decision.message, findings: [] };
-  if (decision.mode === "audit") return withFindings([wouldInject(problems, injected, desired, pod)]);
+  if (decision.mode === "audit") return withFindings([wouldInject(problems, injected, decision, pod)]);
   return withFindings(problems);
 }
 
@@ -447,10 +447,19 @@ function annotationDrift(pod: AuditedPod, decision: Decision): Problem {
   );
 }
 
-function wouldInject(problems: Problem[], injected: boolean, desired: Required<PodDNSConfig>, pod: AuditedPod): Problem {
+/**
+ * An audit-mode namespace's finding. A pod never injected is told what the webhook's own
+ * decision on it would change (Decision.changes, the same words as its audit-mode warning);
+ * an injected one what a restart would fix, by the findings an enabled namespace would get.
+ */
+function wouldInject(problems: Problem[], injected: boolean, decision: Decision, pod: AuditedPod): Problem {
+  const desired = decision.dnsConfig!;
+  const changes = describeChanges(decision.changes ?? []);
   const what = injected
     ? `would re-inject (${problems.map((p) => p.kind).join(", ")}): ${problems.map((p) => p.message).join("; ")}`
-    : `would set dnsPolicy None; ${describeDNSConfig(desired)}`;
+    : changes
+      ? `would change ${changes}`
+      : `would set dnsPolicy None; ${describeDNSConfig(desired)}`;
   return finding(
     "would-inject",
     `audit mode: ${what}`,

@@ -337,11 +337,14 @@ function podChanges(inputs: DecisionInputs, pod: PodFacts, built: BuiltInjection
 }
 
 /**
- * One line for messages: "dnsPolicy ClusterFirst → None; nameservers (none) → 10.96.0.10; ...",
- * the annotation under its key.
+ * Decision.changes as one line, as the audit-mode warning and the audit's would-inject finding
+ * say it: "dnsPolicy ClusterFirst → None; nameservers (none) → 10.96.0.10; ...". The injected
+ * annotation (under its key) only when no DNS field changes: the API server clips a warning
+ * at 256 characters, and the DNS fields are what a reader needs. "" for no change.
  */
 export function describeChanges(changes: readonly DecisionChange[]): string {
-  return changes.map((c) => `${c.field === "annotation" ? INJECTED_ANNOTATION : c.field} ${c.from} → ${c.to}`).join("; ");
+  const dns = changes.filter((c) => c.field !== "annotation");
+  return (dns.length > 0 ? dns : changes).map((c) => `${c.field === "annotation" ? INJECTED_ANNOTATION : c.field} ${c.from} → ${c.to}`).join("; ");
 }
 
 function changesFrom(pod: PodFacts, own: Required<PodDNSConfig>, built: BuiltInjection): DecisionChange[] {

@@ -100,14 +100,11 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
     return { decision, response: allowedResponse(req.uid, { encodedPatch: injectionPatch(view, decision, unread), warnings, auditAnnotations }) };
   }
   if (decision.action === "report" && decision.dnsConfig) {
-    // What would change, from the decision itself. The annotation is named only when nothing
-    // else changes: the API server clips a warning at 256 characters (MAX_WARNING_LENGTH),
-    // and the DNS fields are what the client needs to read. A pod whose only difference lies
+    // What would change, from the decision itself (the annotation only when nothing else
+    // does: warnings are clipped at MAX_WARNING_LENGTH). A pod whose only difference lies
     // past the read limits (pod-view.ts) has no listed change: it is told the whole result.
-    const all = decision.changes ?? [];
-    const dns = all.filter((c) => c.field !== "annotation");
-    const changes = dns.length > 0 ? dns : all;
-    const what = changes.length > 0 ? `would change ${describeChanges(changes)}` : `would set dnsPolicy None; ${describeDNSConfig(decision.dnsConfig)}`;
+    const changes = describeChanges(decision.changes ?? []);
+    const what = changes ? `would change ${changes}` : `would set dnsPolicy None; ${describeDNSConfig(decision.dnsConfig)}`;
     warnings.unshift(`pod-dns-injector (audit mode): ${what}`);
     auditAnnotations["would-inject"] = JSON.stringify(decision.dnsConfig);
   }
