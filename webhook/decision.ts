@@ -347,18 +347,29 @@ export function describeChanges(changes: readonly DecisionChange[]): string {
   return (dns.length > 0 ? dns : changes).map((c) => `${c.field === "annotation" ? INJECTED_ANNOTATION : c.field} ${c.from} → ${c.to}`).join("; ");
 }
 
-function changesFrom(pod: PodFacts, own: Required<PodDNSConfig>, built: BuiltInjection): DecisionChange[] {
+function changesFrom(pod: PodFacts, own: Required<PodDNSConfig>, result: { dnsConfig: Required<PodDNSConfig>; annotation: string }): DecisionChange[] {
   const list = (xs: readonly string[]) => xs.join(" ") || "(none)";
   const previous = pod.previousAnnotation;
-  const { dnsConfig } = built;
+  const { dnsConfig } = result;
   const pairs: [DecisionChange["field"], string, string][] = [
     ["dnsPolicy", pod.dnsPolicy, "None"],
     ["nameservers", list(own.nameservers), list(dnsConfig.nameservers)],
     ["searches", list(own.searches), list(dnsConfig.searches)],
     ["options", list(own.options.map(optionText)), list(dnsConfig.options.map(optionText))],
-    ["annotation", typeof previous === "string" ? previous : "(none)", built.annotation],
+    ["annotation", typeof previous === "string" ? previous : "(none)", result.annotation],
   ];
   return pairs.filter(([, from, to]) => from !== to).map(([field, from, to]) => ({ field, from, to }));
+}
+
+/**
+ * What storing `decision`'s result would change in `pod`, another pod than the one decided:
+ * Decision.changes by the same rule. The audit compares a stored pod with its template's
+ * decision (what a restart produces) this way. Empty when the decision sets nothing.
+ */
+export function changesTo(pod: PodLike, decision: Decision): readonly DecisionChange[] {
+  if (!decision.dnsConfig || decision.injectedAnnotation === undefined) return NO_CHANGES;
+  const facts = podFacts(pod);
+  return changesFrom(facts, readPodDNSConfig(facts.spec.dnsConfig).config, { dnsConfig: decision.dnsConfig, annotation: decision.injectedAnnotation });
 }
 
 /** The injection for this pod: its profile's shared one for a pod without a dnsConfig of its own. */

@@ -303,6 +303,20 @@ describe("auditPod: the finding's values", () => {
     assert.equal(f?.actual, "searches team-a.svc.cluster.local svc.cluster.local cluster.local");
   });
 
+  it("drift where the pod has no searches: (none), from the decision's changes, with and without a template", () => {
+    const pod = podWithDNS("p", { ...defaultDNS(), searches: [] });
+    const searches = "team-a.svc.cluster.local svc.cluster.local cluster.local";
+    for (const [workload, expected] of [
+      [deployment(), `searches ${searches}`],
+      [bare("p"), `searches ${searches} first`],
+    ] as const) {
+      const [f] = audit(pod, { workload }).findings;
+      assert.equal(f?.kind, "drift");
+      assert.equal(f?.actual, "searches (none)", "an empty list is named, not left blank");
+      assert.equal(f?.expected, expected);
+    }
+  });
+
   it("drift on the profile name", () => {
     const [f] = audit(injectedPod(), { facts: ns("enabled", { [PROFILE_ANNOTATION]: "corp" }), settings: settingsWithProfiles() }).findings;
     assert.equal(f?.expected, "profile corp");

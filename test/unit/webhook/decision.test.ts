@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { INJECTED_ANNOTATION, INJECT_LABEL, POLICY_INJECTION_MARK } from "../../../config/names.js";
 import { defaultSettings, parseSettings } from "../../../config/settings.js";
-import { REASONS, applyDecision, decide, type ReasonCode } from "../../../webhook/decision.js";
+import { REASONS, applyDecision, changesTo, decide, describeChanges, type ReasonCode } from "../../../webhook/decision.js";
 import { inputs, namespace, pod } from "../fixtures.js";
 
 const podKind = { group: "", version: "v1", kind: "Pod" };
@@ -309,6 +309,29 @@ describe("decide: what would change (Decision.changes)", () => {
       assert.equal(reported.action, "report");
       assert.deepEqual(reported.changes, injected.changes);
     }
+  });
+
+  it("changesTo: another pod against a decision, by the same rule", () => {
+    const settings = defaultSettings();
+    const d = decide(inputs({}, settings));
+    assert.deepEqual(changesTo(pod(), d), d.changes);
+    assert.deepEqual(changesTo(applyDecision(pod(), d), d), []);
+    const stale = applyDecision(pod(), decide(inputs({ dnsServiceIPs: ["10.96.0.99"] }, settings)));
+    assert.deepEqual(
+      changesTo(stale, d).map((c) => c.field),
+      ["nameservers", "annotation"],
+    );
+    assert.deepEqual(changesTo(pod(), decide(inputs({ pod: pod({ dnsPolicy: "Default" }) }))), [], "a skip sets nothing");
+  });
+
+  it("describeChanges: the DNS fields; the annotation only when nothing else changes", () => {
+    const d = decide(inputs());
+    assert.equal(describeChanges(d.changes ?? []), `dnsPolicy ClusterFirst → None; nameservers (none) → 10.96.0.10; searches (none) → ${SEARCHES}; options (none) → ndots:5`);
+    assert.equal(
+      describeChanges([{ field: "annotation", from: "default@0123456789", to: "default@abcdef0123" }]),
+      `${INJECTED_ANNOTATION} default@0123456789 → default@abcdef0123`,
+    );
+    assert.equal(describeChanges([]), "");
   });
 
   it("skips carry no changes", () => {
