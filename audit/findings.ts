@@ -12,7 +12,7 @@
  */
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, NDOTS_ANNOTATION, POLICY_INJECTION_MARK, PROFILE_ANNOTATION, type NamespaceMode } from "../config/names.js";
 import { configuredDNSServiceIPs, dnsServiceRefs, serviceRefText, type Profile, type Settings } from "../config/settings.js";
-import { decide, type Decision, type PodLike, type ReasonCode } from "../webhook/decision.js";
+import { changesTo, decide, describeChanges, type Decision, type DecisionChange, type PodLike, type ReasonCode } from "../webhook/decision.js";
 import { buildDNSConfig, describeDNSConfig, optionText, readPodDNSConfig, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../config/dns-limits.js";
 import { expandNameservers, hasProfileNameservers } from "../config/nameserver-tokens.js";
@@ -318,7 +318,7 @@ function judge(pod: AuditedPod, template: PodLike | undefined, ctx: JudgeContext
     problems = [annotationDrift(pod, decision)];
   }
   if (problems.length === 0) return { ...labels, result: "pass", reason: decision.reason, message: decision.message, findings: [] };
-  if (decision.mode === "audit") return withFindings([wouldInject(problems, injected, desired, pod)]);
+  if (decision.mode === "audit") return withFindings([wouldInject(problems, injected, decision, pod)]);
   return withFindings(problems);
 }
 
@@ -371,8 +371,13 @@ function compareInjected(pod: AuditedPod, desired: Required<PodDNSConfig>, decis
   const actual = readDNSConfig(pod.spec?.dnsConfig);
   const fresh = ctx.fresh(pod);
   const { settings } = ctx.ns;
-  // The template is what a restart produces; without one, the stored pod re-decided.
-  const expected = (template ? ctx.decideTemplate(template).dnsConfig : undefined) ?? desired;
+  // The template is what a restart produces; without one, the stored pod re-decided. What
+  // would change is that decision's own list (Decision.changes), not a comparison made here.
+  const fromTemplate = template ? ctx.decideTemplate(template) : undefined;
+  const reference = fromTemplate?.dnsConfig ? fromTemplate : decision;
+  const expected = reference.dnsConfig ?? desired;
+  const changes = reference === decision ? (decision.changes ?? []) : changesTo(pod, reference);
+  const change = (field: DecisionChange["field"]) => changes.find((c) => c.field === field);
   const findings: Problem[] = [];
 
   const leading = fresh.nameservers;
@@ -394,17 +399,13 @@ function compareInjected(pod: AuditedPod, desired: Required<PodDNSConfig>, decis
   }
 
   const parts: { what: string; expected: string; actual: string }[] = [];
-  if (!stale && !sameList(actual.nameservers.map(canonical), expected.nameservers.map(canonical))) {
-    parts.push({ what: "nameservers", expected: expected.nameservers.join(" "), actual: actual.nameservers.join(" ") });
-  }
-  if (!sameList(actual.searches, expected.searches)) {
-    // Without a template the pod's own searches cannot be told apart: say what must come first.
-    const want = template ? expected.searches.join(" ") : `${fresh.searches.join(" ")} first`;
-    parts.push({ what: "searches", expected: want, actual: actual.searches.join(" ") });
-  }
-  if (!sameList(actual.options.map(optionText), expected.options.map(optionText))) {
-    parts.push({ what: "options", expected: expected.options.map(optionText).join(" ") || "(none)", actual: actual.options.map(optionText).join(" ") || "(none)" });
-  }
+  const nameservers = change("nameservers");
+  if (!stale && nameservers) parts.push({ what: "nameservers", expected: nameservers.to, actual: nameservers.from });
+  const searches = change("searches");
+  // Without a template the pod's own searches cannot be told apart: say what must come first.
+  if (searches) parts.push({ what: "searches", expected: template ? searches.to : `${fresh.searches.join(" ")} first`, actual: searches.from });
+  const options = change("options");
+  if (options) parts.push({ what: "options", expected: options.to, actual: options.from });
   const injectedProfile = pod.metadata.annotations?.[INJECTED_ANNOTATION]?.split("@")[0];
   if (decision.profile !== undefined && injectedProfile !== decision.profile) parts.push({ what: "profile", expected: decision.profile, actual: injectedProfile ?? "(none)" });
   if (parts.length) {
@@ -447,10 +448,19 @@ function annotationDrift(pod: AuditedPod, decision: Decision): Problem {
   );
 }
 
-function wouldInject(problems: Problem[], injected: boolean, desired: Required<PodDNSConfig>, pod: AuditedPod): Problem {
+/**
+ * An audit-mode namespace's finding. A pod never injected is told what the webhook's own
+ * decision on it would change (Decision.changes, the same words as its audit-mode warning);
+ * an injected one what a restart would fix, by the findings an enabled namespace would get.
+ */
+function wouldInject(problems: Problem[], injected: boolean, decision: Decision, pod: AuditedPod): Problem {
+  const desired = decision.dnsConfig!;
+  const changes = describeChanges(decision.changes ?? []);
   const what = injected
     ? `would re-inject (${problems.map((p) => p.kind).join(", ")}): ${problems.map((p) => p.message).join("; ")}`
-    : `would set dnsPolicy None; ${describeDNSConfig(desired)}`;
+    : changes
+      ? `would change ${changes}`
+      : `would set dnsPolicy None; ${describeDNSConfig(desired)}`;
   return finding(
     "would-inject",
     `audit mode: ${what}`,
@@ -512,6 +522,5 @@ function describePodDNS(pod: AuditedPod): string {
 }
 
 const canonical = (ip: string) => canonicalIP(ip) ?? ip;
-const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const startsWith = (a: readonly string[], prefix: readonly string[]) => prefix.every((x, i) => a[i] === x);
 const dedupe = (xs: readonly string[]) => [...new Set(xs)];

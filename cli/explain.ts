@@ -1,7 +1,7 @@
 /**
  * `pod-dns-injector explain`: why a pod (or a workload's pod template) would or would not be
- * injected: the decision row, reason code, namespace mode, profile and resulting dnsConfig.
- * Reads the same Decision the webhook acts on, so the explanation cannot drift.
+ * injected: the decision row, reason code, namespace mode, profile, resulting dnsConfig and
+ * what it changes in the pod. Reads the same Decision the webhook acts on, so the explanation cannot drift.
  */
 import { INJECTED_ANNOTATION, INJECT_LABEL, NAMESPACE_MODES, PROFILE_ANNOTATION } from "../config/names.js";
 import type { Decision } from "../webhook/decision.js";
@@ -90,6 +90,7 @@ function decisionJSON(d: Decision): object {
     profileReason: d.profileReason ?? null,
     dnsConfig: d.dnsConfig ?? null,
     injectedAnnotation: d.injectedAnnotation ?? null,
+    changes: d.changes ?? null,
     warnings: d.warnings,
   };
 }
@@ -114,6 +115,11 @@ function formatExplanation(what: string, index: number, namespace: string, path:
     lines.push(`    searches:    ${d.dnsConfig.searches.join(", ")}`);
     lines.push(`    options:     ${d.dnsConfig.options.map(optionText).join(", ") || "(none)"}`);
     lines.push(`    annotation:  ${INJECTED_ANNOTATION}=${d.injectedAnnotation}`);
+  }
+  // What the pod as given would change (Decision.changes); nothing to list for a no-op.
+  if (d.changes?.length) {
+    lines.push(`  ${d.action === "report" ? "would change" : "changes"}:`);
+    for (const c of d.changes) lines.push(`    ${`${c.field}:`.padEnd(13)}${c.from} → ${c.to}`);
   }
   for (const w of d.warnings) lines.push(`  warning:    ${w}`);
   return `${lines.join("\n")}\n\n`;

@@ -18,7 +18,7 @@ import {
   type NamespaceMode,
 } from "../config/names.js";
 import { dnsServiceRefs, excludedNamespaces, serviceRefText, type Profile, type Settings } from "../config/settings.js";
-import { buildDNSConfig, optionText, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
+import { buildDNSConfig, optionText, readPodDNSConfig, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
 import { choosePodProfile, podProfile, resolveNamespacePolicy, type NamespaceFacts, type NamespacePolicy, type ProfileReason } from "./namespace-policy.js";
 import { isPodCreate } from "./pod-create.js";
@@ -98,6 +98,16 @@ export interface DecisionInputs {
   unread?: UnreadEntries | undefined;
 }
 
+/**
+ * One pod field that applying a decision sets, before and after, as the messages print it:
+ * lists joined with spaces, options as resolv.conf writes them, "(none)" for nothing.
+ */
+export interface DecisionChange {
+  field: "dnsPolicy" | "nameservers" | "searches" | "options" | "annotation";
+  from: string;
+  to: string;
+}
+
 export interface Decision {
   row: DecisionRow;
   action: Action;
@@ -116,6 +126,12 @@ export interface Decision {
   dnsConfig?: Required<PodDNSConfig> | undefined;
   /** For inject, report and noop: the value of the injected annotation. */
   injectedAnnotation?: string | undefined;
+  /**
+   * For inject, report and noop: what applying it changes in the pod as sent (its
+   * dnsPolicy, its spec.dnsConfig as readPodDNSConfig reads it, the injected annotation),
+   * only the fields that differ, in that order; empty for noop. Read only (often shared).
+   */
+  changes?: readonly DecisionChange[] | undefined;
   /** Admission warnings: ignored namespace annotations, cut entries, unknown DNS IP. */
   warnings: string[];
 }
@@ -123,19 +139,46 @@ export interface Decision {
 /**
  * The decision table of README "How it decides", first matching row wins. Pure: the same
  * inputs give the same decision (the webhook, `inject`, `explain` and the audits all call
- * it). Each row is a function below, in table order; the last ones build the dnsConfig.
+ * it). The rows are {@link ROWS}, in table order; {@link injectionRows} comes last and
+ * builds the dnsConfig.
  */
 export function decide(inputs: DecisionInputs): Decision {
-  const early = requestRow(inputs.request) ?? excludedNamespaceRow(inputs);
-  if (early) return early;
-  const ns = inputs.namespace ?? { name: inputs.request.namespace, labels: {}, annotations: {} };
-  const derived = namespaceDerived(ns, inputs.dnsServiceIPs, inputs.settings);
-  const nsRow = namespaceRow(derived.policy, inputs.namespace !== undefined);
-  if (nsRow) return nsRow;
-  const pod = podFacts(inputs.pod);
-  const policy = podPolicy(derived, pod, inputs.settings);
-  return podRow(pod, policy) ?? windowsRow(pod, policy, inputs.settings) ?? dnsServiceRow(inputs, policy) ?? injectionRows(inputs, policy, pod);
+  const ctx = new RowContext(inputs);
+  for (const row of ROWS) {
+    const decision = row(ctx);
+    if (decision) return decision;
+  }
+  return injectionRows(ctx);
 }
+
+/**
+ * What a row reads: the inputs, and what is derived from them, each computed on first use
+ * (rows 1-2 need neither the namespace's policy nor the pod's facts).
+ */
+class RowContext {
+  #derived: NamespaceDerived | undefined;
+  #pod: PodFacts | undefined;
+  #policy: Policy | undefined;
+  constructor(readonly inputs: DecisionInputs) {}
+  /** The namespace's policy and cached injections (an unknown namespace counts as unlabelled). */
+  get derived(): NamespaceDerived {
+    const { namespace, request, dnsServiceIPs, settings } = this.inputs;
+    return (this.#derived ??= namespaceDerived(namespace ?? { name: request.namespace, labels: {}, annotations: {} }, dnsServiceIPs, settings));
+  }
+  get pod(): PodFacts {
+    return (this.#pod ??= podFacts(this.inputs.pod));
+  }
+  /** The namespace's policy with the pod's profile choice applied. */
+  get policy(): Policy {
+    return (this.#policy ??= podPolicy(this.derived, this.pod, this.inputs.settings));
+  }
+}
+
+/** One row of the table: its decision, or undefined to fall through to the next. */
+type RowCheck = (ctx: RowContext) => Decision | undefined;
+
+/** Rows 1-7 and the DNS Service check, in table order; rows 8-9 (injectionRows) follow. */
+const ROWS: readonly RowCheck[] = [requestRow, excludedNamespaceRow, namespaceRow, podRow, windowsRow, dnsServiceRow];
 
 /** A decision of row `reason`, with its message (and a detail in parentheses). */
 function decided(reason: ReasonCode, action: Action, extra: Partial<Decision> = {}, detail = ""): Decision {
@@ -143,7 +186,7 @@ function decided(reason: ReasonCode, action: Action, extra: Partial<Decision> = 
 }
 
 /** Row 1: only Pod CREATE, never a subresource. */
-function requestRow(request: DecisionInputs["request"]): Decision | undefined {
+function requestRow({ inputs: { request } }: RowContext): Decision | undefined {
   if (isPodCreate(request)) return undefined;
   if (request.kind.group !== "" || request.kind.kind !== "Pod") return decided("not-a-pod", "allow", {}, `${request.kind.kind || "unknown kind"}`);
   if (request.subResource) return decided("subresource", "allow", {}, request.subResource);
@@ -151,7 +194,7 @@ function requestRow(request: DecisionInputs["request"]): Decision | undefined {
 }
 
 /** Row 2. */
-function excludedNamespaceRow({ request, settings }: DecisionInputs): Decision | undefined {
+function excludedNamespaceRow({ inputs: { request, settings } }: RowContext): Decision | undefined {
   return excludedNamespaces(settings).has(request.namespace) ? decided("namespace-excluded", "skip", {}, request.namespace) : undefined;
 }
 
@@ -165,7 +208,9 @@ interface Policy extends NamespacePolicy {
 }
 
 /** Row 3. */
-function namespaceRow(policy: NamespacePolicy, namespaceFound: boolean): Decision | undefined {
+function namespaceRow(ctx: RowContext): Decision | undefined {
+  const { policy } = ctx.derived;
+  const namespaceFound = ctx.inputs.namespace !== undefined;
   if (policy.mode === null) {
     return decided(
       "namespace-not-opted-in",
@@ -205,7 +250,7 @@ function podFacts(pod: PodLike): PodFacts {
 const base = (policy: Policy) => ({ mode: policy.mode ?? undefined, profile: policy.profileName, profileReason: policy.profileReason });
 
 /** Row 4 (opt-out, mirror pods) and rows 5-7: respect what the pod asked for. */
-function podRow(pod: PodFacts, policy: Policy): Decision | undefined {
+function podRow({ pod, policy }: RowContext): Decision | undefined {
   const b = base(policy);
   if (pod.labels[INJECT_LABEL] === POD_OPT_OUT_VALUE) return decided("pod-opted-out", "skip", b);
   if (pod.annotations[MIRROR_POD_ANNOTATION] !== undefined) return decided("mirror-pod", "skip", b);
@@ -221,12 +266,13 @@ function podRow(pod: PodFacts, policy: Policy): Decision | undefined {
 }
 
 /** Row 7 too: with `windows: skip`, Windows pods keep kubelet's DNS. */
-function windowsRow(pod: PodFacts, policy: Policy, settings: Settings): Decision | undefined {
-  return pod.windows && settings.windows === "skip" ? decided("windows-skipped", "skip", base(policy)) : undefined;
+function windowsRow(ctx: RowContext): Decision | undefined {
+  const { pod } = ctx;
+  return pod.windows && ctx.inputs.settings.windows === "skip" ? decided("windows-skipped", "skip", base(ctx.policy)) : undefined;
 }
 
 /** No nameserver to inject: admitted unchanged with a warning, never rejected. */
-function dnsServiceRow({ dnsServiceIPs, settings }: DecisionInputs, policy: Policy): Decision | undefined {
+function dnsServiceRow({ inputs: { dnsServiceIPs, settings }, policy }: RowContext): Decision | undefined {
   if (dnsServiceIPs.length > 0 || !usesDNSService(policy.profile.nameservers)) return undefined;
   const refs = dnsServiceRefs(settings).map(serviceRefText);
   const which = refs.length === 1 ? `DNS Service ${refs[0]} IP unknown` : `DNS Services ${refs.join(", ")}: no IP known`;
@@ -237,18 +283,19 @@ function dnsServiceRow({ dnsServiceIPs, settings }: DecisionInputs, policy: Poli
 }
 
 /** Rows 8 and 9: the dnsConfig is built; already there, audited, or injected if it fits. */
-function injectionRows(inputs: DecisionInputs, policy: Policy, pod: PodFacts): Decision {
+function injectionRows({ inputs, policy, pod }: RowContext): Decision {
   const b = base(policy);
   const built = injectionFor(inputs, policy, pod);
   const annotation = built.annotation;
   const warnings = [...policy.warnings, ...[...built.cuts, ...built.resolverWarnings].map((c) => `pod-dns-injector: ${c}`)];
-  const result = { ...b, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings };
+  const result = { ...b, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings, changes: NO_CHANGES };
 
   // Row 8: re-invocation (reinvocationPolicy: IfNeeded) or a pod that was injected offline.
   if (pod.dnsPolicy === "None" && pod.previousAnnotation === annotation && unreadCount(inputs) === 0 && sameDNSConfig(pod.spec.dnsConfig, built.dnsConfig)) {
     return decided("already-injected", "noop", { ...result, warnings: policy.warnings });
   }
   // Row 9.
+  result.changes = podChanges(inputs, pod, built);
   if (policy.mode === "audit") return decided("would-inject", "report", result);
   // What we write must pass the API server's validation of the whole pod, not only of our
   // fields: a valid pod must never become an invalid one.
@@ -267,11 +314,69 @@ function injectionRows(inputs: DecisionInputs, policy: Policy, pod: PodFacts): D
 
 const unreadCount = ({ unread }: DecisionInputs) => (unread ? unread.nameservers + unread.searches + unread.options : 0);
 
+/** A pod without a dnsConfig or injected annotation of its own: it gets its profile's shared injection. */
+const isPlain = (inputs: DecisionInputs, pod: PodFacts) => pod.spec.dnsConfig === undefined && pod.previousAnnotation === undefined && unreadCount(inputs) === 0;
+
+const NO_CHANGES: readonly DecisionChange[] = Object.freeze([]);
+
+/**
+ * The changes of a plain pod, by its shared injection and its dnsPolicy (ClusterFirst or
+ * ClusterFirstWithHostNet): nothing else of the pod enters them, so a plain review
+ * allocates none.
+ */
+const plainChanges = new WeakMap<BuiltInjection, Map<string, readonly DecisionChange[]>>();
+
+/** What injecting `built` changes in the pod: Decision.changes. */
+function podChanges(inputs: DecisionInputs, pod: PodFacts, built: BuiltInjection): readonly DecisionChange[] {
+  if (!isPlain(inputs, pod)) return changesFrom(pod, readPodDNSConfig(pod.spec.dnsConfig).config, built);
+  let byPolicy = plainChanges.get(built);
+  if (!byPolicy) plainChanges.set(built, (byPolicy = new Map<string, readonly DecisionChange[]>()));
+  let changes = byPolicy.get(pod.dnsPolicy);
+  if (!changes) byPolicy.set(pod.dnsPolicy, (changes = Object.freeze(changesFrom(pod, { nameservers: [], searches: [], options: [] }, built))));
+  return changes;
+}
+
+/**
+ * Decision.changes as one line, as the audit-mode warning and the audit's would-inject finding
+ * say it: "dnsPolicy ClusterFirst → None; nameservers (none) → 10.96.0.10; ...". The injected
+ * annotation (under its key) only when no DNS field changes: the API server clips a warning
+ * at 256 characters, and the DNS fields are what a reader needs. "" for no change.
+ */
+export function describeChanges(changes: readonly DecisionChange[]): string {
+  const dns = changes.filter((c) => c.field !== "annotation");
+  return (dns.length > 0 ? dns : changes).map((c) => `${c.field === "annotation" ? INJECTED_ANNOTATION : c.field} ${c.from} → ${c.to}`).join("; ");
+}
+
+function changesFrom(pod: PodFacts, own: Required<PodDNSConfig>, result: { dnsConfig: Required<PodDNSConfig>; annotation: string }): DecisionChange[] {
+  const list = (xs: readonly string[]) => xs.join(" ") || "(none)";
+  const previous = pod.previousAnnotation;
+  const { dnsConfig } = result;
+  const pairs: [DecisionChange["field"], string, string][] = [
+    ["dnsPolicy", pod.dnsPolicy, "None"],
+    ["nameservers", list(own.nameservers), list(dnsConfig.nameservers)],
+    ["searches", list(own.searches), list(dnsConfig.searches)],
+    ["options", list(own.options.map(optionText)), list(dnsConfig.options.map(optionText))],
+    ["annotation", typeof previous === "string" ? previous : "(none)", result.annotation],
+  ];
+  return pairs.filter(([, from, to]) => from !== to).map(([field, from, to]) => ({ field, from, to }));
+}
+
+/**
+ * What storing `decision`'s result would change in `pod`, another pod than the one decided:
+ * Decision.changes by the same rule. The audit compares a stored pod with its template's
+ * decision (what a restart produces) this way. Empty when the decision sets nothing.
+ */
+export function changesTo(pod: PodLike, decision: Decision): readonly DecisionChange[] {
+  if (!decision.dnsConfig || decision.injectedAnnotation === undefined) return NO_CHANGES;
+  const facts = podFacts(pod);
+  return changesFrom(facts, readPodDNSConfig(facts.spec.dnsConfig).config, { dnsConfig: decision.dnsConfig, annotation: decision.injectedAnnotation });
+}
+
 /** The injection for this pod: its profile's shared one for a pod without a dnsConfig of its own. */
 function injectionFor(inputs: DecisionInputs, policy: Policy, pod: PodFacts): BuiltInjection {
   const { request, settings } = inputs;
   const injectedBefore = pod.previousAnnotation !== undefined;
-  const plain = pod.spec.dnsConfig === undefined && !injectedBefore && unreadCount(inputs) === 0;
+  const plain = isPlain(inputs, pod);
   const slot = pod.windows ? "plainWindows" : "plain";
   const { slots, profileName } = policy;
   if (plain && slots[slot]) return slots[slot];

@@ -7,7 +7,7 @@ import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import { isPodCreate } from "./pod-create.js";
 import { allowedResponse, encodePatch, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
-import { applyDecision, decide, type Decision, type PodLike } from "./decision.js";
+import { applyDecision, decide, describeChanges, type Decision, type PodLike } from "./decision.js";
 import { describeDNSConfig } from "./dns-config.js";
 import { createInjectionPatch } from "./patch.js";
 import { readPod, type PodRead } from "./pod-view.js";
@@ -46,7 +46,7 @@ export class AdmissionInternalError extends Error {
  *
  * Contract: the response always carries the request's `uid` and is always `allowed: true`;
  * only `inject` carries a JSON Patch (`dnsPolicy: None`, the dnsConfig, our annotation), and
- * `report` (audit mode) carries a warning saying what would be set instead. Every response
+ * `report` (audit mode) carries a warning naming what would change instead (Decision.changes). Every response
  * has the audit annotations `decision` and `reason` (and `profile` when one applies,
  * `profile-reason` when the pod asked for one), and the decision's warnings. The returned `decision` is the same one, for logs and metrics.
  *
@@ -100,8 +100,12 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
     return { decision, response: allowedResponse(req.uid, { encodedPatch: injectionPatch(view, decision, unread), warnings, auditAnnotations }) };
   }
   if (decision.action === "report" && decision.dnsConfig) {
-    const summary = describeDNSConfig(decision.dnsConfig);
-    warnings.unshift(`pod-dns-injector (audit mode): would set dnsPolicy None; ${summary}`);
+    // What would change, from the decision itself (the annotation only when nothing else
+    // does: warnings are clipped at MAX_WARNING_LENGTH). A pod whose only difference lies
+    // past the read limits (pod-view.ts) has no listed change: it is told the whole result.
+    const changes = describeChanges(decision.changes ?? []);
+    const what = changes ? `would change ${changes}` : `would set dnsPolicy None; ${describeDNSConfig(decision.dnsConfig)}`;
+    warnings.unshift(`pod-dns-injector (audit mode): ${what}`);
     auditAnnotations["would-inject"] = JSON.stringify(decision.dnsConfig);
   }
   return { decision, response: allowedResponse(req.uid, { warnings, auditAnnotations }) };

@@ -196,6 +196,8 @@ describe("pod-dns-injector CLI", () => {
     assert.equal(e.action, "report");
     assert.equal(e.reason, "would-inject");
     assert.deepEqual(e.dnsConfig.options, [{ name: "ndots", value: "3" }]);
+    const text = run(["explain", "-f", "-", "--namespace-file", ns], POD);
+    assert.match(text.stdout, /\n {2}would change:\n {4}dnsPolicy: {3}ClusterFirst → None\n[^]*\n {4}options: {5}\(none\) → ndots:3\n/);
     const disabled = run(["explain", "-f", "-", "--mode", "disabled"], POD);
     assert.match(disabled.stdout, /decision: {3}skip \(row 3, reason namespace-disabled\)/);
   });

@@ -190,7 +190,9 @@ describe("webhook end to end (serve process + MutatingWebhookConfiguration + kub
       assert.match(res.stdout, /pod\/audited created/);
       const expected = defaultDNSConfig(NS.audit);
       assert.ok(
-        res.stderr.includes(`Warning: pod-dns-injector (audit mode): would set dnsPolicy None; nameservers ${DNS_IP}; searches ${expected.searches.join(" ")}; options ndots:5`),
+        res.stderr.includes(
+          `Warning: pod-dns-injector (audit mode): would change dnsPolicy ClusterFirst → None; nameservers (none) → ${DNS_IP}; searches (none) → ${expected.searches.join(" ")}; options (none) → ndots:5`,
+        ),
         `kubectl stderr: ${res.stderr}`,
       );
       assertUntouched(await readPod(core, NS.audit, "audited"));

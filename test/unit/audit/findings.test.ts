@@ -303,6 +303,20 @@ describe("auditPod: the finding's values", () => {
     assert.equal(f?.actual, "searches team-a.svc.cluster.local svc.cluster.local cluster.local");
   });
 
+  it("drift where the pod has no searches: (none), from the decision's changes, with and without a template", () => {
+    const pod = podWithDNS("p", { ...defaultDNS(), searches: [] });
+    const searches = "team-a.svc.cluster.local svc.cluster.local cluster.local";
+    for (const [workload, expected] of [
+      [deployment(), `searches ${searches}`],
+      [bare("p"), `searches ${searches} first`],
+    ] as const) {
+      const [f] = audit(pod, { workload }).findings;
+      assert.equal(f?.kind, "drift");
+      assert.equal(f?.actual, "searches (none)", "an empty list is named, not left blank");
+      assert.equal(f?.expected, expected);
+    }
+  });
+
   it("drift on the profile name", () => {
     const [f] = audit(injectedPod(), { facts: ns("enabled", { [PROFILE_ANNOTATION]: "corp" }), settings: settingsWithProfiles() }).findings;
     assert.equal(f?.expected, "profile corp");
@@ -311,8 +325,22 @@ describe("auditPod: the finding's values", () => {
 
   it("would-inject carries what would change and the namespace fix", () => {
     const [f] = audit(plainPod(), { facts: ns("audit") }).findings;
-    assert.equal(f?.message, `audit mode: would set dnsPolicy None; nameservers ${DNS_IP}; searches team-a.svc.cluster.local svc.cluster.local cluster.local; options ndots:5`);
+    assert.equal(
+      f?.message,
+      `audit mode: would change dnsPolicy ClusterFirst → None; nameservers (none) → ${DNS_IP}; searches (none) → team-a.svc.cluster.local svc.cluster.local cluster.local; options (none) → ndots:5`,
+    );
+    assert.equal(f?.expected, `dnsPolicy None; nameservers ${DNS_IP}; searches team-a.svc.cluster.local svc.cluster.local cluster.local; options ndots:5`);
+    assert.equal(f?.actual, "dnsPolicy ClusterFirst");
     assert.match(f?.fix ?? "", /^the namespace is in audit mode: to apply, kubectl label namespace team-a pod-dns-injector\.io\/inject=enabled --overwrite; then recreate the pod/);
+  });
+
+  it("would-inject for a pod with a dnsConfig of its own: from its entries, in the webhook warning's words", () => {
+    const [f] = audit(plainPod("p", { spec: { dnsConfig: { searches: ["corp.example"] } } }), { facts: ns("audit") }).findings;
+    assert.equal(
+      f?.message,
+      `audit mode: would change dnsPolicy ClusterFirst → None; nameservers (none) → ${DNS_IP}; searches corp.example → team-a.svc.cluster.local svc.cluster.local cluster.local corp.example; options (none) → ndots:5`,
+    );
+    assert.equal(f?.actual, "dnsPolicy ClusterFirst; searches corp.example");
   });
 
   it("foreign-dns lists the pod's servers and the cluster's", () => {

@@ -7,6 +7,7 @@ import { INJECTED_ANNOTATION, INJECT_LABEL } from "../../../config/names.js";
 import { defaultSettings } from "../../../config/settings.js";
 import { standaloneFacts, type AdmissionFacts } from "../../../webhook/admission-facts.js";
 import { ADMISSION_BODY_LIMIT, buildWebhookApp } from "../../../webhook/app.js";
+import { hashDNSConfig } from "../../../webhook/decision.js";
 import { createWebhookMetrics } from "../../../webhook/metrics.js";
 import { applyPatchCopy, type Operation } from "../../../webhook/patch.js";
 import { namespace, pod, review } from "../fixtures.js";
@@ -74,11 +75,37 @@ describe("/mutate over fastify inject", () => {
     const { json } = await post(review(pod()), facts);
     const r = json.response!;
     assert.equal(r.patch, undefined);
-    assert.match((r.warnings as string[])[0] ?? "", /\(audit mode\): would set dnsPolicy None; nameservers 10\.96\.0\.10/);
+    assert.match(
+      (r.warnings as string[])[0] ?? "",
+      /^pod-dns-injector \(audit mode\): would change dnsPolicy ClusterFirst → None; nameservers \(none\) → 10\.96\.0\.10; searches \(none\) → team-a\.svc\.cluster\.local svc\.cluster\.local cluster\.local; options \(none\) → ndots:5$/,
+    );
     const ann = r.auditAnnotations as Record<string, string>;
     assert.equal(ann.decision, "report");
     assert.equal(ann.reason, "would-inject");
     assert.deepEqual(JSON.parse(ann["would-inject"] ?? "null").nameservers, ["10.96.0.10"]);
+  });
+
+  it("audit mode, an injected pod: the warning names only what would change, the annotation when nothing else", async () => {
+    const current = { nameservers: ["10.96.0.10"], searches: ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local"], options: [{ name: "ndots", value: "5" }] };
+    const facts: AdmissionFacts = { lookupNamespace: async (n) => namespace(n, "audit"), dnsServiceIPs: () => ["10.96.0.10"] };
+    const stale = { ...current, nameservers: ["10.96.0.99"] };
+    const cases = [
+      // Injected with the old IP (its annotation names that dnsConfig): the IP is replaced.
+      { dnsConfig: stale, annotation: `default@${hashDNSConfig(stale)}`, warning: /^pod-dns-injector \(audit mode\): would change nameservers 10\.96\.0\.99 → 10\.96\.0\.10$/ },
+      // Today's dnsConfig under an annotation naming another one: only the annotation.
+      {
+        dnsConfig: current,
+        annotation: "default@0123456789",
+        warning: /^pod-dns-injector \(audit mode\): would change pod-dns-injector\.io\/injected default@0123456789 → default@[0-9a-f]{10}$/,
+      },
+    ];
+    for (const c of cases) {
+      const injected = pod({ dnsPolicy: "None", dnsConfig: c.dnsConfig }, { annotations: { [INJECTED_ANNOTATION]: c.annotation } });
+      const r = (await post(review(injected), facts)).json.response!;
+      assert.equal(r.patch, undefined);
+      assert.equal((r.auditAnnotations as Record<string, string>).reason, "would-inject");
+      assert.match((r.warnings as string[])[0] ?? "", c.warning);
+    }
   });
 
   it("opt-out pods are allowed unchanged with the reason in the audit annotations", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { INJECTED_ANNOTATION, INJECT_LABEL, POLICY_INJECTION_MARK } from "../../../config/names.js";
 import { defaultSettings, parseSettings } from "../../../config/settings.js";
-import { REASONS, applyDecision, decide, type ReasonCode } from "../../../webhook/decision.js";
+import { REASONS, applyDecision, changesTo, decide, describeChanges, type ReasonCode } from "../../../webhook/decision.js";
 import { inputs, namespace, pod } from "../fixtures.js";
 
 const podKind = { group: "", version: "v1", kind: "Pod" };
@@ -244,5 +244,98 @@ describe("decide: the injected result", () => {
     assert.equal(s.dnsService.clusterIP, "10.96.0.10");
     assert.equal(`${s.dnsService.namespace}/${s.dnsService.name}`, "kube-system/kube-dns");
     assert.equal(s.clusterDomain, "cluster.local");
+  });
+});
+
+describe("decide: what would change (Decision.changes)", () => {
+  const SEARCHES = "team-a.svc.cluster.local svc.cluster.local cluster.local";
+  const fields = (d: ReturnType<typeof decide>) => (d.changes ?? []).map((c) => c.field);
+
+  it("a plain ClusterFirst pod: every field, from its own (none)", () => {
+    const d = decide(inputs());
+    assert.deepEqual(d.changes, [
+      { field: "dnsPolicy", from: "ClusterFirst", to: "None" },
+      { field: "nameservers", from: "(none)", to: "10.96.0.10" },
+      { field: "searches", from: "(none)", to: SEARCHES },
+      { field: "options", from: "(none)", to: "ndots:5" },
+      { field: "annotation", from: "(none)", to: d.injectedAnnotation },
+    ]);
+    const settings = defaultSettings();
+    const first = decide(inputs({}, settings)).changes;
+    assert.equal(decide(inputs({ pod: pod() }, settings)).changes, first, "a plain pod's changes are shared, not rebuilt per review");
+    assert.ok(Object.isFrozen(first));
+  });
+
+  it("a hostNetwork ClusterFirstWithHostNet pod: from its own dnsPolicy", () => {
+    const settings = defaultSettings();
+    const d = decide(inputs({ pod: pod({ hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" }) }, settings));
+    assert.equal(d.reason, "cluster-first-with-host-net");
+    assert.deepEqual(d.changes?.[0], { field: "dnsPolicy", from: "ClusterFirstWithHostNet", to: "None" });
+    assert.deepEqual(fields(d), ["dnsPolicy", "nameservers", "searches", "options", "annotation"]);
+    assert.notEqual(d.changes, decide(inputs({}, settings)).changes, "shared per dnsPolicy, not across them");
+  });
+
+  it("a pod with its own dnsConfig: from its own entries, as the reader reads them", () => {
+    const own = { nameservers: ["192.0.2.53"], searches: ["corp.example"], options: [{ name: "edns0" }] };
+    const d = decide(inputs({ pod: pod({ dnsConfig: own }) }));
+    assert.deepEqual(d.changes?.slice(1, 4), [
+      { field: "nameservers", from: "192.0.2.53", to: "10.96.0.10 192.0.2.53" },
+      { field: "searches", from: "corp.example", to: `${SEARCHES} corp.example` },
+      { field: "options", from: "edns0", to: "ndots:5 edns0" },
+    ]);
+  });
+
+  it("re-injecting a pod injected with an old DNS IP: the nameservers and the annotation, nothing else", () => {
+    const old = applyDecision(pod(), decide(inputs({ dnsServiceIPs: ["10.96.0.99"] })));
+    const d = decide(inputs({ pod: old }));
+    assert.equal(d.reason, "reinject-outdated");
+    assert.deepEqual(d.changes, [
+      { field: "nameservers", from: "10.96.0.99", to: "10.96.0.10" },
+      { field: "annotation", from: old.metadata?.annotations?.[INJECTED_ANNOTATION], to: d.injectedAnnotation },
+    ]);
+  });
+
+  it("already injected: nothing changes", () => {
+    const d = decide(inputs({ pod: applyDecision(pod(), decide(inputs())) }));
+    assert.equal(d.reason, "already-injected");
+    assert.deepEqual(d.changes, []);
+  });
+
+  it("audit mode reports the same changes as inject would make", () => {
+    const own = { searches: ["corp.example"] };
+    for (const p of [pod(), pod({ dnsConfig: own }), applyDecision(pod(), decide(inputs({ dnsServiceIPs: ["10.96.0.99"] })))]) {
+      const injected = decide(inputs({ pod: p }));
+      const reported = decide(inputs({ pod: p, namespace: namespace("team-a", "audit") }));
+      assert.equal(reported.action, "report");
+      assert.deepEqual(reported.changes, injected.changes);
+    }
+  });
+
+  it("changesTo: another pod against a decision, by the same rule", () => {
+    const settings = defaultSettings();
+    const d = decide(inputs({}, settings));
+    assert.deepEqual(changesTo(pod(), d), d.changes);
+    assert.deepEqual(changesTo(applyDecision(pod(), d), d), []);
+    const stale = applyDecision(pod(), decide(inputs({ dnsServiceIPs: ["10.96.0.99"] }, settings)));
+    assert.deepEqual(
+      changesTo(stale, d).map((c) => c.field),
+      ["nameservers", "annotation"],
+    );
+    assert.deepEqual(changesTo(pod(), decide(inputs({ pod: pod({ dnsPolicy: "Default" }) }))), [], "a skip sets nothing");
+  });
+
+  it("describeChanges: the DNS fields; the annotation only when nothing else changes", () => {
+    const d = decide(inputs());
+    assert.equal(describeChanges(d.changes ?? []), `dnsPolicy ClusterFirst → None; nameservers (none) → 10.96.0.10; searches (none) → ${SEARCHES}; options (none) → ndots:5`);
+    assert.equal(
+      describeChanges([{ field: "annotation", from: "default@0123456789", to: "default@abcdef0123" }]),
+      `${INJECTED_ANNOTATION} default@0123456789 → default@abcdef0123`,
+    );
+    assert.equal(describeChanges([]), "");
+  });
+
+  it("skips carry no changes", () => {
+    assert.equal(decide(inputs({ pod: pod({ dnsPolicy: "Default" }) })).changes, undefined);
+    assert.equal(decide(inputs({ namespace: namespace("team-a") })).changes, undefined);
   });
 });
