@@ -15,7 +15,7 @@ import { defaultSettings } from "../../config/settings.js";
 import { renderAdmissionPolicies } from "../../policy/render.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, stopWebhookAndControlPlane, waitFor } from "./kube.js";
+import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, stopWebhookAndControlPlane, waitFor, waitForDryRunPod } from "./kube.js";
 import { logRecords } from "./guardian-helpers.js";
 import { startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 
@@ -37,17 +37,7 @@ describe("admission.mode both on kube-apiserver: the policy first, the webhook o
   const dnsOf = (pod: V1Pod | undefined) => JSON.parse(JSON.stringify({ dnsPolicy: pod?.spec?.dnsPolicy, dnsConfig: pod?.spec?.dnsConfig ?? null })) as unknown;
 
   /** Dry-run creates until one is stored with an annotation `accept` takes (admission caches are informers). */
-  function waitForInjection(what: string, accept: (annotation: string) => boolean): Promise<V1Pod> {
-    let n = 0;
-    return waitFor(
-      what,
-      async () => {
-        const { pod } = await createPod(core, NS, podManifest(`probe-${n++}`), { dryRun: true });
-        return accept(annotationOf(pod)) ? { value: pod } : { detail: `annotation ${JSON.stringify(annotationOf(pod))}, dnsConfig ${JSON.stringify(pod.spec?.dnsConfig)}` };
-      },
-      { timeoutMs: 30_000, intervalMs: 100 },
-    );
-  }
+  const waitForInjection = (what: string, accept: (annotation: string) => boolean): Promise<V1Pod> => waitForDryRunPod(core, NS, what, (pod) => accept(annotationOf(pod)), 30_000);
 
   async function stored(name: string): Promise<V1Pod> {
     await createPod(core, NS, podManifest(name));

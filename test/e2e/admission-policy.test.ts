@@ -33,6 +33,7 @@ import {
   readPod,
   stopWebhookAndControlPlane,
   waitFor,
+  waitForDryRunPod,
 } from "./kube.js";
 import { startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 
@@ -134,17 +135,7 @@ describe("in-tree admission (MutatingAdmissionPolicy + ValidatingAdmissionPolicy
   }
 
   /** Dry-run creates of a plain pod until one satisfies `accept` (the API server's policy and webhook caches are informers). */
-  function waitForProbe(what: string, accept: (pod: V1Pod) => boolean): Promise<V1Pod> {
-    let n = 0;
-    return waitFor(
-      what,
-      async () => {
-        const { pod } = await createPod(core, GOLDEN_NS, podManifest(`probe-${n++}`), { dryRun: true });
-        return accept(pod) ? { value: pod } : { detail: `annotations ${JSON.stringify(pod.metadata?.annotations ?? {})}, dnsConfig ${JSON.stringify(pod.spec?.dnsConfig)}` };
-      },
-      { timeoutMs: 20_000, intervalMs: 100 },
-    );
-  }
+  const waitForProbe = (what: string, accept: (pod: V1Pod) => boolean): Promise<V1Pod> => waitForDryRunPod(core, GOLDEN_NS, what, accept);
 
   async function createAll(phase: "webhook" | "policy"): Promise<void> {
     for (const c of cases) {

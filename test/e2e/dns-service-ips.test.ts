@@ -33,7 +33,7 @@ import {
   waitForResyncs,
   waitForStoredSnapshot,
 } from "./guardian-helpers.js";
-import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, stopWebhookAndControlPlane, waitFor } from "./kube.js";
+import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, stopWebhookAndControlPlane, waitFor, waitForDryRunPod } from "./kube.js";
 import { startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 
 const DUAL_STACK_RANGE = "10.96.0.0/16,fd00:10:96::/112";
@@ -66,18 +66,9 @@ describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns,
   const dnsConfigOf = (pod: V1Pod | undefined) => JSON.parse(JSON.stringify(pod?.spec?.dnsConfig ?? null)) as unknown;
 
   /** Dry-run creates in `namespace` until one is stored with `annotation` (admission caches are informers). */
-  function waitForInjection(namespace: string, accept: (annotation: string) => boolean): Promise<V1Pod> {
-    let n = 0;
-    return waitFor(
-      `a probe pod in ${namespace} to be injected`,
-      async () => {
-        const { pod } = await createPod(core, namespace, podManifest(`probe-${n++}`), { dryRun: true });
-        const a = pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? "";
-        return accept(a) ? { value: pod } : { detail: `annotation ${JSON.stringify(a)}, dnsConfig ${JSON.stringify(pod.spec?.dnsConfig)}` };
-      },
-      { timeoutMs: 20_000, intervalMs: 100 },
-    );
-  }
+  /** Dry-run creates in `namespace` until one is stored with an annotation `accept` takes. */
+  const waitForInjection = (namespace: string, accept: (annotation: string) => boolean): Promise<V1Pod> =>
+    waitForDryRunPod(core, namespace, `a probe pod in ${namespace} to be injected`, (pod) => accept(pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? ""));
 
   async function storedPod(namespace: string, name: string): Promise<V1Pod> {
     await createPod(core, namespace, podManifest(name));

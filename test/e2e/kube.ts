@@ -98,6 +98,23 @@ export function podManifest(name: string, extra: { metadata?: V1Pod["metadata"];
   };
 }
 
+/**
+ * Dry-run creates of plain pods in `namespace` until one comes back as `accept` wants. The
+ * API server's webhook and policy caches are informers: a webhook or policy just registered
+ * takes a moment to apply. The detail of the last try names its annotations and dnsConfig.
+ */
+export function waitForDryRunPod(core: CoreV1Api, namespace: string, what: string, accept: (pod: V1Pod) => boolean, timeoutMs = 20_000): Promise<V1Pod> {
+  let n = 0;
+  return waitFor(
+    what,
+    async () => {
+      const { pod } = await createPod(core, namespace, podManifest(`probe-${n++}`), { dryRun: true });
+      return accept(pod) ? { value: pod } : { detail: `annotations ${JSON.stringify(pod.metadata?.annotations ?? {})}, dnsConfig ${JSON.stringify(pod.spec?.dnsConfig)}` };
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}
+
 /** A created (or dry-run) Pod as the API server returned it, with the warnings it sent. */
 export interface CreatedPod {
   pod: V1Pod;
