@@ -8,6 +8,7 @@
 import { CoreV1Api, type KubeConfig, type V1Namespace, type V1OwnerReference, type V1Pod, type V1PodTemplateSpec } from "@kubernetes/client-node";
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, NDOTS_ANNOTATION, PROFILE_ANNOTATION } from "../config/names.js";
 import { dnsServiceRefs, serviceRefText, type Settings } from "../config/settings.js";
+import { uniqueIPs } from "../config/nameserver-tokens.js";
 import { apiFailure } from "../kube/api-errors.js";
 import type { PodLike } from "../webhook/decision.js";
 import { serviceClusterIPs } from "../kube/service-ips.js";
@@ -91,7 +92,6 @@ export async function auditCluster(options: ClusterAuditOptions): Promise<AuditR
  * configured fixed IP), in the order of settings `dnsServices`.
  */
 export async function readDNSServiceIPs(core: CoreV1Api, settings: Settings): Promise<ExpectedDNS> {
-  const ips: string[] = [];
   const perService: string[][] = [];
   let live = false;
   for (const ref of dnsServiceRefs(settings)) {
@@ -104,8 +104,8 @@ export async function readDNSServiceIPs(core: CoreV1Api, settings: Settings): Pr
     if (found.length) live = true;
     else if (ref.clusterIP) found = [ref.clusterIP];
     perService.push(found);
-    for (const ip of found) if (!ips.includes(ip)) ips.push(ip);
   }
+  const ips = uniqueIPs(perService);
   return { ips, source: ips.length === 0 ? "unknown" : live ? "live" : "configured", newIPs: perService.length > 1 ? perService[0] : undefined };
 }
 

@@ -9,7 +9,8 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { startBackgroundAudit, type BackgroundAudit } from "../audit/background.js";
 import { GUARDIAN_LEASE } from "../config/names.js";
-import { dnsServiceRefs, serviceRefText, type Settings } from "../config/settings.js";
+import { serviceRefText, type Settings } from "../config/settings.js";
+import { uniqueIPs } from "../config/nameserver-tokens.js";
 import { startAdmissionPolicyKeeper, type AdmissionPolicyKeeper } from "../controller/admission-policy-keeper.js";
 import { DNSServiceGuardian } from "../controller/guardian.js";
 import { SnapshotStore, snapshotConfigMapName } from "../controller/snapshot-store.js";
@@ -93,7 +94,7 @@ export function leaderWork(d: LeaderWorkDeps): LeaderWork | undefined {
       name: "guardian",
       start: async () => {
         const events = kubeEventRecorder(d.kubeConfig, d.log, d.identity);
-        guardians = d.cluster.dnsServices.map((watch, index) => {
+        guardians = d.cluster.dnsServices.map((watch) => {
           const service = watch.ref;
           const g = new DNSServiceGuardian({
             kubeConfig: d.kubeConfig,
@@ -101,7 +102,7 @@ export function leaderWork(d: LeaderWorkDeps): LeaderWork | undefined {
             log: d.log.child({ component: "guardian", service: serviceRefText(service) }),
             registry: d.registry,
             service,
-            fixedIP: () => dnsServiceRefs(d.settings())[index]?.clusterIP ?? null,
+            fixedIP: () => watch.fixedIP(),
             serviceInformer: watch.informer,
             store: new SnapshotStore(d.kubeConfig, injectorNamespace, snapshotConfigMapName(service, d.settings().dnsService)),
             events,
@@ -192,8 +193,5 @@ export function leaderWork(d: LeaderWorkDeps): LeaderWork | undefined {
 
 /** The live IPs of the DNS Services after the first (a migration's old ones), for the policy keeper. */
 function fallbackDNSServiceIPs(cluster: ClusterFacts): string[] | undefined {
-  if (cluster.dnsServices.length < 2) return undefined;
-  const ips: string[] = [];
-  for (const w of cluster.dnsServices.slice(1)) for (const ip of w.ips()) if (!ips.includes(ip)) ips.push(ip);
-  return ips;
+  return cluster.dnsServices.length < 2 ? undefined : uniqueIPs(cluster.dnsServices.slice(1).map((w) => w.ips()));
 }

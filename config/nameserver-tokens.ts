@@ -48,6 +48,13 @@ export function hasProfileNameservers(entries: readonly string[]): boolean {
   return effectiveNameservers(entries).some((e) => e !== DNS_SERVICE_TOKEN);
 }
 
+/** The IPs of several lists in order, each once (a dual-stack Service's two, several DNS Services'). */
+export function uniqueIPs(lists: Iterable<readonly string[]>): string[] {
+  const ips: string[] = [];
+  for (const list of lists) for (const ip of list) if (!ips.includes(ip)) ips.push(ip);
+  return ips;
+}
+
 /** The profile's nameservers with the tokens replaced, in order (not yet de-duplicated or cut). */
 export function expandNameservers(entries: readonly string[], live: LiveNameservers): string[] {
   return effectiveNameservers(entries).flatMap((e) => (e === DNS_SERVICE_TOKEN ? [...live.dnsService] : e === NODE_LOCAL_DNS_TOKEN ? [live.nodeLocalDNS] : [e]));

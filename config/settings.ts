@@ -10,7 +10,7 @@ import { ADMISSION_MODES, ALWAYS_EXCLUDED_NAMESPACES, type AuditReportsChoice } 
 import { isObject } from "./json-shapes.js";
 import { canonicalIP, isCertificateDNSName, isDNSLabel, isDNSSubdomain, isNamespaceName } from "./dns-limits.js";
 import { SETTINGS_SCHEMA, defaultsDocument, type SchemaNode } from "./settings-schema.js";
-import { isNameserverEntry, normaliseNameserverEntry } from "./nameserver-tokens.js";
+import { isNameserverEntry, normaliseNameserverEntry, uniqueIPs } from "./nameserver-tokens.js";
 
 // The types below mirror the schema (test/unit/config/settings-schema.test.ts checks at
 // compile time that they agree); each field's meaning is its schema `description`.
@@ -317,9 +317,7 @@ export const serviceRefText = (ref: { namespace: string; name: string }) => `${r
  * stands for while no live clusterIP is known (standalone, offline, a Service not observed yet).
  */
 export function configuredDNSServiceIPs(settings: Settings): string[] {
-  const ips: string[] = [];
-  for (const { clusterIP } of dnsServiceRefs(settings)) if (clusterIP !== null && !ips.includes(clusterIP)) ips.push(clusterIP);
-  return ips;
+  return uniqueIPs([dnsServiceRefs(settings).flatMap((r) => (r.clusterIP === null ? [] : [r.clusterIP]))]);
 }
 
 /** All namespaces the webhook must never mutate, including the injector's own. */

@@ -21,8 +21,14 @@ export interface AdmissionFacts {
  * API server's namespaceSelector has already vouched for it before calling us.
  */
 export function standaloneFacts(settings: () => Settings): AdmissionFacts {
+  let memo: { settings: Settings | undefined; ips: readonly string[] } = { settings: undefined, ips: [] };
   return {
     lookupNamespace: async (name) => ({ name, labels: { [INJECT_LABEL]: "enabled" }, annotations: {} }),
-    dnsServiceIPs: () => configuredDNSServiceIPs(settings()),
+    dnsServiceIPs: () => {
+      // Read per review: the list is kept per settings object (a reload makes a new one).
+      const s = settings();
+      if (s !== memo.settings) memo = { settings: s, ips: configuredDNSServiceIPs(s) };
+      return memo.ips;
+    },
   };
 }

@@ -8,18 +8,24 @@ import { CoreV1Api, type KubeConfig, type V1Namespace, type V1Service } from "@k
 import type { Logger } from "pino";
 import { dnsServiceRefs, serviceRefText, type DNSServiceRef, type Settings } from "../config/settings.js";
 import { ResilientInformer } from "../kube/informer.js";
-import { serviceClusterIPs } from "../kube/service-ips.js";
+import { serviceClusterIPs, serviceIPsSource } from "../kube/service-ips.js";
+import { uniqueIPs } from "../config/nameserver-tokens.js";
+
+const NO_IPS: readonly string[] = Object.freeze([]);
 import type { AdmissionFacts } from "./admission-facts.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
 
-/** One DNS Service as watched: its informer, and the IPs it stands for right now. */
+/** One DNS Service as watched: its informer, its fixed IP, and the IPs it stands for right now. */
 export interface DNSServiceWatch {
-  /** namespace/name as configured at start; the fixed IP is read from the live settings. */
+  /** namespace/name as configured at start (which Services is restart-only). */
   readonly ref: Pick<DNSServiceRef, "namespace" | "name">;
   readonly informer: ResilientInformer<V1Service>;
-  /** The live object, for the guardian and audits. */
-  service(): V1Service | undefined;
-  /** Its live clusterIPs, else (gone) the last live ones if on the fixed IP, else the fixed IP. */
+  /** Its configured fixed IP, from the live settings (null: learn it); the guardian keeps it there. */
+  fixedIP(): string | null;
+  /**
+   * Its live clusterIPs, else (gone) the last live ones if on the fixed IP, else the fixed IP
+   * (kube/service-ips.ts serviceIPsSource). The same array while nothing changes: read per review.
+   */
   ips(): readonly string[];
 }
 
@@ -56,11 +62,15 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
   });
   const ipListeners: ((ips: readonly string[], previous: readonly string[]) => void)[] = [];
   const watches: DNSServiceWatch[] = [];
+  // Read per review: the combined list is rebuilt only when a Service's own list changed.
+  let parts: readonly (readonly string[])[] = [];
+  let combined: readonly string[] = [];
   const dnsServiceIPs = (): readonly string[] => {
     if (watches.length === 1) return watches[0]!.ips();
-    const ips: string[] = [];
-    for (const w of watches) for (const ip of w.ips()) if (!ips.includes(ip)) ips.push(ip);
-    return ips;
+    let same = parts.length === watches.length;
+    for (let i = 0; same && i < watches.length; i++) same = watches[i]!.ips() === parts[i];
+    if (!same) combined = uniqueIPs((parts = watches.map((w) => w.ips())));
+    return combined;
   };
   let lastIPs: readonly string[] = [];
   const notify = () => {
@@ -132,12 +142,14 @@ function watchDNSService(o: WatchOptions): DNSServiceWatch {
   // the Service on its fixed IP, a dual-stack cluster's pods still get both families.
   let liveIPs: readonly string[] = [];
   let present = false;
+  let fixedList: readonly string[] = [];
   const ips = (): readonly string[] => {
-    if (present && liveIPs.length) return liveIPs;
-    const fixed = o.fixedIP();
-    // Gone: the last live list if it is the one on the fixed IP (what the guardian puts back).
-    if (liveIPs.length && (fixed === null || liveIPs[0] === fixed)) return liveIPs;
-    return fixed === null ? [] : [fixed];
+    const fixed = present ? null : o.fixedIP();
+    const source = serviceIPsSource(liveIPs, present, fixed);
+    if (source === "live") return liveIPs;
+    if (source === "none") return NO_IPS;
+    if (fixedList[0] !== fixed) fixedList = [fixed!];
+    return fixedList;
   };
   const noteIPs = (svc: V1Service) => {
     const seen = serviceClusterIPs(svc);
@@ -154,5 +166,5 @@ function watchDNSService(o: WatchOptions): DNSServiceWatch {
     o.onChange();
     o.log.warn({ service: text, injecting: ips() }, "DNS Service deleted; injecting its last known IPs on the fixed IP until it is back");
   });
-  return { ref: { namespace, name }, informer, service: () => informer.cache.get(name, namespace), ips };
+  return { ref: { namespace, name }, informer, fixedIP: o.fixedIP, ips };
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { serviceClusterIPs } from "../../../kube/service-ips.js";
+import { serviceClusterIPs, serviceIPsSource } from "../../../kube/service-ips.js";
+import { uniqueIPs } from "../../../config/nameserver-tokens.js";
 
 describe("serviceClusterIPs", () => {
   it("reads every family's IP in the Service's order, canonical", () => {
@@ -19,5 +20,25 @@ describe("serviceClusterIPs", () => {
     assert.deepEqual(serviceClusterIPs({ spec: { clusterIP: "None", clusterIPs: ["None"] } }), []);
     assert.deepEqual(serviceClusterIPs({ spec: {} }), []);
     assert.deepEqual(serviceClusterIPs(undefined), []);
+  });
+
+  it("what a watched Service stands for: live while present; once gone, the last live list if it was on the fixed IP", () => {
+    const dual = ["10.96.0.10", "fd00:10:96::a"];
+    assert.equal(serviceIPsSource(dual, true, "10.96.0.10"), "live");
+    // Deleted, the guardian restoring it on 10.96.0.10: pods keep both families meanwhile.
+    assert.equal(serviceIPsSource(dual, false, "10.96.0.10"), "live");
+    // Deleted after it drifted to another IP: the fixed IP, where it comes back.
+    assert.equal(serviceIPsSource(["10.96.0.53"], false, "10.96.0.10"), "fixed");
+    // No fixed IP configured: the last live list; never seen: nothing.
+    assert.equal(serviceIPsSource(dual, false, null), "live");
+    assert.equal(serviceIPsSource([], false, "10.96.0.10"), "fixed");
+    assert.equal(serviceIPsSource([], false, null), "none");
+  });
+});
+
+describe("uniqueIPs", () => {
+  it("keeps the first occurrence of each IP, in the lists' order", () => {
+    assert.deepEqual(uniqueIPs([["10.100.0.10"], ["10.96.0.10", "fd00::a"], ["10.96.0.10"]]), ["10.100.0.10", "10.96.0.10", "fd00::a"]);
+    assert.deepEqual(uniqueIPs([]), []);
   });
 });
