@@ -17,7 +17,7 @@ import {
   SEARCHES_ANNOTATION,
   type NamespaceMode,
 } from "../config/names.js";
-import { dnsServiceRefs, excludedNamespaces, serviceRefText, type Profile, type Settings } from "../config/settings.js";
+import { dnsServiceRefs, excludedNamespaces, serviceRefText, type DNSOption, type Profile, type Settings } from "../config/settings.js";
 import { buildDNSConfig, optionText, readPodDNSConfig, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
 import { choosePodProfile, podProfile, resolveNamespacePolicy, type NamespaceFacts, type NamespacePolicy, type ProfileReason } from "./namespace-policy.js";
@@ -205,6 +205,8 @@ function excludedNamespaceRow({ inputs: { request, settings } }: RowContext): De
 interface Policy extends NamespacePolicy {
   profileReason: ProfileReason;
   slots: InjectionSlots;
+  /** A Windows pod's: the profile's options it does not get (Windows ignores them), for the warning. */
+  droppedOptions?: readonly DNSOption[];
 }
 
 /** Row 3. */
@@ -377,10 +379,8 @@ function injectionFor(inputs: DecisionInputs, policy: Policy, pod: PodFacts): Bu
   const { request, settings } = inputs;
   const injectedBefore = pod.previousAnnotation !== undefined;
   const plain = isPlain(inputs, pod);
-  const slot = pod.windows ? "plainWindows" : "plain";
-  const { slots, profileName } = policy;
-  if (plain && slots[slot]) return slots[slot];
-  const profile = pod.windows ? { ...policy.profile, options: [] } : policy.profile;
+  const { slots, profileName, profile } = policy;
+  if (plain && slots.plain) return slots.plain;
   const built = buildInjection(
     buildDNSConfig({
       namespace: request.namespace,
@@ -400,10 +400,8 @@ function injectionFor(inputs: DecisionInputs, policy: Policy, pod: PodFacts): Bu
     }),
     profileName,
   );
-  if (pod.windows && policy.profile.options.length > 0) {
-    built.resolverWarnings.push(`Windows ignores resolver options: the profile's ${policy.profile.options.map(optionText).join(", ")} not injected`);
-  }
-  if (plain) slots[slot] = freezeDeep(built);
+  if (policy.droppedOptions) built.resolverWarnings.push(`Windows ignores resolver options: the profile's ${policy.droppedOptions.map(optionText).join(", ")} not injected`);
+  if (plain) slots.plain = freezeDeep(built);
   return built;
 }
 
@@ -425,8 +423,6 @@ function buildInjection(built: BuiltDNSConfig, profileName: string): BuiltInject
 interface InjectionSlots {
   /** The injection of a pod without a dnsConfig of its own, once one was built. */
   plain?: BuiltInjection;
-  /** The same for a Windows pod (no profile options). */
-  plainWindows?: BuiltInjection;
 }
 
 /** What depends only on the namespace's facts, the DNS IP and the settings. */
@@ -435,10 +431,11 @@ interface NamespaceDerived {
   /** The policy of a pod that picks nothing: the namespace's profile and its slots. */
   own: Policy;
   /**
-   * Pods that pick a profile or ndots: the profile they get and its slots, by choice (the
-   * picked profile's name, or "" for the namespace's, and the ndots value). Keys come from
-   * resolved values only, never from raw annotations, so there are at most
-   * (profiles + 1) × 17 per namespace entry.
+   * Pods that pick a profile or ndots, and Windows pods: the profile they get and its slots,
+   * by choice (the picked profile's name, or "" for the namespace's, and the ndots value; for
+   * Windows "\u0001windows" and the base profile's name, ndots being dropped with the other
+   * options). Keys come from resolved values only, never from raw annotations, so there are
+   * at most (profiles + 1) × 18 per namespace entry.
    */
   chosen: Map<string, { profile: Profile; slots: InjectionSlots }>;
 }
@@ -449,6 +446,24 @@ interface NamespaceDerived {
  * and annotation), with its own warnings and reason.
  */
 function podPolicy(derived: NamespaceDerived, pod: PodFacts, settings: Settings): Policy {
+  const policy = pickedPolicy(derived, pod, settings);
+  return pod.windows ? windowsPolicy(derived, policy) : policy;
+}
+
+/**
+ * A Windows pod's Policy: Windows honours nameservers and searches but not resolver options,
+ * so its profile is the chosen one without them, with injections of its own.
+ */
+function windowsPolicy(derived: NamespaceDerived, policy: Policy): Policy {
+  if (policy.profile.options.length === 0) return policy;
+  const key = `\u0001windows\0${policy.profileReason === "pod-profile" ? policy.profileName : ""}`;
+  let entry = derived.chosen.get(key);
+  if (!entry) derived.chosen.set(key, (entry = { profile: freezeDeep({ ...policy.profile, options: [] }), slots: {} }));
+  return { ...policy, profile: entry.profile, slots: entry.slots, droppedOptions: policy.profile.options };
+}
+
+/** The Policy of the pod's own picks (profile, ndots), or the namespace's shared one. */
+function pickedPolicy(derived: NamespaceDerived, pod: PodFacts, settings: Settings): Policy {
   const { own } = derived;
   if (pod.annotations[PROFILE_ANNOTATION] === undefined && pod.annotations[NDOTS_ANNOTATION] === undefined) return own;
   const choice = choosePodProfile(derived.policy, pod.annotations, settings);

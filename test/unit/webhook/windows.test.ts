@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { NDOTS_ANNOTATION } from "../../../config/names.js";
+import { NDOTS_ANNOTATION, PROFILE_ANNOTATION } from "../../../config/names.js";
 import { defaultSettings, parseSettings } from "../../../config/settings.js";
 import { decide, isWindowsPod } from "../../../webhook/decision.js";
 import { readPod } from "../../../webhook/pod-view.js";
@@ -59,6 +59,24 @@ describe("Windows pods", () => {
     assert.equal(linux.reason, "cluster-first");
     assert.deepEqual(linux.dnsConfig?.options, [{ name: "ndots", value: "5" }]);
     assert.deepEqual(decide(inputs({ pod: windowsByOS() })).dnsConfig?.options, []);
+  });
+
+  it("a Windows pod's own profile pick loses its options too, through the same cached choice as a Linux pick", () => {
+    const pick = { [PROFILE_ANNOTATION]: "node-local-dns" };
+    const win = decide(inputs({ pod: { metadata: { annotations: pick }, spec: { os: { name: "windows" } } } }));
+    assert.equal(win.reason, "windows-pod");
+    assert.equal(win.profile, "node-local-dns");
+    assert.deepEqual(win.dnsConfig?.nameservers, ["169.254.20.10", "10.96.0.10"]);
+    assert.deepEqual(win.dnsConfig?.options, []);
+    assert.match(win.warnings.join("\n"), /the profile's ndots:5, timeout:1, attempts:2 not injected/);
+    const linux = decide(inputs({ pod: { metadata: { annotations: pick }, spec: {} } }));
+    assert.deepEqual(
+      linux.dnsConfig?.options?.map((o) => o.name),
+      ["ndots", "timeout", "attempts"],
+    );
+    // Plain Windows pods share one cached injection: the same frozen dnsConfig object.
+    const s = defaultSettings();
+    assert.equal(decide(inputs({ pod: windowsByOS() }, s)).dnsConfig, decide(inputs({ pod: windowsByOS() }, s)).dnsConfig);
   });
 
   it("windows: skip leaves them to kubelet's DNS (row 7, windows-skipped); Linux pods are still injected", () => {
