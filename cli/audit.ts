@@ -20,7 +20,7 @@ import { findCluster, loadKubeConfig } from "./kubeconfig.js";
 import type { CommandIO } from "./inject.js";
 import { parseManifests, readInput } from "./manifest-io.js";
 import { resolveSettings, type SettingsFlags } from "./settings-source.js";
-import type { Settings } from "../config/settings.js";
+import { hasProfile, type Settings } from "../config/settings.js";
 
 /** policyreport: wgpolicyk8s.io/v1alpha2 PolicyReports; openreports: openreports.io/v1alpha1 Reports. */
 export const AUDIT_OUTPUTS = ["table", "json", "yaml", "policyreport", "openreports"] as const;
@@ -76,7 +76,7 @@ export async function runAudit(flags: AuditFlags, io: CommandIO): Promise<number
   checkFlags(flags);
   const { settings, nameservers } = await resolveSettings(flags, io.env);
   if (flags.nodes) return runNodeAudit(flags, io, settings, nameservers);
-  if (flags.profile !== undefined && !Object.hasOwn(settings.profiles, flags.profile)) {
+  if (flags.profile !== undefined && !hasProfile(settings, flags.profile)) {
     throw inputError(`--profile ${flags.profile}: no such profile (have: ${Object.keys(settings.profiles).join(", ")})`);
   }
   const flagIPs = nameservers !== undefined ? { ips: nameservers, source: "flag" as const } : undefined;

@@ -1,4 +1,5 @@
 /** `pod-dns-injector inject`: offline injection into Pods and workload pod templates. */
+import { hasProfile } from "../config/settings.js";
 import { injectManifest } from "../webhook/offline.js";
 import { inputError } from "./errors.js";
 import { formatManifests, parseManifests, readInput, type OutputFormat } from "./manifest-io.js";
@@ -22,7 +23,7 @@ export interface CommandIO {
 
 export async function runInject(flags: InjectFlags, io: CommandIO): Promise<number> {
   const { settings, nameservers } = await resolveSettings(flags, io.env);
-  if (flags.profile !== undefined && !Object.hasOwn(settings.profiles, flags.profile)) {
+  if (flags.profile !== undefined && !hasProfile(settings, flags.profile)) {
     throw inputError(`--profile ${flags.profile}: no such profile (have: ${Object.keys(settings.profiles).join(", ")})`);
   }
   const source = flags.filename === "-" ? "<stdin>" : flags.filename;

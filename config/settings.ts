@@ -142,7 +142,7 @@ export function parseSettings(doc: unknown, base: Settings = defaultSettings()):
 /** The rules between settings, on the merged result (a layer may set just one side). */
 function crossFieldErrors(s: Settings): string[] {
   const errors: string[] = [];
-  if (!s.profiles[s.defaultProfile]) errors.push(`defaultProfile: no profile named ${JSON.stringify(s.defaultProfile)} (have: ${Object.keys(s.profiles).join(", ")})`);
+  if (!hasProfile(s, s.defaultProfile)) errors.push(`defaultProfile: no profile named ${JSON.stringify(s.defaultProfile)} (have: ${Object.keys(s.profiles).join(", ")})`);
   if ((s.webhook.tlsCertFile === null) !== (s.webhook.tlsKeyFile === null)) errors.push("webhook.tlsCertFile and webhook.tlsKeyFile: set both or neither");
   const { leaseDurationSeconds: lease, renewDeadlineSeconds: renew, retryPeriodSeconds: retry } = s.guardian;
   // client-go's rule: a leader must give up before others may take over, and retry within that.
@@ -319,6 +319,9 @@ export const serviceRefText = (ref: { namespace: string; name: string }) => `${r
 export function configuredDNSServiceIPs(settings: Settings): string[] {
   return uniqueIPs([dnsServiceRefs(settings).flatMap((r) => (r.clusterIP === null ? [] : [r.clusterIP]))]);
 }
+
+/** A profile defined in the settings: own keys only, so `constructor` names no profile. */
+export const hasProfile = (settings: Settings, name: string): boolean => Object.hasOwn(settings.profiles, name);
 
 /** All namespaces the webhook must never mutate, including the injector's own. */
 export function excludedNamespaces(settings: Settings): ReadonlySet<string> {

@@ -4,7 +4,7 @@
  * in it may ask for on top (its own profile, restricted by allowed-profiles, and ndots). Pure.
  */
 import { ALLOWED_PROFILES_ANNOTATION, INJECT_LABEL, NAMESPACE_MODES, NDOTS_ANNOTATION, PROFILE_ANNOTATION, SEARCHES_ANNOTATION, type NamespaceMode } from "../config/names.js";
-import type { Profile, Settings } from "../config/settings.js";
+import { hasProfile, type Profile, type Settings } from "../config/settings.js";
 import { MAX_ALLOWED_PROFILES, isValidSearch } from "../config/dns-limits.js";
 
 /** The facts about a namespace the decision needs; from an informer, an API read or a file. */
@@ -32,9 +32,6 @@ export interface NamespacePolicy {
 
 /** ndots above 15 is capped by glibc; 0..15 is what every resolver accepts. */
 const NDOTS_RE = /^(?:[0-9]|1[0-5])$/;
-
-/** A profile defined in the settings (own keys only: `constructor` names no profile). */
-const isProfile = (settings: Settings, name: string): boolean => Object.hasOwn(settings.profiles, name);
 
 /** A copy of `base`: the result is changed by overrides, the settings never are. */
 function copyProfile(base: Profile): Profile {
@@ -70,7 +67,7 @@ export function resolveNamespacePolicy(ns: NamespaceFacts, settings: Settings): 
   let profileName = settings.defaultProfile;
   const requested = ns.annotations[PROFILE_ANNOTATION];
   if (requested !== undefined) {
-    if (isProfile(settings, requested)) profileName = requested;
+    if (hasProfile(settings, requested)) profileName = requested;
     else warnings.push(`namespace ${ns.name}: unknown profile ${JSON.stringify(requested)} in ${PROFILE_ANNOTATION}, using ${JSON.stringify(settings.defaultProfile)}`);
   }
   const base = settings.profiles[profileName];
@@ -116,12 +113,12 @@ function readAllowedProfiles(ns: NamespaceFacts, settings: Settings, warnings: s
     .map((s) => s.trim())
     .filter((s) => s !== "");
   if (entries.length === 0) return null;
-  const unknown = entries.filter((e) => !isProfile(settings, e));
+  const unknown = entries.filter((e) => !hasProfile(settings, e));
   if (unknown.length)
     warnings.push(
       `namespace ${ns.name}: ${ALLOWED_PROFILES_ANNOTATION} names no profile ${unknown.map((u) => JSON.stringify(u)).join(", ")} (have: ${Object.keys(settings.profiles).join(", ")})`,
     );
-  return entries.filter((e) => isProfile(settings, e));
+  return entries.filter((e) => hasProfile(settings, e));
 }
 
 /**
@@ -162,7 +159,7 @@ export function choosePodProfile(policy: NamespacePolicy, annotations: Readonly<
   let profileReason: ProfileReason = "namespace-profile";
   if (typeof requested === "string") {
     const fallback = `using the namespace's ${JSON.stringify(policy.profileName)}`;
-    if (!isProfile(settings, requested)) {
+    if (!hasProfile(settings, requested)) {
       profileReason = "pod-profile-unknown";
       warnings.push(`pod annotation ${PROFILE_ANNOTATION}=${JSON.stringify(requested)} names no profile (have: ${Object.keys(settings.profiles).join(", ")}); ${fallback}`);
     } else if (policy.allowedProfiles !== null && requested !== policy.profileName && !policy.allowedProfiles.includes(requested)) {
