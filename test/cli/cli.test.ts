@@ -113,6 +113,10 @@ describe("pod-dns-injector CLI", () => {
     assert.match(pod.metadata.annotations["pod-dns-injector.io/injected"] ?? "", /^nodelocal@/);
     const ns = run(["inject", "-f", "-", "--nameserver", "10.100.0.10", "-o", "json"], POD);
     assert.deepEqual((JSON.parse(ns.stdout) as { spec: { dnsConfig: { nameservers: string[] } } }).spec.dnsConfig.nameservers, ["10.100.0.10"]);
+    // A dual-stack DNS Service, as README "Dual-stack DNS" says to pass it offline: both, in order, canonical.
+    const dual = run(["inject", "-f", "-", "--nameserver", "10.96.0.10,FD00:10:96:0:0:0:0:A", "--profile", "node-local-dns", "-o", "json"], POD);
+    assert.equal(dual.code, 0, dual.stderr);
+    assert.deepEqual((JSON.parse(dual.stdout) as { spec: { dnsConfig: { nameservers: string[] } } }).spec.dnsConfig.nameservers, ["169.254.20.10", "10.96.0.10", "fd00:10:96::a"]);
     const unknown = run(["inject", "-f", "-", "--profile", "nope"], POD);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /--profile nope: no such profile \(have: default, node-local-dns\)/);

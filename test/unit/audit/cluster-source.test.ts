@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { INJECT_LABEL } from "../../../config/names.js";
 import { defaultSettings } from "../../../config/settings.js";
-import { startBackgroundAudit } from "../../../audit/background.js";
+import { startBackgroundAudit, type BackgroundAuditDeps } from "../../../audit/background.js";
 import { auditCluster, NamespaceNotFoundError } from "../../../audit/cluster-source.js";
 import { buildPolicyReports } from "../../../audit/policy-report.js";
 import { CRD_MISSING_MESSAGE, crdMissingMessage, writePolicyReports, writeReports } from "../../../audit/report-writer.js";
@@ -295,20 +295,22 @@ describe("startBackgroundAudit against a fake API server", () => {
     return { lines, waitFor, log: pino({ level: "debug" }, stream) };
   };
 
+  /** A background audit against the fake API server: the leader, hourly, expecting NEW_DNS_IP, unless `deps` says otherwise. */
+  const startAudit = (deps: Pick<BackgroundAuditDeps, "log" | "registry" | "timers"> & Partial<BackgroundAuditDeps>) =>
+    startBackgroundAudit({
+      kubeConfig: api.kubeConfig,
+      settings: defaultSettings,
+      isLeader: () => true,
+      dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }),
+      intervalSeconds: 3600,
+      ...deps,
+    });
+
   it("a follower makes no API calls and exports no audit gauges", async () => {
     const { lines, log } = capture();
     const registry = new Registry();
     const timers = new ManualTimers();
-    const bg = startBackgroundAudit({
-      kubeConfig: api.kubeConfig,
-      settings: defaultSettings,
-      log,
-      registry,
-      isLeader: () => false,
-      dnsServiceIPs: () => ({ ips: [DNS_IP] }),
-      intervalSeconds: 1,
-      timers,
-    });
+    const bg = startAudit({ log, registry, isLeader: () => false, dnsServiceIPs: () => ({ ips: [DNS_IP] }), intervalSeconds: 1, timers });
     bg.trigger("namespace labels changed");
     await timers.advance(3000); // the debounce, then two scheduled rounds (each debounced too)
     await bg.stop();
@@ -324,16 +326,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     const { lines, waitFor, log } = capture();
     const registry = new Registry();
     const timers = new ManualTimers();
-    const bg = startBackgroundAudit({
-      kubeConfig: api.kubeConfig,
-      settings: defaultSettings,
-      log,
-      registry,
-      isLeader: () => true,
-      dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }),
-      intervalSeconds: 3600,
-      timers,
-    });
+    const bg = startAudit({ log, registry, timers });
     const finished = () => lines.filter((l) => l.msg === "background audit finished");
     await timers.advance(999);
     assert.equal(finished().length, 0, "the first audit waits for the debounce");
@@ -370,16 +363,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     const registry = new Registry();
     const timers = new ManualTimers();
     const settings = () => ({ ...defaultSettings(), audit: { ...defaultSettings().audit, reports: "both" as const } });
-    const bg = startBackgroundAudit({
-      kubeConfig: api.kubeConfig,
-      settings,
-      log,
-      registry,
-      isLeader: () => true,
-      dnsServiceIPs: () => ({ ips: [NEW_DNS_IP] }),
-      intervalSeconds: 3600,
-      timers,
-    });
+    const bg = startAudit({ settings, log, registry, timers });
     const finished = () => lines.filter((l) => l.msg === "background audit finished");
     await timers.advance(1000);
     await waitFor("the first audit", () => finished().length === 1);
@@ -413,16 +397,7 @@ describe("startBackgroundAudit against a fake API server", () => {
     const timers = new ManualTimers();
     const pods = api.collections.get("/api/v1/namespaces/team-a/pods")!;
     api.collections.delete("/api/v1/namespaces/team-a/pods");
-    const bg = startBackgroundAudit({
-      kubeConfig: api.kubeConfig,
-      settings: defaultSettings,
-      log,
-      registry,
-      isLeader: () => true,
-      dnsServiceIPs: () => ({ ips: [DNS_IP] }),
-      intervalSeconds: 3600,
-      timers,
-    });
+    const bg = startAudit({ log, registry, dnsServiceIPs: () => ({ ips: [DNS_IP] }), timers });
     await timers.advance(1000);
     await waitFor("the failure", () => lines.some((l) => l.level === 50));
     assert.match(String(lines.find((l) => l.level === 50)?.msg), /background audit failed; retrying in 30 s/);

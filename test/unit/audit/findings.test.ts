@@ -5,7 +5,7 @@ import { defaultSettings, type Settings } from "../../../config/settings.js";
 import { FINDING_KINDS, FINDING_RULES, auditPod, type AuditReason, type AuditResult, type AuditedPod, type FindingKind } from "../../../audit/findings.js";
 import type { Workload } from "../../../audit/owners.js";
 import type { NamespaceFacts } from "../../../webhook/namespace-policy.js";
-import { DNS_IP, NEW_DNS_IP, NS, audit, bare, defaultDNS, injectedPod, ns, plainPod, podWithDNS } from "./fixtures.js";
+import { DNS_IP, NEW_DNS_IP, audit, bare, deploymentWorkload, defaultDNS, injectedPod, ns, plainPod, podWithDNS } from "./fixtures.js";
 
 /** Settings with extra profiles: `corp` (same DNS as default, another name) and `nodelocal` (NodeLocal DNS cache first). */
 function settingsWithProfiles(): Settings {
@@ -23,16 +23,7 @@ function byPolicy(cfg: ReturnType<typeof defaultDNS>): AuditedPod {
 }
 
 const rsTemplate = { metadata: { labels: { app: "web" } }, spec: {} };
-const deployment = (template = true): Workload => ({
-  kind: "Deployment",
-  name: "web",
-  namespace: NS,
-  chain: [
-    { kind: "ReplicaSet", name: "web-5d8" },
-    { kind: "Deployment", name: "web" },
-  ],
-  ...(template ? { template: rsTemplate } : {}),
-});
+const deployment = (template = true): Workload => deploymentWorkload(template ? rsTemplate : undefined);
 
 interface Case {
   name: string;

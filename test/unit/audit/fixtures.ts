@@ -53,6 +53,18 @@ export function podWithDNS(name: string, cfg: Required<PodDNSConfig>, profile = 
 
 export const bare = (name: string): Workload => ({ kind: "Pod", name, namespace: NS, chain: [] });
 
+/** Deployment web's pods (through ReplicaSet web-5d8), with its pod template when given. */
+export const deploymentWorkload = (template?: Workload["template"]): Workload => ({
+  kind: "Deployment",
+  name: "web",
+  namespace: NS,
+  chain: [
+    { kind: "ReplicaSet", name: "web-5d8" },
+    { kind: "Deployment", name: "web" },
+  ],
+  ...(template ? { template } : {}),
+});
+
 export function owned(kind: string, name: string): OwnerReference[] {
   return [{ apiVersion: "apps/v1", kind, name, uid: `uid-${name}`, controller: true }];
 }

@@ -12,7 +12,7 @@ import { auditCluster } from "../../../audit/cluster-source.js";
 import { createPodAuditor, podDNSKey, type AuditedPod } from "../../../audit/findings.js";
 import type { Workload } from "../../../audit/owners.js";
 import { startFakeApi, type FakeApi } from "./fake-api-server.js";
-import { DNS_IP, NEW_DNS_IP, NS, audit, bare, injectedPod, ns, plainPod } from "./fixtures.js";
+import { DNS_IP, NEW_DNS_IP, NS, audit, bare, deploymentWorkload, injectedPod, ns, plainPod } from "./fixtures.js";
 
 const picking = (name: string, annotations: Record<string, string>): AuditedPod => plainPod(name, { metadata: { annotations } });
 const nodeLocal = { [PROFILE_ANNOTATION]: "node-local-dns" };
@@ -27,16 +27,7 @@ describe("audit: pods that pick their profile", () => {
 
   it("judged by the template's pick when the workload has one", () => {
     const template = { metadata: { annotations: nodeLocal }, spec: {} };
-    const workload: Workload = {
-      kind: "Deployment",
-      name: "web",
-      namespace: NS,
-      chain: [
-        { kind: "ReplicaSet", name: "web-5d8" },
-        { kind: "Deployment", name: "web" },
-      ],
-      template,
-    };
+    const workload = deploymentWorkload(template);
     assert.equal(audit(injectedPod("web-1", { pod: picking("web-1", nodeLocal) }), { workload }).result, "pass");
   });
 

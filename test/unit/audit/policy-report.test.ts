@@ -19,7 +19,7 @@ import {
 import type { AuditRun } from "../../../audit/report.js";
 import { POLICY_REPORT_NAME } from "../../../config/names.js";
 import { repoRoot } from "../repo-root.js";
-import { DNS_IP, NEW_DNS_IP, NS, audit, injectedPod, ns, plainPod } from "./fixtures.js";
+import { DNS_IP, NEW_DNS_IP, NS, audit, deploymentWorkload, injectedPod, ns, plainPod } from "./fixtures.js";
 
 const AT = new Date("2026-03-01T12:00:00.250Z");
 
@@ -27,16 +27,7 @@ function run(pods: PodAudit[], namespaces = [...new Set(pods.map((p) => p.namesp
   return { context: { source: "cluster" }, pods, namespaces, dnsService: { namespace: "kube-system", name: "kube-dns", ips: [NEW_DNS_IP], source: "live" }, generatedAt: AT };
 }
 
-const deployment = {
-  kind: "Deployment",
-  name: "web",
-  namespace: NS,
-  chain: [
-    { kind: "ReplicaSet", name: "web-5d8" },
-    { kind: "Deployment", name: "web" },
-  ],
-  template: { metadata: {}, spec: {} },
-};
+const deployment = deploymentWorkload({ metadata: {}, spec: {} });
 const sample = (): PodAudit[] => [
   audit(injectedPod("ok", { ip: NEW_DNS_IP }), { ip: NEW_DNS_IP }), // pass
   audit(plainPod("early"), { ip: NEW_DNS_IP }), // not-injected

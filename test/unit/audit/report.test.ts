@@ -5,17 +5,9 @@ import { Registry } from "prom-client";
 import type { PodAudit } from "../../../audit/findings.js";
 import { clearAudit, createAuditMetrics, recordAudit } from "../../../audit/metrics.js";
 import { formatJSON, formatTable, formatYAML, hasViolations, podEntries, summarize, summaryLine, type AuditRun } from "../../../audit/report.js";
-import { DNS_IP, NEW_DNS_IP, NS, audit, injectedPod, ns, plainPod } from "./fixtures.js";
+import { DNS_IP, NEW_DNS_IP, NS, audit, deploymentWorkload, injectedPod, ns, plainPod } from "./fixtures.js";
 
-const deployment = {
-  kind: "Deployment",
-  name: "web",
-  namespace: NS,
-  chain: [
-    { kind: "ReplicaSet", name: "web-5d8" },
-    { kind: "Deployment", name: "web" },
-  ],
-};
+const deployment = deploymentWorkload();
 const run = (pods: PodAudit[], namespaces = [NS, "quiet"]): AuditRun => ({
   context: { source: "cluster" },
   pods,
