@@ -11,8 +11,9 @@
  * override it, ours repeat it for readers that look there). Neither sets `scope`: a report
  * covers a namespace's pods and each result names its pod.
  *
- * Schemas: https://github.com/kubernetes-sigs/wg-policy-prototypes/blob/master/policy-report/crd/v1alpha2,
- * https://github.com/openreports/reports-api/tree/main/crd/openreports.io/v1alpha1
+ * Schemas: manifests/optional/report-crds (the published CRDs: PolicyReport and
+ * ClusterPolicyReport from kyverno/kyverno config/crds/policyreport, Report and ClusterReport
+ * from openreports/reports-api crd/openreports.io/v1alpha1).
  */
 import {
   APP_COMPONENT_LABEL,

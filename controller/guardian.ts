@@ -311,8 +311,9 @@ export class DNSServiceGuardian {
    * A dual-stack copy whose second family's IP another Service took meanwhile must not keep
    * the DNS Service down: it is recreated on the fixed IP alone and the API server picks a
    * new second IP (pods injected with the old one lose only that fallback), with a Warning.
-   * Checked before creating: a create naming a held IP fails, and the API server then holds
-   * the fixed IP too for a while (measured on kube-apiserver 1.37), so trying would cost it.
+   * Checked before creating: a create naming a held IP fails, and on kube-apiserver 1.37 the
+   * next create on the fixed IP alone then failed as "already allocated" too (still so after
+   * the guardian's 20 s of retries in the e2e run that found it), so trying would cost it.
    */
   private async withoutTakenSecondary(body: V1Service, ip: string): Promise<V1Service> {
     const ref = this.ref;
