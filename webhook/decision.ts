@@ -330,7 +330,12 @@ const plainChanges = new WeakMap<BuiltInjection, Map<string, readonly DecisionCh
 
 /** What injecting `built` changes in the pod: Decision.changes. */
 function podChanges(inputs: DecisionInputs, pod: PodFacts, built: BuiltInjection): readonly DecisionChange[] {
-  if (!isPlain(inputs, pod)) return changesFrom(pod, readPodDNSConfig(pod.spec.dnsConfig).config, built);
+  if (!isPlain(inputs, pod)) {
+    // Not injected before: the builder already read the pod's own dnsConfig. Injected before,
+    // it read only the pod's part of it; the change is against the whole stored one.
+    const stored = pod.previousAnnotation === undefined ? built.own : readPodDNSConfig(pod.spec.dnsConfig).config;
+    return changesFrom(pod, stored, built);
+  }
   let byPolicy = plainChanges.get(built);
   if (!byPolicy) plainChanges.set(built, (byPolicy = new Map<string, readonly DecisionChange[]>()));
   let changes = byPolicy.get(pod.dnsPolicy);
@@ -408,6 +413,7 @@ function injectionFor(inputs: DecisionInputs, policy: Policy, pod: PodFacts): Bu
 /** A built dnsConfig with what follows from it alone: its annotation and its validity. */
 interface BuiltInjection {
   dnsConfig: Required<PodDNSConfig>;
+  own: Required<PodDNSConfig>;
   cuts: string[];
   resolverWarnings: string[];
   annotation: string;

@@ -67,6 +67,8 @@ export interface BuiltDNSConfig {
    * one sentence each (admission warnings too). Not a cut: feeding the result back repeats them.
    */
   resolverWarnings: string[];
+  /** The valid entries of `podDNSConfig` as read (readPodDNSConfig's config): what the pod brought. */
+  own: Required<PodDNSConfig>;
 }
 
 export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
@@ -134,7 +136,7 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
       options.push({ ...o });
     }
   }
-  return { dnsConfig: { nameservers, searches, options }, cuts, resolverWarnings };
+  return { dnsConfig: { nameservers, searches, options }, cuts, resolverWarnings, own };
 }
 
 const LIMIT_REASONS: Record<keyof UnreadEntries, string> = {
