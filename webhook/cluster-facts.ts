@@ -156,7 +156,9 @@ function watchDNSService(o: WatchOptions): DNSServiceWatch {
     if (seen.join(",") !== liveIPs.join(",")) o.log.info({ service: text, clusterIPs: seen, previous: liveIPs }, "DNS Service clusterIPs observed");
     // A headless or IP-less Service gives no nameserver: fall back as if it were gone.
     present = seen.length > 0;
-    if (seen.length) liveIPs = seen;
+    // Kept as the same array while the IPs stay: readers per review (and the combined list of
+    // several Services) see an unchanged list as unchanged.
+    if (seen.length && seen.join(",") !== liveIPs.join(",")) liveIPs = seen;
     o.onChange();
   };
   informer.on("add", noteIPs);
