@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
-import { canonicalIP } from "../config/dns-limits.js";
+import { canonicalIP, ipFamily } from "../config/dns-limits.js";
 import { inputError, usageError } from "./errors.js";
 
 export interface SettingsFlags {
@@ -53,7 +53,7 @@ export function parseNameserverFlag(value: string): string[] {
   if (bad !== undefined) throw usageError(`--nameserver: ${JSON.stringify(bad)} is not an IP address (expected IP, or IP,IP for a dual-stack DNS Service)`);
   const valid = ips as string[];
   if (valid.length > 2) throw usageError(`--nameserver: at most two IPs (one per IP family, as a dual-stack Service has), got ${valid.length}`);
-  if (valid.length === 2 && valid[0]!.includes(":") === valid[1]!.includes(":")) {
+  if (valid.length === 2 && ipFamily(valid[0]!) === ipFamily(valid[1]!)) {
     throw usageError(`--nameserver: ${value}: a dual-stack Service has one IP of each family (IPv4 and IPv6)`);
   }
   return valid;

@@ -65,6 +65,9 @@ export function isValidSearch(value: string): boolean {
   return isDNSSubdomain(value.endsWith(".") ? value.slice(0, -1) : value);
 }
 
+/** An IP address's family as a Service's ipFamilies names it (the address is assumed valid). */
+export const ipFamily = (ip: string): "IPv4" | "IPv6" => (ip.includes(":") ? "IPv6" : "IPv4");
+
 /**
  * The canonical text form of an IP address, or null if it is not one the API server's
  * strict IP validation accepts: IPv4 dotted quad without leading zeros, IPv6 in RFC 5952

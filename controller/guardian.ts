@@ -12,6 +12,7 @@ import type { Registry } from "prom-client";
 import { ADDON_MANAGER_LABEL, PRODUCT } from "../config/names.js";
 import type { Settings } from "../config/settings.js";
 import { apiFailure } from "../kube/api-errors.js";
+import { ipFamily } from "../config/dns-limits.js";
 import type { EventRecorder, EventTarget } from "../kube/events.js";
 import { CoalescingRunner } from "../kube/coalescing-runner.js";
 import type { ResilientInformer } from "../kube/informer.js";
@@ -321,7 +322,7 @@ export class DNSServiceGuardian {
       const holder = await findIPHolder(this.d.kubeConfig, other).catch(() => undefined);
       if (!holder || (holder.namespace === ref.namespace && holder.name === ref.name)) continue;
       this.metrics.conflict.set(1);
-      const message = `recreating ${ref.text} on ${ip} with a new ${other.includes(":") ? "IPv6" : "IPv4"} address: its previous ${other} is held by Service ${holder.namespace}/${holder.name} (found via ${holder.via})`;
+      const message = `recreating ${ref.text} on ${ip} with a new ${ipFamily(other)} address: its previous ${other} is held by Service ${holder.namespace}/${holder.name} (found via ${holder.via})`;
       this.d.log.warn({ service: ref.text, clusterIP: ip, secondary: other, holder }, message);
       await this.reportOnce(`conflict:${holder.namespace}/${holder.name}`, this.target(undefined), "Warning", "DNSServiceIPConflict", message);
       return { ...body, spec: { ...body.spec, clusterIPs: [ip] } };

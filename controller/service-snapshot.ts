@@ -5,6 +5,7 @@
  */
 import type { V1Service, V1ServicePort } from "@kubernetes/client-node";
 import { ALLOW_DELETE_ANNOTATION } from "../config/names.js";
+import { ipFamily } from "../config/dns-limits.js";
 
 export interface ServiceSnapshot {
   namespace: string;
@@ -70,7 +71,7 @@ export function serviceFromSnapshot(snapshot: ServiceSnapshot, fixedIP: string, 
   };
   // The families follow the IPs we pin; when the fixed IP is of another family than the
   // copy's primary (a re-addressed cluster), the API server defaults them from clusterIPs.
-  if (snapshot.ipFamilies?.length && familyOf(fixedIP) === snapshot.ipFamilies[0]) {
+  if (snapshot.ipFamilies?.length && ipFamily(fixedIP) === snapshot.ipFamilies[0]) {
     // A family without a known IP (a copy stored before clusterIPs were kept) is allocated anew.
     spec.ipFamilies = [...snapshot.ipFamilies];
     if (snapshot.ipFamilyPolicy) spec.ipFamilyPolicy = snapshot.ipFamilyPolicy;
@@ -86,13 +87,11 @@ export function serviceFromSnapshot(snapshot: ServiceSnapshot, fixedIP: string, 
   };
 }
 
-const familyOf = (ip: string) => (ip.includes(":") ? "IPv6" : "IPv4");
-
 /** The copy's other-family IP, when it had one and the fixed IP is of its primary family. */
 function secondaryIPs(snapshot: ServiceSnapshot, fixedIP: string): string[] {
   const ips = snapshot.clusterIPs ?? [];
-  if (ips.length < 2 || familyOf(fixedIP) !== familyOf(ips[0]!)) return [];
-  return ips.slice(1).filter((ip) => familyOf(ip) !== familyOf(fixedIP));
+  if (ips.length < 2 || ipFamily(fixedIP) !== ipFamily(ips[0]!)) return [];
+  return ips.slice(1).filter((ip) => ipFamily(ip) !== ipFamily(fixedIP));
 }
 
 /** True when two snapshots describe the same Service (so an unchanged one is not rewritten). */
