@@ -44,5 +44,5 @@ COPY package.json LICENSE /app/
 # distroless "nonroot" is uid/gid 65532; numeric so runAsNonRoot can verify it.
 USER 65532:65532
 EXPOSE 8443 8080
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/cli/main.js"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--no-maglev", "--heap-growing-percent=50", "/app/dist/cli/main.js"]
 CMD ["serve"]

@@ -27,7 +27,7 @@ import type { WebhookProcess } from "../test/e2e/webhook-process.js";
 import { CONFIGS, NAMESPACES, applyPolicies, createObjects, dryRunPool, podBody, registerWebhook, startWebhook, waitUntilEffective, type Config } from "./admission-e2e-setup.js";
 import { report, type ConfigResult, type Phase, type RunInfo } from "./admission-e2e-report.js";
 import { UsageError, positiveOption, runBenchmark } from "./cli-options.js";
-import { DEPLOYMENT_NODE_OPTIONS } from "./deployment-options.js";
+import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
 import { int } from "./format.js";
 import type { DryRunPool } from "./kube-dry-run.js";
 import { addDelta, means, scrape, type Scrape } from "./admission-e2e-metrics.js";
@@ -225,7 +225,7 @@ async function setUp(o: Options, started: { cp?: ControlPlane; webhook?: Webhook
   const cp = await startControlPlane({ controllerManager: true, name: "bench-e2e" });
   started.cp = cp;
   await createObjects(cp);
-  progress(`starting pod-dns-injector serve (log level ${o.logLevel}, NODE_OPTIONS=${DEPLOYMENT_NODE_OPTIONS})`);
+  progress(`starting pod-dns-injector serve (log level ${o.logLevel}, Node flags ${NODE_RUNTIME_FLAGS.join(" ")})`);
   const webhook = await startWebhook(cp, o.logLevel);
   started.webhook = webhook;
   await registerWebhook(cp, webhook);

@@ -27,7 +27,7 @@ import type { ControlPlane } from "../test/control-plane/harness.js";
 import { createNamespace, kubeadmKubeDNS, waitFor } from "../test/e2e/kube.js";
 import { startWebhookProcess, type WebhookProcess } from "../test/e2e/webhook-process.js";
 import { buildMutatingWebhookConfiguration } from "../webhook/registration.js";
-import { DEPLOYMENT_NODE_OPTIONS } from "./deployment-options.js";
+import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
 import { benchPod } from "./fixtures.js";
 import { DryRunPool, type DryRunCheck } from "./kube-dry-run.js";
 
@@ -107,14 +107,14 @@ export async function createObjects(cp: ControlPlane): Promise<void> {
   }
 }
 
-/** The `serve` process as the Deployment runs it (its Node options, `logLevel`), with a kubeconfig. */
+/** The `serve` process as the image runs it (its Node flags, `logLevel`), with a kubeconfig. */
 export function startWebhook(cp: ControlPlane, logLevel: string): Promise<WebhookProcess> {
   return startWebhookProcess({
     kubeconfigPath: cp.kubeconfigPath,
     dir: cp.dir,
     name: "pod-dns-injector",
     logLevel: logLevel as "info",
-    env: { NODE_OPTIONS: DEPLOYMENT_NODE_OPTIONS },
+    nodeFlags: [...NODE_RUNTIME_FLAGS],
   });
 }
 

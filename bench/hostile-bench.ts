@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { issueCertificateAuthority, issueServingCertificate } from "../certs/authority.js";
 import { UsageError, positiveOption, runBenchmark } from "./cli-options.js";
-import { DEPLOYMENT_NODE_OPTIONS } from "./deployment-options.js";
+import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
 import { benchReview } from "./fixtures.js";
 import { fmt, int, lpad, pad } from "./format.js";
 import type { HostileAnswer, SenderInput } from "./hostile-sender.js";
@@ -38,7 +38,7 @@ const USAGE = `usage: npm run bench:hostile -- [--json] [--rounds N] [--duration
   --kind K              only hostile reviews of kind K (repeatable): max-searches,
                         huge-list, deep-dnsconfig, deep-elsewhere
   --server-flag F       a Node.js flag for the server processes (default: the
-                        Deployment's NODE_OPTIONS, ${DEPLOYMENT_NODE_OPTIONS})
+                        product's, ${NODE_RUNTIME_FLAGS.join(" ")})
   --quick               smoke run: 1 round of 4 s phases`;
 
 interface Options {
@@ -49,7 +49,7 @@ interface Options {
   hostileIntervalMs: number;
   /** Only these hostile kinds (default: all). */
   kinds: string[];
-  /** Node.js flags for the server processes (default: the Deployment's NODE_OPTIONS). */
+  /** Node.js flags for the server processes (default: the product's, as the image runs it). */
   serverFlags: string[];
 }
 
@@ -81,7 +81,7 @@ function parseOptions(argv: string[]): Options {
     rate: positive("rate", values.rate),
     hostileIntervalMs: positive("hostile-interval", values["hostile-interval"]),
     kinds: values.kind ?? [],
-    serverFlags: (values["server-flag"] ?? DEPLOYMENT_NODE_OPTIONS.split(" ")).filter((f) => f !== ""),
+    serverFlags: (values["server-flag"] ?? [...NODE_RUNTIME_FLAGS]).filter((f) => f !== ""),
   };
 }
 

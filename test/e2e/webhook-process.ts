@@ -39,6 +39,8 @@ export interface WebhookProcessOptions {
   config?: Record<string, unknown>;
   /** Extra `serve` arguments, appended after ours. */
   extraArgs?: string[];
+  /** Node.js flags for the child, before the CLI's path (as the image's entrypoint passes them). */
+  nodeFlags?: string[];
   /** Added to the (cleaned) environment of the child. */
   env?: Record<string, string>;
   /** Bound on the wait for /readyz. */
@@ -238,6 +240,7 @@ export async function startWebhookProcess(options: WebhookProcessOptions): Promi
   };
   writeFileSync(configPath, toYaml(config), { mode: 0o600 });
   const args = [
+    ...(options.nodeFlags ?? []),
     cliPath(),
     "serve",
     `--kubeconfig=${options.kubeconfigPath}`,

@@ -14,6 +14,7 @@ import {
   APP_DIR,
   APP_REPO_FILES,
   NODE_PATH,
+  NODE_RUNTIME_FLAGS,
   PRODUCT_DIST_DIRS,
   RUNTIME,
   debianImagePath,
@@ -94,7 +95,7 @@ describe("product image content", () => {
       mtime: 0,
     });
     assert.equal(spec.layers.length, 4);
-    assert.deepEqual(spec.entrypoint, ["/nodejs/bin/node", "/app/dist/cli/main.js"]);
+    assert.deepEqual(spec.entrypoint, ["/nodejs/bin/node", "--max-semi-space-size=4", "--no-maglev", "--heap-growing-percent=50", "/app/dist/cli/main.js"]);
     assert.deepEqual(spec.cmd, ["serve"]);
     assert.equal(spec.user, "65532:65532");
     assert.equal(spec.workingDir, "/app");
@@ -120,6 +121,11 @@ describe("product image content", () => {
   it("names the image as manifests/base/deployment.yaml deploys it, tagged with the package version", async () => {
     const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
     assert.equal(await manifestImageName(root), `ghcr.io/pod-dns-injector/pod-dns-injector:${version}`);
+  });
+
+  it("npm start serves with the image's Node flags, so what runs locally is what the benchmarks measure", () => {
+    const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+    assert.equal(scripts.start, `node ${NODE_RUNTIME_FLAGS.join(" ")} dist/cli/main.js serve`);
   });
 });
 
