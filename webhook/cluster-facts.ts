@@ -36,8 +36,12 @@ export interface ClusterFacts extends AdmissionFacts {
   readiness(): string | null;
   /** The DNS Services in `dnsService`'s order (one unless settings `dnsServices` lists several). */
   dnsServices: readonly DNSServiceWatch[];
-  /** Called whenever {@link AdmissionFacts.dnsServiceIPs} changes (a Service moved, lost a family, or went away). */
-  onDNSServiceIPChange(cb: (ips: readonly string[], previous: readonly string[]) => void): void;
+  /**
+   * Called whenever {@link AdmissionFacts.dnsServiceIPs} changes (a Service moved, lost a
+   * family, or went away). No arguments: every listener re-reads what it needs (the audit
+   * re-runs, the policy keeper re-renders).
+   */
+  onDNSServiceIPChange(cb: () => void): void;
   namespaceInformer: ResilientInformer<V1Namespace>;
 }
 
@@ -60,7 +64,7 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
     labels: ns.metadata?.labels ?? {},
     annotations: ns.metadata?.annotations ?? {},
   });
-  const ipListeners: ((ips: readonly string[], previous: readonly string[]) => void)[] = [];
+  const ipListeners: (() => void)[] = [];
   const watches: DNSServiceWatch[] = [];
   // Read per review: the combined list is rebuilt only when a Service's own list changed.
   let parts: readonly (readonly string[])[] = [];
@@ -76,9 +80,8 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
   const notify = () => {
     const next = dnsServiceIPs();
     if (next.join(",") === lastIPs.join(",")) return;
-    const previous = lastIPs;
     lastIPs = next;
-    for (const cb of ipListeners) cb(next, previous);
+    for (const cb of ipListeners) cb();
   };
   // The refs are read once: which Services are watched is a restart-only setting.
   for (const [index, ref] of dnsServiceRefs(settings()).entries()) {
