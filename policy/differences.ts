@@ -23,10 +23,6 @@ export const POLICY_DIFFERENCES: Readonly<Record<string, PolicyDifference>> = {
     policy:
       "leaves it unchanged: telling our earlier additions from the pod's own entries needs the annotation's hash, which CEL cannot compute; the ValidatingAdmissionPolicy warns (or, with --validation deny, refuses) and the audit reports the stale nameserver",
   },
-  "search-length.yaml#1": {
-    webhook: "cuts a search list over 2048 characters greedily: an entry that does not fit is dropped, later shorter ones still go in",
-    policy: "keeps the longest prefix that fits (CEL has no fold for a greedy cut): the later shorter entries are dropped too",
-  },
 };
 
 /** The case key of document `index` (0-based) of golden file `file`. */

@@ -258,7 +258,7 @@ function mutationVariables(settings: Settings): Json[] {
     // The common case (short lists) skips the bounded walks and the prefix fold.
     { name: "distinctSearches", expression: `size(variables.uniqueSearches) <= ${MAX_SEARCHES} ? variables.uniqueSearches : ${firstN("variables.uniqueSearches", MAX_SEARCHES)}` },
     // The longest prefix within the API server's 2048 characters, or the profile's
-    // maxSearchLineBytes (the webhook cuts greedily).
+    // maxSearchLineBytes (the webhook's cut, and kubelet's).
     { name: "searchLimit", expression: byProfile(settings, (p) => String(searchListLimit(p.maxSearchLineBytes))) },
     {
       name: "searches",

@@ -93,6 +93,10 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
   const searches: string[] = [];
   const limit = searchListLimit(inputs.profile.maxSearchLineBytes);
   let length = -1; // joined with spaces: n entries cost sum(len) + n - 1
+  // Over the length limit the list is cut where it stops fitting, and every later entry goes
+  // too, even a short one: kubelet's own rule (formDNSSearchFitsLimits drops from the end),
+  // and the one the in-tree policy can express, so both paths store the same pod.
+  let cutAt: string | undefined;
   for (const candidate of [...clusterSearches, ...inputs.profile.searches, ...own.searches]) {
     if (searches.includes(candidate)) continue;
     // The cluster's own can be invalid too: a 63-character namespace under a long domain
@@ -105,7 +109,12 @@ export function buildDNSConfig(inputs: DNSConfigInputs): BuiltDNSConfig {
       cuts.push(`dropped search ${candidate}: at most ${MAX_SEARCHES} search domains`);
       continue;
     }
+    if (cutAt !== undefined) {
+      cuts.push(`dropped search ${candidate}: it follows ${cutAt}, where the search list stopped fitting`);
+      continue;
+    }
     if (length + 1 + candidate.length > limit) {
+      cutAt = candidate;
       cuts.push(
         limit === MAX_SEARCH_LIST_CHARS
           ? `dropped search ${candidate}: search list over ${MAX_SEARCH_LIST_CHARS} characters`

@@ -121,13 +121,18 @@ describe("buildDNSConfig: the API server's limits", () => {
     ]);
   });
 
-  it("a profile's maxSearchLineBytes cuts the search list so the line fits, naming what was dropped", () => {
+  it("a profile's maxSearchLineBytes cuts the search list where it stops fitting (kubelet's rule), naming what was dropped", () => {
     const long = (i: number) => `${"a".repeat(60)}.s${i}.example`; // 72 characters
     const r = build({ searches: [long(1), long(2), long(3), "short.example"] }, { maxSearchLineBytes: MUSL_MAX_LINE_CHARS });
     // "search " (7) + cluster's three (57) + 2 × (1 + 72) = 210; a third long one would be 283.
-    assert.deepEqual(r.dnsConfig.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", long(1), long(2), "short.example"]);
+    // The short one after it would fit, but a cut keeps a prefix: the search order stays the
+    // pod's, as kubelet and the in-tree policy cut it.
+    assert.deepEqual(r.dnsConfig.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", long(1), long(2)]);
     assert.ok(SEARCH_LINE_PREFIX.length + searchListLength(r.dnsConfig.searches) <= MUSL_MAX_LINE_CHARS);
-    assert.deepEqual(r.cuts, [`dropped search ${long(3)}: resolv.conf's search line over the profile's maxSearchLineBytes 254`]);
+    assert.deepEqual(r.cuts, [
+      `dropped search ${long(3)}: resolv.conf's search line over the profile's maxSearchLineBytes 254`,
+      `dropped search short.example: it follows ${long(3)}, where the search list stopped fitting`,
+    ]);
     assert.equal(searchListLimit(undefined), MAX_SEARCH_LIST_CHARS);
     assert.equal(searchListLimit(5000), MAX_SEARCH_LIST_CHARS, "never above the API server's limit");
     assertValid(r.dnsConfig);
