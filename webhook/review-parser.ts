@@ -23,7 +23,7 @@ export const MAX_INLINE_BYTES = 16 * 1024;
  * pods are re-encoded from Go types a few dozen levels deep. Deeper bodies come from
  * something else and are refused before JSON.parse, whose cost grows with depth far more
  * than with size: 7 MiB nested 3.4 million levels deep takes ~0.9 s and ~400 MB to parse,
- * past the Deployment's 256 MiB memory limit.
+ * past the Deployment's 384 MiB memory limit.
  */
 export const MAX_REVIEW_DEPTH = 10_000;
 
@@ -33,7 +33,7 @@ export const TOO_DEEP_ERROR = `body: nested deeper than ${MAX_REVIEW_DEPTH} leve
 /**
  * The worker's own heap: parsing a 7 MiB body of 1.2 million short strings needs ~40 MB
  * live, but without a limit V8 lets a worker's heap grow to the machine's default before
- * collecting, and the process (256 MiB limit in the Deployment) pays for both heaps. A
+ * collecting, and the process (384 MiB limit in the Deployment) pays for both heaps. A
  * body whose parse needed more than this would end the worker: that review fails
  * (HTTP 500, the failurePolicy decides) and the next one starts a new worker.
  */
