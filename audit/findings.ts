@@ -12,7 +12,7 @@
  */
 import { INJECTED_ANNOTATION, INJECT_LABEL, MIRROR_POD_ANNOTATION, NDOTS_ANNOTATION, POLICY_INJECTION_MARK, PROFILE_ANNOTATION, type NamespaceMode } from "../config/names.js";
 import { configuredDNSServiceIPs, dnsServiceRefs, serviceRefText, type Profile, type Settings } from "../config/settings.js";
-import { changesTo, decide, describeChanges, type Decision, type DecisionChange, type PodLike, type ReasonCode } from "../webhook/decision.js";
+import { changesTo, decide, describeWouldInject, type Decision, type DecisionChange, type PodLike, type ReasonCode } from "../webhook/decision.js";
 import { buildDNSConfig, describeDNSConfig, optionText, readPodDNSConfig, type PodDNSConfig } from "../webhook/dns-config.js";
 import { canonicalIP } from "../config/dns-limits.js";
 import { expandNameservers, hasProfileNameservers } from "../config/nameserver-tokens.js";
@@ -455,12 +455,9 @@ function annotationDrift(pod: AuditedPod, decision: Decision): Problem {
  */
 function wouldInject(problems: Problem[], injected: boolean, decision: Decision, pod: AuditedPod): Problem {
   const desired = decision.dnsConfig!;
-  const changes = describeChanges(decision.changes ?? []);
   const what = injected
     ? `would re-inject (${problems.map((p) => p.kind).join(", ")}): ${problems.map((p) => p.message).join("; ")}`
-    : changes
-      ? `would change ${changes}`
-      : `would set dnsPolicy None; ${describeDNSConfig(desired)}`;
+    : describeWouldInject(decision.changes, desired);
   return finding(
     "would-inject",
     `audit mode: ${what}`,

@@ -10,10 +10,10 @@ import { dnsServiceRefs, serviceRefText, type DNSServiceRef, type Settings } fro
 import { ResilientInformer } from "../kube/informer.js";
 import { serviceClusterIPs, serviceIPsSource } from "../kube/service-ips.js";
 import { uniqueIPs } from "../config/nameserver-tokens.js";
-
-const NO_IPS: readonly string[] = Object.freeze([]);
 import type { AdmissionFacts } from "./admission-facts.js";
 import type { NamespaceFacts } from "./namespace-policy.js";
+
+const NO_IPS: readonly string[] = Object.freeze([]);
 
 /** One DNS Service as watched: its informer, its fixed IP, and the IPs it stands for right now. */
 export interface DNSServiceWatch {
@@ -147,6 +147,7 @@ function watchDNSService(o: WatchOptions): DNSServiceWatch {
   let present = false;
   let fixedList: readonly string[] = [];
   const ips = (): readonly string[] => {
+    // While the Service is present its live IPs win: the settings are not read per review.
     const fixed = present ? null : o.fixedIP();
     const source = serviceIPsSource(liveIPs, present, fixed);
     if (source === "live") return liveIPs;
@@ -156,12 +157,13 @@ function watchDNSService(o: WatchOptions): DNSServiceWatch {
   };
   const noteIPs = (svc: V1Service) => {
     const seen = serviceClusterIPs(svc);
-    if (seen.join(",") !== liveIPs.join(",")) o.log.info({ service: text, clusterIPs: seen, previous: liveIPs }, "DNS Service clusterIPs observed");
+    const changed = seen.join(",") !== liveIPs.join(",");
+    if (changed) o.log.info({ service: text, clusterIPs: seen, previous: liveIPs }, "DNS Service clusterIPs observed");
     // A headless or IP-less Service gives no nameserver: fall back as if it were gone.
     present = seen.length > 0;
     // Kept as the same array while the IPs stay: readers per review (and the combined list of
     // several Services) see an unchanged list as unchanged.
-    if (seen.length && seen.join(",") !== liveIPs.join(",")) liveIPs = seen;
+    if (present && changed) liveIPs = seen;
     o.onChange();
   };
   informer.on("add", noteIPs);

@@ -18,7 +18,7 @@ import {
   type NamespaceMode,
 } from "../config/names.js";
 import { dnsServiceRefs, excludedNamespaces, serviceRefText, type DNSOption, type Profile, type Settings } from "../config/settings.js";
-import { buildDNSConfig, optionText, readPodDNSConfig, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
+import { buildDNSConfig, describeDNSConfig, optionText, readPodDNSConfig, type BuiltDNSConfig, type PodDNSConfig, type UnreadEntries } from "./dns-config.js";
 import { MAX_ANNOTATIONS_BYTES, annotationBytes, dnsConfigProblem } from "../config/dns-limits.js";
 import { choosePodProfile, podProfile, resolveNamespacePolicy, type NamespaceFacts, type NamespacePolicy, type ProfileReason } from "./namespace-policy.js";
 import { isPodCreate } from "./pod-create.js";
@@ -352,6 +352,16 @@ function podChanges(inputs: DecisionInputs, pod: PodFacts, built: BuiltInjection
 export function describeChanges(changes: readonly DecisionChange[]): string {
   const dns = changes.filter((c) => c.field !== "annotation");
   return (dns.length > 0 ? dns : changes).map((c) => `${c.field === "annotation" ? INJECTED_ANNOTATION : c.field} ${c.from} → ${c.to}`).join("; ");
+}
+
+/**
+ * What an audit-mode decision would do to the pod, in the words of its admission warning and
+ * of the audit's would-inject finding: "would change …" from Decision.changes, or, for a pod
+ * whose only difference lies past the read limits (so no change is listed), the whole result.
+ */
+export function describeWouldInject(changes: readonly DecisionChange[] | undefined, dnsConfig: Required<PodDNSConfig>): string {
+  const listed = describeChanges(changes ?? []);
+  return listed ? `would change ${listed}` : `would set dnsPolicy None; ${describeDNSConfig(dnsConfig)}`;
 }
 
 function changesFrom(pod: PodFacts, own: Required<PodDNSConfig>, result: { dnsConfig: Required<PodDNSConfig>; annotation: string }): DecisionChange[] {

@@ -7,8 +7,7 @@ import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import { isPodCreate } from "./pod-create.js";
 import { allowedResponse, encodePatch, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
-import { applyDecision, decide, describeChanges, type Decision, type PodLike } from "./decision.js";
-import { describeDNSConfig } from "./dns-config.js";
+import { applyDecision, decide, describeWouldInject, type Decision, type PodLike } from "./decision.js";
 import { createInjectionPatch } from "./patch.js";
 import { readPod, type PodRead } from "./pod-view.js";
 
@@ -101,11 +100,8 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
   }
   if (decision.action === "report" && decision.dnsConfig) {
     // What would change, from the decision itself (the annotation only when nothing else
-    // does: warnings are clipped at MAX_WARNING_LENGTH). A pod whose only difference lies
-    // past the read limits (pod-view.ts) has no listed change: it is told the whole result.
-    const changes = describeChanges(decision.changes ?? []);
-    const what = changes ? `would change ${changes}` : `would set dnsPolicy None; ${describeDNSConfig(decision.dnsConfig)}`;
-    warnings.unshift(`pod-dns-injector (audit mode): ${what}`);
+    // does: warnings are clipped at MAX_WARNING_LENGTH).
+    warnings.unshift(`pod-dns-injector (audit mode): ${describeWouldInject(decision.changes, decision.dnsConfig)}`);
     auditAnnotations["would-inject"] = JSON.stringify(decision.dnsConfig);
   }
   return { decision, response: allowedResponse(req.uid, { warnings, auditAnnotations }) };
