@@ -147,6 +147,19 @@ describe("admission.mode both on kube-apiserver: the policy first, the webhook o
           webhook = undefined;
           await waitForInjection("the policy alone", (a) => a === `default@${POLICY_INJECTION_MARK}`);
         }
+        // kube-apiserver compiles admission policies from an informer: for a moment after the
+        // previous test deleted its policies (without the not-windows condition), it can still
+        // apply them. Wait until a dry-run Windows pod is left alone, so that a Windows pod
+        // injected below is a bug and not that lag.
+        let probe = 0;
+        await waitFor(
+          `${phase}: a dry-run Windows pod left alone`,
+          async () => {
+            const { pod } = await createPod(core, NS, windowsPod(`windows-probe-${phase}-${probe++}`), { dryRun: true });
+            return annotationOf(pod) === "" ? { value: pod } : { detail: `annotations ${JSON.stringify(pod.metadata?.annotations ?? {})}` };
+          },
+          { timeoutMs: 30_000, intervalMs: 100 },
+        );
         await createPod(core, NS, windowsPod(`windows-${phase}`));
         const win = await readPod(core, NS, `windows-${phase}`);
         assert.equal(annotationOf(win), "", `${phase}: the Windows pod carries no injected annotation`);
