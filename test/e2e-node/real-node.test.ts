@@ -38,6 +38,33 @@ type Obj = Record<string, any>;
 const figures: Record<string, unknown> = {};
 const startedAt = Date.now();
 
+/**
+ * The body of kube-proxy's (nftables mode) chain for a Service port, `ns/name/proto/port`:
+ * the rules that pick an endpoint. Empty when there is none (no ready endpoint).
+ */
+function kubeProxyServiceChain(servicePort: string): string {
+  const listed = spawnSync("nft", ["list", "table", "ip", "kube-proxy"], { encoding: "utf8" });
+  if (listed.status !== 0) throw new Error(`nft list table ip kube-proxy: ${listed.stderr || listed.error?.message}`);
+  const lines = listed.stdout.split("\n");
+  const start = lines.findIndex((l) => /^\s*chain service-[A-Z0-9]+-/.test(l) && l.includes(`-${servicePort} {`));
+  if (start < 0) return "";
+  const end = lines.findIndex((l, i) => i > start && l.trim() === "}");
+  return lines
+    .slice(start + 1, end)
+    .join(" ")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+/**
+ * Whether a kube-proxy Service chain sends connections to ip:port. kube-proxy 1.37 writes
+ * `dnat to IP:PORT` for one endpoint and `dnat ip to numgen … map { 0 : IP . PORT, … }` for
+ * several; other versions (and session affinity) `goto endpoint-…__IP/PORT`.
+ */
+function routesTo(chain: string, ip: string, port: number): boolean {
+  return new RegExp(`(^|[^0-9.])${ip.replaceAll(".", "\\.")}(:| \\. |/)${port}([^0-9]|$)`).test(chain);
+}
+
 describe("real node: the product as users run it", { concurrency: false }, () => {
   let node: RealNode;
   let image: ProductImage;
@@ -132,6 +159,46 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
   };
   const injectorPods = async (): Promise<Obj[]> =>
     ((await getJson(["-n", INJECTOR_NS, "get", "pods", "-l", "app.kubernetes.io/name=pod-dns-injector"])).items as Obj[]).filter((p) => !p.metadata.deletionTimestamp);
+
+  /**
+   * Until every pod in `restartsBefore` (name → restartCount before a kill) has restarted and
+   * is Ready, the Service's EndpointSlice lists each as ready and kube-proxy's rules route to
+   * each. kubelet sees a kill a moment later, so right after one a pod still reads Ready
+   * (`kubectl wait --for=condition=Ready` returns at once), and a replica killed twice waits
+   * out CrashLoopBackOff. A test that starts earlier sends reviews to a dead replica:
+   * "connection refused", a failed creation under failurePolicy Fail.
+   */
+  const untilRestartedAndRouted = (restartsBefore: Map<string, number>) =>
+    waitFor(
+      "the killed injector replicas to restart, turn Ready and be routed to by kube-proxy",
+      async () => {
+        const pods = await injectorPods();
+        const status = pods.map((p) => ({
+          name: p.metadata.name as string,
+          ip: p.status.podIP as string,
+          port: (p.spec.containers[0].ports as Obj[]).find((x) => x.name === "https")?.containerPort as number,
+          c: (p.status.containerStatuses ?? [])[0] ?? {},
+        }));
+        const behind = [...restartsBefore].filter(([name, before]) => {
+          const c = status.find((p) => p.name === name)?.c;
+          return !c || !(c.restartCount > before) || c.ready !== true;
+        });
+        if (behind.length > 0 || status.length !== restartsBefore.size) return { detail: `not restarted and Ready yet: ${JSON.stringify(status)}` };
+        const slices = (await getJson(["-n", INJECTOR_NS, "get", "endpointslices", "-l", `kubernetes.io/service-name=${INJECTOR_NS}`])).items as Obj[];
+        const readyIPs = slices
+          .flatMap((sl) => (sl.endpoints ?? []) as Obj[])
+          .filter((e) => e.conditions?.ready === true)
+          .flatMap((e) => e.addresses as string[]);
+        const unlisted = status.filter((p) => !readyIPs.includes(p.ip));
+        if (unlisted.length > 0) return { detail: `EndpointSlice ready addresses ${JSON.stringify(readyIPs)}, pods ${JSON.stringify(status)}` };
+        const routing = kubeProxyServiceChain(`${INJECTOR_NS}/${INJECTOR_NS}/tcp/https`);
+        const unrouted = status.filter((p) => !routesTo(routing, p.ip, p.port));
+        return unrouted.length === 0
+          ? { value: true }
+          : { detail: `kube-proxy does not route to ${unrouted.map((p) => p.ip).join(", ")} yet: ${routing || "no chain for the Service"}` };
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    );
 
   /** Until none of `oldPods` exists any more (preStop and drain over) and 2 others run. */
   const untilReplaced = async (oldPods: string[]) => {
@@ -467,12 +534,14 @@ describe("real node: the product as users run it", { concurrency: false }, () =>
       // Then every replica at once: pods created until kubelet has one back are admitted
       // uninjected (that is what Ignore means), so the audit has something to name.
       const replicas = await injectorPods();
+      const allRestartsBefore = new Map(replicas.map((p) => [p.metadata.name as string, p.status.containerStatuses[0].restartCount as number]));
       for (const pod of replicas) {
         const id = (pod.status.containerStatuses[0].containerID as string).replace("containerd://", "");
         const r = await node.ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
         assert.equal(r.code, 0, r.stderr);
       }
-      await kubectl(["-n", INJECTOR_NS, "wait", "pod", "-l", "app.kubernetes.io/name=pod-dns-injector", "--for=condition=Ready", "--timeout=120s"], undefined, 130_000);
+      // Also leaves the next test (the fail-closed rollout) two replicas that answer.
+      await untilRestartedAndRouted(allRestartsBefore);
       await new Promise((r) => setTimeout(r, 2_000));
       const outcomes = await load.stop();
       const failed = outcomes.filter((o) => o.error);
