@@ -15,7 +15,18 @@ import { defaultSettings } from "../../config/settings.js";
 import { renderAdmissionPolicies } from "../../policy/render.js";
 import { buildMutatingWebhookConfiguration } from "../../webhook/registration.js";
 import { startControlPlane, type ControlPlane } from "../control-plane/harness.js";
-import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, stopWebhookAndControlPlane, waitFor, waitForDryRunPod } from "./kube.js";
+import {
+  createNamespace,
+  createPod,
+  deleteAdmissionPolicies,
+  kubeadmKubeDNS,
+  podManifest,
+  printingOnFailure,
+  readPod,
+  stopWebhookAndControlPlane,
+  waitFor,
+  waitForDryRunPod,
+} from "./kube.js";
 import { logRecords } from "./guardian-helpers.js";
 import { startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 
@@ -120,14 +131,8 @@ describe("admission.mode both on kube-apiserver: the policy first, the webhook o
       assert.equal(annotationOf(fallback), `default@${POLICY_INJECTION_MARK}`);
       assert.deepEqual(dnsOf(fallback), dnsOf(await readPod(core, NS, "web-webhook")), "the policy's dnsConfig equals the webhook's for a plain pod");
       // Clean up what the keeper applied (nothing keeps it applied now).
-      const items = renderAdmissionPolicies(defaultSettings());
-      const d = await cp!.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
-      assert.equal(d.code, 0, d.stderr);
-      // kube-apiserver compiles admission policies from an informer and applied deleted ones
-      // ~0.8 s longer here: the next test's Windows pod must not meet these (they
-      // lack the not-windows condition). With the webhook down, an uninjected pod means
-      // the policies are gone from the API server's view too.
-      await waitForInjection("the API server to stop applying the deleted policies", (a) => a === "");
+      // The next test's Windows pod must not meet these (they lack the not-windows condition).
+      await deleteAdmissionPolicies(cp!, core, NS, renderAdmissionPolicies(defaultSettings()));
     }),
   );
   it(
@@ -163,9 +168,7 @@ describe("admission.mode both on kube-apiserver: the policy first, the webhook o
       // The keeper's policies, rendered with windows: skip, carry the not-windows condition.
       const conditions = await cp!.kubectl(["get", "mutatingadmissionpolicy", "pod-dns-injector.pods", "-o", "jsonpath={.spec.matchConditions[*].name}"]);
       assert.match(conditions.stdout, /not-windows/);
-      const items = renderAdmissionPolicies({ ...defaultSettings(), windows: "skip" });
-      const d = await cp!.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
-      assert.equal(d.code, 0, d.stderr);
+      await deleteAdmissionPolicies(cp!, core, NS, renderAdmissionPolicies({ ...defaultSettings(), windows: "skip" }));
     }),
   );
 });

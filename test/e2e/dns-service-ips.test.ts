@@ -33,7 +33,18 @@ import {
   waitForResyncs,
   waitForStoredSnapshot,
 } from "./guardian-helpers.js";
-import { createNamespace, createPod, kubeadmKubeDNS, podManifest, printingOnFailure, readPod, stopWebhookAndControlPlane, waitFor, waitForDryRunPod } from "./kube.js";
+import {
+  createNamespace,
+  createPod,
+  deleteAdmissionPolicies,
+  kubeadmKubeDNS,
+  podManifest,
+  printingOnFailure,
+  readPod,
+  stopWebhookAndControlPlane,
+  waitFor,
+  waitForDryRunPod,
+} from "./kube.js";
 import { startWebhookProcess, type WebhookProcess } from "./webhook-process.js";
 
 const DUAL_STACK_RANGE = "10.96.0.0/16,fd00:10:96::/112";
@@ -65,7 +76,6 @@ describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns,
   const withLogs = printingOnFailure(printLogs);
   const dnsConfigOf = (pod: V1Pod | undefined) => JSON.parse(JSON.stringify(pod?.spec?.dnsConfig ?? null)) as unknown;
 
-  /** Dry-run creates in `namespace` until one is stored with `annotation` (admission caches are informers). */
   /** Dry-run creates in `namespace` until one is stored with an annotation `accept` takes. */
   const waitForInjection = (namespace: string, accept: (annotation: string) => boolean): Promise<V1Pod> =>
     waitForDryRunPod(core, namespace, `a probe pod in ${namespace} to be injected`, (pod) => accept(pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? ""));
@@ -113,8 +123,7 @@ describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns,
     try {
       return await fn();
     } finally {
-      const d = await cp!.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
-      assert.equal(d.code, 0, `kubectl delete of the policies: ${d.stderr}`);
+      await deleteAdmissionPolicies(cp!, core, NS, items);
     }
   }
 
@@ -235,9 +244,7 @@ describe("DNS Service IPs on a dual-stack kube-apiserver: a dual-stack kube-dns,
       } finally {
         await webhook!.stop();
         webhook = undefined;
-        const items = renderAdmissionPolicies(overlapSettings());
-        const d = await cp!.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
-        assert.equal(d.code, 0, `kubectl delete of the keeper's policies: ${d.stderr}`);
+        await deleteAdmissionPolicies(cp!, core, NS, renderAdmissionPolicies(overlapSettings()));
       }
     }),
   );

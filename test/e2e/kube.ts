@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { ApiException, CoreV1Api, type V1Pod, type V1Service } from "@kubernetes/client-node";
-import { DEFAULT_DNS_SERVICE } from "../../config/names.js";
+import { DEFAULT_DNS_SERVICE, INJECTED_ANNOTATION, POLICY_INJECTION_MARK } from "../../config/names.js";
 import type { ControlPlane } from "../control-plane/harness.js";
 import { repoRoot } from "../unit/repo-root.js";
 
@@ -112,6 +112,26 @@ export function waitForDryRunPod(core: CoreV1Api, namespace: string, what: strin
       return accept(pod) ? { value: pod } : { detail: `annotations ${JSON.stringify(pod.metadata?.annotations ?? {})}, dnsConfig ${JSON.stringify(pod.spec?.dnsConfig)}` };
     },
     { timeoutMs, intervalMs: 100 },
+  );
+}
+
+/**
+ * Deletes admission policies (`items`, as `policy render` renders them) and waits until a
+ * dry-run pod in `namespace` no longer carries the policy's injection mark. kube-apiserver
+ * compiles policies from an informer and kept applying deleted ones for ~0.8 s after
+ * `kubectl delete --wait=true` returned, long enough for a next test's pods to meet them.
+ * A registered webhook's annotation would hide the policy's: call this once it is gone.
+ */
+export async function deleteAdmissionPolicies(cp: ControlPlane, core: CoreV1Api, namespace: string, items: object[]): Promise<void> {
+  const d = await cp.kubectl(["delete", "-f", "-", "--wait=true"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+  if (d.code !== 0) throw new Error(`kubectl delete of the admission policies failed: ${d.stderr}`);
+  const policyMark = `@${POLICY_INJECTION_MARK}`;
+  await waitForDryRunPod(
+    core,
+    namespace,
+    "the API server to stop applying the deleted admission policies",
+    (pod) => !(pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? "").endsWith(policyMark),
+    30_000,
   );
 }
 
