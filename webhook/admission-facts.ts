@@ -16,14 +16,27 @@ export interface AdmissionFacts {
   dnsServiceIPs(): readonly string[];
 }
 
+/** Namespaces whose standalone facts are kept. */
+const MAX_STANDALONE_NAMESPACES = 1024;
+
 /**
  * No cluster: every calling namespace counts as `enabled`, because in a real deployment the
  * API server's namespaceSelector has already vouched for it before calling us.
  */
 export function standaloneFacts(settings: () => Settings): AdmissionFacts {
   let memo: { settings: Settings | undefined; ips: readonly string[] } = { settings: undefined, ips: [] };
+  const namespaces = new Map<string, NamespaceFacts>();
   return {
-    lookupNamespace: async (name) => ({ name, labels: { [INJECT_LABEL]: "enabled" }, annotations: {} }),
+    // The same object per name while it is kept (the decision keys what it derived from the
+    // facts by their identity); bounded, since any caller may send any namespace.
+    lookupNamespace: async (name) => {
+      let facts = namespaces.get(name);
+      if (!facts) {
+        if (namespaces.size >= MAX_STANDALONE_NAMESPACES) namespaces.clear();
+        namespaces.set(name, (facts = Object.freeze({ name, labels: Object.freeze({ [INJECT_LABEL]: "enabled" }), annotations: Object.freeze({}) })));
+      }
+      return facts;
+    },
     dnsServiceIPs: () => {
       // Read per review: the list is kept per settings object (a reload makes a new one).
       const s = settings();

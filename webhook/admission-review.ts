@@ -42,8 +42,22 @@ export interface AdmissionResponse {
 
 export type DecodeResult = { ok: true; review: AdmissionReview } | { ok: false; error: string };
 
+/** The checked request of an AdmissionReview, not yet copied, and its kind with the group filled in. */
+export type CheckedRequest = { ok: true; request: Record<string, unknown>; kind: AdmissionRequest["kind"] } | { ok: false; error: string };
+
 /** Checks the envelope field by field; the message names the first offending field. */
 export function decodeAdmissionReview(body: unknown): DecodeResult {
+  const checked = checkAdmissionRequest(body);
+  if (!checked.ok) return checked;
+  const request = { ...(checked.request as unknown as AdmissionRequest), kind: checked.kind };
+  return { ok: true, review: { apiVersion: ADMISSION_API_VERSION, kind: "AdmissionReview", request } };
+}
+
+/**
+ * decodeAdmissionReview's checks without its copy of the request, for a decoder that picks
+ * the few fields it needs (mutate-review.ts) and would copy it again.
+ */
+export function checkAdmissionRequest(body: unknown): CheckedRequest {
   if (!isObject(body)) return { ok: false, error: "body: expected a JSON object (an AdmissionReview)" };
   if (body.kind !== "AdmissionReview") return { ok: false, error: `kind: expected "AdmissionReview", got ${JSON.stringify(body.kind)}` };
   if (body.apiVersion !== ADMISSION_API_VERSION) {
@@ -57,9 +71,11 @@ export function decodeAdmissionReview(body: unknown): DecodeResult {
   const problem = requestProblem(r);
   if (problem) return { ok: false, error: problem };
   const k = r.kind as { group?: string; version: string; kind: string };
-  const request = { ...(r as unknown as AdmissionRequest), kind: { group: k.group ?? "", version: k.version, kind: k.kind } };
-  if (isPodCreate(request) && !isObject(r.object)) return { ok: false, error: "request.object: a Pod CREATE review must carry the pod" };
-  return { ok: true, review: { apiVersion: ADMISSION_API_VERSION, kind: "AdmissionReview", request } };
+  const kind = { group: k.group ?? "", version: k.version, kind: k.kind };
+  if (isPodCreate({ kind, operation: r.operation as string, subResource: r.subResource as string | undefined }) && !isObject(r.object)) {
+    return { ok: false, error: "request.object: a Pod CREATE review must carry the pod" };
+  }
+  return { ok: true, request: r, kind };
 }
 
 /** The first field of `request` that is not what the API server sends, or undefined. */
@@ -120,6 +136,22 @@ export function allowedResponse(
 /** A refusing response with an HTTP-like status code and a message the client is shown. */
 export function deniedResponse(uid: string, code: number, message: string): AdmissionResponse {
   return { uid, allowed: false, status: { code, message } };
+}
+
+/**
+ * The JSON text of `reviewResponse(response)` with the uid left open, for answers built from
+ * cached parts (a plain pod's injection): serialized once, each review only splices its uid
+ * in. Serializing the ~800-byte answer of every review showed in the benchmark (BENCHMARKS.md).
+ * `response` must come from allowedResponse (its key order is the one sent).
+ */
+export function reviewTextTemplate(response: AdmissionResponse): (uid: string) => string {
+  // No uid the API server sends contains a NUL, and JSON.stringify writes it escaped.
+  const hole = JSON.stringify("\u0000uid\u0000");
+  const text = JSON.stringify(reviewResponse({ ...response, uid: "\u0000uid\u0000" }));
+  const at = text.indexOf(hole);
+  const head = text.slice(0, at);
+  const tail = text.slice(at + hole.length);
+  return (uid) => head + JSON.stringify(uid) + tail;
 }
 
 /** The AdmissionReview envelope the API server expects around a response. */

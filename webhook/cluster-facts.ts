@@ -59,11 +59,14 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
     log,
     name: "namespaces",
   });
-  const toFacts = (ns: V1Namespace): NamespaceFacts => ({
-    name: ns.metadata?.name ?? "",
-    labels: ns.metadata?.labels ?? {},
-    annotations: ns.metadata?.annotations ?? {},
-  });
+  // One facts object per cached Namespace object (the informer replaces it on every change):
+  // the decision keeps what it derived from the facts by their identity.
+  const factsOf = new WeakMap<V1Namespace, NamespaceFacts>();
+  const toFacts = (ns: V1Namespace): NamespaceFacts => {
+    let facts = factsOf.get(ns);
+    if (!facts) factsOf.set(ns, (facts = { name: ns.metadata?.name ?? "", labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} }));
+    return facts;
+  };
   const ipListeners: (() => void)[] = [];
   const watches: DNSServiceWatch[] = [];
   // Read per review: the combined list is rebuilt only when a Service's own list changed.

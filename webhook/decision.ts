@@ -284,10 +284,40 @@ function dnsServiceRow({ inputs: { dnsServiceIPs, settings }, policy }: RowConte
   });
 }
 
-/** Rows 8 and 9: the dnsConfig is built; already there, audited, or injected if it fits. */
-function injectionRows({ inputs, policy, pod }: RowContext): Decision {
-  const b = base(policy);
+/**
+ * Rows 8 and 9: the dnsConfig is built; already there, audited, or injected if it fits.
+ *
+ * A plain pod (no dnsConfig or injected annotation of its own) that picks nothing gets its
+ * namespace's shared injection, and then its decision depends only on that injection, its
+ * dnsPolicy and whether it runs Windows, once its annotations are known to have room: that
+ * decision is kept in the injection's slots and shared (frozen), so such a review allocates
+ * none. Deciding every review afresh was about a tenth of the webhook's own CPU.
+ */
+function injectionRows(ctx: RowContext): Decision {
+  const { inputs, policy, pod } = ctx;
   const built = injectionFor(inputs, policy, pod);
+  const { slots } = policy;
+  if (policy !== ctx.derived.own || built !== slots.plain || !annotationsFit(inputs, pod, built)) return decideInjection(inputs, policy, pod, built);
+  const key = `${pod.dnsPolicy}\0${pod.windows ? 1 : 0}`;
+  slots.decisions ??= new Map();
+  let shared = slots.decisions.get(key);
+  if (!shared) slots.decisions.set(key, (shared = freezeDeep(decideInjection(inputs, policy, pod, built))));
+  return shared;
+}
+
+/** Whether the pod's annotations stay within the API server's limit with the injected one. */
+function annotationsFit(inputs: DecisionInputs, pod: PodFacts, built: BuiltInjection): boolean {
+  return annotationsAfter(inputs, pod, built) <= MAX_ANNOTATIONS_BYTES;
+}
+
+function annotationsAfter(inputs: DecisionInputs, pod: PodFacts, built: BuiltInjection): number {
+  const { previousAnnotation } = pod;
+  const before = inputs.annotationBytes ?? measureAnnotations(pod.annotations);
+  return before - (typeof previousAnnotation === "string" ? annotationBytes(INJECTED_ANNOTATION, previousAnnotation) : 0) + annotationBytes(INJECTED_ANNOTATION, built.annotation);
+}
+
+function decideInjection(inputs: DecisionInputs, policy: Policy, pod: PodFacts, built: BuiltInjection): Decision {
+  const b = base(policy);
   const annotation = built.annotation;
   const warnings = [...policy.warnings, ...[...built.cuts, ...built.resolverWarnings].map((c) => `pod-dns-injector: ${c}`)];
   const result = { ...b, dnsConfig: built.dnsConfig, injectedAnnotation: annotation, warnings, changes: NO_CHANGES };
@@ -302,9 +332,7 @@ function injectionRows({ inputs, policy, pod }: RowContext): Decision {
   // What we write must pass the API server's validation of the whole pod, not only of our
   // fields: a valid pod must never become an invalid one.
   if (built.problem) return decided("result-invalid", "skip", { ...b, warnings: [...warnings, `pod-dns-injector: not injected: ${built.problem}`] }, built.problem);
-  const { previousAnnotation } = pod;
-  const before = inputs.annotationBytes ?? measureAnnotations(pod.annotations);
-  const after = before - (typeof previousAnnotation === "string" ? annotationBytes(INJECTED_ANNOTATION, previousAnnotation) : 0) + annotationBytes(INJECTED_ANNOTATION, annotation);
+  const after = annotationsAfter(inputs, pod, built);
   if (after > MAX_ANNOTATIONS_BYTES) {
     const detail = `${after} bytes with ${INJECTED_ANNOTATION}, the limit is ${MAX_ANNOTATIONS_BYTES}`;
     return decided("annotations-full", "skip", { ...b, warnings: [...policy.warnings, `pod-dns-injector: not injected: the pod's annotations would total ${detail}`] }, detail);
@@ -439,6 +467,8 @@ function buildInjection(built: BuiltDNSConfig, profileName: string): BuiltInject
 interface InjectionSlots {
   /** The injection of a pod without a dnsConfig of its own, once one was built. */
   plain?: BuiltInjection;
+  /** The decisions of such pods (see injectionRows), by dnsPolicy and Windows or not. */
+  decisions?: Map<string, Decision>;
 }
 
 /** What depends only on the namespace's facts, the DNS IP and the settings. */
@@ -501,7 +531,23 @@ function pickedPolicy(derived: NamespaceDerived, pod: PodFacts, settings: Settin
 const derivedCache = new WeakMap<Settings, Map<string, NamespaceDerived>>();
 const MAX_DERIVED_ENTRIES = 4096;
 
+/**
+ * The last entry found for a namespace's facts object, with the settings and IP list it was
+ * found for: the admission facts hand out the same object while a namespace is unchanged
+ * (and the same IP list while the DNS Service's IPs are), so most reviews skip building the
+ * key below, which showed in the webhook's profile.
+ */
+const lastDerived = new WeakMap<NamespaceFacts, { settings: Settings; dnsServiceIPs: readonly string[]; derived: NamespaceDerived }>();
+
 function namespaceDerived(ns: NamespaceFacts, dnsServiceIPs: readonly string[], settings: Settings): NamespaceDerived {
+  const last = lastDerived.get(ns);
+  if (last && last.settings === settings && last.dnsServiceIPs === dnsServiceIPs) return last.derived;
+  const derived = derivedByKey(ns, dnsServiceIPs, settings);
+  lastDerived.set(ns, { settings, dnsServiceIPs, derived });
+  return derived;
+}
+
+function derivedByKey(ns: NamespaceFacts, dnsServiceIPs: readonly string[], settings: Settings): NamespaceDerived {
   let cache = derivedCache.get(settings);
   if (!cache) derivedCache.set(settings, (cache = new Map<string, NamespaceDerived>()));
   const a = ns.annotations;

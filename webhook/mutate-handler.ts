@@ -6,7 +6,7 @@ import { INJECTED_ANNOTATION } from "../config/names.js";
 import type { Settings } from "../config/settings.js";
 import type { AdmissionFacts } from "./admission-facts.js";
 import { isPodCreate } from "./pod-create.js";
-import { allowedResponse, encodePatch, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
+import { allowedResponse, encodePatch, reviewTextTemplate, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
 import { applyDecision, decide, describeWouldInject, type Decision, type PodLike } from "./decision.js";
 import { createInjectionPatch } from "./patch.js";
 import { readPod, type PodRead } from "./pod-view.js";
@@ -20,6 +20,11 @@ export interface MutateDeps {
 export interface MutateOutcome {
   response: AdmissionResponse;
   decision: Decision;
+  /**
+   * The JSON text of `reviewResponse(response)` when it was built from a cached template (a
+   * plain pod's injection without warnings): the HTTP layer sends it as is.
+   */
+  answer?: string;
 }
 
 /** Why a review failed internally: the `reason` label of the internal-errors metric. */
@@ -92,38 +97,68 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
   if (decision.profile) auditAnnotations.profile = decision.profile;
   // Only when the pod asked for a profile: the namespace's own needs no second annotation.
   if (decision.profileReason && decision.profileReason !== "namespace-profile") auditAnnotations["profile-reason"] = decision.profileReason;
-  const warnings = [...decision.warnings];
+  // Read only: a shared decision's warnings are frozen.
+  const warnings: readonly string[] = decision.warnings;
 
   if (decision.action === "inject") {
     const unread = read ? read.unread.nameservers + read.unread.searches + read.unread.options : 0;
-    return { decision, response: allowedResponse(req.uid, { encodedPatch: injectionPatch(view, decision, unread), warnings, auditAnnotations }) };
+    const plain = plainInjection(view, decision, unread);
+    const encodedPatch = plain?.encoded ?? encodePatch(createInjectionPatch(view, applyDecision(view, decision), unread));
+    const response = allowedResponse(req.uid, { encodedPatch, warnings, auditAnnotations });
+    if (!plain || warnings.length > 0) return { decision, response };
+    return { decision, response, answer: plainAnswer(plain, auditAnnotations)(req.uid) };
   }
   if (decision.action === "report" && decision.dnsConfig) {
     // What would change, from the decision itself (the annotation only when nothing else
     // does: warnings are clipped at MAX_WARNING_LENGTH).
-    warnings.unshift(`pod-dns-injector (audit mode): ${describeWouldInject(decision.changes, decision.dnsConfig)}`);
     auditAnnotations["would-inject"] = JSON.stringify(decision.dnsConfig);
+    const wouldInject = `pod-dns-injector (audit mode): ${describeWouldInject(decision.changes, decision.dnsConfig)}`;
+    return { decision, response: allowedResponse(req.uid, { warnings: [wouldInject, ...warnings], auditAnnotations }) };
   }
   return { decision, response: allowedResponse(req.uid, { warnings, auditAnnotations }) };
 }
 
 /**
- * Encoded patches of pods without a dnsConfig or injected annotation of their own, by the
- * namespace's shared dnsConfig (decide builds one per namespace, DNS IP and settings) and
- * the pod's shape. Such a patch depends on nothing else: whether metadata, annotations and
- * spec exist, and the dnsPolicy it replaces. Building and encoding it was ~4 % of the
- * webhook's CPU per review.
+ * What a pod without a dnsConfig or injected annotation of its own gets, by the namespace's
+ * shared dnsConfig (decide builds one per namespace, DNS IP and settings) and the pod's
+ * shape: the encoded patch, and the serialized answers around it. Such a patch depends on
+ * nothing else: whether metadata, annotations and spec exist, and the dnsPolicy it
+ * replaces. Building and encoding it was ~4 % of the webhook's CPU per review; serializing
+ * the answer again showed in the benchmark too.
  */
-const plainPatches = new WeakMap<object, Map<string, string>>();
+interface PlainInjection {
+  encoded: string;
+  /** Answer templates by audit annotations (a handful of reasons and profiles). */
+  answers: Map<string, (uid: string) => string>;
+}
 
-function injectionPatch(view: PodLike, decision: Decision, unread: number): string {
+const plainInjections = new WeakMap<object, Map<string, PlainInjection>>();
+
+/** Bounds the answers kept per plain injection (their keys come from a few reasons and profiles). */
+const MAX_ANSWERS = 64;
+
+/** The cached injection of a plain pod, or undefined when the pod is not plain. */
+function plainInjection(view: PodLike, decision: Decision, unread: number): PlainInjection | undefined {
   const annotations = view.metadata?.annotations;
   const plain = unread === 0 && view.spec?.dnsConfig === undefined && annotations?.[INJECTED_ANNOTATION] === undefined && decision.dnsConfig !== undefined;
-  if (!plain) return encodePatch(createInjectionPatch(view, applyDecision(view, decision), unread));
+  if (!plain) return undefined;
   const shape = `${view.metadata ? 1 : 0}${annotations ? 1 : 0}${view.spec ? 1 : 0}${view.spec?.dnsPolicy ?? ""}`;
-  let byShape = plainPatches.get(decision.dnsConfig!);
-  if (!byShape) plainPatches.set(decision.dnsConfig!, (byShape = new Map<string, string>()));
-  let encoded = byShape.get(shape);
-  if (encoded === undefined) byShape.set(shape, (encoded = encodePatch(createInjectionPatch(view, applyDecision(view, decision)))));
-  return encoded;
+  let byShape = plainInjections.get(decision.dnsConfig!);
+  if (!byShape) plainInjections.set(decision.dnsConfig!, (byShape = new Map<string, PlainInjection>()));
+  let entry = byShape.get(shape);
+  if (entry === undefined) byShape.set(shape, (entry = { encoded: encodePatch(createInjectionPatch(view, applyDecision(view, decision))), answers: new Map() }));
+  return entry;
+}
+
+/** The answer template of a plain injection with these audit annotations (no warnings). */
+function plainAnswer(plain: PlainInjection, auditAnnotations: Record<string, string>): (uid: string) => string {
+  // Every annotation, key and value (\0 occurs in neither): three or four short strings.
+  let key = "";
+  for (const k in auditAnnotations) key += `${k}\0${auditAnnotations[k]}\0`;
+  let template = plain.answers.get(key);
+  if (template === undefined) {
+    if (plain.answers.size >= MAX_ANSWERS) plain.answers.clear();
+    plain.answers.set(key, (template = reviewTextTemplate(allowedResponse("", { encodedPatch: plain.encoded, auditAnnotations }))));
+  }
+  return template;
 }

@@ -85,14 +85,15 @@ function keyField(field: string, key: string): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${field}.${key}` : `${field}[${describeValue(key, 60)}]`;
 }
 
-function readStringMap(value: unknown, field: string, keep: readonly string[]): { map: Record<string, string>; bytes: number } {
+/** The `keep` entries of a mapping of strings, every value checked; `bytes` counted only when asked (annotations). */
+function readStringMap(value: unknown, field: string, keep: readonly string[], countBytes = false): { map: Record<string, string>; bytes: number } {
   if (!isObject(value)) fail(field, "a mapping of strings", value);
   const map: Record<string, string> = {};
   let bytes = 0;
   for (const key in value) {
     const v = value[key];
     if (typeof v !== "string") fail(keyField(field, key), "a string", v);
-    bytes += annotationBytes(key, v);
+    if (countBytes) bytes += annotationBytes(key, v);
     if (keep.includes(key)) map[key] = v;
   }
   return { map, bytes };
@@ -115,7 +116,7 @@ function readPodOrThrow(value: unknown, field: string): PodRead {
     if (generateName !== undefined) metadata.generateName = generateName;
     if (m.labels !== undefined) metadata.labels = readStringMap(m.labels, `${f}.labels`, READ_LABELS).map;
     if (m.annotations !== undefined) {
-      const a = readStringMap(m.annotations, `${f}.annotations`, READ_ANNOTATIONS);
+      const a = readStringMap(m.annotations, `${f}.annotations`, READ_ANNOTATIONS, true);
       metadata.annotations = a.map;
       bytes = a.bytes;
     }

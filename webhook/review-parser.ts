@@ -96,9 +96,16 @@ export class ReviewParser {
   offloaded = 0;
 
   async parse(body: Buffer): Promise<MutateDecodeResult> {
+    return this.parseInline(body) ?? this.offload(body);
+  }
+
+  /**
+   * A small body's result, decoded here and now; undefined for a body that parse() would
+   * send to the worker. Lets the HTTP layer skip a promise for every normal review.
+   */
+  parseInline(body: Buffer): MutateDecodeResult | undefined {
     // At most MAX_INLINE_BYTES cannot nest past MAX_REVIEW_DEPTH: no depth check needed.
-    if (body.length <= MAX_INLINE_BYTES) return parseShallowMutateBody(body.toString("utf8"));
-    return this.offload(body);
+    return body.length <= MAX_INLINE_BYTES ? parseShallowMutateBody(body.toString("utf8")) : undefined;
   }
 
   private offload(body: Buffer): Promise<MutateDecodeResult> {

@@ -34,6 +34,8 @@ describe("/mutate over fastify inject", () => {
     const object = pod({}, { annotations: { "example.com/x": "1" } });
     const { res, json } = await post(review(object));
     assert.equal(res.statusCode, 200);
+    // A plain pod's answer is sent pre-serialized (mutate-handler.ts): the same type as fastify's.
+    assert.equal(res.headers["content-type"], "application/json; charset=utf-8");
     assert.equal((json as { apiVersion: string }).apiVersion, "admission.k8s.io/v1");
     assert.equal((json as { kind: string }).kind, "AdmissionReview");
     const r = json.response!;

@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { defaultSettings } from "../../../config/settings.js";
 import { decide } from "../../../webhook/decision.js";
-import { INJECTED_ANNOTATION } from "../../../config/names.js";
+import { INJECTED_ANNOTATION, NDOTS_ANNOTATION, PROFILE_ANNOTATION } from "../../../config/names.js";
+import { MAX_ANNOTATIONS_BYTES } from "../../../config/dns-limits.js";
+import { reviewResponse } from "../../../webhook/admission-review.js";
 import { standaloneFacts } from "../../../webhook/admission-facts.js";
 import { handleMutate } from "../../../webhook/mutate-handler.js";
 import { decodeMutateReview } from "../../../webhook/mutate-review.js";
@@ -86,5 +88,78 @@ describe("handleMutate: the encoded patch of a plain pod, shared by pod shape", 
     assert.equal(first[1]!.encoded, first[2]!.encoded);
     assert.notEqual(first[0]!.encoded, first[1]!.encoded);
     assert.notEqual(first[0]!.encoded, first[3]!.encoded);
+  });
+});
+
+describe("decide: the whole decision of a plain pod that picks nothing, shared", () => {
+  const settings = defaultSettings();
+  const ns = namespace("team-a", "enabled");
+  const decideFor = (p: ReturnType<typeof pod>, extra: Partial<Parameters<typeof inputs>[0]> = {}) => decide(inputs({ pod: p, namespace: ns, ...extra }, settings));
+
+  it("two plain pods of one namespace get one frozen decision, equal to a fresh one", () => {
+    const first = decideFor(pod({}, { name: "a", labels: { app: "a" } }));
+    const second = decideFor(pod({}, { name: "b", annotations: { "team.example/owner": "b" } }));
+    assert.equal(first.action, "inject");
+    assert.equal(second, first, "the same object");
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.warnings) && Object.isFrozen(first.changes));
+    assert.deepEqual(decide(inputs({ namespace: namespace("team-a", "enabled") }, defaultSettings())), first);
+  });
+
+  it("what enters the decision still tells pods apart: dnsPolicy, a profile pick, full annotations, audit mode", () => {
+    const plain = decideFor(pod());
+    const hostNet = decideFor(pod({ dnsPolicy: "ClusterFirstWithHostNet", hostNetwork: true }));
+    assert.equal(hostNet.reason, "cluster-first-with-host-net");
+    assert.equal(decideFor(pod({ dnsPolicy: "ClusterFirstWithHostNet", hostNetwork: true })), hostNet);
+    assert.equal(plain.reason, "cluster-first");
+    const picked = decideFor(pod({}, { annotations: { [NDOTS_ANNOTATION]: "2" } }));
+    assert.notEqual(picked, plain);
+    assert.deepEqual(picked.dnsConfig?.options, [{ name: "ndots", value: "2" }]);
+    // Annotations with no room left for ours: skipped, and the shared decision is untouched.
+    const full = decideFor(pod(), { annotationBytes: MAX_ANNOTATIONS_BYTES - 10 });
+    assert.equal(full.reason, "annotations-full");
+    assert.equal(decideFor(pod()), plain);
+    const auditNs = namespace("team-a", "audit");
+    const report = decide(inputs({ namespace: auditNs }, settings));
+    assert.equal(report.action, "report");
+    assert.equal(decide(inputs({ namespace: auditNs, pod: pod({}, { name: "other" }) }, settings)), report);
+  });
+
+  it("standalone facts hand out one frozen object per namespace, so the namespace's entry is found by identity", async () => {
+    const facts = standaloneFacts(() => settings);
+    const a = await facts.lookupNamespace("team-a");
+    assert.equal(await facts.lookupNamespace("team-a"), a);
+    assert.notEqual(await facts.lookupNamespace("team-b"), a);
+    assert.ok(Object.isFrozen(a) && Object.isFrozen(a?.labels));
+  });
+});
+
+describe("handleMutate: the answer text of a plain pod, from a template", () => {
+  const settings = defaultSettings();
+  const deps = { settings: () => settings, facts: standaloneFacts(() => settings) };
+  const outcomeOf = async (object: object, request: Record<string, unknown> = {}) => {
+    const r = decodeMutateReview(review(object, request));
+    assert.ok(r.ok, r.ok ? "" : r.error);
+    return handleMutate(r.value.review, deps, r.value.pod);
+  };
+
+  it("is exactly what serializing the response gives, whatever the uid", async () => {
+    const uids = ["7f0b2ad4-9a0e-4e4b-9f56-0a4c1b1c2d3e", 'a"quoted\\uid', "ünïcödé \u2028 line", "\u0000uid\u0000"];
+    const pods = [pod(), pod({ dnsPolicy: "ClusterFirstWithHostNet", hostNetwork: true }), pod({}, { annotations: { [PROFILE_ANNOTATION]: "default" } })];
+    for (const uid of uids) {
+      for (const p of pods) {
+        const { response, answer } = await outcomeOf(p, { uid });
+        assert.equal(response.uid, uid);
+        assert.equal(answer, JSON.stringify(reviewResponse(response)), `uid ${JSON.stringify(uid)}`);
+      }
+    }
+  });
+
+  it("is left to serializing the response for a pod that is not plain or gets warnings", async () => {
+    const own = await outcomeOf(pod({ dnsConfig: { searches: ["corp.example"] } }));
+    assert.equal(own.decision.action, "inject");
+    assert.equal(own.answer, undefined);
+    const warned = await outcomeOf(pod({}, { annotations: { [NDOTS_ANNOTATION]: "99" } }));
+    assert.ok(warned.response.warnings?.length);
+    assert.equal(warned.answer, undefined);
   });
 });
