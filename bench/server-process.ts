@@ -27,8 +27,14 @@ export class ServerChild {
     readonly port: number,
   ) {}
 
-  static async start(kind: ServerKind, logLevel: string, flags: string[], tls: { keyPem: string; certPem: string }): Promise<ServerChild> {
-    const script = join(dirname(fileURLToPath(import.meta.url)), "server-child.js");
+  /** `script`: another checkout's built server-child.js (bench:ab), by default this one's. */
+  static async start(
+    kind: ServerKind,
+    logLevel: string,
+    flags: string[],
+    tls: { keyPem: string; certPem: string },
+    script = join(dirname(fileURLToPath(import.meta.url)), "server-child.js"),
+  ): Promise<ServerChild> {
     // Log lines: to /dev/null when every injected pod logs one (info and below), else to our
     // stderr, where a warning or error stays visible without touching --json's stdout.
     const verbose = ["info", "debug", "trace"].includes(logLevel);
