@@ -10,13 +10,12 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { issueCertificateAuthority, issueServingCertificate } from "../certs/authority.js";
 import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
-import { UsageError, positiveOption, runBenchmark } from "./cli-options.js";
+import { optionsOrUsage, positiveOption, runBenchmark, UsageError } from "./cli-options.js";
 import { benchReview } from "./fixtures.js";
 import { fmt, int } from "./format.js";
 import { failures, runAutocannon, type Target } from "./load.js";
-import { ServerChild, progress } from "./server-process.js";
+import { benchTLS, progress, ServerChild } from "./server-process.js";
 
 const USAGE = `usage: npm run bench:ab -- --against DIR [--rounds N] [--seconds S] [--connections N] [--json]
 
@@ -58,21 +57,12 @@ function parseOptions(argv: string[]): Options {
 type Role = "this" | "against" | "baseline";
 
 async function main(): Promise<number> {
-  let o: Options;
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
-    console.error(`${err.message}\n${USAGE}`);
-    return 2;
-  }
+  const o = optionsOrUsage(parseOptions, USAGE);
+  if (!o) return 2;
   const review = benchReview();
   const body = JSON.stringify(review);
   const uid = (review.request as { uid: string }).uid;
-  const now = new Date();
-  const ca = issueCertificateAuthority({ now, commonName: "pod-dns-injector-bench-ca" });
-  const serving = issueServingCertificate({ ca, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], now });
-  const tls = { keyPem: serving.keyPem, certPem: serving.certPem };
+  const { tls } = benchTLS();
   const flags = [...NODE_RUNTIME_FLAGS];
   const servers = new Map<Role, ServerChild>();
   try {

@@ -17,16 +17,15 @@
  * 2-core machine that is what makes a run trustworthy or not. See USAGE for the options.
  * Exit code 1 when any request failed or was answered unexpectedly, 2 on a usage error.
  */
-import { UsageError, positiveOption, runBenchmark } from "./cli-options.js";
+import { optionsOrUsage, positiveOption, runBenchmark, UsageError } from "./cli-options.js";
 import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
 import { availableParallelism, cpus } from "node:os";
 import { parseArgs } from "node:util";
-import { issueCertificateAuthority, issueServingCertificate } from "../certs/authority.js";
 import { benchPod, benchReview } from "./fixtures.js";
 import { combineLoad, failures, runAutocannon, runPaced, type LoadResult, type Target } from "./load.js";
 import type { ServerKind } from "./protocol.js";
 import { fmt, int, lpad, pad } from "./format.js";
-import { ServerChild, checkOnce, machineBusySeconds, mb, measure, progress, type PhaseResult } from "./server-process.js";
+import { benchTLS, checkOnce, machineBusySeconds, mb, measure, type PhaseResult, progress, ServerChild } from "./server-process.js";
 
 type PacedResult = Awaited<ReturnType<typeof runPaced>>;
 
@@ -221,14 +220,8 @@ function machine(): { nproc: number; cpuModel: string; node: string } {
 }
 
 async function main(): Promise<number> {
-  let o: Options;
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
-    console.error(`${err.message}\n${USAGE}`);
-    return 2;
-  }
+  const o = optionsOrUsage(parseOptions, USAGE);
+  if (!o) return 2;
   const major = Number(process.versions.node.split(".")[0]);
   if (major < 22) progress(`warning: running on Node ${process.version}; the project supports >= 22 (use npm run bench)`);
 
@@ -236,10 +229,7 @@ async function main(): Promise<number> {
   const review = benchReview();
   const body = JSON.stringify(review);
   const uid = (review.request as { uid: string }).uid;
-  const now = new Date();
-  const ca = issueCertificateAuthority({ now, commonName: "pod-dns-injector-bench-ca" });
-  const serving = issueServingCertificate({ ca, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], now });
-  const tls = { keyPem: serving.keyPem, certPem: serving.certPem };
+  const { caPem, tls } = benchTLS();
   const run: RunInfo = {
     o,
     m: machine(),
@@ -269,14 +259,14 @@ async function main(): Promise<number> {
     const baseline = await started("baseline");
     webhookTarget.url = webhook.url;
     baselineTarget.url = baseline.url;
-    run.patchOps = await checkServer("webhook", webhook.url, body, ca.certPem, uid);
-    await checkServer("baseline", baseline.url, body, ca.certPem, uid);
+    run.patchOps = await checkServer("webhook", webhook.url, body, caPem, uid);
+    await checkServer("baseline", baseline.url, body, caPem, uid);
     const tp = await maxThroughput(webhook, baseline, { webhook: webhookTarget, baseline: baselineTarget }, o);
     await baseline.stop();
     progress(`webhook ${int(tp.webhook.load.perSec)} reviews/s, baseline ${int(tp.baseline.load.perSec)}/s; now ${int(TARGETS.fixedRate)}/s for ${o.durationSec} s, open loop`);
 
     // 2: the webhook at the fixed rate: paced, then autocannon's overallRate for reference.
-    const wFixed = await measure(webhook, () => runPaced(webhookTarget, { rate: TARGETS.fixedRate, durationSec: o.durationSec, connections: o.connections, ca: ca.certPem }));
+    const wFixed = await measure(webhook, () => runPaced(webhookTarget, { rate: TARGETS.fixedRate, durationSec: o.durationSec, connections: o.connections, ca: caPem }));
     progress(`webhook: p99 ${fmt(wFixed.load.latency.p99Ms)} ms; now autocannon overallRate ${int(TARGETS.fixedRate)} for ${o.durationSec} s`);
     const wBurst = await measure(webhook, () => runAutocannon(webhookTarget, { connections: o.connections, durationSec: o.durationSec, overallRate: TARGETS.fixedRate }));
     const webhookPeakRssMb = mb((await webhook.stats()).maxRss);

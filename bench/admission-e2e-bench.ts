@@ -26,7 +26,7 @@ import { stopWebhookAndControlPlane } from "../test/e2e/kube.js";
 import type { WebhookProcess } from "../test/e2e/webhook-process.js";
 import { CONFIGS, NAMESPACES, applyPolicies, createObjects, dryRunPool, podBody, registerWebhook, startWebhook, waitUntilEffective, type Config } from "./admission-e2e-setup.js";
 import { report, type ConfigResult, type Phase, type RunInfo } from "./admission-e2e-report.js";
-import { UsageError, positiveOption, runBenchmark } from "./cli-options.js";
+import { optionsOrUsage, positiveOption, runBenchmark, UsageError } from "./cli-options.js";
 import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
 import { int } from "./format.js";
 import type { DryRunPool } from "./kube-dry-run.js";
@@ -279,14 +279,8 @@ async function run(o: Options): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  let o: Options;
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
-    console.error(`${err.message}\n${USAGE}`);
-    return 2;
-  }
+  const o = optionsOrUsage(parseOptions, USAGE);
+  if (!o) return 2;
   return run(o);
 }
 

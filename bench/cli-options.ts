@@ -11,6 +11,20 @@ export function positiveOption(name: string, raw: string): number {
 }
 
 /**
+ * `parse(argv)`, or undefined after printing the usage error and `usage` (the caller exits
+ * with 2). A TypeError is what node:util parseArgs throws for an unknown or bad option.
+ */
+export function optionsOrUsage<O>(parse: (argv: string[]) => O, usage: string, argv = process.argv.slice(2)): O | undefined {
+  try {
+    return parse(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
+    console.error(`${err.message}\n${usage}`);
+    return undefined;
+  }
+}
+
+/**
  * Runs a benchmark's main: its result is the exit code, a throw is reported as a failure
  * (exit 1), and whatever happens the process ends after `watchdogMs`.
  */

@@ -14,14 +14,13 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
-import { issueCertificateAuthority, issueServingCertificate } from "../certs/authority.js";
-import { UsageError, positiveOption, runBenchmark } from "./cli-options.js";
+import { optionsOrUsage, positiveOption, runBenchmark } from "./cli-options.js";
 import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
 import { benchReview } from "./fixtures.js";
 import { fmt, int, lpad, pad } from "./format.js";
 import type { HostileAnswer, SenderInput } from "./hostile-sender.js";
 import { combineLoad, failures, runPaced, type LatencySummary, type LoadResult, type Target } from "./load.js";
-import { ServerChild, checkOnce, mb, measure, progress, type PhaseResult } from "./server-process.js";
+import { benchTLS, checkOnce, mb, measure, type PhaseResult, progress, ServerChild } from "./server-process.js";
 
 const TARGET_P99_RATIO = 2;
 const WATCHDOG_MS = 10 * 60 * 1000;
@@ -109,21 +108,12 @@ function condition(phases: PhaseResult<LoadResult>[]): Condition {
 }
 
 async function main(): Promise<number> {
-  let o: Options;
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
-    console.error(`${err.message}\n${USAGE}`);
-    return 2;
-  }
+  const o = optionsOrUsage(parseOptions, USAGE);
+  if (!o) return 2;
   const review = benchReview();
   const body = JSON.stringify(review);
   const uid = (review.request as { uid: string }).uid;
-  const now = new Date();
-  const ca = issueCertificateAuthority({ now, commonName: "pod-dns-injector-bench-ca" });
-  const serving = issueServingCertificate({ ca, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], now });
-  const tls = { keyPem: serving.keyPem, certPem: serving.certPem };
+  const { caPem, tls } = benchTLS();
   const webhook = await ServerChild.start("webhook", "warn", o.serverFlags, tls);
   const sink = await ServerChild.start("sink", "warn", o.serverFlags, tls).catch(async (err: unknown) => {
     await webhook.stop();
@@ -131,12 +121,12 @@ async function main(): Promise<number> {
   });
   try {
     const target: Target = { url: webhook.url, body, verifyBody: (b) => b.includes('"patchType":"JSONPatch"') && b.includes(uid) };
-    const check = await checkOnce(webhook.url, body, ca.certPem);
+    const check = await checkOnce(webhook.url, body, caPem);
     if (check.status !== 200) throw new Error(`webhook answered ${check.status} to the bench review: ${JSON.stringify(check.json).slice(0, 300)}`);
-    const paced = () => runPaced(target, { rate: o.rate, durationSec: o.durationSec, connections: 16, ca: ca.certPem });
+    const paced = () => runPaced(target, { rate: o.rate, durationSec: o.durationSec, connections: 16, ca: caPem });
     // Warm-up: JIT and connection set-up are in no condition.
     progress(`warm-up: ${int(o.rate)}/s for 3 s`);
-    await runPaced(target, { rate: o.rate, durationSec: 3, connections: 16, ca: ca.certPem });
+    await runPaced(target, { rate: o.rate, durationSec: 3, connections: 16, ca: caPem });
     const cleanPeakRssMb = mb((await webhook.stats()).maxRss);
 
     const phases: Record<HostileTarget, PhaseResult<LoadResult>[]> = { none: [], sink: [], webhook: [] };
@@ -152,7 +142,7 @@ async function main(): Promise<number> {
           continue;
         }
         const url = to === "sink" ? sink.url : webhook.url;
-        const stream = hostileStream({ url, ca: ca.certPem, intervalMs: o.hostileIntervalMs, durationMs: o.durationSec * 1000, kinds: o.kinds, sink: to === "sink" });
+        const stream = hostileStream({ url, ca: caPem, intervalMs: o.hostileIntervalMs, durationMs: o.durationSec * 1000, kinds: o.kinds, sink: to === "sink" });
         stream.catch(() => {});
         phases[to].push(await measure(webhook, paced));
         const got = await stream;

@@ -3,6 +3,7 @@
  * server-child.ts) and its IPC, a checked single request, and phase measurement (the
  * server's CPU and latency, and what the rest of the 2-core machine used meanwhile).
  */
+import { issueCertificateAuthority, issueServingCertificate } from "../certs/authority.js";
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
@@ -20,6 +21,14 @@ export function progress(line: string): void {
 }
 
 /** A server under test in its own process. */
+/** A CA and a serving certificate for 127.0.0.1 and localhost: what every bench server listens with. */
+export function benchTLS(): { caPem: string; tls: { keyPem: string; certPem: string } } {
+  const now = new Date();
+  const ca = issueCertificateAuthority({ now, commonName: "pod-dns-injector-bench-ca" });
+  const serving = issueServingCertificate({ ca, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], now });
+  return { caPem: ca.certPem, tls: { keyPem: serving.keyPem, certPem: serving.certPem } };
+}
+
 export class ServerChild {
   private constructor(
     readonly kind: ServerKind,
