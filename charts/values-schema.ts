@@ -136,10 +136,16 @@ export function settingKeys(): string[] {
   return Object.keys(SETTINGS_SCHEMA.properties);
 }
 
+/**
+ * Chart values whose absence the templates render as "none", so that `--set X=null` (which
+ * makes Helm delete X) is a way to remove them, as in most charts.
+ */
+export const REMOVABLE_VALUES: readonly string[] = ["resources", "nodeSelector", "tolerations", "imagePullSecrets", "priorityClassName"];
+
 /** values.schema.json as an object: the settings (portable) and the chart's own values. */
 export function chartValuesSchema(): Record<string, unknown> {
   const settings = portable(SETTINGS_SCHEMA) as { properties: Record<string, unknown> };
-  return {
+  const schema = {
     $schema: SETTINGS_SCHEMA.$schema,
     title: `${PRODUCT} Helm chart values`,
     description:
@@ -148,6 +154,38 @@ export function chartValuesSchema(): Record<string, unknown> {
     additionalProperties: false,
     properties: { ...settings.properties, ...structuredClone(CHART_VALUES_SCHEMA) },
   };
+  requireNonNullValues(schema, "");
+  return schema;
+}
+
+/**
+ * Makes every value that cannot be null required in its section (values.yaml gives each a
+ * default). Helm deletes a value set to null (`--set certManager=null`), and without this the
+ * templates then failed with "nil pointer evaluating interface {}.enabled", rendered
+ * `image: ":0.1.0"`, or dropped `failurePolicy` (which the API server defaults to Fail);
+ * now `helm install` refuses it, naming the value: "missing property 'certManager'".
+ * Nullable settings stay optional: the chart writes a deleted one as null.
+ */
+function requireNonNullValues(node: { properties?: Record<string, unknown>; required?: string[] }, path: string): void {
+  if (!node.properties) return;
+  const required = new Set(node.required ?? []);
+  for (const [key, child] of Object.entries(node.properties)) {
+    const childPath = path ? `${path}.${key}` : key;
+    if (REMOVABLE_VALUES.includes(childPath)) continue;
+    if (!acceptsNull(child as SchemaLike)) required.add(key);
+    requireNonNullValues(child as { properties?: Record<string, unknown> }, childPath);
+  }
+  if (required.size > 0) node.required = [...required];
+}
+
+interface SchemaLike {
+  type?: string | string[];
+  anyOf?: SchemaLike[];
+}
+
+function acceptsNull(node: SchemaLike): boolean {
+  const types = Array.isArray(node.type) ? node.type : [node.type];
+  return types.includes("null") || (node.anyOf ?? []).some(acceptsNull);
 }
 
 /** The file's text: two-space JSON and a final newline, as committed. */

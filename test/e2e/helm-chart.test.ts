@@ -185,6 +185,15 @@ describe("helm chart", () => {
     assert.deepEqual(reportRules("audit.reports=both"), ["wgpolicyk8s.io/policyreports: list,create,update,delete", "openreports.io/reports: list,create,update,delete"]);
   });
 
+  it("lets --set X=null remove what the templates render as none: resources, nodeSelector, tolerations", async () => {
+    const { objects } = await helm.template(NS, ["resources.limits=null", "nodeSelector=null", "tolerations=null"]);
+    const pod = objects.find((o) => o.kind === "Deployment")!.spec.template.spec as Obj;
+    assert.equal(pod.containers[0].resources.limits, undefined);
+    assert.ok(pod.containers[0].resources.requests, "the requests stay");
+    assert.equal(pod.nodeSelector, undefined);
+    assert.equal(pod.tolerations, undefined);
+  });
+
   it("writes null settings into config.yaml, also when --set deletes them", async () => {
     const { objects } = await helm.template(NS, ["dnsService.clusterIP=null", "webhook.host=null"]);
     const parsed = parseConfigText("config.yaml", objects.find((o) => o.kind === "ConfigMap")!.data["config.yaml"]);
@@ -230,6 +239,12 @@ describe("helm chart", () => {
       [["replicaCount=0"], /at '\/replicaCount'/],
       [["certificates.mutatingWebhookConfiguration="], /certificates.mutatingWebhookConfiguration is empty, but admission.mode webhook installs/],
       [["webhook.tlsCertFile=/tls/tls.crt"], /webhook.tlsCertFile and webhook.tlsKeyFile go together/],
+      // Helm deletes a value set to null: a section or a value that cannot be null is then missing.
+      [["certManager=null"], /at '': missing property 'certManager'/],
+      [["reservationGuard=null"], /at '': missing property 'reservationGuard'/],
+      [["image.repository=null"], /at '\/image': missing property 'repository'/],
+      [["failurePolicy=null"], /at '': missing property 'failurePolicy'/],
+      [["guardian.repair=null"], /at '\/guardian': missing property 'repair'/],
     ];
     for (const [set, message] of cases) {
       const r = await helm.run(["template", "pod-dns-injector", chartPath(), "--namespace", NS, ...set.flatMap((s) => ["--set", s])]);
