@@ -215,7 +215,7 @@ export class DNSServiceGuardian {
     const key = `drift:${action.observedIP}:${action.action}`;
     if (this.lastReport !== key) this.metrics.driftDetected.inc();
     let holder: IPHolder | undefined;
-    if (action.fixedIP !== "unknown") holder = await findIPHolder(this.d.kubeConfig, action.fixedIP).catch(() => undefined);
+    if (action.fixedIP !== "unknown") holder = await this.holderOf(action.fixedIP);
     const foreign = holder && !(holder.namespace === ref.namespace && holder.name === ref.name) ? holder : undefined;
     this.metrics.conflict.set(foreign ? 1 : 0);
     const holderText = foreign ? `; ${action.fixedIP} is held by Service ${foreign.namespace}/${foreign.name}` : "";
@@ -289,7 +289,7 @@ export class DNSServiceGuardian {
           // The allocator may lag behind the delete for a moment; after a few tries, look for
           // a real holder and report it by name instead of spinning.
           if (attempt === 5 || Date.now() > deadline) {
-            const holder = await findIPHolder(this.d.kubeConfig, ip).catch(() => undefined);
+            const holder = await this.holderOf(ip);
             if (holder && !(holder.namespace === ref.namespace && holder.name === ref.name)) {
               this.metrics.conflict.set(1);
               const message = `cannot recreate ${ref.text} on ${ip}: the IP is held by Service ${holder.namespace}/${holder.name} (found via ${holder.via}); not touching it`;
@@ -319,7 +319,7 @@ export class DNSServiceGuardian {
   private async withoutTakenSecondary(body: V1Service, ip: string): Promise<V1Service> {
     const ref = this.ref;
     for (const other of (body.spec?.clusterIPs ?? []).slice(1)) {
-      const holder = await findIPHolder(this.d.kubeConfig, other).catch(() => undefined);
+      const holder = await this.holderOf(other);
       if (!holder || (holder.namespace === ref.namespace && holder.name === ref.name)) continue;
       this.metrics.conflict.set(1);
       const message = `recreating ${ref.text} on ${ip} with a new ${ipFamily(other)} address: its previous ${other} is held by Service ${holder.namespace}/${holder.name} (found via ${holder.via})`;
@@ -328,6 +328,19 @@ export class DNSServiceGuardian {
       return { ...body, spec: { ...body.spec, clusterIPs: [ip] } };
     }
     return body;
+  }
+
+  /**
+   * The Service holding `ip`, if another one does. A failed lookup (RBAC, the API server) only
+   * costs the holder's name in a message, so the guardian goes on without it, but says so.
+   */
+  private async holderOf(ip: string): Promise<IPHolder | undefined> {
+    try {
+      return await findIPHolder(this.d.kubeConfig, ip);
+    } catch (err) {
+      this.d.log.warn({ service: this.ref.text, clusterIP: ip, error: apiFailure(err).message }, `could not look up which Service holds ${ip}; going on without its name`);
+      return undefined;
+    }
   }
 
   private target(service: V1Service | undefined): EventTarget {
