@@ -89,9 +89,9 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks:
   // must never silently turn a deployed injector into "every namespace is enabled".
   const source = flags.standalone ? undefined : findCluster(flags.kubeconfig, env, { homeFallback: false });
   const kubeConfig: KubeConfig | undefined = source ? await loadKubeConfig(source, "serve") : undefined;
-  // The Kubernetes client and everything built on it load in cluster mode only.
-  const clusterParts = kubeConfig ? await import("./serve-cluster-parts.js") : undefined;
-  const cluster = kubeConfig && clusterParts ? clusterParts.clusterFacts(kubeConfig, currentSettings, log) : undefined;
+  // Cluster mode, one value for all of it: the Kubernetes client and everything built on it
+  // load only then.
+  const cluster = kubeConfig ? await clusterMode(kubeConfig, currentSettings, log) : undefined;
   logMode(log, settings, kubeConfig);
   const metrics = createWebhookMetrics({ version: VERSION });
 
@@ -101,17 +101,22 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks:
   const ops = opsPart(buildOpsApp({ log, registry: metrics.registry, readiness, live: () => true }), settings.ops.host ?? webhookHost, settings.ops.port);
   const webhook = webhookPart({
     tls: () => tls.source,
-    build: (t) => buildWebhookApp({ settings: currentSettings, facts: cluster ?? standaloneFacts(currentSettings), log, metrics, https: { key: t.keyPem, cert: t.certPem } }),
+    build: (t) =>
+      buildWebhookApp({ settings: currentSettings, facts: cluster?.facts ?? standaloneFacts(currentSettings), log, metrics, https: { key: t.keyPem, cert: t.certPem } }),
     host: webhookHost,
     port: settings.webhook.port,
     path: MUTATE_PATH,
     log,
     opsPort: () => ops.port,
   });
-  const leader =
-    cluster && kubeConfig && clusterParts
-      ? clusterParts.leaderWork({ kubeConfig, cluster, settings: currentSettings, log, registry: metrics.registry, identity: clusterParts.defaultIdentity(env) })
-      : undefined;
+  const leader = cluster?.parts.leaderWork({
+    kubeConfig: cluster.kubeConfig,
+    cluster: cluster.facts,
+    settings: currentSettings,
+    log,
+    registry: metrics.registry,
+    identity: cluster.parts.defaultIdentity(env),
+  });
   const audit = leader?.audit;
   // Which admission is active, on /readyz and as a gauge (admission.mode is restart-only).
   const admissionMode = kubeConfig ? settings.admission.mode : "webhook";
@@ -122,7 +127,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks:
     registers: [metrics.registry],
   }).set({ mode: admissionMode }, 1);
   const manager = new RunnableManager({
-    runnables: [tls, ops, ...(cluster && clusterParts ? [clusterParts.informersPart(cluster, log)] : []), webhook, ...(leader?.runnables ?? [])],
+    runnables: [tls, ops, ...(cluster ? [cluster.parts.informersPart(cluster.facts, log)] : []), webhook, ...(leader?.runnables ?? [])],
     log,
     drainMs: STOP_DEADLINE_MS,
     leaderElection: leader?.election,
@@ -170,6 +175,12 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv, hooks:
     return stopping;
   };
   return { webhookPort: webhook.port, opsPort: ops.port, caFile: tls.source.caFile, stopped, stop };
+}
+
+/** serve-cluster-parts.ts, loaded, with the cluster's facts (informer caches) made from it. */
+async function clusterMode(kubeConfig: KubeConfig, settings: () => Settings, log: Logger) {
+  const parts = await import("./serve-cluster-parts.js");
+  return { kubeConfig, parts, facts: parts.clusterFacts(kubeConfig, settings, log) };
 }
 
 function logMode(log: Logger, settings: Settings, kubeConfig: KubeConfig | undefined): void {
