@@ -50,6 +50,9 @@ export interface WebhookAppDeps extends MutateDeps {
 /** Apps that are draining (see startDraining); a WeakSet so the app type stays fastify's. */
 const draining = new WeakSet<object>();
 
+/** A failure of the review parser itself (not of the body): our bug, answered with HTTP 500. */
+const parseFailure = (err: unknown) => new AdmissionInternalError("parse the review body", "handler-bug", { cause: err });
+
 /** What fastify sends for a serialized object; a pre-serialized answer says the same. */
 const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 
@@ -128,16 +131,19 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
     if (req.routeOptions.url === MUTATE_PATH) {
-      const parseFailed = (err: unknown) => done(new AdmissionInternalError("parse the review body", "handler-bug", { cause: err }), undefined);
       let inline: MutateDecodeResult | undefined;
       try {
         inline = parser.parseInline(body as Buffer);
       } catch (err) {
-        parseFailed(err);
+        done(parseFailure(err), undefined);
         return;
       }
       if (inline) done(null, inline);
-      else parser.parse(body as Buffer).then((result) => done(null, result), parseFailed);
+      else
+        parser.parse(body as Buffer).then(
+          (result) => done(null, result),
+          (err: unknown) => done(parseFailure(err), undefined),
+        );
       return;
     }
     const text = (body as Buffer).toString("utf8");
