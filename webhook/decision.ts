@@ -290,8 +290,8 @@ function dnsServiceRow({ inputs: { dnsServiceIPs, settings }, policy }: RowConte
  * A plain pod (no dnsConfig or injected annotation of its own) that picks nothing gets its
  * namespace's shared injection, and then its decision depends only on that injection, its
  * dnsPolicy and whether it runs Windows, once its annotations are known to have room: that
- * decision is kept in the injection's slots and shared (frozen), so such a review allocates
- * none. Deciding every review afresh was about a tenth of the webhook's own CPU.
+ * decision is kept in the injection's slots and shared (frozen), so such a review builds no
+ * Decision, warnings or message of its own.
  */
 function injectionRows(ctx: RowContext): Decision {
   const { inputs, policy, pod } = ctx;
