@@ -21,7 +21,7 @@ import { optionsOrUsage, positiveOption, runBenchmark, UsageError } from "./cli-
 import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
 import { availableParallelism, cpus } from "node:os";
 import { parseArgs } from "node:util";
-import { benchPod, benchReview } from "./fixtures.js";
+import { benchPod, benchRequest } from "./fixtures.js";
 import { combineLoad, failures, runAutocannon, runPaced, type LoadResult, type Target } from "./load.js";
 import type { ServerKind } from "./protocol.js";
 import { fmt, int, lpad, pad } from "./format.js";
@@ -226,9 +226,7 @@ async function main(): Promise<number> {
   if (major < 22) progress(`warning: running on Node ${process.version}; the project supports >= 22 (use npm run bench)`);
 
   const pod = benchPod();
-  const review = benchReview();
-  const body = JSON.stringify(review);
-  const uid = (review.request as { uid: string }).uid;
+  const { body, uid } = benchRequest();
   const { caPem, tls } = benchTLS();
   const run: RunInfo = {
     o,

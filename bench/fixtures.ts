@@ -152,6 +152,12 @@ export function benchPod(): Record<string, unknown> {
   };
 }
 
+/** The benchmarks' request as sent: benchReview()'s JSON body and its uid (every answer must echo it). */
+export function benchRequest(): { body: string; uid: string } {
+  const review = benchReview();
+  return { body: JSON.stringify(review), uid: (review.request as { uid: string }).uid };
+}
+
 /** The AdmissionReview the API server would POST for `benchPod()`. */
 export function benchReview(): Record<string, unknown> {
   return {

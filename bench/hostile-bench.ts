@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { optionsOrUsage, positiveOption, runBenchmark } from "./cli-options.js";
 import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
-import { benchReview } from "./fixtures.js";
+import { benchRequest } from "./fixtures.js";
 import { fmt, int, lpad, pad } from "./format.js";
 import type { HostileAnswer, SenderInput } from "./hostile-sender.js";
 import { combineLoad, failures, runPaced, type LatencySummary, type LoadResult, type Target } from "./load.js";
@@ -110,9 +110,7 @@ function condition(phases: PhaseResult<LoadResult>[]): Condition {
 async function main(): Promise<number> {
   const o = optionsOrUsage(parseOptions, USAGE);
   if (!o) return 2;
-  const review = benchReview();
-  const body = JSON.stringify(review);
-  const uid = (review.request as { uid: string }).uid;
+  const { body, uid } = benchRequest();
   const { caPem, tls } = benchTLS();
   const webhook = await ServerChild.start("webhook", "warn", o.serverFlags, tls);
   const sink = await ServerChild.start("sink", "warn", o.serverFlags, tls).catch(async (err: unknown) => {
