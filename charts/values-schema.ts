@@ -140,7 +140,7 @@ export function settingKeys(): string[] {
  * Chart values whose absence the templates render as "none", so that `--set X=null` (which
  * makes Helm delete X) is a way to remove them, as in most charts.
  */
-export const REMOVABLE_VALUES: readonly string[] = ["resources", "nodeSelector", "tolerations", "imagePullSecrets", "priorityClassName"];
+const REMOVABLE_VALUES: readonly string[] = ["resources", "nodeSelector", "tolerations", "imagePullSecrets", "priorityClassName"];
 
 /** values.schema.json as an object: the settings (portable) and the chart's own values. */
 export function chartValuesSchema(): Record<string, unknown> {
