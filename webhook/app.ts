@@ -7,7 +7,16 @@
  */
 import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type RawReplyDefaultExpression, type RawRequestDefaultExpression } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RouteGenericInterface,
+} from "fastify";
 import type { Logger } from "pino";
 import { MUTATE_PATH, VALIDATE_PATH } from "../config/names.js";
 import { decodeAdmissionReview, reviewResponse } from "./admission-review.js";
@@ -16,7 +25,8 @@ import { decideDNSServiceGuard, dnsServiceGuardResponse } from "./dns-service-gu
 import { AdmissionInternalError, handleMutate, type MutateDeps } from "./mutate-handler.js";
 import type { MutateDecodeResult } from "./mutate-review.js";
 import { LARGE_REVIEW_BYTES, LargeReviewBudget } from "./large-review-budget.js";
-import { MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
+import { MAX_INLINE_BYTES, MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
+import { readRequestBody, type RequestBody } from "./request-body.js";
 import { decideServiceReservation } from "./reservation-guard.js";
 
 /**
@@ -106,14 +116,23 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
 
   // Bounded memory for large bodies: counted from their headers, before a byte is read.
   const budget = deps.largeReviewBudget ?? new LargeReviewBudget();
-  app.addHook("onRequest", async (req, reply) => {
+  app.addHook("onRequest", (req, reply, done) => {
     const length = Number(req.headers["content-length"]);
-    if (req.method !== "POST" || (Number.isFinite(length) && length <= LARGE_REVIEW_BYTES)) return;
-    const bytes = Number.isFinite(length) ? length : ADMISSION_BODY_LIMIT;
+    // Nearly every review is small: a callback hook spares those a promise each.
+    if (req.method !== "POST" || (Number.isFinite(length) && length <= LARGE_REVIEW_BYTES)) {
+      done();
+      return;
+    }
+    reserveLargeBody(req, reply, Number.isFinite(length) ? length : ADMISSION_BODY_LIMIT).then((admitted) => {
+      if (admitted) done();
+    }, done);
+  });
+  /** Room in the budget for a large body, or false after answering 503. */
+  const reserveLargeBody = async (req: FastifyRequest<RouteGenericInterface, S>, reply: FastifyReply<RouteGenericInterface, S>, bytes: number): Promise<boolean> => {
     const release = await budget.acquire(bytes);
     if (release) {
       reply.raw.once("close", release);
-      return;
+      return true;
     }
     const path = req.routeOptions.url ?? req.url;
     deps.metrics.handlerErrors.inc({ path });
@@ -123,30 +142,39 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
       "no room for a large review in time; the webhook's failurePolicy decides",
     );
     // The body is not read: close the connection rather than leave it for the next review.
-    return reply
+    await reply
       .code(503)
       .header("connection", "close")
       .send({ error: `pod-dns-injector: no room in time for a review of ${bytes} bytes (${budget.bytesInFlight} bytes of large reviews in flight)`, code: "LARGE_REVIEWS_BUSY" });
-  });
+    return false;
+  };
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
-    if (req.routeOptions.url === MUTATE_PATH) {
-      let inline: MutateDecodeResult | undefined;
-      try {
-        inline = parser.parseInline(body as Buffer);
-      } catch (err) {
-        done(parseFailure(err), undefined);
-        return;
-      }
-      if (inline) done(null, inline);
-      else
-        parser.parse(body as Buffer).then(
-          (result) => done(null, result),
-          (err: unknown) => done(parseFailure(err), undefined),
-        );
+  const limits = { limit: ADMISSION_BODY_LIMIT, stringBytes: MAX_INLINE_BYTES };
+  app.addContentTypeParser("application/json", (req, payload, done) => {
+    readRequestBody(payload, req.headers["content-length"], limits, (err, body) => {
+      if (err || body === undefined) done(err, undefined);
+      else if (req.routeOptions.url === MUTATE_PATH) parseMutateBody(body, done);
+      else parseOtherBody(body, done);
+    });
+  });
+  /** A /mutate body, decoded by the review parser (its result is the request body). */
+  const parseMutateBody = (body: RequestBody, done: (err: Error | null, result: MutateDecodeResult | undefined) => void) => {
+    let inline: MutateDecodeResult | undefined;
+    try {
+      inline = parser.parseInline(body);
+    } catch (err) {
+      done(parseFailure(err), undefined);
       return;
     }
-    const text = (body as Buffer).toString("utf8");
+    if (inline) done(null, inline);
+    else
+      parser.parse(body).then(
+        (result) => done(null, result),
+        (err: unknown) => done(parseFailure(err), undefined),
+      );
+  };
+  const parseOtherBody = (body: RequestBody, done: (err: Error | null, result: unknown) => void) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
     if (nestsDeeperThan(text, MAX_REVIEW_DEPTH)) {
       done(Object.assign(new Error(TOO_DEEP_ERROR), { statusCode: 400 }), undefined);
       return;
@@ -158,7 +186,7 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
       e.statusCode = 400;
       done(e, undefined);
     }
-  });
+  };
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;

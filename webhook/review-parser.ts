@@ -8,6 +8,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { decodeMutateReview, type MutateDecodeResult } from "./mutate-review.js";
+import type { RequestBody } from "./request-body.js";
 
 /**
  * Bodies up to this size are parsed inline, without scanning their depth first: a normal
@@ -95,17 +96,19 @@ export class ReviewParser {
   /** How many bodies went to the worker (for tests and the benchmark). */
   offloaded = 0;
 
-  async parse(body: Buffer): Promise<MutateDecodeResult> {
-    return this.parseInline(body) ?? this.offload(body);
+  async parse(body: RequestBody): Promise<MutateDecodeResult> {
+    return this.parseInline(body) ?? this.offload(typeof body === "string" ? Buffer.from(body) : body);
   }
 
   /**
    * A small body's result, decoded here and now; undefined for a body that parse() would
    * send to the worker. Lets the HTTP layer skip a promise for every normal review.
    */
-  parseInline(body: Buffer): MutateDecodeResult | undefined {
-    // At most MAX_INLINE_BYTES cannot nest past MAX_REVIEW_DEPTH: no depth check needed.
-    return body.length <= MAX_INLINE_BYTES ? parseShallowMutateBody(body.toString("utf8")) : undefined;
+  parseInline(body: RequestBody): MutateDecodeResult | undefined {
+    // At most MAX_INLINE_BYTES (or characters: each is at least a byte) cannot nest past
+    // MAX_REVIEW_DEPTH: no depth check needed.
+    if (body.length > MAX_INLINE_BYTES) return undefined;
+    return parseShallowMutateBody(typeof body === "string" ? body : body.toString("utf8"));
   }
 
   private offload(body: Buffer): Promise<MutateDecodeResult> {
