@@ -57,9 +57,6 @@ export interface WebhookAppDeps extends MutateDeps {
   largeReviewBudget?: LargeReviewBudget;
 }
 
-/** Apps that are draining (see startDraining); a WeakSet so the app type stays fastify's. */
-const draining = new WeakSet<object>();
-
 /** A failure of the review parser itself (not of the body): our bug, answered with HTTP 500. */
 const parseFailure = (err: unknown) => new AdmissionInternalError("parse the review body", "handler-bug", { cause: err });
 
@@ -67,15 +64,22 @@ const parseFailure = (err: unknown) => new AdmissionInternalError("parse the rev
 const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 
 /**
- * Starts retiring the app's connections before it closes: every answer from now on says
- * `Connection: close`, so the API server drops each kept-alive connection after its next
- * review and opens a new one, which the Service routes to a replica that is not going
- * away. Closing a kept-alive connection instead races with a review being written on it,
- * and Go's HTTP client does not retry a POST it has written.
+ * Starts retiring the app's connections before it closes: the answer to every request that
+ * arrives from now on says `Connection: close`, so the API server drops each kept-alive
+ * connection after its next review and opens a new one, which the Service routes to a
+ * replica that is not going away. Closing a kept-alive connection instead races with a
+ * review being written on it, and Go's HTTP client does not retry a POST it has written.
+ * The header is set where Node hands over each request, ahead of fastify, so that serving
+ * costs nothing until draining starts (an onSend hook cost every answer ~1 % of the CPU).
  */
 export function startDraining<S extends HttpServer>(app: WebhookApp<S>): void {
-  draining.add(app);
+  if (drainingServers.has(app.server)) return;
+  drainingServers.add(app.server);
+  app.server.prependListener("request", (_req, res) => res.setHeader("connection", "close"));
 }
+
+/** Servers that startDraining has already told to retire their connections. */
+const drainingServers = new WeakSet<HttpServer>();
 
 /**
  * The HTTPS admission server: /mutate (pods) and /validate (the DNS Service guards). Bodies
@@ -201,11 +205,6 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
     if (path === MUTATE_PATH) deps.metrics.internalErrors.inc({ reason: err instanceof AdmissionInternalError ? err.reason : "handler-bug" });
     req.log.error({ err, path }, "admission handler failed");
     return reply.code(500).send({ error: "internal error" });
-  });
-
-  app.addHook("onSend", (_req, reply, payload, done) => {
-    if (draining.has(app)) reply.header("connection", "close");
-    done(null, payload);
   });
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url}` }));
