@@ -19,10 +19,10 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import { MUTATE_PATH, VALIDATE_PATH } from "../config/names.js";
-import { decodeAdmissionReview, reviewResponse } from "./admission-review.js";
+import { decodeAdmissionReview, reviewResponse, type AdmissionReview } from "./admission-review.js";
 import type { WebhookMetrics } from "./metrics.js";
 import { decideDNSServiceGuard, dnsServiceGuardResponse } from "./dns-service-guard.js";
-import { AdmissionInternalError, handleMutate, type MutateDeps } from "./mutate-handler.js";
+import { AdmissionInternalError, handleMutate, type MutateDeps, type MutateOutcome } from "./mutate-handler.js";
 import type { MutateDecodeResult } from "./mutate-review.js";
 import { LARGE_REVIEW_BYTES, LargeReviewBudget } from "./large-review-budget.js";
 import { MAX_INLINE_BYTES, MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
@@ -209,64 +209,79 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url}` }));
 
-  app.post(MUTATE_PATH, async (req, reply) => {
+  // Not an async handler: each review is answered from handleMutate's promise alone, without
+  // a second promise of the handler's for fastify to wait on.
+  app.post(MUTATE_PATH, (req, reply) => {
     const decoded = req.body as MutateDecodeResult;
     if (!decoded.ok) {
       deps.metrics.malformedReviews.inc({ path: MUTATE_PATH });
       req.log.warn({ error: decoded.error }, "malformed AdmissionReview");
-      return reply.code(400).send({ error: decoded.error, code: "MALFORMED_ADMISSION_REVIEW" });
+      void reply.code(400).send({ error: decoded.error, code: "MALFORMED_ADMISSION_REVIEW" });
+      return;
     }
     const review = decoded.value.review;
     const started = performance.now();
-    try {
-      const { response, decision, answer } = await handleMutate(review, deps, decoded.value.pod);
-      const seconds = (performance.now() - started) / 1000;
-      deps.metrics.reviews.inc({ action: decision.action, reason: decision.reason, mode: decision.mode ?? "" });
-      deps.metrics.reviewDuration.observe({ action: decision.action }, seconds);
-      if (response.warnings?.length) deps.metrics.warnedReviews.inc({ action: decision.action, reason: decision.reason });
-      // The pod asked for a profile: its profile reason (a bounded set, never the name asked for).
-      const podAsked = decision.profileReason === "namespace-profile" ? undefined : decision.profileReason;
-      if (podAsked) deps.metrics.podProfiles.inc({ reason: podAsked });
-      const level = decision.action === "inject" || decision.action === "report" || decision.warnings.length ? "info" : "debug";
-      if (deps.log.isLevelEnabled(level)) {
-        const r = review.request;
-        const obj = r.object as { metadata?: { name?: string; generateName?: string } } | undefined;
-        req.log[level](
-          {
-            uid: r.uid,
-            namespace: r.namespace,
-            pod: obj?.metadata?.name || (obj?.metadata?.generateName ? `${obj.metadata.generateName}*` : undefined),
-            dryRun: r.dryRun === true,
-            row: decision.row,
-            action: decision.action,
-            reason: decision.reason,
-            profile: decision.profile,
-            profileReason: podAsked,
-            injected: decision.injectedAnnotation,
-            warnings: decision.warnings.length ? decision.warnings : undefined,
-          },
-          decision.message,
-        );
-      }
-      // A cached answer's text is sent as is; fastify serializes the others.
-      if (answer !== undefined) return reply.type(JSON_CONTENT_TYPE).send(answer);
-      return reviewResponse(response);
-    } catch (err) {
-      // A bug or an I/O failure (e.g. the namespace lookup) is our failure, not the pod's:
-      // answering `allowed: false` would reject the pod whatever the failurePolicy says (the
-      // API server applies failurePolicy only to calls that fail). HTTP 500 is a failed call:
-      // with Ignore the pod is admitted unchanged, with Fail it is refused with an error that
-      // names the webhook. The details stay in our log.
-      const reason = err instanceof AdmissionInternalError ? err.reason : "handler-bug";
-      deps.metrics.handlerErrors.inc({ path: MUTATE_PATH });
-      deps.metrics.internalErrors.inc({ reason });
-      req.log.error(
-        { err, error: causeChain(err), uid: review.request.uid, namespace: review.request.namespace, reason },
-        "admission review failed internally; the webhook's failurePolicy decides",
-      );
-      return reply.code(500).send({ error: "pod-dns-injector: internal error while deciding DNS injection", code: "INTERNAL_ERROR", reason });
-    }
+    handleMutate(review, deps, decoded.value.pod)
+      .then((outcome) => answerReview(req, reply, review, outcome, (performance.now() - started) / 1000))
+      .catch((err: unknown) => failReview(req, reply, review, err));
   });
+  /** Counts and logs the decision, then sends the answer. */
+  const answerReview = (
+    req: FastifyRequest<RouteGenericInterface, S>,
+    reply: FastifyReply<RouteGenericInterface, S>,
+    review: AdmissionReview,
+    outcome: MutateOutcome,
+    seconds: number,
+  ) => {
+    const { response, decision, answer } = outcome;
+    deps.metrics.reviews.inc({ action: decision.action, reason: decision.reason, mode: decision.mode ?? "" });
+    deps.metrics.reviewDuration.observe({ action: decision.action }, seconds);
+    if (response.warnings?.length) deps.metrics.warnedReviews.inc({ action: decision.action, reason: decision.reason });
+    // The pod asked for a profile: its profile reason (a bounded set, never the name asked for).
+    const podAsked = decision.profileReason === "namespace-profile" ? undefined : decision.profileReason;
+    if (podAsked) deps.metrics.podProfiles.inc({ reason: podAsked });
+    const level = decision.action === "inject" || decision.action === "report" || decision.warnings.length ? "info" : "debug";
+    if (deps.log.isLevelEnabled(level)) {
+      const r = review.request;
+      const obj = r.object as { metadata?: { name?: string; generateName?: string } } | undefined;
+      req.log[level](
+        {
+          uid: r.uid,
+          namespace: r.namespace,
+          pod: obj?.metadata?.name || (obj?.metadata?.generateName ? `${obj.metadata.generateName}*` : undefined),
+          dryRun: r.dryRun === true,
+          row: decision.row,
+          action: decision.action,
+          reason: decision.reason,
+          profile: decision.profile,
+          profileReason: podAsked,
+          injected: decision.injectedAnnotation,
+          warnings: decision.warnings.length ? decision.warnings : undefined,
+        },
+        decision.message,
+      );
+    }
+    // A cached answer's text is sent as is; fastify serializes the others.
+    if (answer !== undefined) void reply.type(JSON_CONTENT_TYPE).send(answer);
+    else void reply.send(reviewResponse(response));
+  };
+  /**
+   * A bug or an I/O failure (e.g. the namespace lookup) is our failure, not the pod's:
+   * answering `allowed: false` would reject the pod whatever the failurePolicy says (the API
+   * server applies failurePolicy only to calls that fail). HTTP 500 is a failed call: with
+   * Ignore the pod is admitted unchanged, with Fail it is refused with an error that names
+   * the webhook. The details stay in our log.
+   */
+  const failReview = (req: FastifyRequest<RouteGenericInterface, S>, reply: FastifyReply<RouteGenericInterface, S>, review: AdmissionReview, err: unknown) => {
+    const reason = err instanceof AdmissionInternalError ? err.reason : "handler-bug";
+    deps.metrics.handlerErrors.inc({ path: MUTATE_PATH });
+    deps.metrics.internalErrors.inc({ reason });
+    req.log.error(
+      { err, error: causeChain(err), uid: review.request.uid, namespace: review.request.namespace, reason },
+      "admission review failed internally; the webhook's failurePolicy decides",
+    );
+    if (!reply.sent) void reply.code(500).send({ error: "pod-dns-injector: internal error while deciding DNS injection", code: "INTERNAL_ERROR", reason });
+  };
   app.post(VALIDATE_PATH, async (req, reply) => {
     const decoded = decodeAdmissionReview(req.body);
     if (!decoded.ok) {
