@@ -5,7 +5,8 @@
  * then decodes to a string anyway; `parseAs: "string"` would decode the large bodies on the
  * main thread, which are bytes meant for the parse worker. A review nearly always arrives
  * as one chunk, so that chunk is decoded straight to a string; everything else stays bytes.
- * Measured with `npm run bench:ab`: the copy cost about 5 % of the webhook's CPU per review.
+ * Measured beside the synchronous onRequest hook in a paired A/B: together about 7 % of the
+ * webhook's CPU per review (BENCHMARKS.md, "The HTTP side of the hot path").
  */
 import type { Readable } from "node:stream";
 import { errorCodes } from "fastify";
