@@ -5,7 +5,7 @@
  * which the API server treats as a failed call and answers per the webhook's failurePolicy.
  * `buildWebhookApp` returns an app that tests drive with `inject()`; only the CLI listens.
  */
-import type { Server as HttpServer } from "node:http";
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import Fastify, {
   LogController,
@@ -48,6 +48,10 @@ export interface TLSMaterial {
  */
 export type WebhookApp<S extends HttpServer = HttpServer> = FastifyInstance<S, RawRequestDefaultExpression<S>, RawReplyDefaultExpression<S>, Logger>;
 
+/** A request and reply of the webhook's routes, typed by the raw server as WebhookApp is. */
+type WebhookRequest<S extends HttpServer> = FastifyRequest<RouteGenericInterface, S>;
+type WebhookReply<S extends HttpServer> = FastifyReply<RouteGenericInterface, S>;
+
 export interface WebhookAppDeps extends MutateDeps {
   log: Logger;
   metrics: WebhookMetrics;
@@ -73,13 +77,11 @@ const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
  * costs nothing until draining starts (an onSend hook cost every answer ~3 % of the CPU).
  */
 export function startDraining<S extends HttpServer>(app: WebhookApp<S>): void {
-  if (drainingServers.has(app.server)) return;
-  drainingServers.add(app.server);
-  app.server.prependListener("request", (_req, res) => res.setHeader("connection", "close"));
+  if (!app.server.listeners("request").includes(retireConnection)) app.server.prependListener("request", retireConnection);
 }
 
-/** Servers that startDraining has already told to retire their connections. */
-const drainingServers = new WeakSet<HttpServer>();
+/** startDraining's listener: the answer to this request closes its connection. */
+const retireConnection = (_req: IncomingMessage, res: ServerResponse) => res.setHeader("connection", "close");
 
 /**
  * The HTTPS admission server: /mutate (pods) and /validate (the DNS Service guards). Bodies
@@ -132,7 +134,7 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
     }, done);
   });
   /** Room in the budget for a large body, or false after answering 503. */
-  const reserveLargeBody = async (req: FastifyRequest<RouteGenericInterface, S>, reply: FastifyReply<RouteGenericInterface, S>, bytes: number): Promise<boolean> => {
+  const reserveLargeBody = async (req: WebhookRequest<S>, reply: WebhookReply<S>, bytes: number): Promise<boolean> => {
     const release = await budget.acquire(bytes);
     if (release) {
       reply.raw.once("close", release);
@@ -146,7 +148,7 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
       "no room for a large review in time; the webhook's failurePolicy decides",
     );
     // The body is not read: close the connection rather than leave it for the next review.
-    await reply
+    void reply
       .code(503)
       .header("connection", "close")
       .send({ error: `pod-dns-injector: no room in time for a review of ${bytes} bytes (${budget.bytesInFlight} bytes of large reviews in flight)`, code: "LARGE_REVIEWS_BUSY" });
@@ -226,13 +228,7 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
       .catch((err: unknown) => failReview(req, reply, review, err));
   });
   /** Counts and logs the decision, then sends the answer. */
-  const answerReview = (
-    req: FastifyRequest<RouteGenericInterface, S>,
-    reply: FastifyReply<RouteGenericInterface, S>,
-    review: AdmissionReview,
-    outcome: MutateOutcome,
-    seconds: number,
-  ) => {
+  const answerReview = (req: WebhookRequest<S>, reply: WebhookReply<S>, review: AdmissionReview, outcome: MutateOutcome, seconds: number) => {
     const { response, decision, answer } = outcome;
     deps.metrics.reviews.inc({ action: decision.action, reason: decision.reason, mode: decision.mode ?? "" });
     deps.metrics.reviewDuration.observe({ action: decision.action }, seconds);
@@ -272,7 +268,7 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
    * Ignore the pod is admitted unchanged, with Fail it is refused with an error that names
    * the webhook. The details stay in our log.
    */
-  const failReview = (req: FastifyRequest<RouteGenericInterface, S>, reply: FastifyReply<RouteGenericInterface, S>, review: AdmissionReview, err: unknown) => {
+  const failReview = (req: WebhookRequest<S>, reply: WebhookReply<S>, review: AdmissionReview, err: unknown) => {
     const reason = err instanceof AdmissionInternalError ? err.reason : "handler-bug";
     deps.metrics.handlerErrors.inc({ path: MUTATE_PATH });
     deps.metrics.internalErrors.inc({ reason });
