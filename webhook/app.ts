@@ -22,7 +22,7 @@ import { MUTATE_PATH, VALIDATE_PATH } from "../config/names.js";
 import { decodeAdmissionReview, reviewResponse, type AdmissionReview } from "./admission-review.js";
 import type { WebhookMetrics } from "./metrics.js";
 import { decideDNSServiceGuard, dnsServiceGuardResponse } from "./dns-service-guard.js";
-import { AdmissionInternalError, handleMutate, type MutateDeps, type MutateOutcome } from "./mutate-handler.js";
+import { AdmissionInternalError, mutate, type MutateDeps, type MutateOutcome } from "./mutate-handler.js";
 import type { MutateDecodeResult } from "./mutate-review.js";
 import { LARGE_REVIEW_BYTES, LargeReviewBudget } from "./large-review-budget.js";
 import { MAX_INLINE_BYTES, MAX_REVIEW_DEPTH, ReviewParser, TOO_DEEP_ERROR, nestsDeeperThan } from "./review-parser.js";
@@ -211,8 +211,8 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url}` }));
 
-  // Not an async handler: each review is answered from handleMutate's promise alone, without
-  // a second promise of the handler's for fastify to wait on.
+  // Not an async handler: a review whose namespace is cached is answered here and now, the
+  // others from mutate's promise, never with a second promise for fastify to wait on.
   app.post(MUTATE_PATH, (req, reply) => {
     const decoded = req.body as MutateDecodeResult;
     if (!decoded.ok) {
@@ -223,9 +223,16 @@ function addRoutes<S extends HttpServer>(app: WebhookApp<S>, deps: WebhookAppDep
     }
     const review = decoded.value.review;
     const started = performance.now();
-    handleMutate(review, deps, decoded.value.pod)
-      .then((outcome) => answerReview(req, reply, review, outcome, (performance.now() - started) / 1000))
-      .catch((err: unknown) => failReview(req, reply, review, err));
+    try {
+      const outcome = mutate(review, deps, decoded.value.pod);
+      if (outcome instanceof Promise) {
+        outcome.then((o) => answerReview(req, reply, review, o, (performance.now() - started) / 1000)).catch((err: unknown) => failReview(req, reply, review, err));
+      } else {
+        answerReview(req, reply, review, outcome, (performance.now() - started) / 1000);
+      }
+    } catch (err) {
+      failReview(req, reply, review, err);
+    }
   });
   /** Counts and logs the decision, then sends the answer. */
   const answerReview = (req: WebhookRequest<S>, reply: WebhookReply<S>, review: AdmissionReview, outcome: MutateOutcome, seconds: number) => {

@@ -109,6 +109,10 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
       return null;
     },
     onDNSServiceIPChange: (cb) => void ipListeners.push(cb),
+    cachedNamespace(name) {
+      const cached = namespaceInformer.cache.get(name);
+      return cached ? toFacts(cached) : undefined;
+    },
     async lookupNamespace(name) {
       const cached = namespaceInformer.cache.get(name);
       if (cached) return toFacts(cached);

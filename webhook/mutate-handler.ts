@@ -9,6 +9,7 @@ import { isPodCreate } from "./pod-create.js";
 import { allowedResponse, encodePatch, reviewTextTemplate, type AdmissionResponse, type AdmissionReview } from "./admission-review.js";
 import { applyDecision, decide, describeWouldInject, type Decision, type PodLike } from "./decision.js";
 import { createInjectionPatch } from "./patch.js";
+import type { NamespaceFacts } from "./namespace-policy.js";
 import { readPod, type PodRead } from "./pod-view.js";
 
 export interface MutateDeps {
@@ -57,13 +58,15 @@ export class AdmissionInternalError extends Error {
  * `pod` is the request's object as read by decodeMutateReview (the HTTP layer always passes
  * it); without it the object in `review` is read here.
  *
- * @throws AdmissionInternalError when the namespace cannot be read (`namespace-lookup-failed`)
- *   or an unchecked object reaches it (`handler-bug`): the HTTP layer answers 500, so the
- *   webhook's failurePolicy decides, never this function.
+ * The outcome itself when the namespace's facts are at hand (AdmissionFacts.cachedNamespace)
+ * or not needed, else a promise of it: most reviews are answered without one.
+ *
+ * @throws AdmissionInternalError (or rejects with it) when the namespace cannot be read
+ *   (`namespace-lookup-failed`) or an unchecked object reaches it (`handler-bug`): the HTTP
+ *   layer answers 500, so the webhook's failurePolicy decides, never this function.
  */
-export async function handleMutate(review: AdmissionReview, deps: MutateDeps, pod?: PodRead): Promise<MutateOutcome> {
+export function mutate(review: AdmissionReview, deps: MutateDeps, pod?: PodRead): MutateOutcome | Promise<MutateOutcome> {
   const req = review.request;
-  const settings = deps.settings();
   const namespace = req.namespace ?? "";
   const podCreate = isPodCreate(req);
   let read = pod;
@@ -74,14 +77,30 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
   }
   // Only pods need the namespace; looking it up for anything else would cost a cache read
   // (or an API call) for nothing.
-  let nsFacts;
-  if (podCreate && namespace) {
-    try {
-      nsFacts = await deps.facts.lookupNamespace(namespace);
-    } catch (err) {
-      throw new AdmissionInternalError(`look up namespace ${namespace}`, "namespace-lookup-failed", { cause: err });
-    }
+  if (!podCreate || !namespace) return respond(review, deps, read, undefined);
+  const cached = deps.facts.cachedNamespace?.(namespace);
+  if (cached) return respond(review, deps, read, cached);
+  return lookUpNamespace(deps, namespace).then((nsFacts) => respond(review, deps, read, nsFacts));
+}
+
+async function lookUpNamespace(deps: MutateDeps, namespace: string): Promise<NamespaceFacts | undefined> {
+  try {
+    return await deps.facts.lookupNamespace(namespace);
+  } catch (err) {
+    throw new AdmissionInternalError(`look up namespace ${namespace}`, "namespace-lookup-failed", { cause: err });
   }
+}
+
+/** {@link mutate}, always as a promise (tests, and callers with no use for the synchronous answer). */
+export async function handleMutate(review: AdmissionReview, deps: MutateDeps, pod?: PodRead): Promise<MutateOutcome> {
+  return mutate(review, deps, pod);
+}
+
+/** The decision for the review with the namespace's facts, and the response it makes. */
+function respond(review: AdmissionReview, deps: MutateDeps, read: PodRead | undefined, nsFacts: NamespaceFacts | undefined): MutateOutcome {
+  const req = review.request;
+  const settings = deps.settings();
+  const namespace = req.namespace ?? "";
   const view = read?.pod ?? {};
   const decision = decide({
     request: { kind: req.kind, operation: req.operation, subResource: req.subResource, namespace },

@@ -142,6 +142,42 @@ describe("/mutate over fastify inject", () => {
     );
   });
 
+  it("a namespace in the cache is answered from it; one missing from the cache is looked up", async () => {
+    let lookups = 0;
+    const facts: AdmissionFacts = {
+      cachedNamespace: (n) => (n === "team-a" ? namespace(n, "enabled") : undefined),
+      lookupNamespace: async (n) => {
+        lookups++;
+        return namespace(n, "audit");
+      },
+      dnsServiceIPs: () => ["10.96.0.10"],
+    };
+    const cached = await post(review(pod()), facts);
+    assert.equal(cached.res.statusCode, 200);
+    assert.equal(cached.json.response!.patchType, "JSONPatch", "team-a is enabled in the cache");
+    assert.equal(lookups, 0, "no lookup for a cached namespace");
+    const missed = await post(review(pod(), { namespace: "team-b" }), facts);
+    assert.equal(missed.res.statusCode, 200);
+    assert.equal((missed.json.response!.auditAnnotations as Record<string, string>).decision, "report", "team-b's facts came from the lookup");
+    assert.equal(lookups, 1);
+  });
+
+  it("a failure while answering from the cache is HTTP 500 too", async () => {
+    const facts: AdmissionFacts = {
+      cachedNamespace: () => {
+        throw new Error("cache corrupted");
+      },
+      lookupNamespace: async (n) => namespace(n, "enabled"),
+      dnsServiceIPs: () => ["10.96.0.10"],
+    };
+    const { res, metrics } = await post(review(pod()), facts);
+    assert.equal(res.statusCode, 500);
+    assert.deepEqual(
+      (await metrics.internalErrors.get()).values.map((v) => [v.labels.reason, v.value]),
+      [["handler-bug", 1]],
+    );
+  });
+
   const malformed: [string, unknown, RegExp][] = [
     ["not an object", [1, 2], /body: expected a JSON object/],
     ["wrong kind", { kind: "Pod", apiVersion: "v1" }, /kind: expected "AdmissionReview"/],

@@ -12,7 +12,7 @@ import { INJECTED_ANNOTATION, NDOTS_ANNOTATION, PROFILE_ANNOTATION } from "../..
 import { MAX_ANNOTATIONS_BYTES } from "../../../config/dns-limits.js";
 import { reviewResponse } from "../../../webhook/admission-review.js";
 import { standaloneFacts } from "../../../webhook/admission-facts.js";
-import { handleMutate } from "../../../webhook/mutate-handler.js";
+import { handleMutate, mutate } from "../../../webhook/mutate-handler.js";
 import { decodeMutateReview } from "../../../webhook/mutate-review.js";
 import { applyStrict, type PatchOp } from "../../generative/strict-patch.js";
 import { inputs, namespace, pod, review } from "../fixtures.js";
@@ -50,6 +50,24 @@ describe("decide: what it shares between reviews", () => {
     const own = decide(inputs({ pod: pod({ dnsConfig: { searches: ["corp.example"] } }) }, settings));
     assert.notEqual(own.dnsConfig, plain.dnsConfig);
     assert.deepEqual(own.dnsConfig?.searches, ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"]);
+  });
+});
+
+describe("mutate: the same answer now or later", () => {
+  it("answers without a promise when the namespace is cached, and the same with a lookup", async () => {
+    const settings = defaultSettings();
+    const standalone = standaloneFacts(() => settings);
+    const r = decodeMutateReview(review(pod()));
+    assert.ok(r.ok);
+    const now = mutate(r.value.review, { settings: () => settings, facts: standalone }, r.value.pod);
+    assert.ok(!(now instanceof Promise), "standalone facts are always at hand");
+    const lookedUp = { lookupNamespace: (n: string) => standalone.lookupNamespace(n), dnsServiceIPs: () => standalone.dnsServiceIPs() };
+    const later = mutate(r.value.review, { settings: () => settings, facts: lookedUp }, r.value.pod);
+    assert.ok(later instanceof Promise, "without cachedNamespace the namespace is looked up");
+    const awaited = await later;
+    assert.deepEqual(awaited.response, now.response);
+    assert.equal(awaited.answer, now.answer);
+    assert.equal(awaited.decision, now.decision);
   });
 });
 
