@@ -13,9 +13,9 @@ import { parseArgs } from "node:util";
 import { NODE_RUNTIME_FLAGS } from "../image/product-image.js";
 import { optionsOrUsage, positiveOption, runBenchmark, UsageError } from "./cli-options.js";
 import { benchRequest } from "./fixtures.js";
-import { fmt, int } from "./format.js";
+import { fmt, int, quantile } from "./format.js";
 import { failures, runAutocannon, type Target } from "./load.js";
-import { benchTLS, progress, ServerChild } from "./server-process.js";
+import { benchTLS, describePinning, pinGenerator, progress, ServerChild, unpinGenerator } from "./server-process.js";
 
 const USAGE = `usage: npm run bench:ab -- --against DIR [--rounds N] [--seconds S] [--connections N] [--json]
 
@@ -63,10 +63,14 @@ async function main(): Promise<number> {
   const { tls } = benchTLS();
   const flags = [...NODE_RUNTIME_FLAGS];
   const servers = new Map<Role, ServerChild>();
+  // As in npm run bench: the servers take turns on one CPU, the generator has the other.
+  const pinning = pinGenerator();
+  if (!pinning.pinned) progress(`warning: ${describePinning(pinning)}; the figures will move with each CPU's speed`);
   try {
     servers.set("this", await ServerChild.start("webhook", "warn", flags, tls));
     servers.set("against", await ServerChild.start("webhook", "warn", flags, tls, join(o.against, "dist", "bench", "server-child.js")));
     servers.set("baseline", await ServerChild.start("baseline", "warn", flags, tls));
+    for (const s of servers.values()) s.pin(pinning);
     const target = (role: Role): Target => ({
       url: servers.get(role)!.url,
       body,
@@ -104,7 +108,31 @@ async function main(): Promise<number> {
       ]),
     ) as Record<Role, { reviewsPerSec: number; ratioToBaseline: number; cpuUsPerResponse: number; rounds: number[]; cpuRounds: number[] }>;
     const thisOverAgainst = Math.round((summary.this.reviewsPerSec / summary.against.reviewsPerSec) * 1000) / 1000;
-    if (o.json) console.log(JSON.stringify({ againstDir: o.against, rounds: o.rounds, seconds: o.seconds, connections: o.connections, ...summary, thisOverAgainst, failed }));
+    // Per round, this against the other webhook run next to it: the median ignores a round
+    // in which the machine changed speed, which the means above do not.
+    const paired = (f: (i: number) => number) =>
+      quantile(
+        perSec.get("this")!.map((_, i) => f(i)),
+        0.5,
+      );
+    const pairedRatio = Math.round(paired((i) => perSec.get("this")![i]! / perSec.get("against")![i]!) * 1000) / 1000;
+    const pairedCpuUs = Math.round(paired((i) => cpuUs.get("this")![i]! - cpuUs.get("against")![i]!) * 10) / 10;
+    const cpuPinning = describePinning(pinning);
+    if (o.json)
+      console.log(
+        JSON.stringify({
+          againstDir: o.against,
+          rounds: o.rounds,
+          seconds: o.seconds,
+          connections: o.connections,
+          cpuPinning,
+          ...summary,
+          thisOverAgainst,
+          pairedRatio,
+          pairedCpuUs,
+          failed,
+        }),
+      );
     else {
       console.log(`webhook A/B, ${o.rounds} alternating rounds of ${o.seconds} s, ${o.connections} connections; against ${o.against}`);
       for (const r of roles) {
@@ -114,11 +142,13 @@ async function main(): Promise<number> {
         );
       }
       console.log(`  this ÷ against: ${thisOverAgainst.toFixed(3)} reviews/s; CPU per response ${fmt(summary.this.cpuUsPerResponse - summary.against.cpuUsPerResponse, 1)} µs`);
+      console.log(`  median of the rounds' pairs: ${pairedRatio.toFixed(3)} reviews/s, CPU per response ${fmt(pairedCpuUs, 1)} µs; ${cpuPinning}`);
       console.log(failed === 0 ? "  every request answered 200 with the expected body" : `  ${failed} requests failed or were answered unexpectedly`);
     }
     return failed === 0 ? 0 : 1;
   } finally {
     for (const s of servers.values()) await s.stop();
+    unpinGenerator(pinning);
   }
 }
 

@@ -4,7 +4,8 @@
  * server's CPU and latency, and what the rest of the 2-core machine used meanwhile).
  */
 import { issueCertificateAuthority, issueServingCertificate } from "../certs/authority.js";
-import { fork, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { availableParallelism, cpus } from "node:os";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { dirname, join } from "node:path";
@@ -56,6 +57,16 @@ export class ServerChild {
     });
     if (listening.type !== "listening") throw new Error(`${kind} server: unexpected ${listening.type}`);
     return new ServerChild(kind, child, listening.port);
+  }
+
+  /** Pins the server (every thread) to `pinning`'s server CPU, if any. */
+  pin(pinning: CpuPinning): void {
+    if (pinning.pinned && this.child.pid !== undefined) setAffinity(this.child.pid, String(pinning.serverCpu));
+  }
+
+  /** Lets the server run on every CPU again. */
+  unpin(pinning: CpuPinning): void {
+    if (pinning.pinned && this.child.pid !== undefined && this.child.exitCode === null) setAffinity(this.child.pid, allCpus());
   }
 
   get url(): string {
@@ -111,6 +122,54 @@ function nextMessage(child: ChildProcess, type: ChildMessage["type"]): Promise<C
     child.on("message", onMessage);
     child.once("exit", onExit);
   });
+}
+
+/**
+ * Where the benchmark runs: the load generator (this process) on one CPU and every server
+ * child on the other, or unpinned with the reason. On this VM the host varies the speed of
+ * each vCPU on its own, over seconds, and shows none of it inside (no steal time). Unpinned,
+ * the scheduler kept one server on the slower vCPU for many rounds in a row (the webhook at
+ * 0.45 of the baseline for 12 s, then both alike again), so the comparison measured the
+ * vCPUs, not the servers. Pinned, the servers take turns on the same vCPU. Only for the
+ * comparison: a pinned generator is late more often (it shares its CPU with everything else),
+ * which a latency phase would count against the webhook.
+ */
+export type CpuPinning = { pinned: true; generatorCpu: number; serverCpu: number } | { pinned: false; reason: string };
+
+/** Pins this process (every thread) to CPU 0 for the generator, leaving CPU 1 to servers. */
+export function pinGenerator(): CpuPinning {
+  if (process.platform !== "linux") return { pinned: false, reason: `not Linux (${process.platform})` };
+  if (availableParallelism() < 2) return { pinned: false, reason: "only one CPU" };
+  try {
+    setAffinity(process.pid, "0");
+  } catch (err) {
+    return { pinned: false, reason: (err as Error).message };
+  }
+  return { pinned: true, generatorCpu: 0, serverCpu: 1 };
+}
+
+/** Lets this process run on every CPU again. */
+export function unpinGenerator(pinning: CpuPinning): void {
+  if (pinning.pinned) setAffinity(process.pid, allCpus());
+}
+
+/** Every CPU of the machine (availableParallelism counts only those this process may use now). */
+const allCpus = () => `0-${cpus().length - 1}`;
+
+/** `taskset -a -p -c CPUS PID` (util-linux, on every Debian): every thread of the process. */
+function setAffinity(pid: number, cpu: string): void {
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cpu, String(pid)], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (e.code === "ENOENT") throw new Error("taskset not found (apt-get install util-linux)", { cause: err });
+    throw new Error(`taskset -c ${cpu} ${pid}: ${e.stderr?.toString().trim() || e.message}`, { cause: err });
+  }
+}
+
+/** "generator on CPU 0, servers on CPU 1", or why not. */
+export function describePinning(p: CpuPinning): string {
+  return p.pinned ? `generator on CPU ${p.generatorCpu}, servers on CPU ${p.serverCpu} (taskset)` : `unpinned: ${p.reason}`;
 }
 
 /** One request with the chain verified against our CA: the server answers what we expect. */
