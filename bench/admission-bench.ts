@@ -175,6 +175,8 @@ const ROUND_SEC = 1;
  * rounds of 2 s ranged 0.61–1.03 for the same commit on one day (BENCHMARKS.md). Adjacent
  * rounds see nearly the same host, so their ratio cancels most of it; a pair that straddles
  * a change is an outlier, which the median of many pairs ignores and a ratio of totals does not.
+ * The vCPUs also change speed on their own, so both servers are pinned to the same one
+ * (CpuPinning) for these rounds.
  */
 async function maxThroughput(webhook: ServerChild, baseline: ServerChild, targets: { webhook: Target; baseline: Target }, o: Options): Promise<Throughput> {
   const pinning = pinGenerator();
