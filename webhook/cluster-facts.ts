@@ -67,6 +67,10 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
     if (!facts) factsOf.set(ns, (facts = { name: ns.metadata?.name ?? "", labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} }));
     return facts;
   };
+  const cachedNamespace = (name: string): NamespaceFacts | undefined => {
+    const cached = namespaceInformer.cache.get(name);
+    return cached ? toFacts(cached) : undefined;
+  };
   const ipListeners: (() => void)[] = [];
   const watches: DNSServiceWatch[] = [];
   // Read per review: the combined list is rebuilt only when a Service's own list changed.
@@ -109,13 +113,10 @@ export function clusterFacts(kubeConfig: KubeConfig, settings: () => Settings, l
       return null;
     },
     onDNSServiceIPChange: (cb) => void ipListeners.push(cb),
-    cachedNamespace(name) {
-      const cached = namespaceInformer.cache.get(name);
-      return cached ? toFacts(cached) : undefined;
-    },
+    cachedNamespace,
     async lookupNamespace(name) {
-      const cached = namespaceInformer.cache.get(name);
-      if (cached) return toFacts(cached);
+      const cached = cachedNamespace(name);
+      if (cached) return cached;
       try {
         return toFacts(await core.readNamespace({ name }));
       } catch (err) {

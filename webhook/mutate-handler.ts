@@ -77,10 +77,10 @@ export function mutate(review: AdmissionReview, deps: MutateDeps, pod?: PodRead)
   }
   // Only pods need the namespace; looking it up for anything else would cost a cache read
   // (or an API call) for nothing.
-  if (!podCreate || !namespace) return respond(review, deps, read, undefined);
+  if (!podCreate || !namespace) return respond(review, namespace, deps, read, undefined);
   const cached = deps.facts.cachedNamespace?.(namespace);
-  if (cached) return respond(review, deps, read, cached);
-  return lookUpNamespace(deps, namespace).then((nsFacts) => respond(review, deps, read, nsFacts));
+  if (cached) return respond(review, namespace, deps, read, cached);
+  return lookUpNamespace(deps, namespace).then((nsFacts) => respond(review, namespace, deps, read, nsFacts));
 }
 
 async function lookUpNamespace(deps: MutateDeps, namespace: string): Promise<NamespaceFacts | undefined> {
@@ -97,10 +97,9 @@ export async function handleMutate(review: AdmissionReview, deps: MutateDeps, po
 }
 
 /** The decision for the review with the namespace's facts, and the response it makes. */
-function respond(review: AdmissionReview, deps: MutateDeps, read: PodRead | undefined, nsFacts: NamespaceFacts | undefined): MutateOutcome {
+function respond(review: AdmissionReview, namespace: string, deps: MutateDeps, read: PodRead | undefined, nsFacts: NamespaceFacts | undefined): MutateOutcome {
   const req = review.request;
   const settings = deps.settings();
-  const namespace = req.namespace ?? "";
   const view = read?.pod ?? {};
   const decision = decide({
     request: { kind: req.kind, operation: req.operation, subResource: req.subResource, namespace },
