@@ -171,7 +171,7 @@ const ROUND_SEC = 1;
  *
  * Why pairs and a median: on this shared VM the host's capacity moves by up to 2× within
  * seconds, unseen from inside (no steal time is reported, other processes use ~0 % of the
- * cores). Single 1-s rounds of the same code range 0.5–1.5, and the ratio of the totals of 5
+ * cores). Unpinned 1-s pairs of the same code ranged 0.42–1.59, and the ratio of the totals of 5
  * rounds of 2 s ranged 0.61–1.03 for the same commit on one day (BENCHMARKS.md). Adjacent
  * rounds see nearly the same host, so their ratio cancels most of it; a pair that straddles
  * a change is an outlier, which the median of many pairs ignores and a ratio of totals does not.
